@@ -1,0 +1,178 @@
+"""Motif databases: JASPAR through pyjaspar (offline) or a user's MEME file.
+
+A motif is a :class:`Motif` with a ``(4, w)`` float64 position probability
+matrix in ``ACGT`` order (columns sum to 1), the form memelite's FIMO takes
+(it adds its own pseudocount and log-odds against a uniform background).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputDataError
+
+
+@dataclass(frozen=True)
+class Motif:
+    """A motif: JASPAR matrix id (or MEME name), TF name, ``(4, w)`` probability matrix."""
+
+    motif_id: str
+    name: str
+    pwm: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.pwm.shape[1])
+
+    def reverse_complement(self) -> np.ndarray:
+        """``(4, w)`` matrix of the reverse complement."""
+        return self.pwm[::-1, ::-1].copy()
+
+
+def _counts_to_pwm(counts: dict) -> np.ndarray:
+    mat = np.array([list(counts[b]) for b in "ACGT"], dtype=np.float64)  # (4, w)
+    tot = mat.sum(axis=0, keepdims=True)
+    tot[tot == 0] = 1.0
+    return mat / tot
+
+
+def _version(matrix_id: str) -> tuple[str, int]:
+    base, _, ver = matrix_id.partition(".")
+    return base, int(ver) if ver.isdigit() else 0
+
+
+def load_jaspar(
+    release: str = "JASPAR2024",
+    collection: str | None = "CORE",
+    tax_group: Iterable[str] | None = ("vertebrates",),
+    ids: Iterable[str] | None = None,
+    non_redundant: bool = True,
+) -> list[Motif]:
+    """Fetch motifs from the JASPAR release bundled with pyjaspar (no network).
+
+    Parameters
+    ----------
+    ids
+        Explicit matrix ids (``"MA0079.5"``; a bare ``"MA0079"`` takes the latest
+        version). When given, ``collection`` and ``tax_group`` are ignored.
+    non_redundant
+        Keep only the latest version of each base id (JASPAR's own non-redundant rule).
+
+    Returns motifs sorted by id. Raises ``ValueError`` for an unknown id or an empty selection.
+    """
+    from pyjaspar import jaspardb
+
+    db = jaspardb(release=release)
+    motifs = []
+    if ids:
+        for mid in ids:
+            m = db.fetch_motif_by_id(mid)
+            if m is None:
+                raise ValueError(f"JASPAR matrix id {mid!r} not found in {release}")
+            motifs.append(m)
+    else:
+        kw = {}
+        if collection:
+            kw["collection"] = collection
+        if tax_group:
+            kw["tax_group"] = list(tax_group)
+        motifs = db.fetch_motifs(**kw)
+        if non_redundant:
+            latest: dict[str, object] = {}
+            for m in motifs:
+                base, ver = _version(m.matrix_id)
+                if base not in latest or _version(latest[base].matrix_id)[1] < ver:
+                    latest[base] = m
+            motifs = list(latest.values())
+    out = [Motif(m.matrix_id, str(m.name), _counts_to_pwm(m.counts)) for m in motifs]
+    if not out:
+        raise ValueError(f"no JASPAR motifs selected from {release} (collection={collection}, tax_group={tax_group})")
+    return sorted(out, key=lambda m: m.motif_id)
+
+
+def read_meme(path: str | Path) -> list[Motif]:
+    """Read motifs from a MEME-format text file (letter-probability matrices).
+
+    Raises :class:`InputDataError` naming the file and motif on a malformed matrix.
+    """
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    motifs: list[Motif] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("MOTIF"):
+            parts = line.split()
+            if len(parts) < 2:
+                raise InputDataError(path, "MOTIF line without a name", record=f"line {i + 1}")
+            mid = parts[1]
+            name = parts[2] if len(parts) > 2 else mid
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith("letter-probability"):
+                if lines[j].strip().startswith("MOTIF"):
+                    raise InputDataError(path, "motif has no letter-probability matrix", record=f"motif {mid}")
+                j += 1
+            if j >= len(lines):
+                raise InputDataError(path, "motif has no letter-probability matrix", record=f"motif {mid}")
+            m = re.search(r"w=\s*(\d+)", lines[j])
+            rows = []
+            k = j + 1
+            while k < len(lines) and (m is None or len(rows) < int(m.group(1))):
+                s = lines[k].strip()
+                if not s:
+                    if m is None and rows:
+                        break
+                    k += 1
+                    continue
+                if s.startswith(("MOTIF", "URL")):
+                    break
+                try:
+                    vals = [float(x) for x in s.split()]
+                except ValueError:
+                    raise InputDataError(path, f"non-numeric matrix row {s!r}", record=f"motif {mid}, line {k + 1}") from None
+                if len(vals) != 4:
+                    raise InputDataError(path, f"matrix row has {len(vals)} columns, expected 4 (ACGT)", record=f"motif {mid}, line {k + 1}")
+                rows.append(vals)
+                k += 1
+            if not rows:
+                raise InputDataError(path, "empty matrix", record=f"motif {mid}")
+            pwm = np.array(rows, dtype=np.float64).T
+            pwm = pwm / np.clip(pwm.sum(axis=0, keepdims=True), 1e-12, None)
+            motifs.append(Motif(mid, name, pwm))
+            i = k
+        else:
+            i += 1
+    if not motifs:
+        raise InputDataError(path, "no motifs found (expected MEME format with MOTIF lines)")
+    return motifs
+
+
+def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
+    """Write motifs as a MEME (version 4) file, uniform background."""
+    from .atomic import write_text
+
+    out = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "", "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    for m in motifs:
+        out.append(f"MOTIF {m.motif_id} {m.name}")
+        out.append(f"letter-probability matrix: alength= 4 w= {m.width} nsites= 20 E= 0")
+        out.extend(" ".join(f"{v:.6f}" for v in col) for col in m.pwm.T)
+        out.append("")
+    write_text(path, "\n".join(out) + "\n")
+
+
+def load_motifs(motif_cfg: dict) -> list[Motif]:
+    """Motifs from the ``motifs`` config section: a MEME file if given, else JASPAR."""
+    if motif_cfg.get("meme_file"):
+        return read_meme(motif_cfg["meme_file"])
+    return load_jaspar(
+        release=motif_cfg.get("jaspar_release", "JASPAR2024"),
+        collection=motif_cfg.get("collection", "CORE"),
+        tax_group=motif_cfg.get("tax_group", ["vertebrates"]),
+        ids=motif_cfg.get("ids"),
+        non_redundant=motif_cfg.get("non_redundant", True),
+    )
