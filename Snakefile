@@ -1,0 +1,39 @@
+# promoter-cr: predict mRNA abundance from promoter sequence with an interpretable
+# Contextual Regression model, then mine the motif grammar behind it.
+#
+#   snakemake --cores all                                # embedded default (simulated set)
+#   snakemake --cores all --configfile config/xpresso.yaml
+#   snakemake --profile profiles/slurm --configfile ...  # SLURM, GPU training
+#   snakemake --report results/report.html               # report after a run
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attribute.smk"
+include: "workflow/rules/motifs.smk"
+include: "workflow/rules/figures.smk"
+
+
+localrules:
+    all,
+    download_xpresso,
+    download_genome,
+    collect_metrics,
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,380 @@
+"""Export the weighted features of a Contextual Regression model.
+
+A CR model writes its prediction as ``y_hat = sum_i x_i . w_i(x) + sum_f h_f v_f(x, h) + b``.
+Because ``x`` is one-hot, the weighted features are one number per position (the
+contextual weight of the base that is there), and they come out of the same single
+forward pass as the prediction. This module runs that pass over a data set, batch by
+batch, and writes
+
+``<out_dir>/weighted_features.npy``
+    ``(N_selected, L)`` float32 or float16, row ``i`` = row ``i`` of ``attributions.tsv``
+    (genes.tsv order restricted to the chosen split). Filled batch by batch through a
+    memory map, so memory stays flat for any ``N``; published atomically.
+``<out_dir>/attributions.tsv``
+    gene_id, split, label, prediction, bias, contribution_sum[, extra_<feature> ...].
+``<out_dir>/attribution_meta.json``
+    checkpoint, split, dtype, device, length, tss_index, largest decomposition error.
+
+Every batch is checked: ``contribution_sum + sum(extras) + bias == prediction`` within a
+float tolerance, and all values must be finite; otherwise :class:`AttributionError` is
+raised and nothing is published (never a silently wrong explanation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path, write_json, write_tsv
+from .dataset import Dataset, load_dataset
+from .errors import InputDataError, PromoterCRError
+
+log = logging.getLogger(__name__)
+
+WEIGHTED_FEATURES = "weighted_features.npy"
+ATTRIBUTIONS = "attributions.tsv"
+ATTRIBUTION_META = "attribution_meta.json"
+DTYPES = {"float32": np.float32, "float16": np.float16}
+#: relative tolerance of the decomposition check, scaled by the total absolute mass
+#: ``sum|contributions| + sum|extras| + |bias|`` of each gene (float32 summation error)
+DECOMPOSITION_RTOL = 1e-4
+DECOMPOSITION_ATOL = 1e-5
+
+
+class AttributionError(PromoterCRError):
+    """Weighted features that do not add up to the prediction, or are not finite."""
+
+
+@dataclass
+class ExportResult:
+    """Paths and numbers of one export."""
+
+    weighted_features: Path
+    attributions: Path
+    meta: Path
+    n: int
+    length: int
+    max_abs_error: float
+
+
+def resolve_device(device: str | None = None) -> Any:
+    """``None``/``"auto"``: CUDA when available, else MPS when available, else CPU."""
+    import torch
+
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def model_extra_features(metadata: dict[str, Any]) -> list[str]:
+    """Names of the extra per-gene features a checkpoint's model uses (``[]`` when none).
+
+    Reads ``metadata["extra_features"]``, honouring ``config.use_extra: false``.
+    """
+    cfg = metadata.get("config") or {}
+    if cfg.get("use_extra") is False:
+        return []
+    return [str(f) for f in (metadata.get("extra_features") or [])]
+
+
+def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:
+    """``(N, F)`` float32 extra features in the model's order, or ``None`` when ``features`` is empty.
+
+    Raises :class:`InputDataError` naming genes.tsv when a column is missing or not finite.
+    """
+    if not features:
+        return None
+    path = dataset.root / "genes.tsv"
+    missing = [f for f in features if f not in dataset.genes.columns]
+    if missing:
+        raise InputDataError(path, f"the model uses extra features {features} but the data set lacks {missing}")
+    values = dataset.genes[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputDataError(path, f"extra feature {features[j]!r} is not a finite number", record=f"gene {dataset.genes['gene_id'].iloc[i]}")
+    return values
+
+
+def _batches(n: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, batch_size):
+        yield start, min(start + batch_size, n)
+
+
+def check_decomposition(
+    prediction: np.ndarray,
+    contributions: np.ndarray,
+    bias: np.ndarray,
+    extra: np.ndarray | None,
+    gene_ids: np.ndarray | None = None,
+) -> float:
+    """Check ``contributions.sum(1) + extra.sum(1) + bias == prediction``; return the largest error.
+
+    Parameters
+    ----------
+    prediction, bias
+        ``(B,)`` float arrays.
+    contributions
+        ``(B, L)`` float array.
+    extra
+        ``(B, F)`` float array or ``None``.
+
+    Raises
+    ------
+    AttributionError
+        Naming the first gene whose values are not finite or do not add up within
+        ``DECOMPOSITION_ATOL + DECOMPOSITION_RTOL * (sum|contributions| + sum|extra| + |bias|)``.
+    """
+    c = np.asarray(contributions, dtype=np.float64)
+    p = np.asarray(prediction, dtype=np.float64)
+    b = np.asarray(bias, dtype=np.float64)
+    e = None if extra is None else np.asarray(extra, dtype=np.float64)
+
+    def _name(i: int) -> str:
+        return f"gene {gene_ids[i]}" if gene_ids is not None else f"row {i}"
+
+    finite = np.isfinite(c).all(1) & np.isfinite(p) & np.isfinite(b)
+    if e is not None:
+        finite &= np.isfinite(e).all(1)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise AttributionError(f"{_name(i)}: the model returned non-finite prediction or weighted features")
+    total = c.sum(1) + b + (e.sum(1) if e is not None else 0.0)
+    mass = np.abs(c).sum(1) + np.abs(b) + (np.abs(e).sum(1) if e is not None else 0.0)
+    err = np.abs(total - p)
+    tol = DECOMPOSITION_ATOL + DECOMPOSITION_RTOL * mass
+    bad = err > tol
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AttributionError(
+            f"{_name(i)}: weighted features do not add up to the prediction: contributions {c[i].sum():.6g}"
+            f" + extras {0.0 if e is None else e[i].sum():.6g} + bias {b[i]:.6g} = {total[i]:.6g}"
+            f" but prediction = {p[i]:.6g} (error {err[i]:.3g} > tolerance {tol[i]:.3g})"
+        )
+    return float(err.max()) if err.size else 0.0
+
+
+def _as_cr_output(out: Any) -> tuple[Any, Any, Any, Any]:
+    """(prediction, contributions, extra_contributions, bias) from a CROutput-like result."""
+    try:
+        return out.prediction, out.contributions, out.extra_contributions, out.bias
+    except AttributeError as exc:
+        raise AttributionError(
+            f"the model returned {type(out).__name__}, not a CROutput (prediction, contributions, extra_contributions, bias):"
+            " weighted features exist only for Contextual Regression models"
+        ) from exc
+
+
+def compute_weighted_features(
+    model: Any,
+    sequences: np.ndarray,
+    indices: np.ndarray,
+    out_path: str | Path,
+    *,
+    extra: np.ndarray | None = None,
+    gene_ids: np.ndarray | None = None,
+    batch_size: int = 128,
+    dtype: str = "float32",
+    device: Any = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray | float]:
+    """Run a CR model over ``sequences[indices]`` and fill ``out_path`` (an .npy memmap).
+
+    Parameters
+    ----------
+    model
+        A CR model: ``model(x (B,4,L) float32, extra (B,F) | None) -> CROutput``.
+    sequences
+        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
+    indices
+        ``(n,)`` int rows of ``sequences`` to export, in output order.
+    out_path
+        Destination ``.npy``; written as ``(n, L)`` ``dtype`` through a temporary memmap and
+        renamed into place only when every batch passed the decomposition check.
+    extra
+        ``(N, F)`` float32 extra features (rows of the whole set) or ``None``.
+
+    Returns
+    -------
+    dict
+        ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra``
+        ``(n, F)`` float64 or ``None``, and ``max_abs_error`` (float).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .encoding import one_hot_torch
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    indices = np.asarray(indices, dtype=np.int64)
+    n, length = len(indices), int(sequences.shape[1])
+    model = model.to(device).eval()
+    pred_all = np.empty(n, dtype=np.float64)
+    bias_all = np.empty(n, dtype=np.float64)
+    csum_all = np.empty(n, dtype=np.float64)
+    extra_all: np.ndarray | None = None
+    max_err = 0.0
+    with atomic_path(out_path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, length))
+        try:
+            with torch.inference_mode():
+                for start, stop in tqdm(list(_batches(n, batch_size)), desc="weighted features", unit="batch", disable=not progress):
+                    rows = indices[start:stop]
+                    codes = torch.from_numpy(np.ascontiguousarray(sequences[rows]))
+                    x = one_hot_torch(codes.to(device, non_blocking=True))
+                    h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[rows], dtype=np.float32)).to(device)
+                    pred, contrib, extra_c, bias = _as_cr_output(model(x, h))
+                    contrib = contrib.float()
+                    if tuple(contrib.shape) != (len(rows), length):
+                        raise AttributionError(f"the model returned contributions of shape {tuple(contrib.shape)}, expected {(len(rows), length)}")
+                    c_np = contrib.cpu().numpy()
+                    p_np = pred.reshape(-1).double().cpu().numpy()
+                    b_np = bias.reshape(-1).double().cpu().numpy()
+                    if b_np.size == 1 and len(rows) > 1:
+                        b_np = np.full(len(rows), b_np[0])
+                    e_np = None if extra_c is None else extra_c.reshape(len(rows), -1).double().cpu().numpy()
+                    ids = None if gene_ids is None else np.asarray(gene_ids)[start:stop]
+                    max_err = max(max_err, check_decomposition(p_np, c_np, b_np, e_np, ids))
+                    out[start:stop] = c_np
+                    pred_all[start:stop] = p_np
+                    bias_all[start:stop] = b_np
+                    csum_all[start:stop] = c_np.astype(np.float64).sum(1)
+                    if e_np is not None:
+                        if extra_all is None:
+                            extra_all = np.empty((n, e_np.shape[1]), dtype=np.float64)
+                        extra_all[start:stop] = e_np
+            if dtype == "float16" and n and not np.isfinite(out).all():
+                raise AttributionError("weighted features overflow float16; export with dtype float32")
+            out.flush()
+        finally:
+            del out
+    return {"prediction": pred_all, "bias": bias_all, "contribution_sum": csum_all, "extra": extra_all, "max_abs_error": max_err}
+
+
+def export_weighted_features(
+    checkpoint: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    split: str = "all",
+    batch_size: int = 128,
+    dtype: str = "float32",
+    device: str | None = None,
+    progress: bool = True,
+) -> ExportResult:
+    """Export the weighted features of a CR checkpoint over a data set.
+
+    Parameters
+    ----------
+    checkpoint
+        A CR checkpoint (loaded through :func:`promoter_cr.checkpoint.load_model`).
+    data_dir
+        The data set (``results/<ds>/data``).
+    out_dir
+        Receives ``weighted_features.npy`` ``(n, L)``, ``attributions.tsv`` and
+        ``attribution_meta.json``.
+    split
+        ``all`` or one of train/valid/test; rows keep genes.tsv order.
+    dtype
+        ``float32`` or ``float16`` storage of the weighted features (the check and
+        ``contribution_sum`` use the model's float32 output).
+    device
+        ``None``/``"auto"`` (GPU when available) or a torch device string.
+    """
+    from .checkpoint import load_model
+
+    ds = load_dataset(data_dir)
+    model, meta = load_model(checkpoint)
+    if meta.get("model_type", "cr") != "cr":
+        raise InputDataError(checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint")
+    want_len = meta.get("length")
+    if want_len is not None and int(want_len) != ds.length:
+        raise InputDataError(Path(data_dir) / "sequences.npy", f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp")
+    features = model_extra_features(meta)
+    extra = extra_matrix(ds, features)
+    idx = ds.indices(split)
+    if len(idx) == 0:
+        raise InputDataError(Path(data_dir) / "genes.tsv", f"no genes in split {split!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dev = resolve_device(device)
+    gene_ids = ds.genes["gene_id"].to_numpy()[idx]
+    log.info("exporting weighted features of %d genes x %d bp on %s (batch %d, %s)", len(idx), ds.length, dev, batch_size, dtype)
+    res = compute_weighted_features(
+        model, ds.sequences, idx, out_dir / WEIGHTED_FEATURES, extra=extra, gene_ids=gene_ids,
+        batch_size=batch_size, dtype=dtype, device=dev, progress=progress,
+    )
+    table = pd.DataFrame(
+        {
+            "gene_id": gene_ids,
+            "split": ds.genes["split"].to_numpy()[idx],
+            "label": ds.genes["label"].to_numpy(dtype=np.float64)[idx],
+            "prediction": res["prediction"],
+            "bias": res["bias"],
+            "contribution_sum": res["contribution_sum"],
+        }
+    )
+    ext = res["extra"]
+    if ext is not None:
+        names = features if len(features) == ext.shape[1] else [f"f{j}" for j in range(ext.shape[1])]
+        for j, name in enumerate(names):
+            table[f"extra_{name}"] = ext[:, j]
+    write_tsv(out_dir / ATTRIBUTIONS, table, float_format="%.7g")
+    info = {
+        "checkpoint": str(checkpoint),
+        "data_dir": str(data_dir),
+        "split": split,
+        "n_genes": len(idx),
+        "length": ds.length,
+        "tss_index": ds.meta.get("tss_index"),
+        "dtype": dtype,
+        "device": str(dev),
+        "extra_features": features,
+        "max_abs_decomposition_error": res["max_abs_error"],
+        "decomposition_tolerance": {"rtol": DECOMPOSITION_RTOL, "atol": DECOMPOSITION_ATOL},
+    }
+    write_json(out_dir / ATTRIBUTION_META, info)
+    log.info("wrote %s (largest |sum - prediction| = %.3g)", out_dir / WEIGHTED_FEATURES, res["max_abs_error"])
+    return ExportResult(out_dir / WEIGHTED_FEATURES, out_dir / ATTRIBUTIONS, out_dir / ATTRIBUTION_META, len(idx), ds.length, float(res["max_abs_error"]))
+
+
+def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
+    """Open an attribution folder: ``(weighted_features (n, L) memmap, attributions table)``.
+
+    Raises :class:`InputDataError` when a file is missing or the row counts disagree.
+    """
+    attr_dir = Path(attr_dir)
+    for name in (WEIGHTED_FEATURES, ATTRIBUTIONS):
+        if not (attr_dir / name).exists():
+            raise InputDataError(attr_dir / name, "attribution file is missing (run `promoter-cr attribute` first)")
+    wf = np.load(attr_dir / WEIGHTED_FEATURES, mmap_mode="r" if mmap else None)
+    table = pd.read_csv(attr_dir / ATTRIBUTIONS, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
+    if wf.ndim != 2 or len(wf) != len(table):
+        raise InputDataError(attr_dir / WEIGHTED_FEATURES, f"shape {wf.shape} does not match the {len(table)} rows of {ATTRIBUTIONS}")
+    return wf, table
+
+
+def iter_chunks(n: int, chunk: int) -> Iterator[slice]:
+    """Slices ``[0, chunk), [chunk, 2 chunk), ...`` covering ``range(n)``."""
+    for start in range(0, n, max(1, chunk)):
+        yield slice(start, min(start + chunk, n))
+
+
+def chunk_rows_for(length: int, budget_mb: float = 256.0, itemsize: int = 8) -> int:
+    """Rows of length ``length`` that fit ``budget_mb`` of ``itemsize``-byte values (at least 1)."""
+    return max(1, int(math.floor(budget_mb * 1e6 / max(1, length * itemsize))))
