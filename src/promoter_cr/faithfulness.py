@@ -1,0 +1,426 @@
+"""Faithfulness of CR weighted features against classic attributions of the same model.
+
+On a seeded sample of genes the exported weighted features (one number per position)
+are compared with two attributions of the *same* model's prediction:
+
+``ism_mean`` / ``ism_max``
+    In-silico mutagenesis. For every position with a base (not N), the three
+    alternative bases are substituted one at a time (``3 L`` mutants per sequence,
+    batched over genes and positions). The score of the reference base is
+    ``pred(ref) - mean_alt pred(alt)`` (``ism_mean``) or ``pred(ref) - pred(alt*)`` for
+    the alternative ``alt*`` whose change is largest in magnitude (``ism_max``); both
+    are positive where the base present raises the prediction, the sign convention of
+    the weighted features. N positions score 0 (their weighted feature is 0 as well).
+``grad_x_input``
+    Gradient of the prediction with respect to the one-hot input, times the input,
+    summed over the four bases (one backward pass per batch).
+
+tangermeme's ``saturation_mutagenesis`` centres the substitution effects over all four
+characters and its hooks expect a tensor output; the two definitions above are what the
+comparison needs and are a few vectorised torch lines, so they are implemented here.
+
+Per gene and method: Pearson and Spearman correlation of the per-position tracks and the
+top-k overlap (the fraction of CR's top-k ``|contribution|`` positions that are also in
+the method's top-k ``|score|`` positions; ``k / P`` is its expectation for random
+tracks). For sequences longer than ``ism_max_positions`` the comparison (all methods)
+uses the window of that many positions centred on the TSS (each mutant is still a full
+sequence).
+
+On the simulated set (``ground_truth.json`` in the data folder) :func:`planted_mass`
+measures, per gene, the fraction of absolute contribution inside the ACTIVE planted
+sites against those sites' share of the sequence length.
+
+Outputs (``out_dir``): ``faithfulness.tsv`` (gene_id, method, pearson, spearman,
+topk_overlap), ``faithfulness_summary.tsv`` (method, metric, n, mean, median, sd, q25,
+q75), and for the simulator ``planted_mass.tsv`` (gene_id, class,
+site_fraction_of_length, contribution_fraction, n_active_sites).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import write_tsv
+from .attribute import extra_matrix, iter_chunks, load_attributions, model_extra_features, resolve_device
+from .dataset import load_dataset
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+METHODS = ("ism_mean", "ism_max", "grad_x_input")
+FAITHFULNESS = "faithfulness.tsv"
+SUMMARY = "faithfulness_summary.tsv"
+PLANTED_MASS = "planted_mass.tsv"
+
+
+# ----------------------------------------------------------------------------- model calls
+def predict(model: Any, x: Any, extra: Any = None) -> Any:
+    """``(B,)`` prediction of a CR model (``CROutput.prediction``) or a model returning a tensor."""
+    out = model(x, extra)
+    pred = getattr(out, "prediction", out)
+    return pred.reshape(-1)
+
+
+def ism(
+    model: Any,
+    codes: np.ndarray,
+    positions: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+    batch_size: int = 256,
+    device: Any = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-silico mutagenesis of every position in ``positions``.
+
+    Parameters
+    ----------
+    codes
+        ``(G, L)`` uint8 sequence codes.
+    positions
+        ``(P,)`` int positions to mutate (default: all ``L``).
+    extra
+        ``(G, F)`` float32 extra features or ``None``.
+    batch_size
+        Mutant sequences per forward pass (mutants of all genes and positions are
+        flattened into one list and cut into batches).
+
+    Returns
+    -------
+    (ism_mean, ism_max)
+        Two ``(G, P)`` float64 arrays: ``pred(ref) - mean over the 3 alternatives`` and
+        ``pred(ref) - pred(alternative with the largest |change|)``; 0 at N positions.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from .encoding import one_hot_torch
+
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    g, length = codes.shape
+    positions = np.arange(length) if positions is None else np.asarray(positions, dtype=np.int64)
+    p = len(positions)
+    ref = codes[:, positions].astype(np.int64)  # (G, P)
+    gi, pi = np.nonzero(ref < 4)  # mutable (gene, position-index) pairs
+    # 3 alternatives each: (ref + k) % 4, k = 1..3 -> flat mutant list of length 3 * len(gi)
+    m_gene = np.repeat(gi, 3)
+    m_pidx = np.repeat(pi, 3)
+    m_alt = (np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4
+    m_pos = positions[m_pidx]
+    model = model.to(dev).eval()
+    codes_t = torch.from_numpy(codes).to(dev)
+    h_t = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra, dtype=np.float32)).to(dev)
+    deltas = np.empty(len(m_gene), dtype=np.float64)
+    with torch.inference_mode():
+        ref_pred = np.concatenate(
+            [predict(model, one_hot_torch(codes_t[s]), None if h_t is None else h_t[s]).double().cpu().numpy() for s in iter_chunks(g, batch_size)]
+        ) if g else np.empty(0)
+        mg = torch.from_numpy(m_gene).to(dev)
+        mp = torch.from_numpy(m_pos).to(dev)
+        ma = torch.from_numpy(m_alt).to(dev).to(torch.uint8)
+        for s in tqdm(list(iter_chunks(len(m_gene), batch_size)), desc="ISM", unit="batch", disable=not progress):
+            rows = mg[s]
+            mut = codes_t[rows].clone()
+            mut[torch.arange(len(rows), device=dev), mp[s]] = ma[s]
+            pred = predict(model, one_hot_torch(mut), None if h_t is None else h_t[rows])
+            deltas[s] = pred.double().cpu().numpy() - ref_pred[m_gene[s]]
+    d = deltas.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
+    ism_mean = np.zeros((g, p), dtype=np.float64)
+    ism_max = np.zeros((g, p), dtype=np.float64)
+    ism_mean[gi, pi] = -d.mean(1)
+    ism_max[gi, pi] = -d[np.arange(len(d)), np.abs(d).argmax(1)]
+    return ism_mean, ism_max
+
+
+def grad_x_input(
+    model: Any,
+    codes: np.ndarray,
+    extra: np.ndarray | None = None,
+    batch_size: int = 64,
+    device: Any = None,
+) -> np.ndarray:
+    """Gradient x input of the prediction, summed over the 4 bases.
+
+    Parameters
+    ----------
+    codes
+        ``(G, L)`` uint8 codes.
+
+    Returns
+    -------
+    np.ndarray
+        ``(G, L)`` float64: ``sum_b x_b,i * d pred / d x_b,i`` (the gradient at the base present).
+    """
+    import torch
+
+    from .encoding import one_hot_torch
+
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    model = model.to(dev).eval()
+    out = np.empty(codes.shape, dtype=np.float64)
+    with torch.inference_mode(False), torch.enable_grad():
+        for s in iter_chunks(len(codes), batch_size):
+            x = one_hot_torch(torch.from_numpy(codes[s]).to(dev)).requires_grad_(True)
+            h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[s], dtype=np.float32)).to(dev)
+            pred = predict(model, x, h)
+            (grad,) = torch.autograd.grad(pred.sum(), x)
+            out[s] = (grad * x).sum(1).detach().double().cpu().numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------- statistics
+def _rowwise_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of matching rows of two ``(G, P)`` arrays; NaN for a constant row."""
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * b).sum(1) / den
+    r[den == 0] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def rowwise_correlations(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pearson, spearman), each ``(G,)``, of matching rows of ``(G, P)`` arrays (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return _rowwise_pearson(a, b), _rowwise_pearson(rankdata(a, axis=1), rankdata(b, axis=1))
+
+
+def topk_overlap(reference: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """Fraction of the top-``k`` ``|reference|`` positions that are among the top-``k`` ``|other|`` ones.
+
+    ``reference``, ``other``: ``(G, P)``; ``k`` is capped at ``P``. Returns ``(G,)`` in [0, 1]
+    (``k / P`` expected for unrelated tracks). Ties are broken by position (stable sort).
+    """
+    g, p = reference.shape
+    k = min(k, p)
+    if k == 0:
+        return np.full(g, np.nan)
+    top_a = np.argsort(-np.abs(reference), axis=1, kind="stable")[:, :k]
+    top_b = np.argsort(-np.abs(other), axis=1, kind="stable")[:, :k]
+    mask_b = np.zeros((g, p), dtype=bool)
+    np.put_along_axis(mask_b, top_b, True, axis=1)
+    return np.take_along_axis(mask_b, top_a, axis=1).sum(1) / k
+
+
+def compare_tracks(gene_ids: np.ndarray, cr: np.ndarray, others: dict[str, np.ndarray], top_k: int) -> pd.DataFrame:
+    """Per gene and method: pearson, spearman, topk_overlap of ``cr`` ``(G, P)`` against each ``(G, P)`` track."""
+    frames = []
+    for method, track in others.items():
+        pr, sr = rowwise_correlations(cr, track)
+        frames.append(pd.DataFrame({"gene_id": gene_ids, "method": method, "pearson": pr, "spearman": sr, "topk_overlap": topk_overlap(cr, track, top_k)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise(values: pd.Series | np.ndarray) -> dict[str, float]:
+    """n, mean, median, sd, q25, q75 of the finite values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"n": 0, "mean": np.nan, "median": np.nan, "sd": np.nan, "q25": np.nan, "q75": np.nan}
+    return {
+        "n": int(v.size), "mean": float(v.mean()), "median": float(np.median(v)),
+        "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+        "q25": float(np.quantile(v, 0.25)), "q75": float(np.quantile(v, 0.75)),
+    }
+
+
+def summary_table(per_gene: pd.DataFrame, top_k: int, n_positions: int, planted: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Long summary: one row per (method, metric) with n, mean, median, sd, q25, q75."""
+    rows = []
+    for method, sub in per_gene.groupby("method", sort=False):
+        for metric in ("pearson", "spearman", "topk_overlap"):
+            rows.append({"method": method, "metric": metric, **summarise(sub[metric])})
+        chance = min(top_k, n_positions) / n_positions if n_positions else np.nan
+        rows.append({"method": method, "metric": "topk_overlap_chance", "n": len(sub), "mean": chance, "median": chance, "sd": 0.0, "q25": chance, "q75": chance})
+    if planted is not None and len(planted):
+        has = planted[planted["n_active_sites"] > 0]
+        ratio = has["contribution_fraction"] / has["site_fraction_of_length"]
+        for metric, vals in (
+            ("site_fraction_of_length", has["site_fraction_of_length"]),
+            ("contribution_fraction", has["contribution_fraction"]),
+            ("enrichment", ratio),
+            ("fraction_genes_enriched", (has["contribution_fraction"] > has["site_fraction_of_length"]).astype(float)),
+        ):
+            rows.append({"method": "planted_mass", "metric": metric, **summarise(vals)})
+    return pd.DataFrame(rows, columns=["method", "metric", "n", "mean", "median", "sd", "q25", "q75"])
+
+
+# ----------------------------------------------------------------------------- planted sites
+def active_site_mask(plants: list[list[tuple[int, int]]], length: int) -> np.ndarray:
+    """``(G, L)`` bool mask of the union of ``[start, end)`` intervals per gene (clipped to the window)."""
+    g = len(plants)
+    diff = np.zeros((g, length + 1), dtype=np.int32)
+    rows = [i for i, sites in enumerate(plants) for _ in sites]
+    if rows:
+        starts = np.clip([s for sites in plants for s, _ in sites], 0, length)
+        ends = np.clip([e for sites in plants for _, e in sites], 0, length)
+        np.add.at(diff, (rows, starts), 1)
+        np.add.at(diff, (rows, ends), -1)
+    return np.cumsum(diff[:, :length], axis=1) > 0
+
+
+def planted_mass(tracks: np.ndarray, gene_ids: np.ndarray, ground_truth: dict[str, Any], chunk: int = 512, path: str | Path | None = None) -> pd.DataFrame:
+    """Fraction of absolute contribution inside the active planted sites of each gene.
+
+    Parameters
+    ----------
+    tracks
+        ``(n, L)`` weighted features (a memmap is read in chunks of ``chunk`` rows).
+    gene_ids
+        ``(n,)`` ids of the rows; genes absent from ``ground_truth["genes"]`` are skipped.
+    ground_truth
+        The simulator's ground_truth.json (``genes[*].plants[*]`` with start, end, active).
+
+    Returns
+    -------
+    pd.DataFrame
+        gene_id, class, site_fraction_of_length, contribution_fraction (NaN when the
+        track is all zero), n_active_sites.
+    """
+    length = tracks.shape[1]
+    truth = {str(g["gene_id"]): g for g in ground_truth.get("genes", [])}
+    if not truth:
+        raise InputDataError(path, "ground truth lists no genes")
+    out = []
+    ids = np.asarray(gene_ids).astype(str)
+    for s in iter_chunks(len(ids), chunk):
+        keep = [i for i in range(s.start, s.stop) if ids[i] in truth]
+        if not keep:
+            continue
+        genes = [truth[ids[i]] for i in keep]
+        sites = [[(int(p["start"]), int(p["end"])) for p in g.get("plants", []) if p.get("active", False)] for g in genes]
+        mask = active_site_mask(sites, length)
+        a = np.abs(np.asarray(tracks[keep], dtype=np.float64))
+        total = a.sum(1)
+        inside = (a * mask).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(total > 0, inside / total, np.nan)
+        out.append(pd.DataFrame({
+            "gene_id": ids[keep],
+            "class": [g.get("class") for g in genes],
+            "site_fraction_of_length": mask.sum(1) / length,
+            "contribution_fraction": frac,
+            "n_active_sites": [len(x) for x in sites],
+        }))
+    if not out:
+        raise InputDataError(path, "no exported gene appears in the ground truth")
+    return pd.concat(out, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- driver
+def comparison_positions(length: int, tss_index: int | None, max_positions: int | None) -> np.ndarray:
+    """Positions compared: all of them, or ``max_positions`` centred on the TSS (or the window centre)."""
+    if max_positions is None or max_positions >= length:
+        return np.arange(length)
+    centre = length // 2 if tss_index is None else int(tss_index)
+    start = int(np.clip(centre - max_positions // 2, 0, length - max_positions))
+    return np.arange(start, start + max_positions)
+
+
+def sample_genes(n: int, n_genes: int, seed: int) -> np.ndarray:
+    """Seeded sample of ``min(n, n_genes)`` row indices, sorted."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=min(n, n_genes), replace=False))
+
+
+def faithfulness_from_model(
+    model: Any,
+    codes: np.ndarray,
+    cr_tracks: np.ndarray,
+    gene_ids: np.ndarray,
+    *,
+    extra: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+    top_k: int = 50,
+    batch_size: int = 128,
+    device: Any = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Compare ``cr_tracks`` ``(G, L)`` with ISM and gradient x input of ``model`` on ``codes`` ``(G, L)``.
+
+    Returns the per-gene table (gene_id, method, pearson, spearman, topk_overlap) and the
+    ``(G, P)`` tracks by method (``cr`` included) over ``positions``.
+    """
+    length = codes.shape[1]
+    positions = np.arange(length) if positions is None else np.asarray(positions)
+    im, ix = ism(model, codes, positions, extra=extra, batch_size=batch_size, device=device, progress=progress)
+    gx = grad_x_input(model, codes, extra=extra, batch_size=max(1, batch_size // 4), device=device)[:, positions]
+    cr = np.asarray(cr_tracks, dtype=np.float64)[:, positions]
+    tracks = {"ism_mean": im, "ism_max": ix, "grad_x_input": gx}
+    return compare_tracks(np.asarray(gene_ids), cr, tracks, top_k), {"cr": cr, **tracks}
+
+
+def evaluate_faithfulness(
+    checkpoint: str | Path,
+    data_dir: str | Path,
+    attr_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    n_genes: int = 24,
+    top_k: int = 50,
+    seed: int = 0,
+    batch_size: int = 128,
+    ism_max_positions: int | None = 1000,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write faithfulness.tsv, faithfulness_summary.tsv (and planted_mass.tsv for the simulator).
+
+    The CR tracks are the exported ``weighted_features.npy`` rows (what later stages use);
+    ISM and gradient x input are computed from the checkpoint on the same sequences.
+    """
+    from .checkpoint import load_model
+
+    ds = load_dataset(data_dir)
+    wf, table = load_attributions(attr_dir)
+    if wf.shape[1] != ds.length:
+        raise InputDataError(Path(attr_dir) / "weighted_features.npy", f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp")
+    row_of = pd.Series(np.arange(ds.n), index=ds.genes["gene_id"].astype(str).to_numpy())
+    missing = ~table["gene_id"].isin(row_of.index)
+    if missing.any():
+        raise InputDataError(Path(attr_dir) / "attributions.tsv", "gene not in the data set", record=f"gene {table['gene_id'][missing].iloc[0]}")
+    model, meta = load_model(checkpoint)
+    features = model_extra_features(meta)
+    extra_all = extra_matrix(ds, features)
+    pick = sample_genes(len(table), n_genes, seed)
+    data_rows = row_of.loc[table["gene_id"].to_numpy()[pick]].to_numpy()
+    codes = np.asarray(ds.sequences[data_rows])
+    extra = None if extra_all is None else extra_all[data_rows]
+    positions = comparison_positions(ds.length, ds.meta.get("tss_index"), ism_max_positions)
+    log.info("faithfulness: %d genes, %d positions each (%d ISM mutants)", len(pick), len(positions), 3 * len(pick) * len(positions))
+    per_gene, _ = faithfulness_from_model(
+        model, codes, np.asarray(wf[pick], dtype=np.float64), table["gene_id"].to_numpy()[pick],
+        extra=extra, positions=positions, top_k=top_k, batch_size=batch_size, device=device, progress=progress,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"faithfulness": out_dir / FAITHFULNESS, "summary": out_dir / SUMMARY}
+    planted = None
+    gt_path = Path(data_dir) / "ground_truth.json"
+    if gt_path.exists():
+        gt = json.loads(gt_path.read_text())
+        planted = planted_mass(wf, table["gene_id"].to_numpy(), gt, path=gt_path)
+        write_tsv(out_dir / PLANTED_MASS, planted, float_format="%.6g")
+        paths["planted_mass"] = out_dir / PLANTED_MASS
+        has = planted[planted["n_active_sites"] > 0]
+        log.info(
+            "planted mass: active sites cover %.1f%% of the sequence on average and hold %.1f%% of the absolute contribution (%d genes)",
+            100 * has["site_fraction_of_length"].mean(), 100 * has["contribution_fraction"].mean(), len(has),
+        )
+    summary = summary_table(per_gene, top_k, len(positions), planted)
+    write_tsv(out_dir / FAITHFULNESS, per_gene, float_format="%.6g")
+    write_tsv(out_dir / SUMMARY, summary, float_format="%.6g")
+    for method, sub in per_gene.groupby("method", sort=False):
+        log.info("faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f", method, sub["pearson"].median(), sub["spearman"].median(), top_k, sub["topk_overlap"].median())
+    return paths

@@ -1,0 +1,202 @@
+"""k-mer count features and the k-mer ridge-regression baseline.
+
+Counting is vectorised over uint8 codes (A=0 C=1 G=2 T=3 N=4): for a block of rows the
+base-4 index of every k-mer window is built with ``k`` array operations, windows that
+hold an ``N`` are dropped, and one ``np.bincount`` over ``row * 4**k + index`` gives the
+whole block's count matrix. No Python loop runs per sequence.
+
+``canonical=True`` (default) counts both strands: a k-mer and its reverse complement
+share one column (the lexicographically smaller index), so a palindromic k-mer counts
+twice per occurrence, as it occurs on both strands. ``canonical=False`` counts the given
+(sense) strand only; promoters are oriented, so this keeps strand information.
+
+Normalisation: per row and per k, counts are divided by the row's total count for that
+k and multiplied by the number of columns, so an even composition gives values near 1
+(an observed / uniform-expected ratio, independent of sequence length).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_K = (4, 5, 6)
+DEFAULT_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+
+
+def kmer_names(k: int, canonical: bool = True) -> list[str]:
+    """Column names of :func:`kmer_counts` for one ``k``."""
+    idx = np.arange(4**k)
+    cols = canonical_columns(k) if canonical else idx
+    digits = (cols[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4
+    return ["".join("ACGT"[d] for d in row) for row in digits]
+
+
+def revcomp_index(k: int) -> np.ndarray:
+    """``(4**k,)`` int64: index of the reverse complement of each k-mer index."""
+    idx = np.arange(4**k, dtype=np.int64)
+    digits = (idx[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4^k, k), most significant first
+    rc = (3 - digits)[:, ::-1]
+    return (rc * 4 ** np.arange(k - 1, -1, -1)).sum(1)
+
+
+def canonical_columns(k: int) -> np.ndarray:
+    """Indices ``i`` with ``i <= revcomp(i)``: one column per canonical k-mer."""
+    rc = revcomp_index(k)
+    return np.flatnonzero(np.arange(4**k) <= rc)
+
+
+def _block_counts(codes: np.ndarray, k: int) -> np.ndarray:
+    """Raw sense-strand counts of a block: ``(b, L)`` uint8 -> ``(b, 4**k)`` int64."""
+    b, length = codes.shape
+    n_win = length - k + 1
+    if n_win <= 0:
+        return np.zeros((b, 4**k), dtype=np.int64)
+    c = codes.astype(np.int64)
+    bad = c > 3
+    c[bad] = 0
+    idx = np.zeros((b, n_win), dtype=np.int64)
+    for j in range(k):
+        idx = idx * 4 + c[:, j : j + n_win]
+    # windows without N: prefix sums of the N indicator
+    nbad = np.concatenate([np.zeros((b, 1), dtype=np.int64), np.cumsum(bad, axis=1)], axis=1)
+    ok = (nbad[:, k:] - nbad[:, :n_win]) == 0
+    flat = (np.arange(b, dtype=np.int64)[:, None] * 4**k + idx)[ok]
+    return np.bincount(flat, minlength=b * 4**k).reshape(b, 4**k)
+
+
+def kmer_counts(
+    codes: np.ndarray,
+    k: int,
+    canonical: bool = True,
+    normalise: bool = True,
+    chunk: int = 512,
+) -> sparse.csr_matrix:
+    """k-mer features of sequences.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` uint8 codes (a memmap is read block by block).
+    k
+        k-mer length (1..8).
+    canonical
+        Merge each k-mer with its reverse complement (both strands).
+    normalise
+        Scale to observed / uniform-expected frequencies (see module docstring); else raw counts.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(N, n_cols)`` float32, ``n_cols = 4**k`` or the number of canonical k-mers.
+    """
+    codes = np.asarray(codes) if not isinstance(codes, np.memmap) else codes
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be (N, L), got shape {codes.shape}")
+    cols = canonical_columns(k) if canonical else None
+    rc = revcomp_index(k)[cols] if canonical else None
+    blocks = []
+    for start in range(0, codes.shape[0], chunk):
+        raw = _block_counts(np.asarray(codes[start : start + chunk]), k)
+        counts = raw[:, cols] + raw[:, rc] if canonical else raw
+        counts = counts.astype(np.float32)
+        if normalise:
+            tot = counts.sum(1, keepdims=True)
+            counts = counts / np.maximum(tot, 1.0) * counts.shape[1]
+        blocks.append(sparse.csr_matrix(counts))
+    if not blocks:
+        n_cols = len(cols) if canonical else 4**k
+        return sparse.csr_matrix((0, n_cols), dtype=np.float32)
+    return sparse.vstack(blocks, format="csr")
+
+
+def kmer_features(codes: np.ndarray, ks: tuple[int, ...] | list[int] = DEFAULT_K, canonical: bool = True) -> sparse.csr_matrix:
+    """Normalised k-mer features for several ``k`` side by side: ``(N, sum n_cols)`` float32 CSR."""
+    return sparse.hstack([kmer_counts(codes, int(k), canonical) for k in ks], format="csr")
+
+
+@dataclass
+class KmerRidge:
+    """A fitted k-mer ridge model (what ``model.pkl`` holds).
+
+    ``pipeline``: sklearn ``StandardScaler(with_mean=False) -> Ridge(alpha)``;
+    ``valid_mse``: validation MSE of each tried alpha.
+    """
+
+    ks: list[int]
+    canonical: bool
+    length: int
+    alpha: float
+    pipeline: Any
+    valid_mse: dict[float, float] = field(default_factory=dict)
+    extra_features: list[str] = field(default_factory=list)
+
+    def predict_codes(self, codes: np.ndarray, chunk: int = 2048) -> np.ndarray:
+        """``(N, L)`` uint8 codes -> ``(N,)`` float32 predictions (block-wise)."""
+        out = [self.pipeline.predict(kmer_features(np.asarray(codes[s : s + chunk]), self.ks, self.canonical)) for s in range(0, len(codes), chunk)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+
+def fit_kmer_ridge(
+    x_train: sparse.csr_matrix,
+    y_train: np.ndarray,
+    x_valid: sparse.csr_matrix,
+    y_valid: np.ndarray,
+    alphas: list[float] | tuple[float, ...] = DEFAULT_ALPHAS,
+) -> tuple[Any, float, dict[float, float]]:
+    """Fit ``StandardScaler -> Ridge`` for each alpha on train; keep the one with the lowest valid MSE.
+
+    Returns ``(pipeline, best_alpha, {alpha: valid_mse})``. Without validation rows the
+    middle alpha is used.
+    """
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores: dict[float, float] = {}
+    best, best_alpha, best_mse = None, None, np.inf
+    alphas = list(alphas)
+    if x_valid.shape[0] == 0:
+        alphas = [alphas[len(alphas) // 2]]
+    for a in alphas:
+        pipe = make_pipeline(StandardScaler(with_mean=False), Ridge(alpha=float(a)))
+        pipe.fit(x_train, y_train)
+        m = float(np.mean((pipe.predict(x_valid) - y_valid) ** 2)) if x_valid.shape[0] else 0.0
+        scores[float(a)] = m
+        log.info("kmer ridge alpha=%g valid mse=%.4f", a, m)
+        if m < best_mse:
+            best, best_alpha, best_mse = pipe, float(a), m
+    return best, float(best_alpha), scores
+
+
+def save_kmer_model(model: KmerRidge, path: str | Path) -> None:
+    """Pickle ``model`` to ``path`` atomically."""
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_kmer_model(path: str | Path) -> KmerRidge:
+    """Load a pickled :class:`KmerRidge` (only load files you trust: pickle runs code)."""
+    from .errors import InputDataError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(path, "model file not found")
+    try:
+        with open(path, "rb") as fh:
+            obj = pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001
+        raise InputDataError(path, f"not a readable k-mer model pickle ({exc})") from exc
+    if not isinstance(obj, KmerRidge):
+        raise InputDataError(path, f"not a promoter-cr k-mer model (found {type(obj).__name__})")
+    return obj

@@ -1,0 +1,95 @@
+"""Example promoters: the CR weighted-feature track with the motif hits beneath it.
+
+Drawn from tables only: ``attributions/weighted_features.npy`` (+ ``attributions.tsv``),
+``clusters/assignments.tsv``, ``motifs/hits.tsv.gz`` and ``motifs/activity.tsv``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import ACTIVATING, NEUTRAL, REPRESSIVE, plt, save_figure
+
+
+def choose_examples(assign: pd.DataFrame, attr: pd.DataFrame, n: int) -> list[str]:
+    """One gene per cluster (round-robin over clusters, up to ``n``): the gene whose
+    predicted expression is closest to its cluster's median, test split preferred."""
+    df = assign.merge(attr[["gene_id", "prediction"]], on="gene_id", how="left")
+    picks: list[str] = []
+    groups = {c: g for c, g in df.groupby("cluster", sort=True)}
+    rank = 0
+    while len(picks) < n and rank < max((len(g) for g in groups.values()), default=0):
+        for _c, g in groups.items():
+            pool = g[g["split"] == "test"] if (g["split"] == "test").any() else g
+            order = (pool["prediction"] - pool["prediction"].median()).abs().sort_values().index
+            if rank < len(order):
+                picks.append(str(pool.loc[order[rank], "gene_id"]))
+            if len(picks) >= n:
+                break
+        rank += 1
+    return picks
+
+
+def read_hits_for(hits_path: Path, gene_ids: list[str], chunksize: int = 2_000_000) -> pd.DataFrame:
+    """Hits of ``gene_ids`` only, read in chunks (the table may hold tens of millions of rows)."""
+    wanted = set(gene_ids)
+    parts = []
+    for chunk in pd.read_csv(hits_path, sep="\t", chunksize=chunksize, dtype={"gene_id": str}):
+        sel = chunk[chunk["gene_id"].isin(wanted)]
+        if len(sel):
+            parts.append(sel)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["gene_id", "motif_id", "motif_name", "start", "end", "strand", "contribution"])
+
+
+def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
+    """Draw ``example_promoters``: one panel per example gene."""
+    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
+    meta = json.loads((ds_dir / "data" / "meta.json").read_text())
+    attr = pd.read_csv(ds_dir / "attributions" / "attributions.tsv", sep="\t", dtype={"gene_id": str})
+    tracks = np.load(ds_dir / "attributions" / "weighted_features.npy", mmap_mode="r")
+    assign = pd.read_csv(ds_dir / "clusters" / "assignments.tsv", sep="\t", dtype={"gene_id": str})
+    activity = pd.read_csv(ds_dir / "motifs" / "activity.tsv", sep="\t", dtype={"cluster": str})
+    called = activity[(activity["cluster"] == "all") & (activity["effect"] != "none")]
+    effect_of = dict(zip(called["motif_id"], called["effect"]))
+    examples = choose_examples(assign, attr, int(fig_cfg.get("n_examples", 4)))
+    hits = read_hits_for(ds_dir / "motifs" / "hits.tsv.gz", examples)
+    hits = hits[hits["motif_id"].isin(effect_of)]
+    row_of = {g: i for i, g in enumerate(attr["gene_id"])}
+    length = tracks.shape[1]
+    tss = int(meta.get("tss_index") or 0)
+    x = np.arange(length) - tss
+
+    fig, axes = plt.subplots(len(examples), 1, figsize=(11, 2.3 * max(len(examples), 1)), squeeze=False)
+    for ax, gid in zip(axes[:, 0], examples):
+        track = np.asarray(tracks[row_of[gid]], dtype=np.float32)
+        ax.fill_between(x, 0, np.clip(track, 0, None), color=ACTIVATING, step="mid", lw=0)
+        ax.fill_between(x, 0, np.clip(track, None, 0), color=REPRESSIVE, step="mid", lw=0)
+        ax.axhline(0, color="black", lw=0.5)
+        ax.axvline(0, color=NEUTRAL, lw=0.8, ls="--")
+        lim = float(np.abs(track).max()) or 1.0
+        ax.set_ylim(-1.9 * lim, 1.1 * lim)
+        g_hits = hits[hits["gene_id"] == gid].sort_values("start")
+        lanes: list[int] = []
+        for _, h in g_hits.iterrows():
+            lane = next((i for i, end in enumerate(lanes) if end < h["start"]), len(lanes))
+            if lane == len(lanes):
+                lanes.append(int(h["end"]))
+            else:
+                lanes[lane] = int(h["end"])
+            y = -1.15 * lim - 0.22 * lim * (lane % 3)
+            colour = ACTIVATING if effect_of[h["motif_id"]] == "activating" else REPRESSIVE
+            ax.plot([h["start"] - tss, h["end"] - tss], [y, y], color=colour, lw=4, solid_capstyle="butt")
+            ax.text((h["start"] + h["end"]) / 2 - tss, y - 0.06 * lim, f"{h['motif_name']}{'' if h['strand'] == '+' else '(-)'}", ha="center", va="top", fontsize=6)
+        row = assign.loc[assign["gene_id"] == gid].iloc[0]
+        pred = attr.loc[attr["gene_id"] == gid, "prediction"].iloc[0]
+        ax.set_title(f"{gid}  cluster {row['cluster']}  observed {row['label']:.2f}  predicted {pred:.2f}", fontsize=9, loc="left")
+        ax.set_ylabel("contribution")
+        ax.set_xlim(x[0], x[-1])
+    axes[-1, 0].set_xlabel("position relative to TSS (bp)")
+    fig.suptitle("Weighted features of example promoters, with hits of called motifs (red: activating, blue: repressive)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, out_dir / "example_promoters", fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
