@@ -81,12 +81,16 @@ def resolve_device(device: str | None = None) -> Any:
 def model_extra_features(metadata: dict[str, Any]) -> list[str]:
     """Names of the extra per-gene features a checkpoint's model uses (``[]`` when none).
 
-    Reads ``metadata["extra_features"]``, honouring ``config.use_extra: false``.
+    Reads ``metadata["extra_features"]`` and ``metadata["n_extra"]`` (the number the model
+    was built with; 0 when trained without them, e.g. ``use_extra: false``).
     """
-    cfg = metadata.get("config") or {}
-    if cfg.get("use_extra") is False:
+    features = [str(f) for f in (metadata.get("extra_features") or [])]
+    n_extra = int(metadata.get("n_extra", len(features)))
+    if n_extra == 0:
         return []
-    return [str(f) for f in (metadata.get("extra_features") or [])]
+    if len(features) != n_extra:
+        raise InputDataError(metadata.get("path"), f"checkpoint metadata lists {len(features)} extra features {features} but the model takes {n_extra}")
+    return features
 
 
 def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:

@@ -1,0 +1,409 @@
+"""k-means clustering of genes on their weighted-feature tracks.
+
+Representation of each ``(L,)`` track (computed in row chunks from the memmap, so a
+float64 copy of all tracks is never held):
+
+1. optionally split into its positive and negative parts (``split_sign``: activating and
+   repressive contributions are kept apart, so they cannot cancel in a bin);
+2. moving average over ``smoothing`` bp (zero outside the window);
+3. mean per bin of ``bin_size`` bp (the last bin averages the positions it has);
+4. optionally z-score each feature column (``standardize``).
+
+k-means (scikit-learn, ``random_state=seed``, ``n_init``) runs with a fixed ``k`` or for
+every ``k`` in ``k_range``, choosing by ``k_criterion`` (silhouette by default;
+Calinski-Harabasz and Davies-Bouldin are recorded too). Clusters are renumbered
+``0..k-1`` by increasing mean expression (ties: size, then the k-means index), so labels
+are stable across runs.
+
+Outputs (``out_dir``): assignments.tsv (gene_id, cluster, label, split[, sim_class]),
+centroids.npy ``(k, D)`` (in the clustered feature space), cluster_profiles.npy
+``(k, L)`` (mean raw track per cluster), k_selection.tsv (k, silhouette, inertia,
+calinski_harabasz, davies_bouldin), cluster_stats.tsv, pairwise_tests.tsv (Mann-Whitney
+U per pair of clusters, BH FDR), summary.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path, write_json, write_tsv
+from .attribute import chunk_rows_for, iter_chunks, load_attributions
+from .errors import InputDataError, PromoterCRError
+
+log = logging.getLogger(__name__)
+
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin")
+
+
+class ClusterError(PromoterCRError):
+    """Clustering that cannot give a valid answer (k larger than the number of genes, an empty cluster)."""
+
+
+# ----------------------------------------------------------------------------- representation
+def n_features(length: int, bin_size: int, split_sign: bool) -> int:
+    """Feature dimension ``D`` for tracks of ``length`` bp."""
+    return math.ceil(length / bin_size) * (2 if split_sign else 1)
+
+
+def _smooth_bin(x: np.ndarray, smoothing: int, bin_size: int) -> np.ndarray:
+    """``(b, L)`` float64 -> ``(b, ceil(L / bin_size))`` float64: moving average then bin means."""
+    from scipy.ndimage import uniform_filter1d
+
+    if smoothing > 1:
+        x = uniform_filter1d(x, size=smoothing, axis=1, mode="constant", cval=0.0)
+    b, length = x.shape
+    nb = math.ceil(length / bin_size)
+    pad = nb * bin_size - length
+    if pad:
+        x = np.concatenate([x, np.zeros((b, pad))], axis=1)
+    sums = x.reshape(b, nb, bin_size).sum(2)
+    counts = np.full(nb, bin_size, dtype=np.float64)
+    counts[-1] = bin_size - pad
+    return sums / counts
+
+
+def represent(
+    tracks: np.ndarray,
+    smoothing: int = 11,
+    bin_size: int = 20,
+    split_sign: bool = True,
+    gene_ids: np.ndarray | None = None,
+    path: str | Path | None = None,
+    chunk_rows: int | None = None,
+) -> np.ndarray:
+    """Smoothed, binned (optionally sign-split) representation of each track.
+
+    Parameters
+    ----------
+    tracks
+        ``(n, L)`` float16/float32 weighted features (a memmap is read chunk by chunk).
+    gene_ids, path
+        Used to name the gene and file of a non-finite track in the error.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, D)`` float32, ``D = ceil(L / bin_size) * (2 if split_sign else 1)``; with
+        ``split_sign`` the positive-part bins come first, then the negative-part bins
+        (values <= 0).
+
+    Raises
+    ------
+    InputDataError
+        If a track holds NaN or infinite values (names the gene).
+    """
+    if smoothing < 1 or bin_size < 1:
+        raise ValueError(f"smoothing and bin_size must be >= 1 (got {smoothing}, {bin_size})")
+    n, length = tracks.shape
+    out = np.empty((n, n_features(length, bin_size, split_sign)), dtype=np.float32)
+    chunk_rows = chunk_rows or chunk_rows_for(length, budget_mb=128)
+    for s in iter_chunks(n, chunk_rows):
+        x = np.asarray(tracks[s], dtype=np.float64)
+        finite = np.isfinite(x).all(1)
+        if not finite.all():
+            i = s.start + int(np.flatnonzero(~finite)[0])
+            rec = f"gene {gene_ids[i]}" if gene_ids is not None else f"row {i}"
+            raise InputDataError(path, "weighted-feature track holds NaN or infinite values", record=rec)
+        if split_sign:
+            out[s] = np.concatenate([_smooth_bin(np.maximum(x, 0), smoothing, bin_size), _smooth_bin(np.minimum(x, 0), smoothing, bin_size)], axis=1)
+        else:
+            out[s] = _smooth_bin(x, smoothing, bin_size)
+    return out
+
+
+def standardize_columns(features: np.ndarray) -> np.ndarray:
+    """Z-score each column of ``(n, D)`` features (constant columns become 0); float32."""
+    mu = features.mean(0, dtype=np.float64)
+    sd = features.std(0, dtype=np.float64)
+    sd[sd == 0] = 1.0
+    return ((features - mu) / sd).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- k-means
+def fit_kmeans(features: np.ndarray, k: int, seed: int = 0, n_init: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
+    """k-means on ``(n, D)`` features: ``(labels (n,) int64, centroids (k, D) float64, inertia)``.
+
+    Raises
+    ------
+    ClusterError
+        When ``k`` exceeds the number of genes, or a cluster ends up empty (e.g. fewer
+        distinct tracks than ``k``).
+    """
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    n = len(features)
+    if k < 1:
+        raise ClusterError(f"k must be >= 1, got k = {k}")
+    if k > n:
+        raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # duplicate points: detected below as empty clusters
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(features)
+    labels = km.labels_.astype(np.int64)
+    sizes = np.bincount(labels, minlength=k)
+    if (sizes == 0).any():
+        empty = np.flatnonzero(sizes == 0).tolist()
+        n_distinct = len(np.unique(features, axis=0))
+        raise ClusterError(
+            f"k-means with k = {k} left {len(empty)} cluster(s) empty (N = {n} genes, {n_distinct} distinct tracks);"
+            " choose a smaller k or check for identical / all-zero tracks"
+        )
+    return labels, km.cluster_centers_.astype(np.float64), float(km.inertia_)
+
+
+def score_partition(features: np.ndarray, labels: np.ndarray, seed: int = 0, silhouette_sample: int | None = 4000) -> dict[str, float]:
+    """Silhouette (on a seeded sample of at most ``silhouette_sample`` genes), Calinski-Harabasz, Davies-Bouldin."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    k = len(np.unique(labels))
+    if k < 2 or k >= len(labels):
+        return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    sample = silhouette_sample if silhouette_sample and silhouette_sample < len(labels) else None
+    return {
+        "silhouette": float(silhouette_score(features, labels, sample_size=sample, random_state=seed)),
+        "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
+        "davies_bouldin": float(davies_bouldin_score(features, labels)),
+    }
+
+
+def select_k(
+    features: np.ndarray,
+    k_range: tuple[int, int] | list[int],
+    seed: int = 0,
+    n_init: int = 10,
+    criterion: str = "silhouette",
+    silhouette_sample: int | None = 4000,
+) -> tuple[int, pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray, float]]]:
+    """Fit k-means for every k in ``k_range`` (inclusive, capped at N - 1) and pick one.
+
+    ``criterion``: ``silhouette`` (max), ``calinski_harabasz`` (max) or ``davies_bouldin`` (min);
+    ties go to the smaller k. Returns the chosen k, the table (k, silhouette, inertia,
+    calinski_harabasz, davies_bouldin) and the fits by k.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"k criterion must be one of {CRITERIA}, got {criterion!r}")
+    n = len(features)
+    lo, hi = int(k_range[0]), int(k_range[1])
+    if hi < lo:
+        raise ClusterError(f"k_range upper bound {hi} is below lower bound {lo}")
+    hi_eff = min(hi, n - 1)
+    if lo > hi_eff:
+        raise ClusterError(f"cannot choose k in [{lo}, {hi}] from N = {n} genes (need at least k + 1 genes for a silhouette)")
+    rows, fits = [], {}
+    for k in range(lo, hi_eff + 1):
+        labels, centroids, inertia = fit_kmeans(features, k, seed, n_init)
+        fits[k] = (labels, centroids, inertia)
+        rows.append({"k": k, **score_partition(features, labels, seed, silhouette_sample), "inertia": inertia})
+        log.info("k = %d: silhouette %.4f, Calinski-Harabasz %.1f", k, rows[-1]["silhouette"], rows[-1]["calinski_harabasz"])
+    table = pd.DataFrame(rows, columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
+    score = table[criterion].to_numpy()
+    if criterion == "davies_bouldin":
+        score = -score
+    if not np.isfinite(score).any():
+        raise ClusterError(f"no k in [{lo}, {hi_eff}] gave a finite {criterion} score")
+    best = int(table["k"].iloc[int(np.nanargmax(score))])
+    return best, table, fits
+
+
+def order_clusters(labels: np.ndarray, expression: np.ndarray, k: int) -> np.ndarray:
+    """Permutation ``new_of_old`` (k,) ranking clusters by mean expression, then size, then index."""
+    sizes = np.bincount(labels, minlength=k)
+    means = np.bincount(labels, weights=expression, minlength=k) / np.maximum(sizes, 1)
+    order = np.lexsort((np.arange(k), sizes, means))  # old ids by increasing mean
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[order] = np.arange(k)
+    return new_of_old
+
+
+def cluster_profiles(tracks: np.ndarray, labels: np.ndarray, k: int, chunk_rows: int | None = None) -> np.ndarray:
+    """``(k, L)`` float32 mean raw track per cluster, accumulated over row chunks."""
+    n, length = tracks.shape
+    sums = np.zeros((k, length), dtype=np.float64)
+    chunk_rows = chunk_rows or chunk_rows_for(length, budget_mb=128)
+    for s in iter_chunks(n, chunk_rows):
+        onehot = np.zeros((s.stop - s.start, k))
+        onehot[np.arange(s.stop - s.start), labels[s]] = 1.0
+        sums += onehot.T @ np.asarray(tracks[s], dtype=np.float64)
+    return (sums / np.maximum(np.bincount(labels, minlength=k), 1)[:, None]).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- statistics
+def expression_tests(labels: np.ndarray, expression: np.ndarray, k: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Per-cluster expression summary, pairwise Mann-Whitney U tests (BH FDR), Kruskal-Wallis.
+
+    Returns (cluster_stats, pairwise_tests, {"kruskal_H", "kruskal_p"}).
+    """
+    from scipy.stats import false_discovery_control, kruskal, mannwhitneyu
+
+    groups = [expression[labels == c] for c in range(k)]
+    stats = pd.DataFrame({
+        "cluster": np.arange(k),
+        "size": [len(g) for g in groups],
+        "expression_mean": [g.mean() for g in groups],
+        "expression_median": [np.median(g) for g in groups],
+        "expression_sd": [g.std(ddof=1) if len(g) > 1 else np.nan for g in groups],
+    })
+    kw = {"kruskal_H": np.nan, "kruskal_p": np.nan}
+    if k >= 2 and len(np.unique(expression)) > 1:
+        res = kruskal(*groups)
+        kw = {"kruskal_H": float(res.statistic), "kruskal_p": float(res.pvalue)}
+    rows = []
+    for a in range(k):
+        for b in range(a + 1, k):
+            ga, gb = groups[a], groups[b]
+            u, p = mannwhitneyu(ga, gb, alternative="two-sided")
+            rows.append({
+                "cluster_a": a, "cluster_b": b, "n_a": len(ga), "n_b": len(gb),
+                "median_a": float(np.median(ga)), "median_b": float(np.median(gb)),
+                "U": float(u), "effect_size": float(u / (len(ga) * len(gb))) , "p": float(p),
+            })
+    pairs = pd.DataFrame(rows, columns=["cluster_a", "cluster_b", "n_a", "n_b", "median_a", "median_b", "U", "effect_size", "p"])
+    pairs["q"] = false_discovery_control(pairs["p"].to_numpy(), method="bh") if len(pairs) else []
+    return stats, pairs, kw
+
+
+# ----------------------------------------------------------------------------- driver
+def cluster_tracks(
+    tracks: np.ndarray,
+    expression: np.ndarray,
+    *,
+    k: int | None = None,
+    k_range: tuple[int, int] | list[int] = (2, 8),
+    smoothing: int = 11,
+    bin_size: int = 20,
+    split_sign: bool = True,
+    standardize: bool = False,
+    n_init: int = 10,
+    seed: int = 0,
+    k_criterion: str = "silhouette",
+    silhouette_sample: int | None = 4000,
+    gene_ids: np.ndarray | None = None,
+    path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Represent, cluster and order: the in-memory core of :func:`cluster_genes`.
+
+    Parameters
+    ----------
+    tracks
+        ``(n, L)`` weighted features (memmap ok).
+    expression
+        ``(n,)`` labels, used to order the clusters.
+
+    Returns
+    -------
+    dict
+        ``labels`` (n,) int64 in 0..k-1 ordered by mean expression, ``centroids`` (k, D),
+        ``features`` (n, D) float32, ``k``, ``chosen_by``, ``k_selection`` (DataFrame), ``scores``
+        of the final partition.
+    """
+    n = len(tracks)
+    if k is not None and k > n:
+        raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
+    feats = represent(tracks, smoothing, bin_size, split_sign, gene_ids=gene_ids, path=path)
+    if standardize:
+        feats = standardize_columns(feats)
+    if k is None:
+        k, table, fits = select_k(feats, k_range, seed, n_init, k_criterion, silhouette_sample)
+        labels, centroids, inertia = fits[k]
+        chosen_by = k_criterion
+    else:
+        labels, centroids, inertia = fit_kmeans(feats, k, seed, n_init)
+        table = pd.DataFrame([{"k": k, **score_partition(feats, labels, seed, silhouette_sample), "inertia": inertia}],
+                             columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
+        chosen_by = "fixed"
+    new_of_old = order_clusters(labels, np.asarray(expression, dtype=np.float64), k)
+    labels = new_of_old[labels]
+    centroids_sorted = np.empty_like(centroids)
+    centroids_sorted[new_of_old] = centroids
+    scores = table.loc[table["k"] == k].iloc[0].to_dict()
+    return {"labels": labels, "centroids": centroids_sorted, "features": feats, "k": int(k), "chosen_by": chosen_by, "k_selection": table, "scores": scores}
+
+
+def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Cluster the exported weighted features and write the cluster tables.
+
+    Parameters
+    ----------
+    attr_dir
+        Folder with weighted_features.npy and attributions.tsv.
+    data_dir
+        The data set folder (for ``sim_class`` in genes.tsv); may be ``None``.
+    cfg
+        The ``cluster`` config section (k, k_range, smoothing, bin_size, split_sign,
+        standardize, n_init, seed, k_criterion, silhouette_sample).
+
+    Returns
+    -------
+    dict
+        The summary written to summary.json.
+    """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    cfg = dict(cfg or {})
+    attr_dir, out_dir = Path(attr_dir), Path(out_dir)
+    wf, table = load_attributions(attr_dir)
+    gene_ids = table["gene_id"].astype(str).to_numpy()
+    expression = table["label"].to_numpy(dtype=np.float64)
+    res = cluster_tracks(
+        wf, expression,
+        k=cfg.get("k"), k_range=cfg.get("k_range", (2, 8)), smoothing=cfg.get("smoothing", 11),
+        bin_size=cfg.get("bin_size", 20), split_sign=cfg.get("split_sign", True), standardize=cfg.get("standardize", False),
+        n_init=cfg.get("n_init", 10), seed=cfg.get("seed", 0), k_criterion=cfg.get("k_criterion", "silhouette"),
+        silhouette_sample=cfg.get("silhouette_sample", 4000), gene_ids=gene_ids, path=attr_dir / "weighted_features.npy",
+    )
+    k, labels = res["k"], res["labels"]
+    assign = pd.DataFrame({"gene_id": gene_ids, "cluster": labels, "label": expression, "split": table["split"].to_numpy()})
+    sim = None
+    if data_dir is not None and (Path(data_dir) / "genes.tsv").exists():
+        genes = pd.read_csv(Path(data_dir) / "genes.tsv", sep="\t", dtype={"gene_id": str}, keep_default_na=False, na_values=[""])
+        if "sim_class" in genes.columns:
+            sim = pd.Series(genes["sim_class"].to_numpy(), index=genes["gene_id"].astype(str)).reindex(gene_ids)
+            if sim.isna().any():
+                raise InputDataError(Path(data_dir) / "genes.tsv", "gene has no sim_class", record=f"gene {sim.index[sim.isna().to_numpy()][0]}")
+            assign["sim_class"] = sim.to_numpy()
+    stats, pairs, kw = expression_tests(labels, expression, k)
+    if sim is not None:
+        ct = pd.crosstab(assign["cluster"], assign["sim_class"])
+        stats["majority_sim_class"] = ct.idxmax(axis=1).reindex(stats["cluster"]).to_numpy()
+        stats["purity"] = (ct.max(axis=1) / ct.sum(axis=1)).reindex(stats["cluster"]).to_numpy()
+    profiles = cluster_profiles(wf, labels, k)
+    summary: dict[str, Any] = {
+        "k": k,
+        "chosen_by": res["chosen_by"],
+        "silhouette": res["scores"].get("silhouette"),
+        "calinski_harabasz": res["scores"].get("calinski_harabasz"),
+        "kruskal_H": kw["kruskal_H"],
+        "kruskal_p": kw["kruskal_p"],
+        "n_genes": len(gene_ids),
+        "feature_dim": int(res["features"].shape[1]),
+        "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
+        "representation": {key: cfg.get(key, d) for key, d in (("smoothing", 11), ("bin_size", 20), ("split_sign", True), ("standardize", False))},
+        "seed": cfg.get("seed", 0),
+        "n_init": cfg.get("n_init", 10),
+    }
+    if sim is not None:
+        summary["ari_sim_class"] = float(adjusted_rand_score(assign["sim_class"], labels))
+        summary["nmi_sim_class"] = float(normalized_mutual_info_score(assign["sim_class"], labels))
+        summary["n_sim_classes"] = int(assign["sim_class"].nunique())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_tsv(out_dir / "assignments.tsv", assign, float_format="%.7g")
+    with atomic_path(out_dir / "centroids.npy") as tmp:
+        np.save(tmp, res["centroids"].astype(np.float32))
+    with atomic_path(out_dir / "cluster_profiles.npy") as tmp:
+        np.save(tmp, profiles)
+    write_tsv(out_dir / "k_selection.tsv", res["k_selection"], float_format="%.6g")
+    write_tsv(out_dir / "cluster_stats.tsv", stats, float_format="%.6g")
+    write_tsv(out_dir / "pairwise_tests.tsv", pairs, float_format="%.6g")
+    write_json(out_dir / "summary.json", summary)
+    log.info("clustered %d genes into k = %d (%s); Kruskal-Wallis p = %.3g%s", len(gene_ids), k, res["chosen_by"], kw["kruskal_p"],
+             f"; ARI vs sim_class = {summary['ari_sim_class']:.3f}" if sim is not None else "")
+    return summary

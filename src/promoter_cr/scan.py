@@ -1,0 +1,296 @@
+"""Motif scanning: FIMO (memelite) over every promoter, each hit scored by its contribution.
+
+For every gene batch (``motifs.batch_genes`` genes) the ``(B, L)`` uint8 codes are one-hot
+encoded (``(B, 4, L)`` bool; N = all zero, which FIMO scores as 0 in every column), scanned
+with :func:`memelite.fimo` on both strands, and every hit gets
+
+* ``contribution`` = sum of the weighted-feature track under the hit,
+  ``cs[g, end] - cs[g, start]`` with ``cs`` the per-gene cumulative sum (vectorised);
+* ``null_contribution`` = the same sum over a *null window*: a window of the same width in
+  the same gene, moved by a random shift of ``width..null_max_shift`` bp to either side
+  (seeded). This local, gene-matched background is what :mod:`promoter_cr.activity` tests
+  each motif's contributions against (see there for why).
+
+Coordinates are 0-based, end-exclusive, on the forward strand of the promoter window for
+both strands (memelite scans the reverse-complement matrix along the forward sequence);
+``strand`` is ``-`` for a reverse-complement match.
+
+Hits stream to ``hits.parquet`` one row group per gene batch (pyarrow ``ParquetWriter``,
+written to a temporary file and renamed into place), so memory stays flat however many
+hits there are. Columns::
+
+    gene_id, gene_index (row in genes.tsv), cluster, motif_id, motif_name, start, end,
+    strand, score, p_value, contribution, null_contribution
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+from .errors import InputDataError
+from .motif_db import Motif
+
+log = logging.getLogger(__name__)
+
+HITS_FILE = "hits.parquet"
+HIT_COLUMNS = [
+    "gene_id", "gene_index", "cluster", "motif_id", "motif_name", "start", "end",
+    "strand", "score", "p_value", "contribution", "null_contribution",
+]
+
+
+@dataclass
+class BatchHits:
+    """Hits of one gene batch as flat arrays (one entry per hit).
+
+    ``gene`` is the row index inside the batch (int64), ``motif`` the index into the motif
+    list (int64), ``start``/``end`` int64 forward-strand coordinates (end exclusive),
+    ``minus`` bool (reverse-complement match), ``score``/``p_value`` float64.
+    """
+
+    gene: np.ndarray
+    motif: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    minus: np.ndarray
+    score: np.ndarray
+    p_value: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.gene.shape[0])
+
+
+def scan_codes(codes: np.ndarray, motifs: Sequence[Motif], threshold: float = 1e-4) -> BatchHits:
+    """Scan ``(B, L)`` uint8 codes (A=0 C=1 G=2 T=3 N=4) with FIMO on both strands.
+
+    Returns a :class:`BatchHits`; N positions score 0 in every motif column.
+    """
+    import memelite
+
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be (B, L), got shape {codes.shape}")
+    if len(motifs) == 0:
+        raise ValueError("no motifs to scan")
+    ids = [m.motif_id for m in motifs]
+    if len(set(ids)) != len(ids):
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+        raise ValueError(f"duplicate motif id {dup!r} in the motif set")
+    eye = np.concatenate([np.eye(4, dtype=bool), np.zeros((1, 4), dtype=bool)])
+    x = np.ascontiguousarray(np.moveaxis(eye[codes], -1, -2))  # (B, 4, L) bool
+    pwms = {m.motif_id: np.asarray(m.pwm, dtype=np.float64) for m in motifs}
+    frames = memelite.fimo(pwms, x, threshold=threshold, reverse_complement=True, dim=0)
+    counts = np.array([len(f) for f in frames], dtype=np.int64)
+    if counts.sum() == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return BatchHits(z, z.copy(), z.copy(), z.copy(), np.zeros(0, bool), np.zeros(0), np.zeros(0))
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    return BatchHits(
+        gene=df["sequence_name"].to_numpy(dtype=np.int64),
+        motif=np.repeat(np.arange(len(motifs), dtype=np.int64), counts),
+        start=df["start"].to_numpy(dtype=np.int64),
+        end=df["end"].to_numpy(dtype=np.int64),
+        minus=df["strand"].to_numpy(dtype=object) == "-",
+        score=df["score"].to_numpy(dtype=np.float64),
+        p_value=df["p-value"].to_numpy(dtype=np.float64),
+    )
+
+
+def cumulative_track(track: np.ndarray) -> np.ndarray:
+    """``(B, L)`` weighted features -> ``(B, L + 1)`` float64 cumulative sums with a leading 0."""
+    track = np.asarray(track, dtype=np.float64)
+    cs = np.zeros((track.shape[0], track.shape[1] + 1), dtype=np.float64)
+    np.cumsum(track, axis=1, out=cs[:, 1:])
+    return cs
+
+
+def window_sums(cs: np.ndarray, gene: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Sum of the track over ``[start, end)`` of row ``gene``: ``(n,)`` float64 (vectorised)."""
+    return cs[gene, end] - cs[gene, start]
+
+
+def null_starts(
+    start: np.ndarray, width: np.ndarray, length: int, max_shift: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Start of each hit's null window: the same width, shifted ``width..max_shift`` bp.
+
+    The sign of the shift is random; where the shifted window leaves the promoter the other
+    sign is used, and where both leave it (or ``max_shift <= 0``: a gene-wide null) the start
+    is uniform over the promoter. ``(n,)`` int64 starts in ``[0, length - width]``.
+    """
+    start = np.asarray(start, dtype=np.int64)
+    width = np.asarray(width, dtype=np.int64)
+    n = start.shape[0]
+    hi = np.maximum(length - width, 0)
+    uniform = np.floor(rng.random(n) * (hi + 1)).astype(np.int64)
+    if max_shift <= 0:
+        return uniform
+    lo_shift = np.minimum(width, max_shift)
+    mag = lo_shift + np.floor(rng.random(n) * (max_shift - lo_shift + 1)).astype(np.int64)
+    sign = np.where(rng.random(n) < 0.5, -1, 1)
+    s1 = start + sign * mag
+    s2 = start - sign * mag
+    ok1 = (s1 >= 0) & (s1 <= hi)
+    ok2 = (s2 >= 0) & (s2 <= hi)
+    return np.where(ok1, s1, np.where(ok2, s2, uniform))
+
+
+def _dict_array(codes: np.ndarray, values: Sequence[str]):
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(values), type=pa.string()))
+
+
+def hits_schema():
+    """The pyarrow schema of ``hits.parquet``."""
+    import pyarrow as pa
+
+    d = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema([
+        ("gene_id", d), ("gene_index", pa.int32()), ("cluster", d), ("motif_id", d), ("motif_name", d),
+        ("start", pa.int32()), ("end", pa.int32()), ("strand", d), ("score", pa.float32()),
+        ("p_value", pa.float64()), ("contribution", pa.float32()), ("null_contribution", pa.float32()),
+    ])
+
+
+def scan_dataset(
+    sequences: np.ndarray,
+    weighted_features: np.ndarray,
+    gene_ids: Sequence[str],
+    clusters: Sequence[str],
+    motifs: Sequence[Motif],
+    out_path: str | Path,
+    threshold: float = 1e-4,
+    batch_genes: int = 1000,
+    null_max_shift: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Scan every gene, score hits, and stream them to ``out_path`` (parquet).
+
+    Parameters
+    ----------
+    sequences
+        ``(N, L)`` uint8 codes (a memmap is fine: read one batch at a time).
+    weighted_features
+        ``(N, L)`` float16/float32 weighted features, same row order.
+    gene_ids, clusters
+        ``(N,)`` gene ids and cluster labels (strings) per row.
+    motifs
+        The motif set; ``motif_id`` must be unique.
+
+    Returns a summary dict (n_genes, n_motifs, n_hits, hits per motif as a list).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    n, length = sequences.shape
+    if weighted_features.shape != (n, length):
+        raise InputDataError(None, f"weighted features have shape {weighted_features.shape}, sequences {sequences.shape}")
+    if len(gene_ids) != n or len(clusters) != n:
+        raise ValueError("gene_ids and clusters must have one entry per sequence row")
+    gene_ids = [str(g) for g in gene_ids]
+    cluster_codes, cluster_levels = pd.factorize(pd.Series([str(c) for c in clusters], dtype=object), sort=True)
+    motif_ids = [m.motif_id for m in motifs]
+    motif_names = [m.name for m in motifs]
+    widths = np.array([m.width for m in motifs], dtype=np.int64)
+    schema = hits_schema()
+    per_motif = np.zeros(len(motifs), dtype=np.int64)
+    batch_genes = max(1, int(batch_genes))
+    starts = range(0, n, batch_genes)
+    with atomic_path(out_path) as tmp:
+        writer = pq.ParquetWriter(str(tmp), schema, compression="zstd")
+        try:
+            for b, i0 in enumerate(tqdm(starts, desc="scan", unit="batch", disable=not progress)):
+                i1 = min(n, i0 + batch_genes)
+                hits = scan_codes(np.asarray(sequences[i0:i1]), motifs, threshold)
+                if len(hits) == 0:
+                    continue
+                cs = cumulative_track(np.asarray(weighted_features[i0:i1]))
+                contrib = window_sums(cs, hits.gene, hits.start, hits.end)
+                if not np.isfinite(contrib).all():
+                    bad = int(hits.gene[~np.isfinite(contrib)][0]) + i0
+                    raise InputDataError(None, "non-finite weighted features", record=f"gene {gene_ids[bad]}")
+                rng = np.random.default_rng([seed, b])
+                w = widths[hits.motif]
+                ns = null_starts(hits.start, w, length, null_max_shift, rng)
+                null = window_sums(cs, hits.gene, ns, ns + w)
+                gidx = hits.gene + i0
+                per_motif += np.bincount(hits.motif, minlength=len(motifs))
+                ugene, ginv = np.unique(gidx, return_inverse=True)
+                table = pa.Table.from_arrays(
+                    [
+                        _dict_array(ginv, [gene_ids[g] for g in ugene]),
+                        pa.array(gidx.astype(np.int32)),
+                        _dict_array(cluster_codes[gidx], list(cluster_levels)),
+                        _dict_array(hits.motif, motif_ids),
+                        _dict_array(hits.motif, motif_names),
+                        pa.array(hits.start.astype(np.int32)),
+                        pa.array(hits.end.astype(np.int32)),
+                        _dict_array(hits.minus.astype(np.int32), ["+", "-"]),
+                        pa.array(hits.score.astype(np.float32)),
+                        pa.array(hits.p_value),
+                        pa.array(contrib.astype(np.float32)),
+                        pa.array(null.astype(np.float32)),
+                    ],
+                    schema=schema,
+                )
+                writer.write_table(table)
+                log.debug("batch %d: genes %d-%d, %d hits", b, i0, i1, len(hits))
+        finally:
+            writer.close()
+    return {
+        "n_genes": int(n),
+        "length": int(length),
+        "n_motifs": len(motifs),
+        "n_hits": int(per_motif.sum()),
+        "p_threshold": float(threshold),
+        "null_max_shift": int(null_max_shift),
+        "seed": int(seed),
+        "hits_per_motif": {mid: int(c) for mid, c in zip(motif_ids, per_motif)},
+    }
+
+
+def read_hits(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read ``hits.parquet`` (all columns or a subset); dictionary columns come back categorical."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(path, "hits file is missing (run `promoter-cr scan` first)")
+    table = pq.read_table(path, columns=list(columns) if columns else None)
+    return table.to_pandas()
+
+
+def load_clusters(path: str | Path, gene_ids: Sequence[str]) -> np.ndarray:
+    """Cluster label (string) of each gene in ``gene_ids`` order from ``assignments.tsv``.
+
+    Genes without an assignment get ``"unassigned"`` (logged); a table without the columns
+    ``gene_id`` and ``cluster`` or with duplicate ids raises :class:`InputDataError`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(path, "cluster assignments are missing (run the cluster stage first)")
+    tab = pd.read_csv(path, sep="\t", dtype={"gene_id": str, "cluster": str}, keep_default_na=False)
+    for col in ("gene_id", "cluster"):
+        if col not in tab.columns:
+            raise InputDataError(path, f"missing column {col!r}")
+    dup = tab["gene_id"].duplicated()
+    if dup.any():
+        raise InputDataError(path, "duplicate gene id", record=f"gene {tab['gene_id'][dup].iloc[0]}")
+    mapping = dict(zip(tab["gene_id"], tab["cluster"].astype(str)))
+    out = np.array([mapping.get(str(g), "unassigned") for g in gene_ids], dtype=object)
+    missing = int((out == "unassigned").sum())
+    if missing:
+        log.warning("%s: %d of %d genes have no cluster assignment (labelled 'unassigned')", path, missing, len(out))
+    if missing == len(out):
+        raise InputDataError(path, "no gene of the data set has a cluster assignment (gene ids do not match genes.tsv)")
+    return out

@@ -1,0 +1,251 @@
+"""Data source ``fasta``: promoter sequences already extracted, from a FASTA file or a
+CSV/TSV table (gzip ok), with labels in the same file or in a separate table.
+
+Config: ``dataset.fasta`` (see the schema). How each input is read:
+
+FASTA
+    The gene id is the header text before the first ``|`` (and before any
+    whitespace or ``::``). ``key=value`` fields separated by ``|`` can hold the
+    label: ``label_column: "log(TPM)"`` reads ``|log(TPM)=1.29|``. A
+    ``::chrN:start-end(...)`` suffix (``bedtools getfasta -name`` style) gives the
+    ``chrom``, ``start``, ``end`` columns of genes.tsv, so a chromosome split is
+    possible. ``id_column`` and ``sequence_column`` do not apply.
+CSV/TSV
+    ``.csv`` is comma-separated, ``.tsv``/``.txt`` tab-separated (otherwise sniffed
+    from the first line). The sequence column is ``sequence_column``, else a
+    column named ``sequence``, else the only column holding DNA. Ids come from
+    ``id_column``, else ``seq000001, seq000002, ...`` by row. The label is
+    ``label_column``, else a column named ``label``, else the other column of a
+    two-column table. With ``has_header: false`` columns are named ``"0"``,
+    ``"1"``, ... (0-based); an integer in the config is always a 0-based column
+    position. A ``chrom`` column, if present, is kept (chromosome split).
+Separate label table (``labels``)
+    A CSV/TSV with a header row, joined on the id: ``labels_id_column`` (default:
+    first column) and ``labels_value_column`` (default: ``label``, else the second
+    column). Every sequence id must have a label (else an error naming the id);
+    label rows without a sequence are counted in the log.
+
+Sequences may be lower case; characters outside ACGTN are an error naming the file
+and the record. Unequal lengths need ``pad_to`` (N padding, centred). Labels go
+through ``log_transform``. ``tss_index`` (optional) records where the TSS sits in
+the final window.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..dataset import validate_genes, write_dataset
+from ..errors import InputDataError
+from . import tables
+
+log = logging.getLogger(__name__)
+
+_LOCATION = re.compile(r"::(?P<chrom>[^:\s|]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[^)]*)\))?\s*$")
+_DNA = re.compile(r"^[ACGTNacgtn]+$")
+
+
+def parse_fasta_header(header: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Split a FASTA header into ``(gene_id, fields, location)``.
+
+    ``>ENSG1|TPM=2.6|log(TPM)=1.3::chr12:100-2148(1.3)`` gives ``("ENSG1",
+    {"TPM": "2.6", "log(TPM)": "1.3"}, {"chrom": "chr12", "start": 100, "end": 2148})``;
+    a ``(+)``/``(-)`` suffix also gives ``strand``.
+    """
+    location: dict[str, Any] = {}
+    m = _LOCATION.search(header)
+    if m:
+        location = {"chrom": m["chrom"], "start": int(m["start"]), "end": int(m["end"])}
+        if m["paren"] in ("+", "-"):
+            location["strand"] = m["paren"]
+        header = header[: m.start()]
+    parts = header.split("|")
+    first = parts[0].split()
+    gene_id = first[0] if first else ""
+    fields: dict[str, str] = {}
+    for token in [*first[1:], *parts[1:]]:
+        if "=" in token:
+            key, _, value = token.partition("=")
+            fields[key.strip()] = value.strip()
+    return gene_id, fields, location
+
+
+def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Genes table (gene_id, [label_raw], [chrom, start, end, strand]), sequences and record names of a FASTA."""
+    label_field = fc.get("label_column")
+    ids: list[str] = []
+    seqs: list[str] = []
+    records: list[str] = []
+    labels: list[str] = []
+    locs: list[dict[str, Any]] = []
+    for header, seq, lineno in tables.read_fasta(path):
+        gene_id, fields, loc = parse_fasta_header(header)
+        record = f">{header} (line {lineno})"
+        if not gene_id:
+            raise InputDataError(path, "FASTA header has no id", record=record)
+        if label_field is not None:
+            if label_field not in fields:
+                known = ", ".join(fields) or "none"
+                raise InputDataError(path, f"header has no field {label_field!r} for the label (fields: {known})", record=record)
+            labels.append(fields[label_field])
+        ids.append(gene_id)
+        seqs.append(seq)
+        records.append(record)
+        locs.append(loc)
+    if not ids:
+        raise InputDataError(path, "no FASTA records (empty input)")
+    genes = pd.DataFrame({"gene_id": ids})
+    if label_field is not None:
+        genes["label_raw"] = labels
+    if any(locs):
+        loc_df = pd.DataFrame(locs)
+        for col in ("chrom", "start", "end", "strand"):
+            if col in loc_df.columns:
+                genes[col] = loc_df[col].to_numpy()
+        if "chrom" in genes.columns and genes["chrom"].isna().any():
+            i = int(np.flatnonzero(genes["chrom"].isna().to_numpy())[0])
+            log.warning("%s: %d records have no ::chrom:start-end location (first %s)", path, int(genes["chrom"].isna().sum()), records[i])
+            genes = genes.drop(columns=[c for c in ("chrom", "start", "end", "strand") if c in genes.columns])
+    return genes, seqs, records
+
+
+def _guess_sequence_column(df: pd.DataFrame, path: Path) -> str:
+    for col in df.columns:
+        if col.lower() == "sequence":
+            return col
+    dna = []
+    for col in df.columns:
+        sample = df[col].head(50)
+        sample = sample[sample.str.len() > 0]
+        if len(sample) and sample.str.len().min() >= 8 and sample.str.match(_DNA).all():
+            dna.append(col)
+    if len(dna) == 1:
+        return dna[0]
+    raise InputDataError(
+        path,
+        f"cannot tell which column holds the sequence ({'candidates: ' + ', '.join(dna) if dna else 'no DNA column found'}); "
+        "set dataset.fasta.sequence_column",
+    )
+
+
+def _read_table_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    has_header = bool(fc.get("has_header", True))
+    df = tables.read_table(path, has_header=has_header)
+    seq_col = tables.resolve_column(df, fc["sequence_column"], path, "sequence") if fc.get("sequence_column") is not None else _guess_sequence_column(df, path)
+    first_line = 2 if has_header else 1
+    if fc.get("id_column") is not None:
+        id_col = tables.resolve_column(df, fc["id_column"], path, "id")
+        ids = df[id_col].str.strip()
+    else:
+        id_col = None
+        width = max(6, len(str(len(df))))
+        ids = pd.Series([f"seq{i:0{width}d}" for i in range(1, len(df) + 1)], dtype=object)
+    genes = pd.DataFrame({"gene_id": ids.to_numpy(dtype=object)})
+    label_col = None
+    if fc.get("label_column") is not None:
+        label_col = tables.resolve_column(df, fc["label_column"], path, "label")
+    elif not fc.get("labels"):
+        if "label" in df.columns:
+            label_col = "label"
+        else:
+            others = [c for c in df.columns if c not in (seq_col, id_col)]
+            if len(others) == 1:
+                label_col = others[0]
+            else:
+                raise InputDataError(path, "cannot tell which column holds the label; set dataset.fasta.label_column or dataset.fasta.labels")
+    if label_col is not None:
+        genes["label_raw"] = df[label_col].to_numpy(dtype=object)
+    if "chrom" in df.columns and "chrom" not in (seq_col, label_col, id_col):
+        genes["chrom"] = df["chrom"].to_numpy(dtype=object)
+    seqs = df[seq_col].str.strip().tolist()
+    records = [f"line {i + first_line}" + (f" (id {g})" if id_col else "") for i, g in enumerate(genes["gene_id"])]
+    empty = [i for i, s in enumerate(seqs) if not s]
+    if empty:
+        raise InputDataError(path, "empty sequence", record=records[empty[0]])
+    return genes, seqs, records
+
+
+def _join_labels(genes: pd.DataFrame, fc: dict[str, Any]) -> tuple[pd.DataFrame, Path]:
+    """Attach ``label_raw`` from the separate label table (every id must be found)."""
+    lpath = tables.require_file(fc["labels"], "dataset.fasta.labels (label table)")
+    lab = tables.read_table(lpath, has_header=True)
+    id_col = tables.resolve_column(lab, fc["labels_id_column"], lpath, "labels id") if fc.get("labels_id_column") is not None else lab.columns[0]
+    if fc.get("labels_value_column") is not None:
+        val_col = tables.resolve_column(lab, fc["labels_value_column"], lpath, "labels value")
+    elif "label" in lab.columns and "label" != id_col:
+        val_col = "label"
+    elif lab.shape[1] >= 2:
+        val_col = [c for c in lab.columns if c != id_col][0]
+    else:
+        raise InputDataError(lpath, "label table needs an id column and a value column")
+    lab_ids = lab[id_col].str.strip()
+    tables.check_unique(lab_ids, lpath, "label id")
+    mapping = pd.Series(lab[val_col].to_numpy(dtype=object), index=lab_ids.to_numpy(dtype=object))
+    present = genes["gene_id"].isin(mapping.index)
+    if not present.all():
+        missing = genes.loc[~present, "gene_id"]
+        raise InputDataError(lpath, f"no label for {len(missing)} of {len(genes)} sequence ids (first: {missing.iloc[0]})", record=f"gene {missing.iloc[0]}")
+    extra = int((~mapping.index.isin(genes["gene_id"])).sum())
+    if extra:
+        log.info("%s: %d label rows have no sequence and are ignored", lpath, extra)
+    out = genes.copy()
+    out["label_raw"] = mapping.loc[genes["gene_id"].to_numpy()].to_numpy(dtype=object)
+    return out, lpath
+
+
+def build(cfg: dict[str, Any], out_dir: Path) -> None:
+    """Build the ``fasta`` data set of ``cfg`` into ``out_dir`` (sequences.npy, genes.tsv, meta.json).
+
+    Raises :class:`InputDataError` naming the file and the record for any bad input;
+    nothing is written then.
+    """
+    fc = cfg["dataset"]["fasta"]
+    path = tables.require_file(fc.get("sequences"), "dataset.fasta.sequences (promoter sequences)")
+    fmt = "fasta" if tables.is_fasta(path) else "table"
+    if fmt == "fasta":
+        genes, seqs, records = _read_fasta_input(path, fc)
+    else:
+        genes, seqs, records = _read_table_input(path, fc)
+    tables.check_unique(genes["gene_id"], path, "gene id")
+    label_path = path
+    if fc.get("labels"):
+        if fc.get("label_column") is not None:
+            raise InputDataError(None, "give either dataset.fasta.label_column or dataset.fasta.labels, not both")
+        genes, label_path = _join_labels(genes, fc)
+    elif "label_raw" not in genes.columns:
+        raise InputDataError(path, "no labels: set dataset.fasta.label_column (a header field such as 'TPM') or dataset.fasta.labels (a label table)")
+    values = tables.to_numeric_labels(genes["label_raw"], label_path, ids=genes["gene_id"])
+    genes["label"] = tables.log_transform(values, fc.get("log_transform", "none"), label_path, ids=genes["gene_id"])
+    genes = genes.drop(columns=["label_raw"])
+    codes = tables.encode_records(seqs, records, path, fc.get("pad_to"))
+    del seqs
+    split, split_record = tables.apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=path)
+    genes.insert(2, "split", split)
+    genes = validate_genes(genes, label_path)
+    length = int(codes.shape[1])
+    tss_index = fc.get("tss_index")
+    if tss_index is not None and not 0 <= int(tss_index) < length:
+        raise InputDataError(path, f"dataset.fasta.tss_index {tss_index} is outside the {length} bp window")
+    inputs, sums = tables.input_record({"sequences": path, "labels": label_path if fc.get("labels") else None})
+    meta = {
+        "source": "fasta",
+        "format": fmt,
+        "window": {"length": length, "pad_to": fc.get("pad_to")},
+        "tss_index": None if tss_index is None else int(tss_index),
+        "label": {
+            "column": fc.get("label_column") or fc.get("labels_value_column"),
+            "log_transform": fc.get("log_transform", "none"),
+        },
+        "inputs": inputs,
+        "input_sha256": sums,
+        "split": split_record,
+    }
+    log.info("fasta source: %d sequences of %d bp from %s", len(genes), length, path)
+    with tables.staged_output(out_dir) as tmp:
+        write_dataset(tmp, codes, genes, meta)

@@ -1,0 +1,319 @@
+"""Shared readers for the data sources: gzip-aware text, FASTA, CSV/TSV tables,
+column selection by name or index, label transforms, sequence encoding with
+padding, and the staging of a data set so that it appears complete or not at all.
+
+Conventions
+-----------
+* A table without a header row (``has_header: false``) has columns named
+  ``"0", "1", ...`` (0-based, as strings). A column may be given by name, by a
+  digit string (``"1"``) that names such a column, or by an integer (always a
+  0-based position, with or without a header).
+* Every error about input data is an :class:`~promoter_cr.errors.InputDataError`
+  naming the file and the record (line number, FASTA header, gene id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_dir
+from ..encoding import N_CODE, InvalidSequenceError, encode
+from ..errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+LOG_TRANSFORMS = ("none", "log10p", "log1p", "log2p")
+
+
+def is_gzip(path: str | Path) -> bool:
+    """True if the file starts with the gzip magic bytes (gzip or bgzip)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def is_bgzip(path: str | Path) -> bool:
+    """True if the file is BGZF (blocked gzip, as written by ``bgzip``), the form htslib can index."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    # gzip magic, deflate, FLG.FEXTRA set, extra subfield 'BC' (BGZF block size)
+    return len(head) >= 14 and head[:2] == GZIP_MAGIC and head[2] == 8 and bool(head[3] & 4) and head[12:14] == b"BC"
+
+
+def require_file(path: str | Path | None, what: str) -> Path:
+    """Return ``Path(path)``; raise :class:`InputDataError` when it is unset or not a file."""
+    if path in (None, ""):
+        raise InputDataError(None, f"no {what} given in the config")
+    p = Path(path)
+    if not p.is_file():
+        raise InputDataError(p, f"{what} not found")
+    return p
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """Open a text file for reading, decompressing gzip/bgzip transparently (by content, not name)."""
+    path = Path(path)
+    if is_gzip(path):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def is_fasta(path: str | Path) -> bool:
+    """True if the first non-blank line starts with ``>`` (or the name says FASTA and the file is empty)."""
+    with open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                return line.startswith(">")
+    name = str(path).lower().removesuffix(".gz")
+    return name.endswith((".fa", ".fasta", ".fna", ".fas"))
+
+
+def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
+    """Yield ``(header, sequence, line_number)`` for every record of a FASTA file.
+
+    ``header`` excludes the ``>``; ``line_number`` (1-based) is that of the header
+    line. Sequence lines are concatenated with whitespace removed. Raises
+    :class:`InputDataError` for sequence text before the first header, an empty
+    header, or a record without sequence.
+    """
+    header: str | None = None
+    header_line = 0
+    parts: list[str] = []
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if line.startswith(">"):
+                if header is not None:
+                    yield _finish_record(path, header, parts, header_line)
+                header = line[1:].strip()
+                header_line = lineno
+                parts = []
+                if not header:
+                    raise InputDataError(path, "empty FASTA header", record=f"line {lineno}")
+            elif line.strip():
+                if header is None:
+                    raise InputDataError(path, "not a FASTA file: sequence text before the first '>' header line", record=f"line {lineno}")
+                parts.append("".join(line.split()))
+    if header is not None:
+        yield _finish_record(path, header, parts, header_line)
+
+
+def _finish_record(path: str | Path, header: str, parts: list[str], lineno: int) -> tuple[str, str, int]:
+    seq = "".join(parts)
+    if not seq:
+        raise InputDataError(path, "empty FASTA record (no sequence)", record=f">{header} (line {lineno})")
+    return header, seq, lineno
+
+
+def table_separator(path: str | Path) -> str:
+    """Column separator of a table: by extension (.csv: comma; .tsv/.txt/.bed/.tab: tab), else sniffed."""
+    name = str(path).lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        return ","
+    if name.endswith((".tsv", ".txt", ".tab", ".bed")):
+        return "\t"
+    with open_text(path) as fh:
+        first = fh.readline()
+    return "\t" if first.count("\t") >= first.count(",") else ","
+
+
+def read_table(path: str | Path, has_header: bool = True, sep: str | None = None, comment: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally gzipped) as strings (no NA conversion).
+
+    Without a header the columns are named ``"0", "1", ...``. Raises
+    :class:`InputDataError` for an unreadable or empty table.
+    """
+    sep = sep or table_separator(path)
+    try:
+        with open_text(path) as fh:
+            df = pd.read_csv(
+                fh,
+                sep=sep,
+                header=0 if has_header else None,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                comment=comment,
+            )
+    except pd.errors.EmptyDataError:
+        raise InputDataError(path, "empty table (no records)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputDataError(path, f"cannot parse table: {exc}") from None
+    if not has_header:
+        df.columns = [str(i) for i in range(df.shape[1])]
+    else:
+        df.columns = [str(c) for c in df.columns]
+    if len(df) == 0:
+        raise InputDataError(path, "empty table (no records)")
+    return df
+
+
+def resolve_column(df: pd.DataFrame, column: str | int | None, path: str | Path, what: str) -> str:
+    """Name of the column ``column`` refers to (name, digit string or 0-based int)."""
+    cols = list(df.columns)
+    if isinstance(column, (int, np.integer)) and not isinstance(column, bool):
+        if 0 <= int(column) < len(cols):
+            return cols[int(column)]
+        raise InputDataError(path, f"{what} column index {column} is out of range (the table has {len(cols)} columns)")
+    if column in cols:
+        return str(column)
+    if isinstance(column, str) and column.isdigit() and 0 <= int(column) < len(cols) and not any(c.isdigit() for c in cols):
+        return cols[int(column)]
+    shown = ", ".join(repr(c) for c in cols[:20]) + (" ..." if len(cols) > 20 else "")
+    raise InputDataError(path, f"{what} column {column!r} not found (columns: {shown})")
+
+
+def to_numeric_labels(values: pd.Series, path: str | Path, ids: pd.Series | None = None, what: str = "label", line_offset: int | None = None) -> np.ndarray:
+    """Parse labels to ``(n,)`` float64; a non-numeric, NaN or infinite value is an error.
+
+    The error names the gene id (``ids``) or the line (``line_offset`` + row).
+    """
+    num = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if ids is not None:
+            record = f"gene {ids.iloc[i]}"
+        elif line_offset is not None:
+            record = f"line {i + line_offset}"
+        else:
+            record = f"row {i + 1}"
+        raise InputDataError(path, f"{what} {values.iloc[i]!r} is not a finite number ({int(bad.sum())} such values)", record=record)
+    return num
+
+
+def log_transform(values: np.ndarray, method: str, path: str | Path, ids: pd.Series | None = None) -> np.ndarray:
+    """Apply ``none | log10p | log1p | log2p`` (``log_b(1 + x)``); ``x <= -1`` is an error."""
+    if method == "none":
+        return values
+    if method not in LOG_TRANSFORMS:
+        raise ValueError(f"unknown log_transform {method!r}")
+    bad = values <= -1
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        record = f"gene {ids.iloc[i]}" if ids is not None else f"row {i + 1}"
+        raise InputDataError(path, f"value {values[i]} cannot be {method}-transformed (must be > -1)", record=record)
+    out = np.log1p(values)
+    if method == "log10p":
+        out = out / np.log(10.0)
+    elif method == "log2p":
+        out = out / np.log(2.0)
+    return out
+
+
+def check_unique(ids: pd.Series, path: str | Path, what: str = "id") -> None:
+    """Raise :class:`InputDataError` naming the first duplicated id."""
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        first = ids[dup].iloc[0]
+        n = int((ids == first).sum())
+        raise InputDataError(path, f"duplicate {what} (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}")
+
+
+def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to: int | None) -> np.ndarray:
+    """Encode sequences into an ``(N, L)`` uint8 code matrix.
+
+    With ``pad_to`` every sequence is centred in a window of that length, padded
+    with N (code 4) on both sides (the extra base, if odd, on the right); a longer
+    sequence is an error. Without it all lengths must be equal. Errors name the
+    file and the record (``records[i]``).
+    """
+    if not seqs:
+        raise InputDataError(path, "no sequences (empty input)")
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    if pad_to is None:
+        length = int(lengths[0])
+        diff = np.flatnonzero(lengths != length)
+        if diff.size:
+            i = int(diff[0])
+            counts = pd.Series(lengths).value_counts()
+            summary = ", ".join(f"{n} x {ln} bp" for ln, n in counts.head(5).items())
+            raise InputDataError(
+                path,
+                f"sequence length {lengths[i]} differs from the first sequence's {length} (lengths: {summary}); "
+                "set dataset.fasta.pad_to to pad them with N to a common length",
+                record=records[i],
+            )
+    else:
+        length = int(pad_to)
+        over = np.flatnonzero(lengths > length)
+        if over.size:
+            i = int(over[0])
+            raise InputDataError(path, f"sequence of {lengths[i]} bp is longer than pad_to = {length}", record=records[i])
+    out = np.full((len(seqs), length), N_CODE, dtype=np.uint8)
+    for i, s in enumerate(seqs):
+        try:
+            codes = encode(s)
+        except InvalidSequenceError as exc:
+            raise InputDataError(path, str(exc), record=records[i]) from None
+        left = (length - len(codes)) // 2
+        out[i, left : left + len(codes)] = codes
+    return out
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: str | Path) -> Iterator[Path]:
+    """Build a data set in a temporary folder beside ``out_dir`` and move it into place on success.
+
+    On any error nothing is left behind (and an existing ``out_dir`` is kept).
+    """
+    with atomic_dir(out_dir) as tmp:
+        yield tmp
+
+
+def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(inputs, sha256)`` dicts for meta.json: role -> path and role -> sha256 of each given file."""
+    from ..dataset import sha256_file
+
+    inputs: dict[str, str] = {}
+    sums: dict[str, str] = {}
+    for role, p in paths.items():
+        if p is None:
+            continue
+        inputs[role] = str(p)
+        sums[role] = sha256_file(p)
+    return inputs, sums
+
+
+def resolved_split_method(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool) -> str:
+    """The split method :func:`promoter_cr.dataset.assign_split` will use (``auto`` resolved)."""
+    method = split_cfg.get("method", "auto")
+    if method != "auto":
+        return method
+    if has_source_split:
+        return "keep"
+    if split_cfg.get("test_chromosomes") and "chrom" in genes.columns:
+        return "chromosome"
+    return "random"
+
+
+def apply_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool, path: str | Path | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Assign splits; returns ``(split (n,) object array, meta record of the split)``.
+
+    A split that leaves train empty is an error (e.g. test chromosomes holding every gene).
+    """
+    from ..dataset import assign_split
+
+    method = resolved_split_method(genes, split_cfg, has_source_split)
+    try:
+        split = assign_split(genes, {**split_cfg, "method": method}, has_source_split)
+    except ValueError as exc:
+        raise InputDataError(path, f"cannot split the data set: {exc}") from None
+    if not (split == "train").any():
+        raise InputDataError(path, f"split method {method!r} leaves no training genes")
+    record: dict[str, Any] = {"method": method}
+    if method == "chromosome":
+        record["valid_chromosomes"] = list(split_cfg.get("valid_chromosomes", []))
+        record["test_chromosomes"] = list(split_cfg.get("test_chromosomes", []))
+    elif method == "random":
+        record.update({k: split_cfg.get(k) for k in ("valid_fraction", "test_fraction", "seed")})
+    return split, record

@@ -1,0 +1,82 @@
+"""Config validation: defaults, unknown keys, wrong types, missing paths, named keys and files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promoter_cr.config import deep_merge, load_config, model_config, validate_config
+from promoter_cr.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_empty_config_gets_every_default():
+    cfg = validate_config({})
+    assert cfg["dataset"]["source"] == "simulate"
+    assert cfg["dataset"]["simulate"]["n_genes"] > 0
+    assert set(cfg["models"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    assert cfg["train"]["resources"]["gpus"] == 0
+    assert cfg["cluster"]["k_range"] == [2, 8]
+
+
+def test_input_not_modified():
+    raw = {"train": {"max_epochs": 3}}
+    validate_config(raw)
+    assert raw == {"train": {"max_epochs": 3}}
+
+
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        ({"dataset": {"simulat": {}}}, "dataset.simulat"),
+        ({"train": {"max_epochs": "ten"}}, "train.max_epochs"),
+        ({"models": {"cr": {"type": "cr", "chanels": 8}}}, "models.cr.chanels"),
+        ({"models": {"m": {"type": "transformer"}}}, "models.m.type"),
+        ({"cluster": {"k_range": [5, 2]}}, "cluster.k_range"),
+        ({"analysis_model": "kmer", "models": {"kmer": {"type": "kmer_ridge"}}}, "analysis_model"),
+        ({"dataset": {"source": "fasta"}}, "dataset.fasta.sequences"),
+        ({"dataset": {"source": "fasta", "fasta": {"sequences": "missing.fa"}}}, "dataset.fasta.sequences"),
+        ({"dataset": {"source": "genome", "genome": {"fasta": "x.fa"}}}, "dataset.genome.fasta"),
+        ({"motifs": {"p_threshold": 0.5}}, "motifs.p_threshold"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_configs_name_key_and_file(bad, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, source="my.yaml")
+    msg = str(err.value)
+    assert key in msg
+    assert "my.yaml" in msg
+
+
+def test_load_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("train:\n  lr: -1\n")
+    with pytest.raises(ConfigError, match=r"wrong\.yaml.*train\.lr"):
+        load_config(wrong)
+
+
+def test_model_config_merges_train_defaults():
+    cfg = validate_config({"models": {"cr": {"type": "cr", "lr": 0.01}}, "train": {"batch_size": 7}})
+    m = model_config(cfg, "cr")
+    assert m["lr"] == 0.01 and m["batch_size"] == 7 and m["name"] == "cr"
+
+
+def test_deep_merge():
+    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}, "d": 4}) == {"a": {"b": 1, "c": 3}, "d": 4}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")) + [ROOT / "tests" / "data" / "tiny_config.yaml"], ids=lambda p: p.name)
+def test_shipped_configs_validate_schema(path):
+    raw = yaml.safe_load(path.read_text())
+    # schema-level validation (input files of user configs may not exist on this machine)
+    validate_config(raw, source=path, semantics=False)

@@ -1,0 +1,51 @@
+"""Sequence encodings: codes, reverse complement, one-hot (numpy and torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from promoter_cr.encoding import (
+    InvalidSequenceError,
+    decode,
+    encode,
+    one_hot_numpy,
+    one_hot_torch,
+    reverse_complement,
+    reverse_complement_codes,
+)
+
+
+def test_encode_decode_roundtrip_any_case():
+    codes = encode("ACGTNacgtn")
+    assert codes.dtype == np.uint8
+    assert codes.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    assert decode(codes) == "ACGTNACGTN"
+
+
+@pytest.mark.parametrize("seq, pos, char", [("ACGTX", 5, "X"), ("AC-GT", 3, "-"), ("ACG T", 4, " ")])
+def test_invalid_character_reports_position(seq, pos, char):
+    with pytest.raises(InvalidSequenceError) as err:
+        encode(seq)
+    assert err.value.position == pos - 1 and err.value.char == char
+    assert f"position {pos}" in str(err.value)
+
+
+def test_reverse_complement():
+    assert reverse_complement("AACGTN") == "NACGTT"
+    codes = np.array([[0, 1, 2, 3, 4], [0, 0, 0, 1, 1]], dtype=np.uint8)
+    rc = reverse_complement_codes(codes)
+    assert decode(rc[0]) == "NACGT" and decode(rc[1]) == "GGTTT"
+
+
+def test_one_hot_numpy_and_torch_agree_and_n_is_zero():
+    import torch
+
+    codes = np.array([[0, 1, 2, 3, 4, 2]], dtype=np.uint8)
+    oh = one_hot_numpy(codes)
+    assert oh.shape == (1, 4, 6)
+    assert oh[0, :, 4].sum() == 0
+    assert oh[0, :, :4].argmax(0).tolist() == [0, 1, 2, 3]
+    th = one_hot_torch(torch.from_numpy(codes))
+    assert th.shape == (1, 4, 6) and th.dtype == torch.float32
+    np.testing.assert_array_equal(th.numpy(), oh)
