@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Start a private single-node SLURM cluster on this machine (for CI and tests/test_slurm.py).
+# A private single-node SLURM cluster on this machine (for CI and tests/test_slurm.py).
 #
-# Idempotent: installs Debian's slurm-wlm + munge only when their binaries are missing, and
-# starts munged / slurmctld / slurmd only when the ones started earlier from the same state
-# directory are not running any more.  No systemd: every daemon runs by hand on 127.0.0.1
-# with its config, sockets, pid files, spool and logs under the state directory, so nothing
-# global is touched (a system-wide slurm.conf or munged keeps working undisturbed).
+#   .ci/slurm_setup.sh install                   install Debian's slurm-wlm + munge if missing
+#   eval "$(.ci/slurm_setup.sh start [STATE_DIR])"   install if missing, then start the cluster
+#   .ci/slurm_teardown.sh [STATE_DIR]            stop the daemons started from STATE_DIR
 #
-# Usage:  eval "$(.ci/slurm_setup.sh [STATE_DIR])"      (needs root)
-#   STATE_DIR defaults to $PROMOTER_CR_SLURM_DIR or /tmp/promoter-cr-slurm.
-# Prints on stdout (for eval):
+# Needs root (apt-get, slurmd, munged).  Idempotent: packages are installed only when their
+# binaries are missing (`apt-get update` + `apt-get install -y slurm-wlm munge`), and
+# munged / slurmctld / slurmd are started only when the ones started earlier from the same
+# STATE_DIR are not running.  No systemd: each daemon is started by hand on 127.0.0.1 (munged
+# as the munge user), with config, munge key + socket, pid files, spool and logs under
+# STATE_DIR, so nothing global is touched (a system-wide slurm.conf or munged keeps working).
+# The node is named after `hostname -s` and gets the CPUs and RealMemory `slurmd -C` reports.
+#
+# STATE_DIR defaults to $PROMOTER_CR_SLURM_DIR or /tmp/promoter-cr-slurm.
+# `start` prints on stdout (for eval):
 #   export SLURM_CONF=<STATE_DIR>/etc/slurm.conf   # every SLURM client must see this
+#   export PATH=<STATE_DIR>/bin:$PATH              # srun wrapper, see below
 #   export PROMOTER_CR_SLURM_PARTITION=debug
 #   export PROMOTER_CR_SLURM_DIR=<STATE_DIR>
 #   PROMOTER_CR_SLURM_STARTED=1|0                  # 1: this call started the daemons
-# Logs go to stderr.  Stop with .ci/slurm_teardown.sh [STATE_DIR].
+# Logs go to stderr.
 #
 # Environment knobs: PROMOTER_CR_SLURMCTLD_PORT (16817), PROMOTER_CR_SLURMD_PORT (16818),
 # PROMOTER_CR_SLURM_MIN_JOB_AGE (600 s; keeps finished jobs visible to `squeue`, which the
 # snakemake SLURM plugin then uses for status checks instead of `sacct` - no slurmdbd here).
 set -euo pipefail
 
+MODE="start"
+case "${1:-}" in
+    install|start) MODE="$1"; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+esac
 STATE_DIR="${1:-${PROMOTER_CR_SLURM_DIR:-/tmp/promoter-cr-slurm}}"
+[[ "$STATE_DIR" == /* ]] || STATE_DIR="$(pwd)/$STATE_DIR"
 CTLD_PORT="${PROMOTER_CR_SLURMCTLD_PORT:-16817}"
 SLURMD_PORT="${PROMOTER_CR_SLURMD_PORT:-16818}"
 MIN_JOB_AGE="${PROMOTER_CR_SLURM_MIN_JOB_AGE:-600}"
@@ -31,7 +43,7 @@ CLUSTER="promotercr"
 log() { echo "[slurm_setup] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-[[ "$(id -u)" == 0 ]] || die "must run as root (slurmd and munged need it)"
+[[ "$(id -u)" == 0 ]] || die "must run as root (apt-get, slurmd and munged need it)"
 
 # ---------------------------------------------------------------- packages
 need_install=0
@@ -46,6 +58,10 @@ if (( need_install )); then
     apt-get install -y --no-install-recommends slurm-wlm munge >&2
 fi
 export PATH="/usr/sbin:/sbin:$PATH"
+if [[ "$MODE" == install ]]; then
+    log "slurm-wlm and munge present ($(slurmd -V 2>/dev/null || true))"
+    exit 0
+fi
 
 # ---------------------------------------------------------------- helpers
 # pid_alive PIDFILE MARKER: the pid in PIDFILE runs and its command line mentions MARKER
@@ -59,6 +75,7 @@ pid_alive() {
 
 emit_env() {
     echo "export SLURM_CONF=$STATE_DIR/etc/slurm.conf"
+    echo "export PATH=$STATE_DIR/bin:\$PATH"
     echo "export PROMOTER_CR_SLURM_PARTITION=$PARTITION"
     echo "export PROMOTER_CR_SLURM_DIR=$STATE_DIR"
     echo "PROMOTER_CR_SLURM_STARTED=$1"
@@ -102,6 +119,21 @@ chmod 700 "$STATE_DIR/state" "$STATE_DIR/spool"
 chown munge:munge "$STATE_DIR/munge"
 chmod 755 "$STATE_DIR/munge"            # clients (sbatch, slurmstepd) must reach the socket
 install -d -o munge -g munge -m 700 "$STATE_DIR/munge/private"
+
+# ---------------------------------------------------------------- srun wrapper
+# Inside a SLURM job, snakemake-executor-plugin-slurm-jobstep (0.6) runs each rule through a
+# nested `srun` after removing every SLURM_* variable - SLURM_CONF included - from its
+# environment; srun would then look for /etc/slurm/slurm.conf, which must not be touched
+# here.  This wrapper (first on PATH inside the jobs: sbatch --export=ALL passes PATH on)
+# puts SLURM_CONF back for srun only.  Not needed on a real cluster (/etc/slurm/slurm.conf).
+mkdir -p "$STATE_DIR/bin"
+REAL_SRUN="$(PATH="${PATH//$STATE_DIR\/bin:/}" command -v srun)"
+cat > "$STATE_DIR/bin/srun" <<EOF
+#!/bin/sh
+# Generated by .ci/slurm_setup.sh: srun for the private test cluster in $STATE_DIR
+SLURM_CONF="\${SLURM_CONF:-$STATE_DIR/etc/slurm.conf}" exec "$REAL_SRUN" "\$@"
+EOF
+chmod 755 "$STATE_DIR/bin" "$STATE_DIR/bin/srun"
 
 # ---------------------------------------------------------------- munge
 KEY="$STATE_DIR/munge/private/munge.key"

@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 ALL = "all"
 ACTIVITY_COLUMNS = [
     "motif_id", "motif_name", "cluster", "n_hits", "n_genes", "mean_contribution", "null_mean",
-    "mean_difference", "effect_size", "p_value", "q_value", "effect", "note",
+    "mean_difference", "effect_size", "p_value", "q_value", "marginal_effect", "conditional_n_hits",
+    "conditional_effect_size", "conditional_p_value", "explained_by", "effect", "note",
 ]
 
 
@@ -91,8 +92,16 @@ def motif_activity(
     fdr: float = 0.05,
     min_hits: int = 10,
     min_effect: float = 0.0,
+    start: np.ndarray | None = None,
+    end: np.ndarray | None = None,
+    n_genes: int | None = None,
+    length: int | None = None,
 ) -> pd.DataFrame:
     """Activity table for every motif x (``'all'`` + each cluster).
+
+    With ``start``/``end`` (``(H,)`` hit coordinates), ``n_genes`` and ``length`` given, the
+    marginal calls are then made conditional (:func:`conditional_calls`); otherwise
+    ``effect`` is the marginal call.
 
     Parameters
     ----------
@@ -145,11 +154,96 @@ def motif_activity(
     if table.empty:
         return pd.DataFrame(columns=ACTIVITY_COLUMNS)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
-    table["effect"] = call_effects(table, fdr, min_effect, min_hits)
+    table["marginal_effect"] = call_effects(table, fdr, min_effect, min_hits)
+    table["effect"] = table["marginal_effect"]
+    for col in ("conditional_n_hits", "conditional_effect_size", "conditional_p_value"):
+        table[col] = np.nan
+    table["explained_by"] = ""
+    if start is not None and end is not None and n_genes is not None and length is not None:
+        conditional_calls(
+            table, motif_codes, gene_index, hit_cluster, np.asarray(start, np.int64), np.asarray(end, np.int64),
+            contribution, null_contribution, list(motif_ids), groups, n_genes, length, fdr, min_hits, min_effect,
+        )
     no_hits = table.loc[(table["cluster"] == ALL) & (table["n_hits"] == 0), "motif_id"]
     if len(no_hits):
         log.info("%d of %d motifs have no hit at all (rows kept with note 'no hits')", len(no_hits), n_motifs)
     return table[ACTIVITY_COLUMNS]
+
+
+def conditional_calls(
+    table: pd.DataFrame,
+    motif_codes: np.ndarray,
+    gene_index: np.ndarray,
+    hit_cluster: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    contribution: np.ndarray,
+    null_contribution: np.ndarray,
+    motif_ids: list[str],
+    groups: list[tuple[str, int]],
+    n_genes: int,
+    length: int,
+    fdr: float,
+    min_hits: int,
+    min_effect: float,
+) -> None:
+    """Keep only calls not explained by an overlapping, stronger call (in place on ``table``).
+
+    Redundant and partially overlapping matrices (a composite ETS::FOX matrix on ELK1 sites,
+    EGR on SP1 sites) inherit the contribution of the sites they overlap and pass the
+    marginal test. Within each group (``'all'``, each cluster) and sign, the marginal calls
+    are visited by decreasing ``|effect_size|`` (then p); each is re-tested on its hits that
+    overlap no hit of an already *accepted* motif of the same sign in the same gene. It is
+    accepted when that conditional test still has ``n >= min_hits``, ``p < fdr``,
+    ``|r| >= min_effect`` and the same sign; otherwise its ``effect`` becomes ``none`` and
+    ``explained_by`` names the accepted motif it overlaps most. ``marginal_effect`` keeps
+    the unconditional call. One ``(n_genes, length)`` bool mask is reused (genes of different
+    clusters never share a mask row; ``'all'`` is done separately).
+    """
+    order = np.argsort(motif_codes, kind="stable")
+    bounds = np.searchsorted(motif_codes[order], np.arange(len(motif_ids) + 1))
+    pos = {m: i for i, m in enumerate(motif_ids)}
+    max_w = int((end - start).max()) if end.size else 0
+    mask = np.zeros((n_genes, length), dtype=bool)
+    owner = np.full((n_genes, length), -1, dtype=np.int32)
+    cols = {c: table.columns.get_loc(c) for c in ("effect", "explained_by", "conditional_n_hits", "conditional_effect_size", "conditional_p_value")}
+    for all_group in (True, False):
+        for sign, label in ((1, "activating"), (-1, "repressive")):
+            mask[:] = False
+            owner[:] = -1
+            sel_rows = table[(table["marginal_effect"] == label) & ((table["cluster"] == ALL) == all_group)]
+            sel_rows = sel_rows.assign(_abs=-sel_rows["effect_size"].abs()).sort_values(["_abs", "p_value"], kind="stable")
+            ci_of = {c: ci for c, ci in groups}
+            for ridx, row in sel_rows.iterrows():
+                m = pos[row["motif_id"]]
+                idx = order[bounds[m] : bounds[m + 1]]
+                ci = ci_of[row["cluster"]]
+                if ci >= 0:
+                    idx = idx[hit_cluster[idx] == ci]
+                g, s, e = gene_index[idx], start[idx], end[idx]
+                offs = np.arange(max_w)
+                cover = s[:, None] + offs[None, :]
+                valid = cover < e[:, None]
+                cover = np.minimum(cover, length - 1)
+                hit_mask = mask[g[:, None], cover] & valid
+                overl = hit_mask.any(axis=1)
+                keep = idx[~overl]
+                r, p = rank_biserial_test(contribution[keep], null_contribution[keep]) if keep.size >= min_hits else (np.nan, np.nan)
+                ok = keep.size >= min_hits and np.isfinite(p) and p < fdr and abs(r) >= min_effect and np.sign(r) == sign
+                i = table.index.get_loc(ridx)
+                table.iat[i, cols["conditional_n_hits"]] = int(keep.size)
+                table.iat[i, cols["conditional_effect_size"]] = r
+                table.iat[i, cols["conditional_p_value"]] = p
+                if ok:
+                    mask[g[:, None], cover] |= valid
+                    own = owner[g[:, None], cover]
+                    owner[g[:, None], cover] = np.where(valid, m, own)
+                else:
+                    table.iat[i, cols["effect"]] = "none"
+                    o = owner[g[:, None], cover][hit_mask]
+                    o = o[o >= 0]
+                    if o.size:
+                        table.iat[i, cols["explained_by"]] = motif_ids[int(np.bincount(o).argmax())]
 
 
 def motif_enrichment(

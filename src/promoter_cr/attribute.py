@@ -255,7 +255,10 @@ def compute_weighted_features(
                     e_np = None if extra_c is None else extra_c.reshape(len(rows), -1).double().cpu().numpy()
                     ids = None if gene_ids is None else np.asarray(gene_ids)[start:stop]
                     max_err = max(max_err, check_decomposition(p_np, c_np, b_np, e_np, ids))
-                    out[start:stop] = c_np
+                    stored = c_np.astype(DTYPES[dtype])
+                    if dtype == "float16" and not np.isfinite(stored).all():
+                        raise AttributionError("weighted features overflow float16 (|value| > 65504); export with dtype float32")
+                    out[start:stop] = stored
                     pred_all[start:stop] = p_np
                     bias_all[start:stop] = b_np
                     csum_all[start:stop] = c_np.astype(np.float64).sum(1)
@@ -263,8 +266,6 @@ def compute_weighted_features(
                         if extra_all is None:
                             extra_all = np.empty((n, e_np.shape[1]), dtype=np.float64)
                         extra_all[start:stop] = e_np
-            if dtype == "float16" and n and not np.isfinite(out).all():
-                raise AttributionError("weighted features overflow float16; export with dtype float32")
             out.flush()
         finally:
             del out

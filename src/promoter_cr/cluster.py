@@ -391,8 +391,8 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
         "n_init": cfg.get("n_init", 10),
     }
     if sim is not None:
-        summary["ari_sim_class"] = float(adjusted_rand_score(assign["sim_class"], labels))
-        summary["nmi_sim_class"] = float(normalized_mutual_info_score(assign["sim_class"], labels))
+        summary["ari"] = float(adjusted_rand_score(assign["sim_class"], labels))
+        summary["nmi"] = float(normalized_mutual_info_score(assign["sim_class"], labels))
         summary["n_sim_classes"] = int(assign["sim_class"].nunique())
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(out_dir / "assignments.tsv", assign, float_format="%.7g")
@@ -405,5 +405,5 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
     write_tsv(out_dir / "pairwise_tests.tsv", pairs, float_format="%.6g")
     write_json(out_dir / "summary.json", summary)
     log.info("clustered %d genes into k = %d (%s); Kruskal-Wallis p = %.3g%s", len(gene_ids), k, res["chosen_by"], kw["kruskal_p"],
-             f"; ARI vs sim_class = {summary['ari_sim_class']:.3f}" if sim is not None else "")
+             f"; ARI vs sim_class = {summary['ari']:.3f}" if sim is not None else "")
     return summary

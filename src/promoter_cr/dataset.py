@@ -121,7 +121,9 @@ def validate_genes(genes: pd.DataFrame, path: str | Path | None) -> pd.DataFrame
     bad = labels.isna() | ~np.isfinite(labels.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(path, f"label {genes['label'].iloc[i]!r} is not a finite number", record=f"gene {ids.iloc[i]}")
+        value = genes["label"].iloc[i]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise InputDataError(path, f"label {shown} is not a finite number", record=f"gene {ids.iloc[i]}")
     out = genes.copy()
     out["gene_id"] = ids
     out["label"] = labels.astype(float)

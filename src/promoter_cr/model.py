@@ -143,13 +143,22 @@ class CRModel(nn.Module):
             [_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)]
         )
         self.ctx_norm = nn.BatchNorm1d(c)
-        self.mix = nn.Conv1d(c, c, min(9, stem_kernel) | 1, padding="same")
+        self.mix = nn.Conv1d(c, c, 3, padding="same")
         self.head = nn.Conv1d(c, 4, 1)
+        # weights start near 0 so the first predictions are ~bias whatever L is (a 10.5 kb sum of
+        # random weights would otherwise start far off scale)
+        nn.init.normal_(self.head.weight, std=1e-3)
+        nn.init.zeros_(self.head.bias)
         self.bias = nn.Parameter(torch.zeros(()))
         if self.n_extra:
             self.extra_net = nn.Sequential(nn.Linear(c + self.n_extra, c), nn.GELU(), nn.Linear(c, self.n_extra))
         else:
             self.extra_net = None
+
+    def init_bias(self, value: float) -> None:
+        """Set the scalar bias (e.g. to the mean training label before fitting)."""
+        with torch.no_grad():
+            self.bias.fill_(float(value))
 
     def receptive_field(self) -> int:
         """Approximate receptive field (bp) of the weight at one position."""
@@ -261,6 +270,11 @@ class XpressoCNN(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(dense2, 1),
         )
+
+    def init_bias(self, value: float) -> None:
+        """Set the output layer's bias (e.g. to the mean training label before fitting)."""
+        with torch.no_grad():
+            self.dense[-1].bias.fill_(float(value))
 
     def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
         """``x``: ``(B, 4, L)``; ``extra``: ``(B, F)`` or ``None`` -> ``(B,)``."""

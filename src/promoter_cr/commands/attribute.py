@@ -72,6 +72,6 @@ def _cluster(args: argparse.Namespace) -> int:
 
     cfg = read_config(args.config)["cluster"]
     summary = cluster_genes(args.attributions, args.data, args.out, cfg)
-    extra = f", ARI vs sim_class {summary['ari_sim_class']:.3f}" if "ari_sim_class" in summary else ""
+    extra = f", ARI vs sim_class {summary['ari']:.3f}" if "ari" in summary else ""
     print(f"k = {summary['k']} ({summary['chosen_by']}), Kruskal-Wallis p = {summary['kruskal_p']:.3g}{extra}; wrote {args.out}")
     return 0

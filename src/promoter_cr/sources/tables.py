@@ -68,13 +68,15 @@ def open_text(path: str | Path) -> io.TextIOBase:
 
 
 def is_fasta(path: str | Path) -> bool:
-    """True if the first non-blank line starts with ``>`` (or the name says FASTA and the file is empty)."""
+    """True for a FASTA name (``.fa``, ``.fasta``, ``.fna``, ``.fas``, optionally ``.gz``) or content starting with ``>``."""
+    name = str(path).lower().removesuffix(".gz").removesuffix(".bgz")
+    if name.endswith((".fa", ".fasta", ".fna", ".fas", ".faa")):
+        return True
     with open_text(path) as fh:
         for line in fh:
             if line.strip():
                 return line.startswith(">")
-    name = str(path).lower().removesuffix(".gz")
-    return name.endswith((".fa", ".fasta", ".fna", ".fas"))
+    return False
 
 
 def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:

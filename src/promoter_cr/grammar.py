@@ -1,0 +1,200 @@
+"""Motif grammar from the scanned hits: activity, enrichment, co-occurrence, spacing.
+
+:func:`run_grammar` reads ``<motifs_dir>/hits.parquet``, ``motifs.meme`` and
+``gene_clusters.tsv`` (all written by ``promoter-cr scan``) and writes, into ``out_dir``:
+
+=====================  ==========================================================
+activity.tsv           motif x cluster (and 'all') activating/repressive calls
+                       (:mod:`promoter_cr.activity`)
+enrichment.tsv         motif x cluster hit-gene enrichment (Fisher/hypergeometric)
+cooccurrence.tsv       motif pairs of the selected set (:mod:`promoter_cr.cooccurrence`)
+communities.tsv        Louvain communities of the significant co-occurrence network
+spacing.tsv            spacing x orientation tests of the top pairs, with the null band
+                       (:mod:`promoter_cr.spacing`)
+periodicity.tsv        helical-phasing test per top pair
+grammar_summary.json   counts of calls and the settings used
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .activity import ALL, motif_activity, motif_enrichment
+from .atomic import write_json, write_tsv
+from .cooccurrence import (
+    close_pairs,
+    communities,
+    cooccurrence_test,
+    expected_close_pairs,
+    motif_priority,
+    presence_matrix,
+    select_representatives,
+    tomtom_similarity,
+)
+from .errors import InputDataError
+from .motif_db import Motif, read_meme
+from .scan import HITS_FILE, read_hits
+from .spacing import spacing_analysis
+
+log = logging.getLogger(__name__)
+
+GENE_CLUSTERS = "gene_clusters.tsv"
+MOTIFS_FILE = "motifs.meme"
+SCAN_SUMMARY = "scan_summary.json"
+
+
+def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.DataFrame, dict]:
+    """Hits (motif_id as int code into the motif list), motifs, gene clusters and scan summary."""
+    import json
+
+    motifs_dir = Path(motifs_dir)
+    for name in (MOTIFS_FILE, GENE_CLUSTERS, SCAN_SUMMARY, HITS_FILE):
+        if not (motifs_dir / name).exists():
+            raise InputDataError(motifs_dir / name, "scan output is missing (run `promoter-cr scan` first)")
+    motifs = read_meme(motifs_dir / MOTIFS_FILE)
+    genes = pd.read_csv(motifs_dir / GENE_CLUSTERS, sep="\t", dtype=str, keep_default_na=False)
+    summary = json.loads((motifs_dir / SCAN_SUMMARY).read_text())
+    hits = read_hits(motifs_dir / HITS_FILE, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"])
+    ids = [m.motif_id for m in motifs]
+    codes = pd.Categorical(hits["motif_id"].astype(object) if len(hits) == 0 else hits["motif_id"], categories=ids).codes
+    if len(hits) and (codes < 0).any():
+        bad = hits["motif_id"].iloc[int(np.flatnonzero(codes < 0)[0])]
+        raise InputDataError(motifs_dir / HITS_FILE, f"motif {bad!r} is not in {MOTIFS_FILE}")
+    levels = sorted(genes["cluster"].unique().tolist())
+    ccodes = pd.Categorical(hits["cluster"].astype(str) if len(hits) else [], categories=levels).codes
+    out = pd.DataFrame({
+        "gene": hits["gene_index"].to_numpy(np.int64),
+        "cluster": ccodes.astype(np.int64),
+        "motif": codes.astype(np.int64),
+        "start": hits["start"].to_numpy(np.int64),
+        "end": hits["end"].to_numpy(np.int64),
+        "minus": (hits["strand"].astype(str) == "-").to_numpy(bool) if len(hits) else np.zeros(0, bool),
+        "contribution": hits["contribution"].to_numpy(np.float64),
+        "null_contribution": hits["null_contribution"].to_numpy(np.float64),
+    })
+    return out, motifs, genes, summary
+
+
+def top_pairs(cooc: pd.DataFrame, n: int) -> list[tuple[str, str]]:
+    """The ``n`` significant co-occurrence pairs with the smallest q (then largest odds ratio)."""
+    if cooc.empty:
+        return []
+    sig = cooc[cooc["significant"]].sort_values(["q_value", "odds_ratio"], ascending=[True, False], kind="stable")
+    return list(zip(sig["motif_a"].head(n), sig["motif_b"].head(n)))
+
+
+def cooccurrence_network(
+    hits: pd.DataFrame, motifs: list[Motif], activity: pd.DataFrame, n_genes: int, length: int,
+    min_genes: int, max_distance: int | None, max_motifs: int, tomtom_threshold: float, fdr: float, seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Co-occurrence table, communities and the representative motif ids (see cooccurrence.py)."""
+    ids = [m.motif_id for m in motifs]
+    pos = {m: i for i, m in enumerate(ids)}
+    if len(hits):
+        key = np.unique(hits["gene"].to_numpy() * len(ids) + hits["motif"].to_numpy())
+        genes_per_motif = np.bincount(key % len(ids), minlength=len(ids))
+    else:
+        genes_per_motif = np.zeros(len(ids), np.int64)
+    priority = [m for m in motif_priority(activity) if genes_per_motif[pos[m]] >= min_genes]
+    sim = tomtom_similarity([motifs[pos[m]] for m in priority], motifs, tomtom_threshold)
+    chosen, member_of = select_representatives(priority, sim, max_motifs)
+    selected = [priority[i] for i in chosen]
+    fam = {c: [] for c in chosen}
+    for mem, rep in member_of.items():
+        fam[rep].append(priority[mem])
+    sel_idx = np.array([pos[m] for m in selected], dtype=np.int64)
+    sel_names = [motifs[i].name for i in sel_idx]
+    log.info("co-occurrence: %d family representatives of %d candidate motifs", len(selected), len(priority))
+    remap = np.full(len(ids), -1, np.int64)
+    remap[sel_idx] = np.arange(len(sel_idx))
+    hs = hits[remap[hits["motif"].to_numpy()] >= 0] if len(hits) else hits
+    mcode = remap[hs["motif"].to_numpy()]
+    gene, start, end = hs["gene"].to_numpy(), hs["start"].to_numpy(), hs["end"].to_numpy()
+    k = len(selected)
+    if max_distance:
+        obs = close_pairs(gene, start, end, mcode, k, int(max_distance))
+        widths = np.array([motifs[i].width for i in sel_idx], dtype=np.int64)
+        exp = expected_close_pairs(gene, start, mcode, widths, n_genes, length, int(max_distance))
+        margins = np.bincount(mcode, minlength=k)
+        cooc = cooccurrence_test(obs, exp, margins, selected, sel_names, None, min_genes, fdr)
+    else:
+        pres = presence_matrix(gene, mcode, n_genes, k)
+        c = (pres.T @ pres).toarray().astype(np.int64)
+        margins = np.diag(c).copy()
+        exp = np.outer(margins, margins) / max(n_genes, 1)
+        cooc = cooccurrence_test(c, exp, margins, selected, sel_names, n_genes, min_genes, fdr)
+    comm = communities(cooc, selected, sel_names, seed=seed, members=[";".join(fam[c]) for c in chosen])
+    return cooc, comm, selected
+
+
+def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Compute and write every grammar table (see the module docstring); returns the summary."""
+    out_dir = Path(out_dir)
+    g = dict(grammar_cfg)
+    fdr, seed = float(g.get("fdr", 0.05)), int(g.get("seed", 0))
+    hits, motifs, genes, scan_summary = load_scan(motifs_dir)
+    ids = [m.motif_id for m in motifs]
+    names = [m.name for m in motifs]
+    levels = sorted(genes["cluster"].unique().tolist())
+    n_genes, length = len(genes), int(scan_summary["length"])
+    if hits.empty:
+        log.warning("%s: no motif hit at all; every table is written empty", Path(motifs_dir) / HITS_FILE)
+
+    log.info("activity: %d hits, %d motifs, %d clusters", len(hits), len(ids), len(levels))
+    activity = motif_activity(
+        hits["motif"].to_numpy(), hits["gene"].to_numpy(), hits["cluster"].to_numpy(),
+        hits["contribution"].to_numpy(), hits["null_contribution"].to_numpy(), ids, names, levels,
+        fdr=fdr, min_hits=int(g.get("min_hits", 10)), min_effect=float(g.get("min_effect", 0.0)),
+        start=hits["start"].to_numpy(), end=hits["end"].to_numpy(), n_genes=n_genes, length=length,
+    )
+    write_tsv(out_dir / "activity.tsv", activity)
+
+    gene_clusters = genes["cluster"].to_numpy(dtype=object)
+    enrichment = motif_enrichment(hits["motif"].to_numpy(), hits["gene"].to_numpy(), gene_clusters, ids, names)
+    write_tsv(out_dir / "enrichment.tsv", enrichment)
+
+    # co-occurrence on family representatives
+    min_genes = int(g.get("cooccurrence_min_genes", 5))
+    max_d = g.get("cooccurrence_max_distance", 100)
+    cooc, comm, selected = cooccurrence_network(hits, motifs, activity, n_genes, length, min_genes, max_d,
+                                                int(g.get("cooccurrence_max_motifs", 100)),
+                                                float(g.get("tomtom_threshold", 1e-3)), fdr, seed)
+    write_tsv(out_dir / "cooccurrence.tsv", cooc)
+    write_tsv(out_dir / "communities.tsv", comm)
+
+    # spacing of the top pairs
+    pairs = top_pairs(cooc, int(g.get("top_pairs", 30)))
+    pos = {m: i for i, m in enumerate(ids)}
+    need = sorted({m for p in pairs for m in p})
+    sub = hits[hits["motif"].isin([pos[m] for m in need])] if need else hits.iloc[:0]
+    per_motif = {
+        ids[k]: {"gene": grp["gene"].to_numpy(), "start": grp["start"].to_numpy(), "minus": grp["minus"].to_numpy()}
+        for k, grp in sub.groupby("motif", sort=False)
+    }
+    widths = {m.motif_id: m.width for m in motifs}
+    namemap = dict(zip(ids, names))
+    spacing, periodicity = spacing_analysis(
+        pairs, per_motif, widths, namemap, length, max_spacing=int(g.get("max_spacing", 50)),
+        shuffles=int(g.get("spacing_shuffles", 200)), seed=seed,
+    )
+    write_tsv(out_dir / "spacing.tsv", spacing)
+    write_tsv(out_dir / "periodicity.tsv", periodicity)
+
+    calls = activity[activity["cluster"] == ALL]["effect"].value_counts().to_dict()
+    summary = {
+        "n_hits": int(len(hits)), "n_motifs": len(ids), "clusters": levels,
+        "calls_all": {k: int(calls.get(k, 0)) for k in ("activating", "repressive", "none")},
+        "calls_any_cluster": int(activity["effect"].isin(["activating", "repressive"]).sum()),
+        "cooccurrence_motifs": len(selected), "cooccurrence_max_distance": max_d, "significant_edges": int(cooc["significant"].sum()) if len(cooc) else 0,
+        "communities": int(comm.loc[comm["community"] >= 0, "community"].nunique()) if len(comm) else 0,
+        "spacing_pairs": len(pairs), "significant_spacings": int((spacing["q_value"] < fdr).sum()) if len(spacing) else 0,
+        "settings": g,
+    }
+    write_json(out_dir / "grammar_summary.json", summary)
+    return summary

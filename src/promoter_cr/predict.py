@@ -1,0 +1,216 @@
+"""Batched prediction with a trained model, on a data set or on a file of sequences.
+
+``predict_codes`` runs a model over ``(N, L)`` uint8 codes batch by batch (one-hot made on
+the device), optionally filling an ``(N, L)`` array of CR weighted features (contributions)
+as it goes, so memory stays flat however many sequences there are.
+
+``predict_file`` reads FASTA or CSV/TSV (gzip ok) with the fasta source's readers
+(:mod:`promoter_cr.sources.tables`): FASTA ids are the header text before the first ``|``,
+whitespace or ``::``; tables use an ``id``/``gene_id`` column when present (else the first
+non-sequence column, else ``seq000001``...) and the ``sequence`` column (else the only DNA
+column). Every sequence must have the training window length.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .encoding import InvalidSequenceError, encode
+from .errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+
+def predict_codes(
+    model,
+    codes: np.ndarray,
+    extra: np.ndarray | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+    weighted_out: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predict ``(N,)`` float32 values for ``(N, L)`` uint8 ``codes``.
+
+    Parameters
+    ----------
+    model
+        A :class:`~promoter_cr.model.CRModel` / :class:`~promoter_cr.model.XpressoCNN` (eval mode).
+    extra
+        ``(N, F)`` float32 extra features when the model uses them.
+    weighted_out
+        Optional ``(N, L)`` array (e.g. an ``np.lib.format.open_memmap``) that receives the CR
+        contributions of each batch (CR models only).
+
+    Returns
+    -------
+    (predictions, bias)
+        ``bias`` is the CR model's scalar bias as ``(N,)`` float32, else ``None``.
+    """
+    import torch
+
+    from .encoding import one_hot_torch
+    from .model import CROutput
+
+    n = len(codes)
+    preds = np.empty(n, dtype=np.float32)
+    bias = None
+    it = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, total=(n + batch_size - 1) // batch_size, desc="predict", unit="batch", mininterval=5)
+    model.eval()
+    with torch.inference_mode():
+        for s in it:
+            block = torch.from_numpy(np.array(codes[s : s + batch_size], dtype=np.uint8, copy=True)).to(device)
+            x = one_hot_torch(block)
+            h = torch.from_numpy(np.asarray(extra[s : s + batch_size], dtype=np.float32)).to(device) if extra is not None else None
+            out = model(x, h)
+            if isinstance(out, CROutput):
+                preds[s : s + len(block)] = out.prediction.float().cpu().numpy()
+                if bias is None:
+                    bias = np.full(n, float(out.bias[0]), dtype=np.float32)
+                if weighted_out is not None:
+                    weighted_out[s : s + len(block)] = out.contributions.float().cpu().numpy().astype(weighted_out.dtype, copy=False)
+            else:
+                if weighted_out is not None:
+                    raise ValueError("weighted features exist only for CR models")
+                preds[s : s + len(block)] = out.float().cpu().numpy()
+    return preds, bias
+
+
+def read_sequences(path: str | Path) -> tuple[list[str], list[str], list[str]]:
+    """Read ids, sequences and record names (for error messages) from FASTA or CSV/TSV (gzip ok)."""
+    from .sources import tables
+    from .sources.fasta import _guess_sequence_column, parse_fasta_header
+
+    path = tables.require_file(path, "sequence file")
+    if tables.is_fasta(path):
+        ids, seqs, recs = [], [], []
+        for header, seq, lineno in tables.read_fasta(path):
+            gid = parse_fasta_header(header)[0]
+            ids.append(gid)
+            seqs.append(seq)
+            recs.append(f">{header} (line {lineno})")
+        if not ids:
+            raise InputDataError(path, "no sequences (empty input)")
+        return ids, seqs, recs
+    df = tables.read_table(path)
+    seq_col = _guess_sequence_column(df, path)
+    lower = {c.lower(): c for c in df.columns}
+    id_col = lower.get("id") or lower.get("gene_id") or lower.get("name")
+    if id_col is None:
+        others = [c for c in df.columns if c != seq_col]
+        cand = [c for c in others if pd.to_numeric(df[c], errors="coerce").isna().all()]
+        id_col = cand[0] if cand else None
+    ids = df[id_col].str.strip().tolist() if id_col else [f"seq{i:06d}" for i in range(1, len(df) + 1)]
+    recs = [f"line {i + 2} (id {g})" for i, g in enumerate(ids)]
+    return ids, df[seq_col].str.strip().tolist(), recs
+
+
+def encode_fixed(seqs: list[str], records: list[str], path: str | Path, length: int) -> np.ndarray:
+    """Encode sequences that must all be ``length`` bp: ``(N, length)`` uint8; errors name file and record."""
+    out = np.empty((len(seqs), length), dtype=np.uint8)
+    for i, s in enumerate(seqs):
+        if len(s) != length:
+            raise InputDataError(path, f"sequence has {len(s)} bp; the model was trained on {length} bp windows", record=records[i])
+        try:
+            out[i] = encode(s)
+        except InvalidSequenceError as exc:
+            raise InputDataError(path, str(exc), record=records[i]) from None
+    return out
+
+
+def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndarray:
+    """``(N, F)`` float32 extra features for ``ids`` from a table (id column first, or ``gene_id``/``id``)."""
+    from .sources import tables
+
+    path = tables.require_file(path, "extra-feature table")
+    df = tables.read_table(path)
+    lower = {c.lower(): c for c in df.columns}
+    id_col = lower.get("gene_id") or lower.get("id") or df.columns[0]
+    missing_cols = [f for f in features if f not in df.columns]
+    if missing_cols:
+        raise InputDataError(path, f"extra-feature columns missing: {', '.join(missing_cols)} (the model needs {', '.join(features)})")
+    table = df.set_index(df[id_col].str.strip())
+    absent = [i for i in ids if i not in table.index]
+    if absent:
+        raise InputDataError(path, f"no extra features for {len(absent)} of {len(ids)} sequences", record=f"id {absent[0]}")
+    vals = table.loc[ids, features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        r = int(np.flatnonzero(bad.any(1))[0])
+        raise InputDataError(path, "non-numeric or missing extra feature", record=f"id {ids[r]}")
+    return vals
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputDataError(None, "--device cuda requested but no CUDA GPU is available")
+    return device
+
+
+def predict_file(
+    checkpoint: str | Path,
+    sequences: str | Path,
+    out: str | Path,
+    weighted_features: str | Path | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+    extra: str | Path | None = None,
+) -> pd.DataFrame:
+    """Predict every sequence of ``sequences`` with ``checkpoint`` (a ``.ckpt`` or a k-mer ``model.pkl``).
+
+    Writes ``out`` (TSV ``id<TAB>prediction``) atomically and, for CR models, the ``(N, L)``
+    float32 weighted features to ``weighted_features`` (``.npy``, filled batch by batch).
+    """
+    from .atomic import atomic_path, write_tsv
+
+    ids, seqs, recs = read_sequences(sequences)
+    checkpoint = Path(checkpoint)
+    if checkpoint.suffix == ".pkl":
+        from .kmer import load_kmer_model
+
+        km = load_kmer_model(checkpoint)
+        codes = encode_fixed(seqs, recs, sequences, km.length)
+        if km.extra_features:
+            raise InputDataError(checkpoint, "k-mer models with extra features cannot predict from a sequence file")
+        if weighted_features:
+            raise InputDataError(checkpoint, "--weighted-features needs a CR model checkpoint")
+        preds = km.predict_codes(codes)
+    else:
+        from .checkpoint import load_model
+
+        device = _resolve_device(device)
+        model, meta = load_model(checkpoint, map_location=device)
+        codes = encode_fixed(seqs, recs, sequences, int(meta["length"]))
+        feats = None
+        if meta.get("n_extra"):
+            if extra is None:
+                raise InputDataError(checkpoint, f"this model uses extra features ({', '.join(meta['extra_features'])}); give them with --extra TABLE")
+            feats = read_extra(extra, ids, list(meta["extra_features"]))
+        if weighted_features:
+            if meta["model_type"] != "cr":
+                raise InputDataError(checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}")
+            with atomic_path(weighted_features, suffix=".npy") as tmp:
+                arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=codes.shape)
+                preds, _ = predict_codes(model, codes, feats, batch_size, device, weighted_out=arr, progress=len(codes) > 10 * batch_size)
+                arr.flush()
+                del arr
+        else:
+            preds, _ = predict_codes(model, codes, feats, batch_size, device, progress=len(codes) > 10 * batch_size)
+    table = pd.DataFrame({"id": ids, "prediction": preds.astype(np.float64)})
+    write_tsv(out, table, float_format="%.6g")
+    log.info("wrote %d predictions to %s", len(table), out)
+    return table
+
+
+__all__: list[Any] = ["predict_codes", "predict_file", "read_sequences", "encode_fixed", "read_extra"]
