@@ -39,14 +39,14 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 #: models compared per data set (the CR settings are the tuned ones reported)
 MODELS = {
     "liver": {
-        "cr": {"type": "cr", "channels": 32, "n_layers": 6, "kernel_size": 3, "stem_kernel": 9, "dropout": 0.2, "downsample": 4, "l1": 1e-3,
-               "lr": 1e-3, "weight_decay": 1e-2, "batch_size": 32, "max_epochs": 20, "patience": 4},
+        "cr": {"type": "cr", "channels": 16, "n_layers": 6, "kernel_size": 3, "stem_kernel": 9, "dropout": 0.1, "downsample": 8, "l1": 1e-3,
+               "lr": 2e-3, "weight_decay": 1e-2, "batch_size": 32, "max_epochs": 15, "patience": 4},
         "xpresso_cnn": {"type": "xpresso_cnn", "lr": 1e-3, "batch_size": 128, "max_epochs": 30, "patience": 5, "optimizer": "adam"},
         "kmer_ridge": {"type": "kmer_ridge", "k": [4, 5, 6], "alphas": [10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0]},
     },
     "yeast": {
-        "cr": {"type": "cr", "channels": 64, "n_layers": 6, "kernel_size": 3, "stem_kernel": 9, "dropout": 0.2, "l1": 1e-3,
-               "lr": 1e-3, "weight_decay": 1e-2, "batch_size": 64, "max_epochs": 30, "patience": 5},
+        "cr": {"type": "cr", "channels": 32, "n_layers": 6, "kernel_size": 3, "stem_kernel": 9, "dropout": 0.2, "l1": 1e-3,
+               "lr": 2e-3, "weight_decay": 1e-2, "batch_size": 64, "max_epochs": 25, "patience": 5},
         "xpresso_cnn": {"type": "xpresso_cnn", "lr": 1e-3, "batch_size": 128, "max_epochs": 40, "patience": 6, "optimizer": "adam"},
         "kmer_ridge": {"type": "kmer_ridge", "k": [4, 5, 6], "alphas": [1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0]},
     },

@@ -15,13 +15,22 @@ gene-level trends (promoter-proximal regions and CpG islands are broadly positiv
 genes broadly negative). The local, gene-matched window controls for the gene (hence the
 cluster and expression level), the distance to the TSS and the local composition, so what
 remains is the motif's own effect. ``null_max_shift <= 0`` switches to uniform windows in
-the gene.
+the gene. The default shift (50 bp) is small on purpose: on a simulated set without any
+planted effect but with a TSS-centred contribution trend, shifts up to 200 bp gave 8.5 % of
+tests p < 0.05 and 95 false calls at q < 0.05 (motifs whose hits sit away from the TSS
+looked repressive), shifts up to 50 bp gave 4.4 % and none.
 
 *Effect size.* Rank-biserial correlation ``r = 2 U / (n_hits n_null) - 1`` in ``[-1, 1]``
 (probability that a hit outranks a null window, rescaled): positive = activating.
 ``effect`` is ``activating`` / ``repressive`` by the sign of ``r`` when ``q < fdr``,
 ``|r| >= min_effect`` and ``n_hits >= min_hits``, else ``none``. q-values are
 Benjamini-Hochberg over every motif x cluster test (``'all'`` included) that was run.
+The default ``min_effect`` (0.2) was chosen on simulated tracks: at 0.1, unplanted zinc-finger
+matrices with weak partial overlaps reached q < 0.05 (repressive precision 0.5-0.67); at 0.3
+a noisy, blurred track lost planted activators (r 0.15-0.18); 0.2 kept precision 1.0 on the
+clean and moderately noisy tracks. Calls are then made *conditional* (see
+:func:`conditional_calls`): a matrix whose signal comes only from sites of a stronger,
+overlapping call is reported as ``explained_by`` it.
 
 Enrichment
 ----------
@@ -119,11 +128,12 @@ def motif_activity(
     Returns a DataFrame with :data:`ACTIVITY_COLUMNS`; untested rows (fewer than
     ``min_hits`` hits) have NaN p/q and a ``note``.
     """
-    motif_codes = np.asarray(motif_codes, dtype=np.int64)
-    contribution = np.asarray(contribution, dtype=np.float64)
-    null_contribution = np.asarray(null_contribution, dtype=np.float64)
-    hit_cluster = np.asarray(hit_cluster, dtype=np.int64)
-    gene_index = np.asarray(gene_index, dtype=np.int64)
+    # keep the caller's compact dtypes (int32 / float32): no full-size copies
+    motif_codes = np.asarray(motif_codes)
+    contribution = np.asarray(contribution)
+    null_contribution = np.asarray(null_contribution)
+    hit_cluster = np.asarray(hit_cluster)
+    gene_index = np.asarray(gene_index)
     n_motifs = len(motif_ids)
     order = np.argsort(motif_codes, kind="stable")
     bounds = np.searchsorted(motif_codes[order], np.arange(n_motifs + 1))
@@ -138,8 +148,8 @@ def motif_activity(
             row = {
                 "motif_id": motif_ids[m], "motif_name": motif_names[m], "cluster": c, "n_hits": n,
                 "n_genes": int(np.unique(gene_index[sel]).size),
-                "mean_contribution": float(x.mean()) if n else np.nan,
-                "null_mean": float(y.mean()) if n else np.nan,
+                "mean_contribution": float(x.mean(dtype=np.float64)) if n else np.nan,
+                "null_mean": float(y.mean(dtype=np.float64)) if n else np.nan,
                 "effect_size": np.nan, "p_value": np.nan, "note": "",
             }
             row["mean_difference"] = row["mean_contribution"] - row["null_mean"] if n else np.nan
@@ -161,7 +171,7 @@ def motif_activity(
     table["explained_by"] = ""
     if start is not None and end is not None and n_genes is not None and length is not None:
         conditional_calls(
-            table, motif_codes, gene_index, hit_cluster, np.asarray(start, np.int64), np.asarray(end, np.int64),
+            table, motif_codes, gene_index, hit_cluster, np.asarray(start), np.asarray(end),
             contribution, null_contribution, list(motif_ids), groups, n_genes, length, fdr, min_hits, min_effect,
         )
     no_hits = table.loc[(table["cluster"] == ALL) & (table["n_hits"] == 0), "motif_id"]
@@ -205,7 +215,7 @@ def conditional_calls(
     pos = {m: i for i, m in enumerate(motif_ids)}
     max_w = int((end - start).max()) if end.size else 0
     mask = np.zeros((n_genes, length), dtype=bool)
-    owner = np.full((n_genes, length), -1, dtype=np.int32)
+    owner = np.full((n_genes, length), -1, dtype=np.int16 if len(motif_ids) < 32767 else np.int32)
     cols = {c: table.columns.get_loc(c) for c in ("effect", "explained_by", "conditional_n_hits", "conditional_effect_size", "conditional_p_value")}
     for all_group in (True, False):
         for sign, label in ((1, "activating"), (-1, "repressive")):

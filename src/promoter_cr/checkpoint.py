@@ -3,7 +3,7 @@
 A checkpoint written by :mod:`promoter_cr.train` holds, besides Lightning's own keys, a
 ``"promoter_cr"`` entry: model type and config, input length, extra-feature names, the
 data set's ``meta.json``, package versions and final metrics. Only load checkpoints you
-trust (they are pickles).
+trust; they are read with ``torch.load(weights_only=True)``, which refuses arbitrary objects.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def read_checkpoint(checkpoint: str | Path, map_location: str | torch.device = "
     if path.is_dir():
         raise InputDataError(path, "is a directory, expected a .ckpt file")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file
         raise InputDataError(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(ckpt, dict) or CKPT_KEY not in ckpt or "state_dict" not in ckpt:

@@ -6,7 +6,8 @@ are ordered (conditional activity calls in any cluster by smallest q, then margi
 then the rest by smallest activity p; motifs with hits in fewer than
 ``cooccurrence_min_genes`` genes dropped) and collapsed greedily: a motif whose Tomtom p
 against an already chosen representative is below ``grammar.tomtom_threshold`` (Tomtom run
-against the whole motif set as background) becomes a *member* of that family. At most
+against the whole motif set as background, JASPAR CORE vertebrates added
+when the set has fewer than 50 matrices) becomes a *member* of that family. At most
 ``cooccurrence_max_motifs`` (default 100) representatives form the network; this keeps the
 test count tractable with 879 motifs and makes nodes interpretable.
 
@@ -229,6 +230,26 @@ def cooccurrence_test(
     return table.sort_values(["significant", "odds_ratio", "q_value"], ascending=[False, False, True], na_position="last", kind="stable").reset_index(drop=True)
 
 
+MIN_TOMTOM_TARGETS = 50
+
+
+def tomtom_background(motifs: Sequence) -> list:
+    """Targets for Tomtom: ``motifs``, plus JASPAR 2024 CORE vertebrates when fewer than
+    :data:`MIN_TOMTOM_TARGETS` (Tomtom's null comes from the target columns, and MEME's tomtom
+    warns below 50 targets). Falls back to ``motifs`` alone if JASPAR cannot be loaded."""
+    motifs = list(motifs)
+    if len(motifs) >= MIN_TOMTOM_TARGETS:
+        return motifs
+    try:
+        from .motif_db import load_jaspar
+
+        have = {m.motif_id for m in motifs}
+        return motifs + [m for m in load_jaspar() if m.motif_id not in have]
+    except Exception as exc:  # pragma: no cover - pyjaspar ships its databases
+        log.warning("Tomtom background limited to %d motifs (JASPAR unavailable: %s)", len(motifs), exc)
+        return motifs
+
+
 def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: float) -> np.ndarray:
     """``(M, M)`` bool: Tomtom p < ``threshold`` between motifs (either direction; diagonal True).
 
@@ -242,7 +263,7 @@ def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: flo
     m = len(motifs_sel)
     if m == 0:
         return np.zeros((0, 0), bool)
-    targets = list(motifs_all)
+    targets = tomtom_background(motifs_all)
     pos = {t.motif_id: i for i, t in enumerate(targets)}
     for mo in motifs_sel:
         if mo.motif_id not in pos:

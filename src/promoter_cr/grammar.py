@@ -62,22 +62,34 @@ def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.Dat
     summary = json.loads((motifs_dir / SCAN_SUMMARY).read_text())
     hits = read_hits(motifs_dir / HITS_FILE, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"])
     ids = [m.motif_id for m in motifs]
-    codes = pd.Categorical(hits["motif_id"].astype(object) if len(hits) == 0 else hits["motif_id"], categories=ids).codes
+    levels = sorted(genes["cluster"].unique().tolist())
+
+    def _codes(col: str, categories: list[str]) -> np.ndarray:
+        # categorical re-coding: no per-row Python strings, whatever the number of hits
+        values = hits[col]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype("category")
+        values = values.cat.rename_categories([str(c) for c in values.cat.categories])
+        return values.cat.set_categories(categories).cat.codes.to_numpy().astype(np.int64)
+
+    codes = _codes("motif_id", ids) if len(hits) else np.zeros(0, np.int64)
     if len(hits) and (codes < 0).any():
         bad = hits["motif_id"].iloc[int(np.flatnonzero(codes < 0)[0])]
         raise InputDataError(motifs_dir / HITS_FILE, f"motif {bad!r} is not in {MOTIFS_FILE}")
-    levels = sorted(genes["cluster"].unique().tolist())
-    ccodes = pd.Categorical(hits["cluster"].astype(str) if len(hits) else [], categories=levels).codes
+    ccodes = _codes("cluster", levels) if len(hits) else np.zeros(0, np.int64)
+    minus = (_codes("strand", ["+", "-"]) == 1) if len(hits) else np.zeros(0, bool)
+    # compact dtypes (29 bytes a hit): tens of millions of hits fit in memory
     out = pd.DataFrame({
-        "gene": hits["gene_index"].to_numpy(np.int64),
-        "cluster": ccodes.astype(np.int64),
-        "motif": codes.astype(np.int64),
-        "start": hits["start"].to_numpy(np.int64),
-        "end": hits["end"].to_numpy(np.int64),
-        "minus": (hits["strand"].astype(str) == "-").to_numpy(bool) if len(hits) else np.zeros(0, bool),
-        "contribution": hits["contribution"].to_numpy(np.float64),
-        "null_contribution": hits["null_contribution"].to_numpy(np.float64),
+        "gene": hits["gene_index"].to_numpy(np.int32),
+        "cluster": ccodes.astype(np.int32),
+        "motif": codes.astype(np.int32),
+        "start": hits["start"].to_numpy(np.int32),
+        "end": hits["end"].to_numpy(np.int32),
+        "minus": minus,
+        "contribution": hits["contribution"].to_numpy(np.float32),
+        "null_contribution": hits["null_contribution"].to_numpy(np.float32),
     })
+    del hits
     return out, motifs, genes, summary
 
 
@@ -97,7 +109,7 @@ def cooccurrence_network(
     ids = [m.motif_id for m in motifs]
     pos = {m: i for i, m in enumerate(ids)}
     if len(hits):
-        key = np.unique(hits["gene"].to_numpy() * len(ids) + hits["motif"].to_numpy())
+        key = np.unique(hits["gene"].to_numpy().astype(np.int64) * len(ids) + hits["motif"].to_numpy())
         genes_per_motif = np.bincount(key % len(ids), minlength=len(ids))
     else:
         genes_per_motif = np.zeros(len(ids), np.int64)

@@ -103,10 +103,15 @@ def kmer_counts(
         raise ValueError(f"codes must be (N, L), got shape {codes.shape}")
     cols = canonical_columns(k) if canonical else None
     rc = revcomp_index(k)[cols] if canonical else None
+    non_pal = (rc != cols) if canonical else None
     blocks = []
     for start in range(0, codes.shape[0], chunk):
         raw = _block_counts(np.asarray(codes[start : start + chunk]), k)
-        counts = raw[:, cols] + raw[:, rc] if canonical else raw
+        if canonical:  # both strands: the reverse strand reads rc(c) wherever the forward reads c
+            counts = raw[:, cols] + raw[:, rc]
+            counts[:, non_pal] *= 2
+        else:
+            counts = raw
         counts = counts.astype(np.float32)
         if normalise:
             tot = counts.sum(1, keepdims=True)

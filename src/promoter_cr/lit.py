@@ -38,9 +38,9 @@ def package_versions() -> dict[str, str]:
 
     return {
         "promoter_cr": __version__,
-        "torch": torch.__version__,
-        "lightning": lightning.__version__,
-        "numpy": np.__version__,
+        "torch": str(torch.__version__),
+        "lightning": str(lightning.__version__),
+        "numpy": str(np.__version__),
         "python": platform.python_version(),
     }
 

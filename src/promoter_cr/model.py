@@ -22,7 +22,7 @@ For long inputs the stem output is downsampled by a strided conv (factor ``d`` =
 ``downsample``; ``None`` chooses ``auto_downsample(L)``: 1 up to 2,048 bp, so 600 bp
 simulated promoters and 2 kb windows stay at base resolution, about ``L / 512`` above,
 i.e. 20 for a 10.5 kb Xpresso window). ``n_layers`` pre-activation residual blocks
-(BatchNorm -> GELU -> dilated Conv1d(``kernel_size``) -> dropout) with dilation
+(GroupNorm -> GELU -> dilated Conv1d(``kernel_size``) -> dropout) with dilation
 ``2**(i mod 10)`` then give a receptive field of about
 ``stem_kernel + d * (kernel_size - 1) * (2**n_layers - 1)`` bp (8 layers, k=3: ~525 bp
 at d=1; ~10 kb at d=20), enough to see motif pairs and their spacing. The context
@@ -44,6 +44,7 @@ adds ``l1 * penalty`` to the MSE loss.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
@@ -95,12 +96,23 @@ def auto_downsample(length: int) -> int:
     return max(1, int(round(length / 512)))
 
 
+def _norm(channels: int) -> nn.Module:
+    """GroupNorm with one group (layer norm over channels and positions of each sequence).
+
+    Chosen over BatchNorm: a prediction (and its explanation) never depends on the other
+    sequences of the batch or on running statistics, train and eval modes agree, and DDP needs
+    no synchronised statistics. (With BatchNorm the validation metrics of weak-signal data
+    swung from epoch to epoch.)
+    """
+    return nn.GroupNorm(1, channels)
+
+
 class _ResBlock(nn.Module):
-    """Pre-activation residual block: BN -> GELU -> dilated conv -> dropout, plus skip. ``(B,C,L)->(B,C,L)``."""
+    """Pre-activation residual block: norm -> GELU -> dilated conv -> dropout, plus skip. ``(B,C,L)->(B,C,L)``."""
 
     def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
         super().__init__()
-        self.norm = nn.BatchNorm1d(channels)
+        self.norm = _norm(channels)
         self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding="same")
         self.drop = nn.Dropout(dropout)
 
@@ -114,7 +126,10 @@ class CRModel(nn.Module):
     Parameters
     ----------
     length
-        Input length ``L`` (used only to choose ``downsample`` when it is ``None``).
+        Input length ``L`` (chooses ``downsample`` when it is ``None`` and ``weight_scale``).
+    weight_scale
+        Fixed factor on the head output, ``w = head(z) * weight_scale`` (default ``1/sqrt(L)``):
+        keeps the size of an optimiser step's effect on the prediction independent of ``L``.
     n_extra
         Number of extra per-gene features ``F`` (0: none).
     channels, n_layers, kernel_size, stem_kernel, dropout, downsample
@@ -131,10 +146,14 @@ class CRModel(nn.Module):
         stem_kernel: int = 15,
         dropout: float = 0.1,
         downsample: int | None = None,
+        weight_scale: float | None = None,
     ):
         super().__init__()
         self.length = int(length)
         self.n_extra = int(n_extra)
+        # w = head(z) * weight_scale: the prediction sums L terms, so without this fixed factor one
+        # optimiser step on the head would move predictions by O(L * lr) and long inputs would not train
+        self.weight_scale = float(weight_scale) if weight_scale is not None else 1.0 / math.sqrt(self.length)
         self.downsample = int(downsample) if downsample else auto_downsample(self.length)
         c = int(channels)
         self.stem = nn.Conv1d(4, c, stem_kernel, padding="same")
@@ -142,7 +161,7 @@ class CRModel(nn.Module):
         self.blocks = nn.ModuleList(
             [_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)]
         )
-        self.ctx_norm = nn.BatchNorm1d(c)
+        self.ctx_norm = _norm(c)
         self.mix = nn.Conv1d(c, c, 3, padding="same")
         self.head = nn.Conv1d(c, 4, 1)
         # weights start near 0 so the first predictions are ~bias whatever L is (a 10.5 kb sum of
@@ -183,7 +202,7 @@ class CRModel(nn.Module):
             b, c, ld = h.shape
             h = h.unsqueeze(-1).expand(b, c, ld, d).reshape(b, c, ld * d)[..., :length]
         z = F.gelu(self.mix(F.gelu(h + local)))
-        return self.head(z), pooled
+        return self.head(z) * self.weight_scale, pooled
 
     def forward(self, x: Tensor, extra: Tensor | None = None) -> CROutput:
         """``x``: ``(B, 4, L)`` float one-hot; ``extra``: ``(B, F)`` or ``None``."""

@@ -5,8 +5,9 @@ Rules (explicit, so the numbers mean one thing):
 * **Same motif.** A called matrix counts as a planted motif when it *is* that matrix or when
   Tomtom (memelite) gives ``p < grammar.tomtom_threshold`` for the pair. Tomtom is run with
   every called motif as query against the **whole scanned motif set** (plus any planted
-  matrix missing from it) as targets, so its background is a full database, as Tomtom
-  expects; the planted columns are then read off. This merges redundant JASPAR matrices of
+  matrix missing from it; plus JASPAR 2024 CORE vertebrates when the set has fewer than 50
+  matrices) as targets, so its background is a full database, as Tomtom expects; the
+  planted columns are then read off. This merges redundant JASPAR matrices of
   one TF family (SP/KLF for SP1, ETS for ELK1, ...) and nothing looser.
 * **Activating / repressive.** Predicted = motifs called ``activating`` / ``repressive`` in
   cluster ``'all'`` of activity.tsv. A call is a true positive when it matches a planted
@@ -17,11 +18,16 @@ Rules (explicit, so the numbers mean one thing):
   ``recall`` = fraction of planted activators (resp. repressors) matched by at least one call
   of the right sign. Pair members are not in the recall denominator.
 * **Pairs.** A planted pair is *co-occurring* when cooccurrence.tsv has a significant edge
-  between the two planted matrices, or failing that between matrices that match them. Its
-  *spacing is recovered* when, for the exact pair (either order; ``(b, a)`` rows are mapped to
-  ``(a, b)`` by negating the spacing and swapping the orientation), the preferred spacing of
-  the planted orientation - the significant (``q < fdr``, observed > expected) spacing with
-  the smallest q - lies within ``spacing_tolerance`` (2) bp of the planted spacing.
+  between the two planted matrices, or failing that between matrices that match them (the
+  network holds one representative per Tomtom family, which need not be the planted matrix).
+  Its *spacing is recovered* when the preferred spacing of the planted orientation - the
+  significant (``q < fdr``, observed > expected) spacing with the smallest q - lies within
+  ``spacing_tolerance`` (2) bp of the planted spacing, for the exact pair or for a significant
+  edge of matching matrices. ``(b, a)`` rows are mapped to ``(a, b)`` by negating the spacing
+  and swapping the orientation; a matching matrix's coordinates are mapped onto the planted
+  matrix's by the Tomtom alignment (offset and strand, :func:`site_shift`), so a spacing
+  measured between, say, an ATF/CREB family representative and NRF1 is compared in CREB1
+  coordinates.
 """
 
 from __future__ import annotations
@@ -78,13 +84,23 @@ def planted_signs(gt: dict[str, Any]) -> tuple[dict[str, int], list[str], list[s
     return sign, act, rep
 
 
-def tomtom_pvalues(queries: Sequence[Motif], planted: Sequence[Motif], background: Sequence[Motif]) -> np.ndarray:
-    """``(Q, P)`` Tomtom p-values of queries vs planted, with ``background`` as the target set."""
+def tomtom_pvalues(
+    queries: Sequence[Motif], planted: Sequence[Motif], background: Sequence[Motif]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tomtom of queries vs planted, with ``background`` as the target set.
+
+    Returns ``(p, offset, strand)``, each ``(Q, P)``: p-value, Tomtom offset (the planted
+    matrix - reverse-complemented when ``strand == 1`` - starts at column ``-offset`` of the
+    query) and strand. A matrix compared with itself gets p = 0, offset 0, strand 0.
+    """
+    q_n, p_n = len(queries), len(planted)
     if not queries or not planted:
-        return np.ones((len(queries), len(planted)))
+        return np.ones((q_n, p_n)), np.zeros((q_n, p_n)), np.zeros((q_n, p_n))
     import memelite
 
-    targets = list(background)
+    from .cooccurrence import tomtom_background
+
+    targets = tomtom_background(background)
     pos = {t.motif_id: i for i, t in enumerate(targets)}
     for m in planted:
         if m.motif_id not in pos:
@@ -92,12 +108,46 @@ def tomtom_pvalues(queries: Sequence[Motif], planted: Sequence[Motif], backgroun
             targets.append(m)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = np.asarray(memelite.tomtom([q.pwm for q in queries], [t.pwm for t in targets])[0])
-    out = p[:, [pos[m.motif_id] for m in planted]]
+        res = memelite.tomtom([q.pwm for q in queries], [t.pwm for t in targets])
+    cols = [pos[m.motif_id] for m in planted]
+    p, off, strand = (np.asarray(res[k])[:, cols].astype(float) for k in (0, 2, 4))
     for i, q in enumerate(queries):  # a matrix is always itself
         for j, m in enumerate(planted):
             if q.motif_id == m.motif_id:
-                out[i, j] = 0.0
+                p[i, j], off[i, j], strand[i, j] = 0.0, 0.0, 0.0
+    return p, off, strand
+
+
+def site_shift(strand_x: str, offset: float, tt_strand: float, wx: int, wa: int) -> tuple[int, str]:
+    """Where the planted matrix ``a`` sits inside a hit of a matching matrix ``x``.
+
+    For a hit of ``x`` on ``strand_x`` at forward start ``s``, the aligned site of ``a`` starts
+    at ``s + shift`` on the returned strand (Tomtom alignment ``offset``/``tt_strand`` of
+    ``x`` as query against ``a``).
+    """
+    c0 = -int(round(offset))
+    same = int(round(tt_strand)) == 0
+    if strand_x == "+":
+        return c0, "+" if same else "-"
+    return wx - c0 - wa, "-" if same else "+"
+
+
+def translate_spacing(rows: pd.DataFrame, align_a: tuple, align_b: tuple) -> pd.DataFrame:
+    """Spacing rows of a matching pair ``(x, y)`` in the coordinates of planted ``(a, b)``.
+
+    ``align_a = (offset, strand, w_x, w_a)`` from Tomtom of ``x`` vs ``a`` (likewise ``b``).
+    Each row's spacing becomes ``s + shift_b - shift_a`` and its orientation the strands of the
+    aligned planted sites.
+    """
+    out = rows.copy()
+    new_sp, new_or = [], []
+    for sp, o in zip(rows["spacing"], rows["orientation"]):
+        sa, oa = site_shift(o[0], align_a[0], align_a[1], align_a[2], align_a[3])
+        sb, ob = site_shift(o[1], align_b[0], align_b[1], align_b[2], align_b[3])
+        new_sp.append(int(sp) + sb - sa)
+        new_or.append(oa + ob)
+    out["spacing"] = new_sp
+    out["orientation"] = new_or
     return out
 
 
@@ -153,7 +203,7 @@ def score_recovery(
         sig = cooccurrence[cooccurrence["significant"].astype(bool)]
         edge_ids = sorted(set(sig["motif_a"]) | set(sig["motif_b"]))
     query_ids = list(dict.fromkeys(call_ids + edge_ids))
-    pv = tomtom_pvalues([by_id[q] for q in query_ids], list(planted_motifs), motifs)
+    pv, poff, pstr = tomtom_pvalues([by_id[q] for q in query_ids], list(planted_motifs), motifs)
     qpos = {q: i for i, q in enumerate(query_ids)}
     ppos = {p: j for j, p in enumerate(planted_ids)}
 
@@ -210,13 +260,31 @@ def score_recovery(
                     break
         found = exact or bool(via)
         n_pair_cooc += found
-        rows = _pair_spacing(spacing, a, b) if len(spacing) else spacing
-        best_sp, best_q = np.nan, np.nan
-        if len(rows):
+        # spacing: the exact pair, else any significant edge of matching matrices, translated
+        candidates = [(a, b, None, None)]
+        if len(sig_edges):
+            for x, y in zip(sig_edges["motif_a"], sig_edges["motif_b"]):
+                for u, v in ((x, y), (y, x)):
+                    if (u, v) != (a, b) and u in qpos and v in qpos and a in matches(u) and b in matches(v):
+                        candidates.append((u, v, a, b))
+        best_sp, best_q, via_sp = np.nan, np.nan, ""
+        for u, v, pa, pb in candidates:
+            rows = _pair_spacing(spacing, u, v) if len(spacing) else spacing
+            if not len(rows):
+                continue
+            if pa is not None:
+                ja, jb = ppos[pa], ppos[pb]
+                ia, ib = qpos[u], qpos[v]
+                rows = translate_spacing(
+                    rows, (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[pa].width),
+                    (poff[ib, jb], pstr[ib, jb], by_id[v].width, by_id[pb].width),
+                )
             pr = preferred_spacings(rows, fdr)
             pr = pr[pr["orientation"] == orient]
             if len(pr):
-                best_sp, best_q = int(pr["spacing"].iloc[0]), float(pr["q_value"].iloc[0])
+                sp_, q_ = int(pr["spacing"].iloc[0]), float(pr["q_value"].iloc[0])
+                if not np.isfinite(best_sp) or abs(sp_ - int(p["spacing"])) < abs(best_sp - int(p["spacing"])):
+                    best_sp, best_q, via_sp = sp_, q_, f"{u}+{v}"
         ok_sp = bool(np.isfinite(best_sp) and abs(best_sp - int(p["spacing"])) <= tolerance)
         n_pair_sp += ok_sp
         match_rows.append({
@@ -226,7 +294,7 @@ def score_recovery(
         })
         match_rows.append({
             "kind": "planted_spacing", "motif_id": f"{a}+{b}", "motif_name": f"{names.get(a, a)}+{names.get(b, b)} {orient} {p['spacing']}",
-            "matched_to": "", "matched_names": "", "tomtom_p": np.nan, "q_value": best_q,
+            "matched_to": via_sp, "matched_names": "", "tomtom_p": np.nan, "q_value": best_q,
             "status": "recovered" if ok_sp else "missed", "value": best_sp,
         })
     n_pairs = len(gt["pairs"])

@@ -169,7 +169,7 @@ def scan_dataset(
     out_path: str | Path,
     threshold: float = 1e-4,
     batch_genes: int = 1000,
-    null_max_shift: int = 200,
+    null_max_shift: int = 50,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:

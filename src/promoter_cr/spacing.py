@@ -1,7 +1,8 @@
 """Distance constraints between cooperating motifs: preferred spacings and helical phasing.
 
 For a pair ``(a, b)`` every hit of ``a`` is paired with every hit of ``b`` in the same gene
-(a merge on the gene row; no loop over genes). The **spacing** is ``start_b - start_a``
+that lies within ``max_spacing`` (a sweep over hits sorted by gene and start; no loop over
+genes and no all-pairs product, so motifs with many hits per gene stay cheap). The **spacing** is ``start_b - start_a``
 (signed, bp, forward-strand starts) and the **orientation** the strands of ``a`` then ``b``
 (``'++', '+-', '-+', '--'``). Pairs with ``|spacing| > max_spacing`` are dropped, and so are
 **overlapping hits** (``-width_b < spacing < width_a``): they are the same site read by two
@@ -10,8 +11,8 @@ repeat), not two cooperating sites. For ``a == b`` each unordered pair of distin
 counts once, with ``spacing >= 0``.
 
 *Null.* ``spacing_shuffles`` permutations that move every hit of ``a`` and ``b`` to a
-uniformly random start in its own gene (strand and width kept; seeded; vectorised over
-shuffles in chunks). Per spacing and orientation: ``expected`` = mean null count,
+uniformly random start in its own gene (strand and width kept; seeded; the shuffles are
+swept together in chunks, each shuffle a separate group). Per spacing and orientation: ``expected`` = mean null count,
 ``null_lo``/``null_hi`` = 5 % / 95 % of the null counts, and ``p_value`` = the Poisson upper
 tail of the observed count with mean ``expected`` (floored at ``0.5 / spacing_shuffles``).
 An empirical p-value from a few hundred shuffles cannot fall below ``1 / (S + 1)`` and so
@@ -46,44 +47,58 @@ SPACING_COLUMNS = [
 PERIODS = np.round(np.arange(10.0, 11.0001, 0.1), 1)
 
 
-def pair_indices(gene_a: np.ndarray, gene_b: np.ndarray, same: bool) -> tuple[np.ndarray, np.ndarray]:
-    """All ``(i, j)`` with ``gene_a[i] == gene_b[j]`` (int64 arrays); ``i < j`` when ``same``."""
-    a = pd.DataFrame({"g": np.asarray(gene_a, np.int64), "i": np.arange(len(gene_a))})
-    b = pd.DataFrame({"g": np.asarray(gene_b, np.int64), "j": np.arange(len(gene_b))})
-    m = a.merge(b, on="g", how="inner")
-    i, j = m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64)
-    if same:
-        keep = i < j
-        i, j = i[keep], j[keep]
-    return i, j
-
-
-def _spacing_counts(
-    sa: np.ndarray, sb: np.ndarray, orient: np.ndarray, wa: int, wb: int, max_spacing: int, same: bool
+def sweep_spacing_counts(
+    gene: np.ndarray,
+    start: np.ndarray,
+    minus: np.ndarray,
+    is_b: np.ndarray,
+    wa: int,
+    wb: int,
+    max_spacing: int,
+    same: bool,
+    n_groups: int = 1,
+    group: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Counts ``(..., 4, 2 max_spacing + 1)`` of spacings ``sb - sa`` per orientation.
+    """Spacing counts ``(n_groups, 4, 2 max_spacing + 1)`` int32 of the hit pairs within reach.
 
-    ``sa``/``sb`` are ``(..., P)`` starts of the paired hits, ``orient`` ``(P,)`` codes 0-3.
-    For ``same`` pairs the spacing is taken as ``|sb - sa|`` with the orientation of the
-    earlier hit first.
+    Hits (of ``a`` and ``b`` together, ``is_b`` marking ``b``; for ``same`` every hit is both)
+    are sorted by (group, gene, start) and each is paired with the next ``k`` hits for
+    ``k = 1, 2, ...`` while any pair is still at most ``max_spacing`` apart: the cost grows
+    with the hits, not with the product of hits per gene. ``group`` (e.g. the shuffle index)
+    keeps independent replicates apart. Overlapping pairs (``-wb < spacing < wa``) are
+    dropped; for ``same`` the earlier hit is ``a`` (spacing >= 0).
     """
-    sp = sb - sa
-    orient = np.broadcast_to(orient, sp.shape)
-    if same:
-        # swap so that the earlier hit is "a": orientation bits swap too
-        neg = sp < 0
-        sp = np.abs(sp)
-        o_sw = ((orient & 1) << 1) | (orient >> 1)
-        orient = np.where(neg, o_sw, orient)
-        wb = wa
-    keep = (np.abs(sp) <= max_spacing) & ~((sp > -wb) & (sp < wa))
     width = 2 * max_spacing + 1
-    lead = sp.shape[:-1]
-    n_lead = int(np.prod(lead)) if lead else 1
-    row = np.broadcast_to(np.arange(n_lead).reshape(lead + (1,)) if lead else np.zeros(1, np.int64), sp.shape)
-    key = (row * 4 + orient) * width + (sp + max_spacing)
-    counts = np.bincount(key[keep].ravel(), minlength=n_lead * 4 * width)
-    return counts.reshape(lead + (4, width)).astype(np.int32)
+    out = np.zeros(n_groups * 4 * width, dtype=np.int64)
+    if gene.size == 0:
+        return out.reshape(n_groups, 4, width).astype(np.int32)
+    grp = np.zeros(gene.size, np.int64) if group is None else np.asarray(group, np.int64)
+    order = np.lexsort((start, gene, grp))
+    g, s, mi, b, gr = gene[order], start[order], minus[order].astype(np.int64), is_b[order], grp[order]
+    h = g.size
+    idx = np.arange(h)
+    k = 1
+    while idx.size:
+        j = idx + k
+        ok = j < h
+        idx, j = idx[ok], j[ok]
+        ok = (g[j] == g[idx]) & (gr[j] == gr[idx]) & (s[j] - s[idx] <= max_spacing)
+        idx, j = idx[ok], j[ok]
+        if same:
+            sp = s[j] - s[idx]
+            orient = 2 * mi[idx] + mi[j]
+            use = np.ones(idx.size, bool)
+        else:
+            ab = ~b[idx] & b[j]  # a first, then b: spacing >= 0
+            ba = b[idx] & ~b[j]  # b first, then a: spacing <= 0
+            use = ab | ba
+            sp = np.where(ab, s[j] - s[idx], s[idx] - s[j])
+            orient = np.where(ab, 2 * mi[idx] + mi[j], 2 * mi[j] + mi[idx])
+        keep = use & ~((sp > -wb) & (sp < wa))
+        key = (gr[idx[keep]] * 4 + orient[keep]) * width + sp[keep] + max_spacing
+        out += np.bincount(key, minlength=out.size)
+        k += 1
+    return out.reshape(n_groups, 4, width).astype(np.int32)
 
 
 def pair_spacing(
@@ -96,30 +111,45 @@ def pair_spacing(
     shuffles: int = 200,
     seed: int = 0,
     same: bool = False,
-    chunk: int = 25,
+    chunk_hits: int = 4_000_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed and null spacing histograms of one motif pair.
 
-    ``hits_a``/``hits_b`` hold ``gene`` (int), ``start`` (int) and ``minus`` (bool) arrays.
-    Returns ``observed (4, 2 max_spacing + 1)`` int32 and ``null (shuffles, 4, 2 max_spacing + 1)``
-    int32 (orientation order :data:`ORIENTATIONS`, spacing ``-max_spacing..max_spacing``).
+    ``hits_a``/``hits_b`` hold ``gene`` (int), ``start`` (int) and ``minus`` (bool) arrays
+    (for ``same`` only ``hits_a`` is used). Returns ``observed (4, 2 max_spacing + 1)`` and
+    ``null (shuffles, 4, 2 max_spacing + 1)`` int32 counts (orientation order
+    :data:`ORIENTATIONS`, spacing ``-max_spacing..max_spacing``). Each shuffle moves every
+    hit to a uniform random start in ``[0, length - width]`` of its own gene; shuffles are
+    swept together in chunks of about ``chunk_hits`` hits.
     """
-    i, j = pair_indices(hits_a["gene"], hits_b["gene"], same)
-    sa = np.asarray(hits_a["start"], np.int64)
-    sb = np.asarray(hits_b["start"], np.int64)
-    orient = (2 * np.asarray(hits_a["minus"], np.int64)[i] + np.asarray(hits_b["minus"], np.int64)[j]) if i.size else np.zeros(0, np.int64)
+    if same:
+        gene = np.asarray(hits_a["gene"], np.int64)
+        start = np.asarray(hits_a["start"], np.int64)
+        minus = np.asarray(hits_a["minus"], bool)
+        is_b = np.zeros(gene.size, bool)
+        hi = np.full(gene.size, max(length - wa, 0) + 1)
+    else:
+        gene = np.concatenate([np.asarray(hits_a["gene"], np.int64), np.asarray(hits_b["gene"], np.int64)])
+        start = np.concatenate([np.asarray(hits_a["start"], np.int64), np.asarray(hits_b["start"], np.int64)])
+        minus = np.concatenate([np.asarray(hits_a["minus"], bool), np.asarray(hits_b["minus"], bool)])
+        is_b = np.concatenate([np.zeros(len(hits_a["gene"]), bool), np.ones(len(hits_b["gene"]), bool)])
+        hi = np.where(is_b, max(length - wb, 0) + 1, max(length - wa, 0) + 1)
+    observed = sweep_spacing_counts(gene, start, minus, is_b, wa, wb, max_spacing, same)[0]
     width = 2 * max_spacing + 1
-    observed = _spacing_counts(sa[i], sb[j], orient, wa, wb, max_spacing, same) if i.size else np.zeros((4, width), np.int32)
     null = np.zeros((shuffles, 4, width), np.int32)
-    if i.size == 0:
+    if gene.size == 0 or shuffles == 0:
         return observed, null
     rng = np.random.default_rng(seed)
-    hi_a, hi_b = max(length - wa, 0) + 1, max(length - wb, 0) + 1
-    for s0 in range(0, shuffles, chunk):
-        s1 = min(shuffles, s0 + chunk)
-        na = rng.integers(0, hi_a, size=(s1 - s0, sa.size))
-        nb = na if same else rng.integers(0, hi_b, size=(s1 - s0, sb.size))
-        null[s0:s1] = _spacing_counts(na[:, i], nb[:, j], orient, wa, wb, max_spacing, same)
+    per = max(1, chunk_hits // gene.size)
+    for s0 in range(0, shuffles, per):
+        s1 = min(shuffles, s0 + per)
+        n = s1 - s0
+        new_start = np.floor(rng.random((n, gene.size)) * hi[None, :]).astype(np.int64)
+        grp = np.repeat(np.arange(n), gene.size)
+        null[s0:s1] = sweep_spacing_counts(
+            np.tile(gene, n), new_start.ravel(), np.tile(minus, n), np.tile(is_b, n), wa, wb, max_spacing, same,
+            n_groups=n, group=grp,
+        )
     return observed, null
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,11 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
     if ckpt_path is None and module.is_cr:  # CR starts predicting the mean training label
         module.model.init_bias(float(ds.labels()[ds.indices("train")].mean()))
     t0 = time.time()
-    trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    with warnings.catch_warnings():
+        # harmless: out_dir holds our own files / a resumable last.ckpt; srun hint on SLURM login nodes
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*srun.*")
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
     train_seconds = time.time() - t0
     if not trainer.is_global_zero:
         return {}

@@ -53,6 +53,6 @@ def tiny_config(tmp: Path, **train) -> dict:
             "cnn": {"type": "xpresso_cnn", "conv1_filters": 16, "conv2_filters": 8, "dense1": 16},
             "kmer": {"type": "kmer_ridge", "k": [3, 4], "alphas": [1.0, 10.0, 100.0]},
         },
-        "train": {"max_epochs": 6, "batch_size": 32, "lr": 0.005, "patience": 10, "accelerator": "cpu", "devices": 1, "seed": 1, **train},
+        "train": {"max_epochs": 6, "batch_size": 32, "lr": 0.002, "patience": 10, "accelerator": "cpu", "devices": 1, "seed": 1, **train},
     }
     return validate_config(cfg, semantics=False)

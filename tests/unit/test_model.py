@@ -55,7 +55,7 @@ def test_decomposition_exact_with_extra():
 
 def test_hand_set_weights_give_count_weighted_sum():
     """Head weights 0 and head bias c: w(x) = c at every position, so y = sum_b count_b * c_b + bias."""
-    model = CRModel(50, channels=4, n_layers=2, stem_kernel=3).eval()
+    model = CRModel(50, channels=4, n_layers=2, stem_kernel=3, weight_scale=1.0).eval()
     c = torch.tensor([1.0, -2.0, 0.5, 3.0])
     with torch.no_grad():
         model.head.weight.zero_()
@@ -71,7 +71,7 @@ def test_hand_set_weights_give_count_weighted_sum():
 
 
 def test_hand_set_extra_weights():
-    model = CRModel(30, n_extra=2, channels=4, n_layers=1, stem_kernel=3).eval()
+    model = CRModel(30, n_extra=2, channels=4, n_layers=1, stem_kernel=3, weight_scale=1.0).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.zero_()
@@ -85,13 +85,13 @@ def test_hand_set_extra_weights():
 
 
 def test_l1_penalty_is_mean_abs_contribution():
-    model = CRModel(40, channels=4, n_layers=1, stem_kernel=3).eval()
+    model = CRModel(40, channels=4, n_layers=1, stem_kernel=3, weight_scale=0.5).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor([1.0, -1.0, 2.0, 0.0]))
     x = one_hot_torch(torch.from_numpy(encode("ACGT" * 10))[None])
     out = model(x)
-    assert CRModel.l1_penalty(out).item() == pytest.approx((1 + 1 + 2 + 0) / 4)
+    assert CRModel.l1_penalty(out).item() == pytest.approx(0.5 * (1 + 1 + 2 + 0) / 4)
 
 
 def test_auto_downsample_and_receptive_field():

@@ -127,10 +127,10 @@ FIGURE_NAMES = {
     ],
     "motifs": [
         "activity_volcano",
+        "motif_logos",
         "enrichment_heatmap",
         "cooccurrence_network",
-        "spacing_top_pairs",
-        "top_motif_logos",
+        "spacing_histograms",
     ],
     "examples": ["example_promoters"],
 }
@@ -183,7 +183,7 @@ def figure_inputs(stage):
         ],
         "examples": [
             f"{ATTR}/weighted_features.npy",
-            f"{MOTIFS}/hits.tsv.gz",
+            f"{MOTIFS}/hits.parquet",
             f"{CLUSTERS}/assignments.tsv",
         ],
         "recovery": [

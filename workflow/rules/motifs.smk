@@ -8,7 +8,7 @@ rule scan_motifs:
         tracks=rules.attribute.output.tracks,
         assignments=rules.cluster.output.assignments,
     output:
-        hits=f"{MOTIFS}/hits.tsv.gz",
+        hits=f"{MOTIFS}/hits.parquet",
         meme=f"{MOTIFS}/motifs.meme",
     log:
         f"{LOGS}/scan_motifs.log",
@@ -19,7 +19,7 @@ rule scan_motifs:
         mem_mb=8000,
         runtime=120,
     params:
-        cfg=lambda wc: cfg_json("motifs"),
+        cfg=lambda wc: cfg_json("motifs", "grammar"),
         data=dir_of("data"),
         attr=dir_of("tracks"),
         clusters=dir_of("assignments"),

@@ -83,7 +83,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     summary = scan_dataset(
         ds.sequences, wf, gene_ids, clusters, motifs, out / HITS_FILE,
         threshold=float(mcfg["p_threshold"]), batch_genes=int(mcfg["batch_genes"]),
-        null_max_shift=int(gcfg.get("null_max_shift", 200)), seed=int(gcfg.get("seed", 0)),
+        null_max_shift=int(gcfg.get("null_max_shift", 50)), seed=int(gcfg.get("seed", 0)),
     )
     write_json(out / SCAN_SUMMARY, summary)
     log.info("%d hits written to %s", summary["n_hits"], out / HITS_FILE)

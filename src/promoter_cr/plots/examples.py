@@ -1,7 +1,7 @@
 """Example promoters: the CR weighted-feature track with the motif hits beneath it.
 
 Drawn from tables only: ``attributions/weighted_features.npy`` (+ ``attributions.tsv``),
-``clusters/assignments.tsv``, ``motifs/hits.tsv.gz`` and ``motifs/activity.tsv``.
+``clusters/assignments.tsv``, ``motifs/hits.parquet`` and ``motifs/activity.tsv``.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ def choose_examples(assign: pd.DataFrame, attr: pd.DataFrame, n: int) -> list[st
     return picks
 
 
-def read_hits_for(hits_path: Path, gene_ids: list[str], chunksize: int = 2_000_000) -> pd.DataFrame:
-    """Hits of ``gene_ids`` only, read in chunks (the table may hold tens of millions of rows)."""
-    wanted = set(gene_ids)
-    parts = []
-    for chunk in pd.read_csv(hits_path, sep="\t", chunksize=chunksize, dtype={"gene_id": str}):
-        sel = chunk[chunk["gene_id"].isin(wanted)]
-        if len(sel):
-            parts.append(sel)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["gene_id", "motif_id", "motif_name", "start", "end", "strand", "contribution"])
+def read_hits_for(hits_path: Path, gene_ids: list[str]) -> pd.DataFrame:
+    """Hits of ``gene_ids`` only, filtered while reading (the table may hold tens of millions of rows)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(hits_path, columns=["gene_id", "motif_id", "motif_name", "start", "end", "strand", "contribution"], filters=[("gene_id", "in", list(gene_ids))])
+    df = table.to_pandas()
+    for col in ("gene_id", "motif_id", "motif_name", "strand"):
+        df[col] = df[col].astype(str)
+    return df
 
 
 def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
@@ -56,7 +56,7 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
     called = activity[(activity["cluster"] == "all") & (activity["effect"] != "none")]
     effect_of = dict(zip(called["motif_id"], called["effect"]))
     examples = choose_examples(assign, attr, int(fig_cfg.get("n_examples", 4)))
-    hits = read_hits_for(ds_dir / "motifs" / "hits.tsv.gz", examples)
+    hits = read_hits_for(ds_dir / "motifs" / "hits.parquet", examples)
     hits = hits[hits["motif_id"].isin(effect_of)]
     row_of = {g: i for i, g in enumerate(attr["gene_id"])}
     length = tracks.shape[1]

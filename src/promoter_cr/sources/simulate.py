@@ -119,7 +119,7 @@ N_SITES: dict[str, tuple[int, int]] = {"activators": (2, 2), "repressors": (2, 2
 #: minimum number of free bases between two separately placed elements
 MIN_GAP = 2
 #: decoy kinds and their probabilities
-DECOY_KINDS: tuple[tuple[str, float], ...] = (("half_a", 0.3), ("half_b", 0.3), ("wrong_spacing", 0.25), ("wrong_orientation", 0.15))
+DECOY_KINDS: tuple[tuple[str, float], ...] = (("half_a", 0.35), ("half_b", 0.35), ("wrong_spacing", 0.2), ("wrong_orientation", 0.1))
 #: wrong spacings of decoy pairs differ from the true one by 2..DECOY_MAX_SHIFT bp
 DECOY_MIN_SHIFT = 2
 DECOY_MAX_SHIFT = 20

@@ -1,0 +1,142 @@
+"""Model figures, drawn from result tables only (no model loading).
+
+``plot_models(ds_dir, out_dir, fig_cfg)`` reads ``<ds_dir>/models/<name>/predictions.tsv``
+(every sub-folder that has one), ``history.tsv`` and ``models/metrics.tsv`` (or each
+model's ``metrics.json`` when the table is absent) and writes:
+
+* ``pred_vs_obs``: predicted vs observed on the test split, one panel per model,
+  Pearson r and r^2 annotated;
+* ``learning_curves``: train and validation loss per epoch (Lightning models; k-mer ridge:
+  validation MSE per alpha), with validation Pearson r on a second axis;
+* ``metrics``: grouped bars of Pearson r (valid and test) per model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .style import NEUTRAL, PALETTE, plt, save_figure
+
+
+def model_names(ds_dir: Path) -> list[str]:
+    """Model sub-folders of ``<ds_dir>/models`` that hold ``predictions.tsv`` (sorted)."""
+    base = Path(ds_dir) / "models"
+    return sorted(p.parent.name for p in base.glob("*/predictions.tsv")) if base.exists() else []
+
+
+def _metrics_table(ds_dir: Path, names: list[str]) -> pd.DataFrame:
+    path = Path(ds_dir) / "models" / "metrics.tsv"
+    if path.exists():
+        t = pd.read_csv(path, sep="\t")
+        return t[t["model"].isin(names)]
+    rows = []
+    for n in names:
+        mj = Path(ds_dir) / "models" / n / "metrics.json"
+        if mj.exists():
+            m = json.loads(mj.read_text())
+            for split, v in m.get("splits", {}).items():
+                if split in ("valid", "test"):
+                    rows.append({"model": n, "type": m.get("type"), "split": split, **v})
+    return pd.DataFrame(rows)
+
+
+def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return (n + cols - 1) // cols, cols
+
+
+def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    rows, cols = _grid(len(names))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        p = pd.read_csv(Path(ds_dir) / "models" / name / "predictions.tsv", sep="\t")
+        split = "test" if (p["split"] == "test").any() else "valid"
+        p = p[p["split"] == split]
+        obs, pred = p["label"].to_numpy(float), p["prediction"].to_numpy(float)
+        ax.scatter(obs, pred, s=6, alpha=0.5, color=PALETTE[0], linewidths=0, rasterized=len(p) > 2000)
+        if len(p) > 1:
+            lo, hi = np.nanmin([obs.min(), pred.min()]), np.nanmax([obs.max(), pred.max()])
+            ax.plot([lo, hi], [lo, hi], color=NEUTRAL, lw=0.8, ls="--")
+            r = np.corrcoef(obs, pred)[0, 1] if obs.std() > 0 and pred.std() > 0 else float("nan")
+            ax.text(0.03, 0.97, f"r = {r:.3f}\nr$^2$ = {r * r:.3f}\nn = {len(p)}", transform=ax.transAxes, va="top", fontsize=9)
+        ax.set_title(f"{name} ({split})")
+        ax.set_xlabel("observed")
+        ax.set_ylabel("predicted")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+
+
+def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    rows, cols = _grid(len(names))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        path = Path(ds_dir) / "models" / name / "history.tsv"
+        ax.set_title(name)
+        if not path.exists():
+            ax.text(0.5, 0.5, "no history", ha="center", transform=ax.transAxes)
+            continue
+        h = pd.read_csv(path, sep="\t")
+        if "epoch" in h.columns:
+            ax.plot(h["epoch"], h["train_loss"], marker=".", label="train loss", color=PALETTE[0])
+            ax.plot(h["epoch"], h["val_loss"], marker=".", label="valid loss", color=PALETTE[1])
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("MSE")
+            if "val_pearson" in h.columns and h["val_pearson"].notna().any():
+                ax2 = ax.twinx()
+                ax2.plot(h["epoch"], h["val_pearson"], ls=":", color=PALETTE[2], label="valid r")
+                ax2.set_ylabel("valid Pearson r", color=PALETTE[2])
+                ax2.spines["right"].set_visible(True)
+            ax.legend(fontsize=8, loc="upper right")
+        elif "alpha" in h.columns:
+            ax.plot(h["alpha"], h["val_loss"], marker="o", color=PALETTE[1])
+            ax.set_xscale("log")
+            ax.set_xlabel("ridge alpha")
+            ax.set_ylabel("valid MSE")
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+
+
+def plot_metrics_bars(table: pd.DataFrame, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 3.2))
+    splits = [s for s in ("valid", "test") if s in set(table.get("split", []))]
+    width = 0.8 / max(1, len(splits))
+    x = np.arange(len(names))
+    for j, split in enumerate(splits):
+        sub = table[table["split"] == split].set_index("model")
+        vals = [float(sub.loc[n, "pearson_r"]) if n in sub.index else np.nan for n in names]
+        bars = ax.bar(x + (j - (len(splits) - 1) / 2) * width, vals, width, label=split, color=PALETTE[j])
+        for b, v in zip(bars, vals):
+            if np.isfinite(v):
+                ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_ylabel("Pearson r")
+    ax.axhline(0, color=NEUTRAL, lw=0.8)
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+
+
+def plot_models(ds_dir: Path, out_dir: Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    """Draw the model figures of ``ds_dir`` into ``out_dir``; returns the written paths.
+
+    Raises ``FileNotFoundError`` when no model folder holds ``predictions.tsv``.
+    """
+    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
+    names = model_names(ds_dir)
+    if not names:
+        raise FileNotFoundError(f"no models/<name>/predictions.tsv under {ds_dir}")
+    paths = plot_pred_vs_obs(ds_dir, names, out_dir / "pred_vs_obs", fig_cfg)
+    paths += plot_learning_curves(ds_dir, names, out_dir / "learning_curves", fig_cfg)
+    table = _metrics_table(ds_dir, names)
+    if len(table):
+        paths += plot_metrics_bars(table, names, out_dir / "metrics", fig_cfg)
+    return paths

@@ -1,0 +1,227 @@
+"""Motif-grammar figures, drawn from the tables in ``results/<ds>/motifs/`` alone.
+
+* ``activity_volcano``: rank-biserial effect size vs -log10 q ('all' genes), activating /
+  repressive calls coloured, the strongest calls labelled.
+* ``enrichment_heatmap``: log2 enrichment of the most significant motifs per cluster
+  (``*`` where q < 0.05).
+* ``cooccurrence_network``: significant co-occurrence edges, nodes coloured by community.
+* ``spacing_histograms``: observed spacing counts of the top pairs (their most significant
+  orientation) with the shuffled-position null mean and its 5-95 % band.
+* ``motif_logos``: information-content logo of each top called motif beside its effect size,
+  hit count and q-value (needs ``motifs.meme``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, save_figure
+
+log = logging.getLogger(__name__)
+
+EFFECT_COLOURS = {"activating": ACTIVATING, "repressive": REPRESSIVE, "none": NEUTRAL}
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        log.warning("%s is missing; its figure is skipped", path)
+        return None
+    return pd.read_csv(path, sep="\t", dtype={"cluster": str}, keep_default_na=True)
+
+
+def _neglog(q: pd.Series) -> np.ndarray:
+    q = q.to_numpy(dtype=float)
+    return -np.log10(np.clip(np.nan_to_num(q, nan=1.0), 1e-300, 1.0))
+
+
+def plot_volcano(activity: pd.DataFrame, stem: Path, fmt, dpi, n_labels: int = 12) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    a = activity[(activity["cluster"].astype(str) == "all") & activity["effect_size"].notna()].copy()
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    if a.empty:
+        ax.text(0.5, 0.5, "no motif was tested", ha="center", va="center", transform=ax.transAxes)
+    else:
+        a["y"] = _neglog(a["q_value"])
+        marginal = a["marginal_effect"] if "marginal_effect" in a.columns else a["effect"]
+        explained = (a["effect"] == "none") & (marginal != "none")
+        for eff in ("none", "repressive", "activating"):
+            s = a[(a["effect"] == eff) & ~explained]
+            ax.scatter(s["effect_size"], s["y"], s=10 if eff == "none" else 22, c=EFFECT_COLOURS[eff],
+                       alpha=0.5 if eff == "none" else 0.9, label=f"{eff} ({len(s)})", edgecolors="none")
+        s = a[explained]
+        if len(s):
+            ax.scatter(s["effect_size"], s["y"], s=14, facecolors="none",
+                       edgecolors=[EFFECT_COLOURS[e] for e in marginal[explained]], alpha=0.7,
+                       label=f"explained by an overlapping call ({len(s)})")
+        top = a[a["effect"] != "none"].nlargest(n_labels, "y")
+        for r in top.itertuples():
+            ax.annotate(str(r.motif_name), (r.effect_size, r.y), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax.axvline(0, color="0.7", lw=0.8)
+        ax.legend(loc="upper left")
+    ax.set_xlabel("effect size (rank-biserial: hits vs null windows)")
+    ax.set_ylabel("-log10 q")
+    ax.set_title("Motif activity, all genes")
+    return save_figure(fig, stem, fmt, dpi)
+
+
+def plot_enrichment(enrichment: pd.DataFrame, stem: Path, fmt, dpi, n_motifs: int = 30) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    e = enrichment[enrichment["p_value"].notna()]
+    fig_h = 2 + 0.18 * min(n_motifs, max(1, e["motif_id"].nunique()))
+    if e.empty:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.text(0.5, 0.5, "no enrichment test", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return save_figure(fig, stem, fmt, dpi)
+    best = e.groupby("motif_id")["q_value"].min().nsmallest(n_motifs).index
+    sub = e[e["motif_id"].isin(best)]
+    mat = sub.pivot_table(index="motif_id", columns="cluster", values="log2_enrichment")
+    qmat = sub.pivot_table(index="motif_id", columns="cluster", values="q_value").reindex_like(mat)
+    names = sub.drop_duplicates("motif_id").set_index("motif_id")["motif_name"]
+    lim = float(np.nanmax(np.abs(mat.to_numpy()))) if mat.size else 1.0
+    lim = min(max(lim, 0.5), 5.0)
+    fig, ax = plt.subplots(figsize=(1.5 + 0.6 * mat.shape[1], fig_h))
+    im = ax.imshow(np.clip(mat.to_numpy(), -lim, lim), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(mat.shape[0]):
+        for j in range(mat.shape[1]):
+            if qmat.iat[i, j] < 0.05:
+                ax.text(j, i, "*", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(mat.shape[1]), [str(c) for c in mat.columns])
+    ax.set_yticks(range(mat.shape[0]), [f"{names.get(m, m)} ({m})" for m in mat.index], fontsize=7)
+    ax.set_xlabel("cluster")
+    fig.colorbar(im, ax=ax, label="log2 enrichment (genes with a hit)", shrink=0.6)
+    ax.set_title("Motif enrichment per cluster (* q < 0.05)")
+    return save_figure(fig, stem, fmt, dpi)
+
+
+def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi, seed: int = 0) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    sig = cooc[cooc["significant"].astype(bool)] if len(cooc) else cooc
+    if sig.empty:
+        ax.text(0.5, 0.5, "no significant co-occurrence", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return save_figure(fig, stem, fmt, dpi)
+    g = nx.Graph()
+    for r in sig.itertuples():
+        g.add_edge(r.motif_a, r.motif_b, weight=float(np.log(max(r.observed, 1e-9) / max(r.expected, 1e-9))))
+    community = comm.set_index("motif_id")["community"].to_dict() if len(comm) else {}
+    names = dict(zip(comm["motif_id"], comm["motif_name"])) if len(comm) else {}
+    for r in sig.itertuples():
+        names.setdefault(r.motif_a, r.motif_a_name)
+        names.setdefault(r.motif_b, r.motif_b_name)
+    pos = nx.spring_layout(g, seed=seed, weight="weight")
+    colours = [PALETTE[int(community.get(n, -1)) % len(PALETTE)] if community.get(n, -1) >= 0 else NEUTRAL for n in g.nodes]
+    widths = [0.5 + 1.5 * min(d["weight"], 3) / 3 for _, _, d in g.edges(data=True)]
+    nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.5, edge_color="0.5")
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=160)
+    nx.draw_networkx_labels(g, pos, labels={n: names.get(n, n) for n in g.nodes}, font_size=7, ax=ax)
+    ax.set_title(f"Motif co-occurrence ({g.number_of_nodes()} motifs, {g.number_of_edges()} edges; colour = community)")
+    ax.set_axis_off()
+    return save_figure(fig, stem, fmt, dpi)
+
+
+def plot_spacing(spacing: pd.DataFrame, stem: Path, fmt, dpi, n_pairs: int = 6) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    if spacing.empty:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.text(0.5, 0.5, "no pair tested for spacing", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return save_figure(fig, stem, fmt, dpi)
+    best = spacing.sort_values("q_value").drop_duplicates(["motif_a", "motif_b"]).head(n_pairs)
+    n = len(best)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3 * rows), squeeze=False)
+    for ax, r in zip(axes.ravel(), best.itertuples()):
+        s = spacing[(spacing["motif_a"] == r.motif_a) & (spacing["motif_b"] == r.motif_b) & (spacing["orientation"] == r.orientation)].sort_values("spacing")
+        x = s["spacing"].to_numpy()
+        ax.fill_between(x, s["null_lo"], s["null_hi"], step="mid", color="0.8", label="null 5-95%")
+        ax.step(x, s["expected"], where="mid", color="0.4", lw=0.8, label="null mean")
+        sig = s["q_value"].to_numpy() < 0.05
+        ax.bar(x, s["observed"], width=0.9, color=np.where(sig, ACTIVATING, NEUTRAL), alpha=0.85, label="observed")
+        ax.set_title(f"{r.motif_a_name} -> {r.motif_b_name} ({r.orientation})", fontsize=9)
+        ax.set_xlabel("spacing start_b - start_a (bp)")
+        ax.set_ylabel("hit pairs")
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle("Spacing of top co-occurring pairs (red: q < 0.05)")
+    fig.tight_layout()
+    return save_figure(fig, stem, fmt, dpi)
+
+
+def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motifs: int = 8) -> list[Path]:
+    import logomaker
+    import matplotlib.pyplot as plt
+
+    from ..motif_db import read_meme
+
+    a = activity[(activity["cluster"].astype(str) == "all") & (activity["effect"] != "none")]
+    if a.empty:
+        a = activity[(activity["cluster"].astype(str) == "all") & activity["q_value"].notna()]
+    a = a.sort_values("q_value").head(n_motifs)
+    if a.empty or not meme.exists():
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.text(0.5, 0.5, "no called motif" if meme.exists() else "motifs.meme is missing", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return save_figure(fig, stem, fmt, dpi)
+    pwms = {m.motif_id: m for m in read_meme(meme)}
+    n = len(a)
+    fig, axes = plt.subplots(n, 2, figsize=(8, 1.3 * n), squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
+    for (ax_logo, ax_bar), r in zip(axes, a.itertuples()):
+        m = pwms.get(r.motif_id)
+        if m is not None:
+            df = pd.DataFrame(m.pwm.T, columns=list("ACGT"))
+            info = logomaker.transform_matrix(df, from_type="probability", to_type="information")
+            logomaker.Logo(info, ax=ax_logo, color_scheme="classic")
+            ax_logo.set_ylim(0, 2)
+        ax_logo.set_ylabel("bits", fontsize=7)
+        ax_logo.set_title(f"{r.motif_name} ({r.motif_id})", fontsize=8, loc="left")
+        ax_logo.tick_params(labelsize=6)
+        colour = EFFECT_COLOURS.get(str(r.effect), NEUTRAL)
+        ax_bar.barh([0], [r.effect_size], color=colour)
+        ax_bar.set_xlim(-1, 1)
+        ax_bar.axvline(0, color="0.5", lw=0.8)
+        ax_bar.set_yticks([])
+        ax_bar.tick_params(labelsize=6)
+        ax_bar.set_title(f"n={int(r.n_hits)}  q={r.q_value:.1e}", fontsize=7)
+    axes[-1, 1].set_xlabel("effect size", fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, stem, fmt, dpi)
+
+
+def plot_motifs(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    """Draw every motif figure from ``<ds_dir>/motifs/*.tsv`` into ``out_dir``; return the paths.
+
+    A missing table skips its figure with a warning; an empty one gives a figure that says so.
+    """
+    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
+    mdir = ds_dir / "motifs"
+    fmt = fig_cfg.get("formats", ["png", "pdf"])
+    dpi = int(fig_cfg.get("dpi", 150))
+    paths: list[Path] = []
+    activity = _read(mdir / "activity.tsv")
+    if activity is not None:
+        paths += plot_volcano(activity, out_dir / "activity_volcano", fmt, dpi)
+        paths += plot_logos(activity, mdir / "motifs.meme", out_dir / "motif_logos", fmt, dpi)
+    enrichment = _read(mdir / "enrichment.tsv")
+    if enrichment is not None:
+        paths += plot_enrichment(enrichment, out_dir / "enrichment_heatmap", fmt, dpi)
+    cooc, comm = _read(mdir / "cooccurrence.tsv"), _read(mdir / "communities.tsv")
+    if cooc is not None and comm is not None:
+        paths += plot_network(cooc, comm, out_dir / "cooccurrence_network", fmt, dpi)
+    spacing = _read(mdir / "spacing.tsv")
+    if spacing is not None:
+        paths += plot_spacing(spacing, out_dir / "spacing_histograms", fmt, dpi)
+    return paths

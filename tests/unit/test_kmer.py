@@ -1,0 +1,73 @@
+"""k-mer counting on hand examples and the ridge baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from promoter_cr.encoding import encode
+from promoter_cr.kmer import canonical_columns, fit_kmer_ridge, kmer_counts, kmer_features, kmer_names, revcomp_index
+
+
+def _codes(*seqs: str) -> np.ndarray:
+    return np.stack([encode(s) for s in seqs])
+
+
+def test_raw_counts_hand_example():
+    # AACGT: 2-mers AA, AC, CG, GT
+    x = kmer_counts(_codes("AACGT"), 2, canonical=False, normalise=False).toarray()
+    names = kmer_names(2, canonical=False)
+    got = {names[i]: int(v) for i, v in enumerate(x[0]) if v}
+    assert got == {"AA": 1, "AC": 1, "CG": 1, "GT": 1}
+
+
+def test_windows_with_n_are_skipped():
+    x = kmer_counts(_codes("ACNGT", "AAAAA"), 2, canonical=False, normalise=False).toarray()
+    names = kmer_names(2, canonical=False)
+    assert {names[i]: int(v) for i, v in enumerate(x[0]) if v} == {"AC": 1, "GT": 1}
+    assert x[1, names.index("AA")] == 4
+
+
+def test_canonical_counts_both_strands():
+    # ACG (rc CGT) and AAC (rc GTT): 3-mers of AACGT are AAC, ACG, CGT
+    x = kmer_counts(_codes("AACGT"), 3, canonical=True, normalise=False).toarray()
+    names = kmer_names(3, canonical=True)
+    got = {names[i]: int(v) for i, v in enumerate(x[0]) if v}
+    # forward strand AAC ACG CGT, reverse strand (ACGTT) ACG CGT GTT; {AAC,GTT} -> AAC, {ACG,CGT} -> ACG
+    assert got == {"AAC": 2, "ACG": 4}
+    assert len(names) == 32  # 64 3-mers, no palindromes for odd k
+
+
+def test_revcomp_and_canonical_columns():
+    rc = revcomp_index(2)
+    names = kmer_names(2, canonical=False)
+    assert names[rc[names.index("AC")]] == "GT"
+    assert names[rc[names.index("CG")]] == "CG"  # palindrome
+    assert len(canonical_columns(2)) == 10  # (16 + 4 palindromes) / 2
+
+
+def test_normalised_is_length_independent():
+    short = kmer_counts(_codes("ACGT" * 5), 2, canonical=False).toarray()
+    long = kmer_counts(_codes("ACGT" * 50), 2, canonical=False).toarray()
+    np.testing.assert_allclose(short[0] > 0, long[0] > 0)
+    assert short.sum() == pytest.approx(16) and long.sum() == pytest.approx(16)
+
+
+def test_chunking_gives_same_result():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, size=(37, 60)).astype(np.uint8)
+    a = kmer_counts(codes, 4, chunk=5).toarray()
+    b = kmer_counts(codes, 4, chunk=1000).toarray()
+    np.testing.assert_array_equal(a, b)
+    assert kmer_features(codes, [2, 3]).shape == (37, 10 + 32)
+
+
+def test_ridge_learns_kmer_signal():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 4, size=(300, 100)).astype(np.uint8)
+    y = kmer_counts(codes, 3, canonical=False, normalise=False).toarray()[:, 5] + rng.normal(0, 0.1, 300)
+    x = kmer_features(codes, [3], canonical=False)
+    pipe, alpha, scores = fit_kmer_ridge(x[:200], y[:200], x[200:], y[200:], [0.1, 10.0, 1e5])
+    assert set(scores) == {0.1, 10.0, 1e5} and alpha in scores
+    r = np.corrcoef(pipe.predict(x[200:]), y[200:])[0, 1]
+    assert r > 0.9
