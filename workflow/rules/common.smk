@@ -184,6 +184,7 @@ def figure_inputs(stage):
         "examples": [
             f"{ATTR}/weighted_features.npy",
             f"{MOTIFS}/hits.parquet",
+            f"{MOTIFS}/activity.tsv",
             f"{CLUSTERS}/assignments.tsv",
         ],
         "recovery": [
