@@ -203,6 +203,9 @@ JobCompLoc=$STATE_DIR/log/jobcomp.log
 # Finished jobs stay visible to squeue for MinJobAge seconds (plugin status checks use squeue).
 MinJobAge=$MIN_JOB_AGE
 SchedulerType=sched/builtin
+# Reject jobs that can never run here (too many CPUs, too much memory) at submission
+# instead of leaving them pending forever.
+EnforcePartLimits=ALL
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2

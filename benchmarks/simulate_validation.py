@@ -13,7 +13,6 @@ planted bases, plus noise), smoothed and binned as the clustering stage does.
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import numpy as np

@@ -35,8 +35,8 @@ Extra features: ``v(x, h) = MLP([mean-pooled context features, h])`` (``(B, F)``
 contribution ``h * v``. The bias is a single learned scalar (never context dependent),
 so the decomposition stays exact and simple.
 
-L1 regularisation (``CRModel.l1_penalty``): the mean absolute *contribution*
-``|sum_b w_{b,i} x_{b,i}|`` over positions and genes, i.e. the L1 norm of ``w``
+L1 regularisation (``CRModel.l1_penalty``): the per-gene sum over positions of the absolute
+*contribution* ``|sum_b w_{b,i} x_{b,i}|``, averaged over genes, i.e. the L1 norm of ``w``
 masked by the observed bases (the weights of bases absent from the sequence never
 enter a prediction or an explanation, so they are not penalised). The LightningModule
 adds ``l1 * penalty`` to the MSE loss.
@@ -221,8 +221,13 @@ class CRModel(nn.Module):
 
     @staticmethod
     def l1_penalty(out: CROutput) -> Tensor:
-        """Mean absolute contribution (L1 of ``w`` masked by the one-hot ``x``), a scalar."""
-        return out.contributions.abs().mean()
+        """Per-gene L1 norm of the contributions, ``sum_i |w_i(x) . x_i|``, averaged over the batch.
+
+        This is the L1 norm of ``w`` masked by the one-hot ``x``. Summing (not averaging) over
+        positions keeps it on the scale of the label whatever ``L`` is, so one ``l1`` value
+        means the same for 110 bp and 10.5 kb inputs.
+        """
+        return out.contributions.abs().sum(1).mean()
 
 
 def _adapt_pools(length: int, k1: int, p1: int, k2: int, p2: int) -> tuple[int, int]:

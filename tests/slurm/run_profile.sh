@@ -6,7 +6,7 @@
 #
 # Examples (from the repository root):
 #   tests/slurm/run_profile.sh /tmp/slurm-tiny -s tests/slurm/Snakefile \
-#       --set-resources train_model:mem_mb=500 train_model:gpu=1
+#       --set-threads train_model=2 --set-resources train_model:mem_mb=500 train_model:gpu=1
 #   tests/slurm/run_profile.sh /tmp/slurm-real -s Snakefile --configfile tests/data/tiny_config.yaml \
 #       --set-threads train_model=1 --set-resources train_model:mem_mb=2000 train_model:runtime=10
 #

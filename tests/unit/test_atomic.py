@@ -48,3 +48,13 @@ def test_write_json_and_tsv_gz(tmp_path):
     write_tsv(tmp_path / "t.tsv.gz", df)
     back = pd.read_csv(tmp_path / "t.tsv.gz", sep="\t")
     assert back["v"].tolist() == [1.0, 2.0]
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    with atomic_path(tmp_path / "x.txt") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask

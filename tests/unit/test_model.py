@@ -84,14 +84,14 @@ def test_hand_set_extra_weights():
     assert out.prediction.item() == pytest.approx(-3.0)
 
 
-def test_l1_penalty_is_mean_abs_contribution():
+def test_l1_penalty_is_l1_norm_of_contributions():
     model = CRModel(40, channels=4, n_layers=1, stem_kernel=3, weight_scale=0.5).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor([1.0, -1.0, 2.0, 0.0]))
     x = one_hot_torch(torch.from_numpy(encode("ACGT" * 10))[None])
     out = model(x)
-    assert CRModel.l1_penalty(out).item() == pytest.approx(0.5 * (1 + 1 + 2 + 0) / 4)
+    assert CRModel.l1_penalty(out).item() == pytest.approx(0.5 * (1 + 1 + 2 + 0) * 10)
 
 
 def test_auto_downsample_and_receptive_field():

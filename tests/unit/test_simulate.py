@@ -134,7 +134,11 @@ def test_class_grammar(sim_cfg, simulated):
             assert inside(a, "pair") and inside(b, "pair")
         else:
             assert inst == []  # decoys never complete the pair by accident
-    assert n_decoy_sites >= N_SMALL  # every gene has at least one decoy element
+    hi = sim_cfg["n_decoys"][1]
+    assert max(sum(p["role"] == "decoy" for p in g["plants"]) for g in gt["genes"]) <= 2 * hi  # <= 2 sites per decoy element
+    assert n_decoy_sites > N_SMALL / 2
+    with_decoys = {g["class"] for g in gt["genes"] if any(p["role"] == "decoy" for p in g["plants"])}
+    assert with_decoys == {0, 1, 2, 3}  # decoys in every class
 
 
 def test_labels_are_planted_function_plus_noise(sim_cfg, motifs, simulated):

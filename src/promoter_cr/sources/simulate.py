@@ -39,8 +39,8 @@ shorter windows pull the region centres towards the TSS, widths fixed):
 4. ``proximal_activation+cooperative``, 5. ``proximal_activation+repressed``,
    6. ``repressed+cooperative``, 7. ``proximal_activation+repressed+cooperative``: the elements
    of the named classes, each in its own region; used only when ``n_classes`` > 4 (at most 8).
-   With ``n_classes`` < 4 the first templates are used (2: proximal activation and repressed;
-   3: adds cooperative).
+   With ``n_classes`` < 4 the first templates are used (2: proximal activation and repressed,
+   the pairs then appear only as decoys; 3: adds cooperative).
 
 The regions are compact (40-60 bp) and the site counts fixed so that each class has one
 homogeneous attribution profile: k-means on smoothed, binned ideal tracks recovers the
@@ -391,8 +391,12 @@ def load_simulation_motifs(sim_cfg: dict[str, Any]) -> dict[str, Motif]:
 
 
 def _fetch(release: str, mid: str, key: str) -> Motif:
+    import warnings
+
     try:
-        (m,) = load_jaspar(release, ids=[mid])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyjaspar warns before failing; the error below says it all
+            (m,) = load_jaspar(release, ids=[mid])
     except Exception as exc:  # pyjaspar raises ValueError / AttributeError for unknown ids / releases
         raise ConfigError(f"invalid config: key '{key}': JASPAR matrix id {mid!r} could not be loaded from {release}: {exc}") from exc
     return Motif(mid, m.name, m.pwm)
@@ -584,17 +588,6 @@ class _GeneMaker:
 # --------------------------------------------------------------------------- scrubbing
 
 
-def _window_cover(starts: np.ndarray, w: int) -> np.ndarray:
-    """``(N, L)`` bool: positions covered by a window of width ``w`` starting at a True of ``starts`` ``(N, L - w + 1)``."""
-    n, n_win = starts.shape
-    L = n_win + w - 1
-    cs = np.zeros((n, L + 1), dtype=np.int32)
-    cs[:, 1 : n_win + 1] = np.cumsum(starts, axis=1)
-    cs[:, n_win + 1 :] = cs[:, n_win : n_win + 1]
-    idx = np.arange(L)
-    return (cs[:, idx + 1] - cs[:, np.maximum(idx + 1 - w, 0)]) > 0
-
-
 def _overlaps(mask: np.ndarray, w: int) -> np.ndarray:
     """``(N, L - w + 1)`` bool: window ``i`` of width ``w`` touches a True of ``mask`` ``(N, L)``."""
     cs = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int32)
@@ -611,7 +604,8 @@ def stray_matches(codes: np.ndarray, plants: Sequence[Sequence[dict[str, Any]]],
     own = {m: np.zeros(codes.shape, dtype=bool) for m in motifs}
     for r, ps in enumerate(plants):
         for p in ps:
-            own[p["motif_id"]][r, p["start"] : p["end"]] = True
+            if p["motif_id"] in own:
+                own[p["motif_id"]][r, p["start"] : p["end"]] = True
     out = []
     for mid, m in motifs.items():
         thr = score_threshold(m.pwm, p_value)
