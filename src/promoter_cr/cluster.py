@@ -7,11 +7,22 @@ float64 copy of all tracks is never held):
    repressive contributions are kept apart, so they cannot cancel in a bin);
 2. moving average over ``smoothing`` bp (zero outside the window);
 3. mean per bin of ``bin_size`` bp (the last bin averages the positions it has);
-4. optionally z-score each feature column (``standardize``).
+4. ``transform: asinh`` (default): ``asinh(f / s)`` with ``s`` the 75th percentile of
+   ``|f|`` over all genes and features. This compresses large contributions (a gene with
+   a strong site and one with a weak site at the same place end up close) while small
+   values stay linear; on the simulated set it roughly doubles the agreement of k-means
+   with the planted classes over raw bin means (k-means on raw values splits genes by
+   contribution magnitude rather than by where the contributions are);
+5. optionally z-score each feature column (``standardize``).
 
 k-means (scikit-learn, ``random_state=seed``, ``n_init``) runs with a fixed ``k`` or for
 every ``k`` in ``k_range``, choosing by ``k_criterion`` (silhouette by default;
-Calinski-Harabasz and Davies-Bouldin are recorded too). Clusters are renumbered
+Calinski-Harabasz and Davies-Bouldin are recorded too). Measured on the default
+simulated set (4 planted classes) with a small CR model (val r 0.82): silhouette 0.223
+at k = 3 against 0.220 at k = 4 (ARI 0.54 and 0.73); Calinski-Harabasz, Davies-Bouldin,
+subsample stability and the gap statistic did not pick 4 either, because that model
+gives the cooperative pair about half its true effect, so those genes sit between the
+basal and activated ones. Set ``cluster.k`` when the number of groups is known. Clusters are renumbered
 ``0..k-1`` by increasing mean expression (ties: size, then the k-means index), so labels
 are stable across runs.
 
@@ -70,9 +81,9 @@ def _smooth_bin(x: np.ndarray, smoothing: int, bin_size: int) -> np.ndarray:
 
 def represent(
     tracks: np.ndarray,
-    smoothing: int = 11,
-    bin_size: int = 20,
-    split_sign: bool = True,
+    smoothing: int = 51,
+    bin_size: int = 50,
+    split_sign: bool = False,
     gene_ids: np.ndarray | None = None,
     path: str | Path | None = None,
     chunk_rows: int | None = None,
@@ -115,6 +126,25 @@ def represent(
         else:
             out[s] = _smooth_bin(x, smoothing, bin_size)
     return out
+
+
+TRANSFORMS = ("none", "asinh")
+ASINH_QUANTILE = 0.75
+
+
+def transform_features(features: np.ndarray, transform: str = "asinh") -> tuple[np.ndarray, float]:
+    """Apply ``transform`` to ``(n, D)`` features; returns (float32 features, scale used or 1.0).
+
+    ``asinh``: ``asinh(f / s)``, ``s`` = the ``ASINH_QUANTILE`` quantile of ``|f|`` (1.0 when 0).
+    """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"cluster transform must be one of {TRANSFORMS}, got {transform!r}")
+    if transform == "none":
+        return features, 1.0
+    scale = float(np.quantile(np.abs(features), ASINH_QUANTILE)) if features.size else 1.0
+    if not scale > 0:
+        scale = 1.0
+    return np.arcsinh(features / scale).astype(np.float32), scale
 
 
 def standardize_columns(features: np.ndarray) -> np.ndarray:
@@ -278,10 +308,11 @@ def cluster_tracks(
     *,
     k: int | None = None,
     k_range: tuple[int, int] | list[int] = (2, 8),
-    smoothing: int = 11,
-    bin_size: int = 20,
-    split_sign: bool = True,
+    smoothing: int = 51,
+    bin_size: int = 50,
+    split_sign: bool = False,
     standardize: bool = False,
+    transform: str = "asinh",
     n_init: int = 10,
     seed: int = 0,
     k_criterion: str = "silhouette",
@@ -309,6 +340,7 @@ def cluster_tracks(
     if k is not None and k > n:
         raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
     feats = represent(tracks, smoothing, bin_size, split_sign, gene_ids=gene_ids, path=path)
+    feats, scale = transform_features(feats, transform)
     if standardize:
         feats = standardize_columns(feats)
     if k is None:
@@ -325,7 +357,7 @@ def cluster_tracks(
     centroids_sorted = np.empty_like(centroids)
     centroids_sorted[new_of_old] = centroids
     scores = table.loc[table["k"] == k].iloc[0].to_dict()
-    return {"labels": labels, "centroids": centroids_sorted, "features": feats, "k": int(k), "chosen_by": chosen_by, "k_selection": table, "scores": scores}
+    return {"labels": labels, "centroids": centroids_sorted, "features": feats, "k": int(k), "chosen_by": chosen_by, "k_selection": table, "scores": scores, "transform_scale": scale}
 
 
 def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -355,8 +387,9 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
     expression = table["label"].to_numpy(dtype=np.float64)
     res = cluster_tracks(
         wf, expression,
-        k=cfg.get("k"), k_range=cfg.get("k_range", (2, 8)), smoothing=cfg.get("smoothing", 11),
-        bin_size=cfg.get("bin_size", 20), split_sign=cfg.get("split_sign", True), standardize=cfg.get("standardize", False),
+        k=cfg.get("k"), k_range=cfg.get("k_range", (2, 8)), smoothing=cfg.get("smoothing", 51),
+        bin_size=cfg.get("bin_size", 50), split_sign=cfg.get("split_sign", False), standardize=cfg.get("standardize", False),
+        transform=cfg.get("transform", "asinh"),
         n_init=cfg.get("n_init", 10), seed=cfg.get("seed", 0), k_criterion=cfg.get("k_criterion", "silhouette"),
         silhouette_sample=cfg.get("silhouette_sample", 4000), gene_ids=gene_ids, path=attr_dir / "weighted_features.npy",
     )
@@ -386,7 +419,10 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
         "n_genes": len(gene_ids),
         "feature_dim": int(res["features"].shape[1]),
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
-        "representation": {key: cfg.get(key, d) for key, d in (("smoothing", 11), ("bin_size", 20), ("split_sign", True), ("standardize", False))},
+        "representation": {
+            **{key: cfg.get(key, d) for key, d in (("smoothing", 51), ("bin_size", 50), ("split_sign", False), ("transform", "asinh"), ("standardize", False))},
+            "transform_scale": res["transform_scale"],
+        },
         "seed": cfg.get("seed", 0),
         "n_init": cfg.get("n_init", 10),
     }

@@ -21,14 +21,15 @@ Encoder (``CRModel``)
 For long inputs the stem output is downsampled by a strided conv (factor ``d`` =
 ``downsample``; ``None`` chooses ``auto_downsample(L)``: 1 up to 2,048 bp, so 600 bp
 simulated promoters and 2 kb windows stay at base resolution, about ``L / 512`` above,
-i.e. 20 for a 10.5 kb Xpresso window). ``n_layers`` pre-activation residual blocks
+i.e. 21 for a 10.5 kb Xpresso window). ``n_layers`` pre-activation residual blocks
 (GroupNorm -> GELU -> dilated Conv1d(``kernel_size``) -> dropout) with dilation
 ``2**(i mod 10)`` then give a receptive field of about
 ``stem_kernel + d * (kernel_size - 1) * (2**n_layers - 1)`` bp (8 layers, k=3: ~525 bp
-at d=1; ~10 kb at d=20), enough to see motif pairs and their spacing. The context
+at d=1; ~10 kb at d=21), enough to see motif pairs and their spacing. The context
 features are upsampled back to full resolution (nearest, by reshape, deterministic on
-GPU), added to the local features, mixed by one full-resolution conv, and a 1x1 conv
-gives the 4 weights per position. Downsampling makes a 10.5 kb input cost about as much
+GPU), added to the local features, mixed by one full-resolution conv (kernel 3), and a 1x1 conv
+gives the 4 weights per position, multiplied by the fixed ``weight_scale`` (``1/sqrt(L)``, so
+an optimiser step moves predictions by about the same amount whatever ``L``). Downsampling makes a 10.5 kb input cost about as much
 as a 525 bp one in the dilated stack, while the final weights stay per base.
 
 Extra features: ``v(x, h) = MLP([mean-pooled context features, h])`` (``(B, F)``),
@@ -60,6 +61,7 @@ CR_DEFAULTS: dict[str, Any] = {
     "dropout": 0.1,
     "l1": 1e-3,
     "downsample": None,
+    "stem_channels": None,
 }
 #: defaults of the Xpresso CNN (Agarwal & Shendure 2020)
 XPRESSO_DEFAULTS: dict[str, Any] = {
@@ -127,6 +129,10 @@ class CRModel(nn.Module):
     ----------
     length
         Input length ``L`` (chooses ``downsample`` when it is ``None`` and ``weight_scale``).
+    stem_channels
+        Width ``S`` of the full-resolution local features (default: ``channels``). A wide stem with a
+        narrow context stack (e.g. S=128, C=32) gives many local pattern detectors at low cost;
+        the context is then projected to ``S`` at low resolution and the mixing conv is skipped.
     weight_scale
         Fixed factor on the head output, ``w = head(z) * weight_scale`` (default ``1/sqrt(L)``):
         keeps the size of an optimiser step's effect on the prediction independent of ``L``.
@@ -147,6 +153,7 @@ class CRModel(nn.Module):
         dropout: float = 0.1,
         downsample: int | None = None,
         weight_scale: float | None = None,
+        stem_channels: int | None = None,
     ):
         super().__init__()
         self.length = int(length)
@@ -156,14 +163,21 @@ class CRModel(nn.Module):
         self.weight_scale = float(weight_scale) if weight_scale is not None else 1.0 / math.sqrt(self.length)
         self.downsample = int(downsample) if downsample else auto_downsample(self.length)
         c = int(channels)
-        self.stem = nn.Conv1d(4, c, stem_kernel, padding="same")
-        self.down = nn.Conv1d(c, c, self.downsample, stride=self.downsample) if self.downsample > 1 else None
+        sc = int(stem_channels) if stem_channels else c
+        self.stem = nn.Conv1d(4, sc, stem_kernel, padding="same")
+        if self.downsample > 1:
+            self.down = nn.Conv1d(sc, c, self.downsample, stride=self.downsample)
+        else:
+            self.down = nn.Conv1d(sc, c, 1) if sc != c else None
         self.blocks = nn.ModuleList(
             [_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)]
         )
         self.ctx_norm = _norm(c)
-        self.mix = nn.Conv1d(c, c, 3, padding="same")
-        self.head = nn.Conv1d(c, 4, 1)
+        # wide local features (stem_channels != channels): context projected back at low resolution,
+        # no full-resolution mixing conv (its cost would grow with stem_channels**2)
+        self.up_proj = nn.Conv1d(c, sc, 1) if sc != c else None
+        self.mix = nn.Conv1d(c, c, 3, padding="same") if sc == c else None
+        self.head = nn.Conv1d(sc, 4, 1)
         # weights start near 0 so the first predictions are ~bias whatever L is (a 10.5 kb sum of
         # random weights would otherwise start far off scale)
         nn.init.normal_(self.head.weight, std=1e-3)
@@ -198,10 +212,14 @@ class CRModel(nn.Module):
             h = block(h)
         h = F.gelu(self.ctx_norm(h))
         pooled = h.mean(-1)
+        if self.up_proj is not None:
+            h = self.up_proj(h)  # (B, S, ceil(L/d))
         if d > 1:
             b, c, ld = h.shape
             h = h.unsqueeze(-1).expand(b, c, ld, d).reshape(b, c, ld * d)[..., :length]
-        z = F.gelu(self.mix(F.gelu(h + local)))
+        z = F.gelu(h + local)
+        if self.mix is not None:
+            z = F.gelu(self.mix(z))
         return self.head(z) * self.weight_scale, pooled
 
     def forward(self, x: Tensor, extra: Tensor | None = None) -> CROutput:

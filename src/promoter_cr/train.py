@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: model config keys that change the architecture (a last.ckpt with other values is not resumed)
 ARCH_KEYS = (
-    "type", "use_extra", "channels", "n_layers", "kernel_size", "stem_kernel", "downsample",
+    "type", "use_extra", "channels", "stem_channels", "n_layers", "kernel_size", "stem_kernel", "downsample",
     "conv1_filters", "conv1_kernel", "pool1", "conv2_filters", "conv2_kernel", "pool2", "dense1", "dense2",
 )
 

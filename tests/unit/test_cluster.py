@@ -121,7 +121,7 @@ def test_cluster_genes_writes_all_outputs(tmp_path: Path):
     assign = pd.read_csv(out / "assignments.tsv", sep="\t")
     assert list(assign.columns) == ["gene_id", "cluster", "label", "split", "sim_class"]
     assert assign["gene_id"].tolist() == ids and (assign["sim_class"] == truth).all()
-    assert np.load(out / "centroids.npy").shape == (3, 40)
+    assert np.load(out / "centroids.npy").shape == (3, 20)  # 200 bp / 10 bp bins, signs together
     assert np.load(out / "cluster_profiles.npy").shape == (3, 200)
     stats = pd.read_csv(out / "cluster_stats.tsv", sep="\t")
     assert stats["size"].sum() == 75 and stats["expression_mean"].is_monotonic_increasing and (stats["purity"] == 1).all()
@@ -147,3 +147,16 @@ def test_cluster_figures_from_tables(tmp_path: Path):
     paths = plot_clusters(ds, tmp_path / "fig", {"formats": ["png"], "dpi": 40})
     assert sorted(p.name for p in paths) == ["cluster_expression.png", "cluster_heatmap.png", "cluster_profiles.png", "k_selection.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_asinh_transform_known_answer():
+    from promoter_cr.cluster import transform_features
+
+    f = np.array([[0.0, 1.0, -2.0, 4.0]], dtype=np.float32)
+    out, scale = transform_features(f, "asinh")
+    assert scale == pytest.approx(np.quantile(np.abs(f), 0.75))
+    np.testing.assert_allclose(out, np.arcsinh(f / scale), rtol=1e-6)
+    same, one = transform_features(f, "none")
+    assert one == 1.0 and same is f
+    with pytest.raises(ValueError, match="transform"):
+        transform_features(f, "log")
