@@ -19,8 +19,14 @@ CR tuning on liver (selection by validation r only; test r read once per variant
 with GroupNorm, 1/sqrt(L) weight scale: 16 ch x 6 layers d=8 (valid r ~0.08, stopped);
 ``_b`` dropout 0, lr 5e-3 (valid 0.061, test 0.001); ``_c`` 2 layers, l1 0.01 (0.086 / 0.035);
 ``_d`` 6 layers, l1 0.05 (0.067 / -0.004); ``_e`` 64 ch x 2 layers d=16, lr 3e-3 (0.086 / 0.035);
-``_f`` = the config below, stem 128 / context 32 ch (see the report). Variants are run with
+``_f`` = the config below, stem 128 / context 32 ch (0.144 / 0.095; resumed to 30 epochs it
+early-stopped at epoch 19 with the same best epoch 14). Variants are run with
 ``--tag _x --cr-override '{...}'``.
+
+Measured 2026-11-25 on the shared 2-core CPU container (load average 4-8 from other jobs),
+test Pearson r: yeast CR 0.595, k-mer ridge 0.574, Xpresso CNN 0.539 (CR wins on r, loses on
+Spearman 0.572 vs 0.585 and R^2 0.305 vs 0.329); liver k-mer ridge 0.154, CR 0.095,
+Xpresso CNN 0.048: on liver CR does NOT reach the k-mer ridge.
 
 Data sets are built with the project's ``fasta`` source (``promoter_cr.sources.fasta.build``)
 from a small CSV the script writes, then the split column is replaced by the one above.
