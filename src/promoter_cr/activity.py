@@ -25,6 +25,12 @@ looked repressive), shifts up to 50 bp gave 4.4 % and none.
 ``effect`` is ``activating`` / ``repressive`` by the sign of ``r`` when ``q < fdr``,
 ``|r| >= min_effect`` and ``n_hits >= min_hits``, else ``none``. q-values are
 Benjamini-Hochberg over every motif x cluster test (``'all'`` included) that was run.
+A call also needs ``|mean_difference| >= min_relative_contribution x`` the largest
+``|mean_difference|`` of the tested motifs in the same cluster: with thousands of hits a rank
+test is significant for motifs that move the prediction by a few thousandths of a label unit.
+On the default simulated set with a trained CR model, the rank criteria alone called 114
+activating and 27 repressive motifs (precision 0.36 and 0.07); a relative threshold of 0.1 kept
+every planted motif and its TF family and gave precision 0.91 and 1.0.
 The default ``min_effect`` (0.2) was chosen on simulated tracks: at 0.1, unplanted zinc-finger
 matrices with weak partial overlaps reached q < 0.05 (repressive precision 0.5-0.67); at 0.3
 a noisy, blurred track lost planted activators (r 0.15-0.18); 0.2 kept precision 1.0 on the
@@ -79,12 +85,24 @@ def rank_biserial_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return r, float(res.pvalue)
 
 
-def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_hits: int) -> pd.Series:
-    """``activating`` / ``repressive`` / ``none`` per row of an activity table."""
+def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_hits: int, min_relative: float = 0.0) -> pd.Series:
+    """``activating`` / ``repressive`` / ``none`` per row of an activity table.
+
+    A call needs ``q < fdr``, ``|effect_size| >= min_effect``, ``n_hits >= min_hits`` and a
+    contribution that matters at the model's own scale: ``|mean_difference| >=
+    min_relative * max |mean_difference|`` over the tested motifs of the same cluster
+    (``'all'`` compared with ``'all'``). Rank statistics alone call motifs whose hits shift the
+    prediction by a few thousandths of a label unit once there are thousands of hits.
+    """
     q = table["q_value"].to_numpy(dtype=float)
     r = table["effect_size"].to_numpy(dtype=float)
     n = table["n_hits"].to_numpy()
     sig = np.isfinite(q) & (q < fdr) & (np.abs(np.nan_to_num(r)) >= min_effect) & (n >= min_hits)
+    if min_relative > 0 and "mean_difference" in table.columns:
+        diff = np.abs(table["mean_difference"].to_numpy(dtype=float))
+        tested = (n >= min_hits) & np.isfinite(diff)
+        scale = pd.Series(np.where(tested, diff, np.nan), index=table.index).groupby(table["cluster"].to_numpy()).transform("max").to_numpy()
+        sig &= np.nan_to_num(diff) >= min_relative * np.nan_to_num(scale)
     out = np.where(sig & (r > 0), "activating", np.where(sig & (r < 0), "repressive", "none"))
     return pd.Series(out, index=table.index, dtype=object)
 
@@ -101,6 +119,7 @@ def motif_activity(
     fdr: float = 0.05,
     min_hits: int = 10,
     min_effect: float = 0.0,
+    min_relative: float = 0.0,
     start: np.ndarray | None = None,
     end: np.ndarray | None = None,
     n_genes: int | None = None,
@@ -164,7 +183,7 @@ def motif_activity(
     if table.empty:
         return pd.DataFrame(columns=ACTIVITY_COLUMNS)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
-    table["marginal_effect"] = call_effects(table, fdr, min_effect, min_hits)
+    table["marginal_effect"] = call_effects(table, fdr, min_effect, min_hits, min_relative)
     table["effect"] = table["marginal_effect"]
     for col in ("conditional_n_hits", "conditional_effect_size", "conditional_p_value"):
         table[col] = np.nan

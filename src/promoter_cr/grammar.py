@@ -163,6 +163,7 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
         hits["motif"].to_numpy(), hits["gene"].to_numpy(), hits["cluster"].to_numpy(),
         hits["contribution"].to_numpy(), hits["null_contribution"].to_numpy(), ids, names, levels,
         fdr=fdr, min_hits=int(g.get("min_hits", 10)), min_effect=float(g.get("min_effect", 0.0)),
+        min_relative=float(g.get("min_relative_contribution", 0.0)),
         start=hits["start"].to_numpy(), end=hits["end"].to_numpy(), n_genes=n_genes, length=length,
     )
     write_tsv(out_dir / "activity.tsv", activity)

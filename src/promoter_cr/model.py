@@ -312,6 +312,18 @@ class XpressoCNN(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(dense2, 1),
         )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras' initialisation, as in the published model: Glorot-uniform weights, zero biases.
+
+        PyTorch's default (Kaiming-uniform with a=sqrt(5)) starts the 2-unit ReLU layer so small
+        that both units can die at once, leaving a constant predictor (seen on the simulated set).
+        """
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def init_bias(self, value: float) -> None:
         """Set the output layer's bias (e.g. to the mean training label before fitting)."""
