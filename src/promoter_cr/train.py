@@ -140,9 +140,23 @@ def _resolve_precision(mcfg: dict[str, Any]) -> str:
     return "32" if prec == "32" else prec
 
 
+#: written when a training run finishes; a new run on a folder holding it trains afresh
+DONE_MARKER = "training_done.json"
+
+
 def _resume_path(out_dir: Path, mcfg: dict[str, Any]) -> Path | None:
-    """``out_dir/last.ckpt`` when it exists and matches the architecture, else ``None`` (stale files removed)."""
+    """``out_dir/last.ckpt`` of an *interrupted* run of the same architecture, else ``None``.
+
+    A finished run leaves :data:`DONE_MARKER`; asking to train again there (a forced re-run,
+    new code) starts from scratch instead of "resuming" the finished model. Stale checkpoints
+    are removed.
+    """
     last = out_dir / "last.ckpt"
+    if (out_dir / DONE_MARKER).exists():
+        log.info("%s: the previous training finished; training from scratch", out_dir)
+        for f in ("last.ckpt", "best.ckpt", DONE_MARKER):
+            (out_dir / f).unlink(missing_ok=True)
+        return None
     if not last.exists():
         return None
     from .checkpoint import read_checkpoint
@@ -217,6 +231,7 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
     train_seconds = time.time() - t0
     if not trainer.is_global_zero:
         return {}
+    write_json(out_dir / DONE_MARKER, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)})
 
     from .checkpoint import load_model, update_checkpoint_metrics
     from .predict import predict_codes

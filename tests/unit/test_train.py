@@ -75,15 +75,21 @@ def test_same_seed_same_metrics(tmp_path, data_dir):
 
 def test_resume_from_last_checkpoint(tmp_path, data_dir):
     out = tmp_path / "cr"
+    done = out / "training_done.json"
     first = train_model(tiny_config(tmp_path, max_epochs=1), "cr", data_dir, out)
     steps_per_epoch = first["global_step"]
-    assert first["resumed_from"] is None and steps_per_epoch > 0
+    assert first["resumed_from"] is None and steps_per_epoch > 0 and done.exists()
+    done.unlink()  # what a run killed after its first epoch leaves: last.ckpt, no done marker
     second = train_model(tiny_config(tmp_path, max_epochs=2), "cr", data_dir, out)
     assert second["resumed_from"] == str(out / "last.ckpt")
     assert second["global_step"] == 2 * steps_per_epoch  # continued, not restarted
     hist = pd.read_csv(out / "history.tsv", sep="\t")
     assert list(hist["epoch"]) == [0, 1]
+    # a finished run asked to train again (forced re-run, new code) starts afresh
+    again = train_model(tiny_config(tmp_path, max_epochs=1), "cr", data_dir, out)
+    assert again["resumed_from"] is None and again["global_step"] == steps_per_epoch
     # a checkpoint of another architecture is not resumed
+    done.unlink()
     cfg = tiny_config(tmp_path, max_epochs=1)
     cfg["models"]["cr"]["channels"] = 8
     third = train_model(cfg, "cr", data_dir, out)

@@ -194,3 +194,8 @@ def figure_inputs(stage):
         ],
     }
     return {"tables": tables[stage], "data": data_outputs()}
+
+
+def scan_grammar_keys():
+    """The grammar keys the scan uses (null windows), so other grammar edits do not re-scan."""
+    return {k: config["grammar"][k] for k in ("null_max_shift", "seed")}

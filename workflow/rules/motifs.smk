@@ -19,7 +19,7 @@ rule scan_motifs:
         mem_mb=8000,
         runtime=120,
     params:
-        cfg=lambda wc: cfg_json("motifs", "grammar"),
+        cfg=lambda wc: cfg_json("motifs", grammar=scan_grammar_keys()),
         data=dir_of("data"),
         attr=dir_of("tracks"),
         clusters=dir_of("assignments"),

@@ -45,6 +45,22 @@ def read_hits_for(hits_path: Path, gene_ids: list[str]) -> pd.DataFrame:
     return df
 
 
+def strongest_non_overlapping(hits: pd.DataFrame) -> pd.DataFrame:
+    """Greedy by ``|contribution|``: keep a hit only if it overlaps no stronger kept hit.
+
+    Redundant matrices of one TF family hit the same site; the figure names the one whose
+    site carries the most contribution. Returns the kept hits sorted by start.
+    """
+    kept: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for i in hits["contribution"].abs().sort_values(ascending=False).index:
+        s, e = int(hits.at[i, "start"]), int(hits.at[i, "end"])
+        if all(e <= a or s >= b for a, b in spans):
+            kept.append(i)
+            spans.append((s, e))
+    return hits.loc[kept].sort_values("start")
+
+
 def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
     """Draw ``example_promoters``: one panel per example gene."""
     ds_dir, out_dir = Path(ds_dir), Path(out_dir)
@@ -72,7 +88,7 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
         ax.axvline(0, color=NEUTRAL, lw=0.8, ls="--")
         lim = float(np.abs(track).max()) or 1.0
         ax.set_ylim(-1.9 * lim, 1.1 * lim)
-        g_hits = hits[hits["gene_id"] == gid].sort_values("start")
+        g_hits = strongest_non_overlapping(hits[hits["gene_id"] == gid])
         lanes: list[int] = []
         for _, h in g_hits.iterrows():
             lane = next((i for i, end in enumerate(lanes) if end < h["start"]), len(lanes))
@@ -90,6 +106,6 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
         ax.set_ylabel("contribution")
         ax.set_xlim(x[0], x[-1])
     axes[-1, 0].set_xlabel("position relative to TSS (bp)")
-    fig.suptitle("Weighted features of example promoters, with hits of called motifs (red: activating, blue: repressive)", fontsize=10)
+    fig.suptitle("Weighted features of example promoters; beneath, the strongest called motif at each site (red: activating, blue: repressive)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, out_dir / "example_promoters", fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
