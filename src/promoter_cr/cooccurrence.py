@@ -250,30 +250,39 @@ def tomtom_background(motifs: Sequence) -> list:
         return motifs
 
 
-def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: float) -> np.ndarray:
-    """``(M, M)`` bool: Tomtom p < ``threshold`` between motifs (either direction; diagonal True).
+def tomtom_against(queries: Sequence, columns: Sequence, background: Sequence, keys: Sequence[int] = (0,)) -> list[np.ndarray]:
+    """Tomtom of ``queries`` against the background motif set, kept at the ``columns`` motifs.
 
-    Tomtom's background is built from the targets, so every motif is compared with the whole
-    motif set (``motifs_all``) and the selected columns are kept.
+    Tomtom's background is built from its targets, so the targets are the whole motif set
+    (:func:`tomtom_background` of ``background``, with any of ``columns`` added when absent).
+    Returns, for each index in ``keys`` of memelite's output (0 p-values, 2 offsets,
+    4 strands), a ``(Q, C)`` array.
     """
     import warnings
 
     import memelite
 
-    m = len(motifs_sel)
-    if m == 0:
-        return np.zeros((0, 0), bool)
-    targets = tomtom_background(motifs_all)
+    targets = tomtom_background(background)
     pos = {t.motif_id: i for i, t in enumerate(targets)}
-    for mo in motifs_sel:
+    for mo in columns:
         if mo.motif_id not in pos:
             pos[mo.motif_id] = len(targets)
             targets.append(mo)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = memelite.tomtom([mo.pwm for mo in motifs_sel], [t.pwm for t in targets])[0]
-    cols = np.array([pos[mo.motif_id] for mo in motifs_sel])
-    pp = np.asarray(p)[:, cols]
+        res = memelite.tomtom([q.pwm for q in queries], [t.pwm for t in targets])
+    cols = np.array([pos[mo.motif_id] for mo in columns])
+    return [np.asarray(res[k])[:, cols] for k in keys]
+
+
+def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: float) -> np.ndarray:
+    """``(M, M)`` bool: Tomtom p < ``threshold`` between motifs (either direction; diagonal True).
+
+    Every motif is compared with the whole motif set (``motifs_all``) as Tomtom's background.
+    """
+    if len(motifs_sel) == 0:
+        return np.zeros((0, 0), bool)
+    (pp,) = tomtom_against(motifs_sel, motifs_sel, motifs_all)
     sim = (pp < threshold) | (pp.T < threshold)
     np.fill_diagonal(sim, True)
     return sim

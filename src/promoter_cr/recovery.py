@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,21 +95,9 @@ def tomtom_pvalues(
     q_n, p_n = len(queries), len(planted)
     if not queries or not planted:
         return np.ones((q_n, p_n)), np.zeros((q_n, p_n)), np.zeros((q_n, p_n))
-    import memelite
+    from .cooccurrence import tomtom_against
 
-    from .cooccurrence import tomtom_background
-
-    targets = tomtom_background(background)
-    pos = {t.motif_id: i for i, t in enumerate(targets)}
-    for m in planted:
-        if m.motif_id not in pos:
-            pos[m.motif_id] = len(targets)
-            targets.append(m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = memelite.tomtom([q.pwm for q in queries], [t.pwm for t in targets])
-    cols = [pos[m.motif_id] for m in planted]
-    p, off, strand = (np.asarray(res[k])[:, cols].astype(float) for k in (0, 2, 4))
+    p, off, strand = (a.astype(float) for a in tomtom_against(queries, planted, background, keys=(0, 2, 4)))
     for i, q in enumerate(queries):  # a matrix is always itself
         for j, m in enumerate(planted):
             if q.motif_id == m.motif_id:
