@@ -48,6 +48,7 @@ rule faithfulness:
     resources:
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),
+        gpu=train_resources("gpus"),
     params:
         cfg=lambda wc: cfg_json("attribution"),
         ckpt=lambda wc, input: str(Path(input.predictions).parent / "best.ckpt"),
