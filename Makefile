@@ -10,6 +10,8 @@ CORES ?= all
 CONFIG ?= config/config.yaml
 ARGS ?=
 BIN := $(VENV)/bin
+# rules call `promoter-cr`: put the venv first on PATH for every command below
+export PATH := $(abspath $(BIN)):$(PATH)
 TORCH_VERSION ?= 2.13.0
 
 .PHONY: run test install install-test report lint format clean-results
@@ -35,7 +37,7 @@ run: install
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
 
 test: install-test
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q $(ARGS)
 
 report: install
 	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
