@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import bh_qvalues
+from .stats import bh_qvalues, nearby_pairs
 
 log = logging.getLogger(__name__)
 
@@ -120,19 +120,10 @@ def close_pairs(
     """
     order = np.lexsort((start, gene))
     g, s, e, m = gene[order], start[order], end[order], motif[order]
-    h = g.size
     counts = np.zeros(n_motifs * n_motifs, dtype=np.int64)
-    idx = np.arange(h)
-    k = 1
-    while idx.size:
-        j = idx + k
-        ok = j < h
-        idx, j = idx[ok], j[ok]
-        ok = (g[j] == g[idx]) & (s[j] - s[idx] <= max_distance)
-        idx, j = idx[ok], j[ok]
+    for idx, j in nearby_pairs(g, s, max_distance):
         pair = (s[j] >= e[idx]) & (m[j] != m[idx])
         counts += np.bincount(m[idx[pair]] * n_motifs + m[j[pair]], minlength=n_motifs * n_motifs)
-        k += 1
     c = counts.reshape(n_motifs, n_motifs)
     return c + c.T
 

@@ -35,7 +35,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .stats import bh_qvalues
+from .stats import bh_qvalues, nearby_pairs
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,7 @@ def sweep_spacing_counts(
     grp = np.zeros(gene.size, np.int64) if group is None else np.asarray(group, np.int64)
     order = np.lexsort((start, gene, grp))
     g, s, mi, b, gr = gene[order], start[order], minus[order].astype(np.int64), is_b[order], grp[order]
-    h = g.size
-    idx = np.arange(h)
-    k = 1
-    while idx.size:
-        j = idx + k
-        ok = j < h
-        idx, j = idx[ok], j[ok]
-        ok = (g[j] == g[idx]) & (gr[j] == gr[idx]) & (s[j] - s[idx] <= max_spacing)
-        idx, j = idx[ok], j[ok]
+    for idx, j in nearby_pairs(g, s, max_spacing, group=gr):
         if same:
             sp = s[j] - s[idx]
             orient = 2 * mi[idx] + mi[j]
@@ -97,7 +89,6 @@ def sweep_spacing_counts(
         keep = use & ~((sp > -wb) & (sp < wa))
         key = (gr[idx[keep]] * 4 + orient[keep]) * width + sp[keep] + max_spacing
         out += np.bincount(key, minlength=out.size)
-        k += 1
     return out.reshape(n_groups, 4, width).astype(np.int32)
 
 
