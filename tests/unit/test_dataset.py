@@ -20,54 +20,9 @@ from promoter_cr.dataset import (
     validate_genes,
     write_dataset,
 )
-from promoter_cr.encoding import (
-    InvalidSequenceError,
-    decode,
-    encode,
-    one_hot_numpy,
-    one_hot_torch,
-    reverse_complement,
-    reverse_complement_codes,
-)
 from promoter_cr.errors import InputDataError
 
 torch.set_num_threads(1)
-
-
-# --------------------------------------------------------------------------- encoding
-def test_encode_decode_roundtrip():
-    codes = encode("ACGTNacgtn")
-    assert codes.dtype == np.uint8 and list(codes) == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
-    assert decode(codes) == "ACGTNACGTN"
-    assert list(encode(b"GATTACA")) == [2, 0, 3, 3, 0, 1, 0]
-
-
-@pytest.mark.parametrize(("seq", "pos", "char"), [("ACGU", 3, "U"), ("R", 0, "R"), ("AC GT", 2, " "), ("ACé", 2, "?")])
-def test_encode_rejects_other_characters(seq, pos, char):
-    with pytest.raises(InvalidSequenceError) as info:
-        encode(seq)
-    assert info.value.position == pos and info.value.char == char
-    assert f"position {pos + 1}" in str(info.value)
-
-
-def test_reverse_complement():
-    assert reverse_complement("AACGTN") == "NACGTT"
-    block = np.stack([encode("AACG"), encode("TTNC")])
-    rc = reverse_complement_codes(block)
-    assert [decode(r) for r in rc] == ["CGTT", "GNAA"]
-    assert np.array_equal(reverse_complement_codes(rc), block)
-
-
-def test_one_hot_numpy_and_torch_agree():
-    codes = np.stack([encode("ACGTN"), encode("NNAAT")])
-    oh = one_hot_numpy(codes)
-    assert oh.shape == (2, 4, 5) and oh.dtype == np.float32
-    assert np.array_equal(oh[0], np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]], dtype=np.float32))
-    assert oh[0, :, 4].sum() == 0 and oh[1, :, :2].sum() == 0  # N is all zero
-    assert np.array_equal(oh.sum(axis=1), (codes < 4).astype(np.float32))
-    ot = one_hot_torch(torch.from_numpy(codes))
-    assert ot.shape == (2, 4, 5) and np.array_equal(ot.numpy(), oh)
-    assert one_hot_numpy(codes[0]).shape == (4, 5)
 
 
 # --------------------------------------------------------------------------- splits
