@@ -3,10 +3,10 @@
 Times, on random 10.5 kb promoters and a CRModel with the package defaults for that
 length (``model.CR_DEFAULTS``; downsampling chosen by ``auto_downsample``), random weights:
 
-* CR export: :func:`promoter_cr.attribute.compute_weighted_features` (one forward pass per
+* CR export: :func:`promoter_cr.interpret.attribute.compute_weighted_features` (one forward pass per
   batch, one-hot on the device, tracks written to an .npy memmap, decomposition checked);
-* gradient x input: :func:`promoter_cr.faithfulness.grad_x_input` (forward + backward);
-* ISM: :func:`promoter_cr.faithfulness.ism` on ``--ism-seqs`` sequences and the first
+* gradient x input: :func:`promoter_cr.interpret.faithfulness.grad_x_input` (forward + backward);
+* ISM: :func:`promoter_cr.interpret.faithfulness.ism` on ``--ism-seqs`` sequences and the first
   ``--ism-positions`` positions only (3 mutants each), then extrapolated linearly to all
   ``3 L`` mutants per sequence (ISM cost is exactly proportional to the number of mutants,
   every mutant being one full-length forward pass in batches of ``--batch-size``).
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from promoter_cr.attribute import compute_weighted_features, resolve_device
-from promoter_cr.faithfulness import grad_x_input, ism
-from promoter_cr.model import CR_DEFAULTS, CRModel
+from promoter_cr.interpret.attribute import compute_weighted_features, resolve_device
+from promoter_cr.interpret.faithfulness import grad_x_input, ism
+from promoter_cr.models.cr import CR_DEFAULTS, CRModel
 
 
 def main() -> None:

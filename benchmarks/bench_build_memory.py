@@ -42,7 +42,7 @@ import json, resource, sys, time, tracemalloc, logging
 logging.basicConfig(level=logging.WARNING)
 import pandas, h5py, pysam
 from promoter_cr.config import validate_config
-from promoter_cr.sources import build_dataset, genome, xpresso
+from promoter_cr.data.sources import build_dataset, genome, xpresso
 cfg = validate_config(json.loads(sys.argv[1]), semantics=False)
 trace = sys.argv[3] == "trace"
 if trace:

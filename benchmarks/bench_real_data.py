@@ -41,7 +41,7 @@ ridge 0.154 (0.182, 0.019) and Xpresso CNN 0.048 (0.126, 0.001); same data and s
 (valid r 0.220 / 0.220 / 0.195; valid n = 294, test n = 587, so differences of ~0.05 are
 within sampling noise).
 
-Data sets are built with the project's ``fasta`` source (``promoter_cr.sources.fasta.build``)
+Data sets are built with the project's ``fasta`` source (``promoter_cr.data.sources.fasta.build``)
 from a small CSV the script writes, then the split column is replaced by the one above.
 
 Usage::
@@ -86,7 +86,7 @@ MODELS = {
 
 def _build_fasta_source(csv: Path, out_dir: Path, name: str) -> None:
     from promoter_cr.config import validate_config
-    from promoter_cr.sources.fasta import build
+    from promoter_cr.data.sources.fasta import build
 
     cfg = validate_config(
         {"dataset": {"name": name, "source": "fasta",
@@ -98,7 +98,7 @@ def _build_fasta_source(csv: Path, out_dir: Path, name: str) -> None:
 
 
 def _resplit(data_dir: Path, split: np.ndarray, note: dict) -> None:
-    from promoter_cr.dataset import load_dataset, write_dataset
+    from promoter_cr.data.dataset import load_dataset, write_dataset
 
     ds = load_dataset(data_dir)
     genes = ds.genes.copy()
@@ -109,7 +109,7 @@ def _resplit(data_dir: Path, split: np.ndarray, note: dict) -> None:
 
 
 def build_liver(root: Path, seed: int = 0) -> Path:
-    from promoter_cr.dataset import random_split
+    from promoter_cr.data.dataset import random_split
 
     d = SHARED / "human_liver"
     a = pd.read_csv(d / "liver_promoters_a.csv.gz").assign(origin="a")
@@ -148,7 +148,7 @@ def build_yeast(root: Path, seed: int = 0) -> Path:
 
 def run(out: Path, sets: list[str], only: list[str] | None = None, cr_override: dict | None = None, tag: str = "") -> pd.DataFrame:
     from promoter_cr.config import validate_config
-    from promoter_cr.train import train_model
+    from promoter_cr.models.train import train_model
 
     rows = []
     for name in sets:

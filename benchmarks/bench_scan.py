@@ -2,7 +2,7 @@
 
 Synthetic promoters (``--genes`` x ``--length`` uint8 codes, GC 0.5, in a temporary
 folder, memory-mapped as the pipeline reads them) and random float16 weighted features;
-all JASPAR 2024 CORE vertebrate motifs (879, non-redundant); :func:`promoter_cr.scan.scan_dataset`
+all JASPAR 2024 CORE vertebrate motifs (879, non-redundant); :func:`promoter_cr.motifs.scan.scan_dataset`
 writes hits.parquet with contributions and null-window contributions. Reports wall time,
 hits, peak RSS, and the extrapolation to 18,377 genes when fewer were scanned.
 
@@ -50,7 +50,7 @@ def bench_memesuite(seqs: np.ndarray, motifs, threshold: float) -> tuple[float, 
     from pymemesuite.common import Alphabet, Array, Background, Matrix, Motif, Sequence
     from pymemesuite.fimo import FIMO
 
-    from promoter_cr.encoding import decode
+    from promoter_cr.data.encoding import decode
 
     alphabet = Alphabet.dna()
     seq_objs = [Sequence(decode(s), name=f"g{i}".encode()) for i, s in enumerate(seqs)]
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         numba.set_num_threads(args.threads)
     import numba
 
-    from promoter_cr.motif_db import load_jaspar
-    from promoter_cr.scan import scan_codes, scan_dataset
+    from promoter_cr.motifs.database import load_jaspar
+    from promoter_cr.motifs.scan import scan_codes, scan_dataset
 
     motifs = load_jaspar()
     result: dict = {"genes": args.genes, "length": args.length, "motifs": len(motifs), "threshold": args.threshold,
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             import pandas as pd
 
             from promoter_cr.atomic import write_json
-            from promoter_cr.grammar import run_grammar
-            from promoter_cr.motif_db import write_meme
+            from promoter_cr.motifs.grammar import run_grammar
+            from promoter_cr.motifs.database import write_meme
 
             write_meme(motifs, root / "motifs.meme")
             pd.DataFrame({"gene_id": ids, "cluster": clusters}).to_csv(root / "gene_clusters.tsv", sep="\t", index=False)

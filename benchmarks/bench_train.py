@@ -31,13 +31,13 @@ import pandas as pd
 def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
     import torch
 
-    from promoter_cr.model import build_model, n_parameters, predict_tensor
+    from promoter_cr.models.cr import build_model, n_parameters, predict_tensor
 
     torch.manual_seed(0)
     model = build_model({"type": kind}, length)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     codes = torch.randint(0, 4, (batch, length), dtype=torch.uint8)
-    from promoter_cr.encoding import one_hot_torch
+    from promoter_cr.data.encoding import one_hot_torch
 
     y = torch.randn(batch)
 
@@ -65,8 +65,8 @@ def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
 
 def peak_rss(n_genes: int, length: int, steps: int, batch: int, keep: Path | None, channels: int) -> dict:
     from promoter_cr.config import validate_config
-    from promoter_cr.dataset import write_dataset
-    from promoter_cr.train import train_model
+    from promoter_cr.data.dataset import write_dataset
+    from promoter_cr.models.train import train_model
 
     tmp = Path(tempfile.mkdtemp(prefix="pcr_bench_train_", dir=keep))
     data = tmp / "data"

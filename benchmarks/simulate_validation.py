@@ -22,7 +22,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from promoter_cr.config import validate_config
-from promoter_cr.sources import simulate as S
+from promoter_cr.data.sources import simulate as S
 
 
 def kmer_counts(codes: np.ndarray, k: int) -> np.ndarray:
@@ -88,7 +88,7 @@ def main() -> None:
 
     from memelite import fimo
 
-    from promoter_cr.encoding import one_hot_numpy
+    from promoter_cr.data.encoding import one_hot_numpy
 
     t0 = time.time()
     hits = fimo({m: motifs[m].pwm for m in S.motif_ids(sim)}, one_hot_numpy(codes), threshold=1e-4)

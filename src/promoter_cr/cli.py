@@ -12,8 +12,8 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import PromoterCRError
+from promoter_cr import __version__
+from promoter_cr.errors import PromoterCRError
 
 # modules under promoter_cr.commands, each with register(subparsers)
 COMMAND_MODULES = ["data", "train", "attribute", "motifs", "figures"]

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from promoter_cr.errors import ConfigError
 
 SCHEMA_FILE = "config.schema.yaml"
 

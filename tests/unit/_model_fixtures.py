@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.config import validate_config
-from promoter_cr.dataset import random_split, write_dataset
-from promoter_cr.encoding import encode
+from promoter_cr.data.dataset import random_split, write_dataset
+from promoter_cr.data.encoding import encode
 
 MOTIF = "TGACGTCA"
 REPRESSOR = "CCCCCCCC"

@@ -12,18 +12,18 @@ import pytest
 import torch
 
 from promoter_cr import cli
-from promoter_cr.attribute import (
+from promoter_cr.interpret.attribute import (
     AttributionError,
     check_decomposition,
     compute_weighted_features,
     export_weighted_features,
     load_attributions,
 )
-from promoter_cr.dataset import write_dataset
-from promoter_cr.encoding import one_hot_torch
+from promoter_cr.data.dataset import write_dataset
+from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.errors import InputDataError
-from promoter_cr.lit import CKPT_KEY
-from promoter_cr.model import CRModel, XpressoCNN
+from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.models.cr import CRModel, XpressoCNN
 
 torch.set_num_threads(1)
 SMALL_CR = {"type": "cr", "channels": 8, "n_layers": 2, "kernel_size": 3, "stem_kernel": 5, "dropout": 0.0}
@@ -46,7 +46,7 @@ def make_dataset(root: Path, n: int = 11, length: int = 64, extra: list[str] | N
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, cfg: dict, length: int, extra: list[str] | None = None) -> Path:
-    """A checkpoint in the format promoter_cr.train writes (Lightning state_dict under 'model.')."""
+    """A checkpoint in the format promoter_cr.models.train writes (Lightning state_dict under 'model.')."""
     torch.save({
         "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
         CKPT_KEY: {"model_type": cfg["type"], "config": cfg, "length": length, "n_extra": len(extra or []),

@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from promoter_cr import cli
 from promoter_cr.atomic import write_tsv
-from promoter_cr.cluster import (
+from promoter_cr.interpret.cluster import (
     ClusterError,
     cluster_genes,
     cluster_profiles,
@@ -150,7 +150,7 @@ def test_cluster_figures_from_tables(tmp_path: Path):
 
 
 def test_asinh_transform_known_answer():
-    from promoter_cr.cluster import transform_features
+    from promoter_cr.interpret.cluster import transform_features
 
     f = np.array([[0.0, 1.0, -2.0, 4.0]], dtype=np.float32)
     out, scale = transform_features(f, "asinh")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from promoter_cr.dataset import (
+from promoter_cr.data.dataset import (
     SequenceWriter,
     assign_split,
     chromosome_split,

@@ -1,4 +1,4 @@
-"""Tests of promoter_cr.download against a local HTTP server on 127.0.0.1 (in a thread)."""
+"""Tests of promoter_cr.data.download against a local HTTP server on 127.0.0.1 (in a thread)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from promoter_cr.download import checksum_kwargs, download, fetch_to_cache
+from promoter_cr.data.download import checksum_kwargs, download, fetch_to_cache
 from promoter_cr.errors import DownloadError
 
 PAYLOAD = os.urandom(300_000)

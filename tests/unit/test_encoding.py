@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from promoter_cr.encoding import (
+from promoter_cr.data.encoding import (
     InvalidSequenceError,
     decode,
     encode,

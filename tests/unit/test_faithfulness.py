@@ -13,10 +13,10 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from promoter_cr import cli
-from promoter_cr.attribute import export_weighted_features
-from promoter_cr.dataset import write_dataset
-from promoter_cr.encoding import one_hot_torch
-from promoter_cr.faithfulness import (
+from promoter_cr.interpret.attribute import export_weighted_features
+from promoter_cr.data.dataset import write_dataset
+from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.interpret.faithfulness import (
     active_site_mask,
     comparison_positions,
     evaluate_faithfulness,
@@ -27,8 +27,8 @@ from promoter_cr.faithfulness import (
     rowwise_correlations,
     topk_overlap,
 )
-from promoter_cr.lit import CKPT_KEY
-from promoter_cr.model import CRModel
+from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.models.cr import CRModel
 
 torch.set_num_threads(1)
 

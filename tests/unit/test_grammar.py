@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promoter_cr.activity import motif_activity, motif_enrichment, rank_biserial_test
-from promoter_cr.cooccurrence import (
+from promoter_cr.motifs.activity import motif_activity, motif_enrichment, rank_biserial_test
+from promoter_cr.motifs.cooccurrence import (
     close_pairs,
     communities,
     cooccurrence_test,
     expected_close_pairs,
     select_representatives,
 )
-from promoter_cr.spacing import pair_spacing, periodicity_row, preferred_spacings, spacing_analysis
-from promoter_cr.stats import bh_qvalues
+from promoter_cr.motifs.spacing import pair_spacing, periodicity_row, preferred_spacings, spacing_analysis
+from promoter_cr.motifs.stats import bh_qvalues
 
 
 def _hits(n_per_motif, n_genes, length, rng, width=8):
@@ -220,8 +220,8 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
     import json
 
     from promoter_cr.cli import main
-    from promoter_cr.dataset import write_dataset
-    from promoter_cr.motif_db import load_jaspar, write_meme
+    from promoter_cr.data.dataset import write_dataset
+    from promoter_cr.motifs.database import load_jaspar, write_meme
     from promoter_cr.plots.motifs import plot_motifs
 
     rng = np.random.default_rng(11)
@@ -286,10 +286,10 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
 
 
 def test_motif_figures_with_empty_or_missing_tables(tmp_path, caplog):
-    from promoter_cr.activity import ACTIVITY_COLUMNS
-    from promoter_cr.cooccurrence import COOC_COLUMNS
+    from promoter_cr.motifs.activity import ACTIVITY_COLUMNS
+    from promoter_cr.motifs.cooccurrence import COOC_COLUMNS
     from promoter_cr.plots.motifs import plot_motifs
-    from promoter_cr.spacing import SPACING_COLUMNS
+    from promoter_cr.motifs.spacing import SPACING_COLUMNS
 
     mdir = tmp_path / "ds" / "motifs"
     mdir.mkdir(parents=True)
@@ -303,7 +303,7 @@ def test_motif_figures_with_empty_or_missing_tables(tmp_path, caplog):
 
 
 def test_spacing_sweep_matches_brute_force():
-    from promoter_cr.spacing import sweep_spacing_counts
+    from promoter_cr.motifs.spacing import sweep_spacing_counts
 
     rng = np.random.default_rng(8)
     n = 300

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from promoter_cr.encoding import encode
-from promoter_cr.kmer import canonical_columns, fit_kmer_ridge, kmer_counts, kmer_features, kmer_names, revcomp_index
+from promoter_cr.data.encoding import encode
+from promoter_cr.models.kmer import canonical_columns, fit_kmer_ridge, kmer_counts, kmer_features, kmer_names, revcomp_index
 
 
 def _codes(*seqs: str) -> np.ndarray:

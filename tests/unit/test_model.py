@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from promoter_cr.encoding import encode, one_hot_torch
-from promoter_cr.model import CRModel, CROutput, XpressoCNN, _adapt_pools, auto_downsample, build_model
+from promoter_cr.data.encoding import encode, one_hot_torch
+from promoter_cr.models.cr import CRModel, CROutput, XpressoCNN, _adapt_pools, auto_downsample, build_model
 
 torch.set_num_threads(1)
 

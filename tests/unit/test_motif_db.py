@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from promoter_cr.errors import InputDataError
-from promoter_cr.motif_db import load_jaspar, load_motifs, read_meme, write_meme
+from promoter_cr.motifs.database import load_jaspar, load_motifs, read_meme, write_meme
 
 
 def test_jaspar_ids_offline_and_probabilities():

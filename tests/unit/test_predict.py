@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from _model_fixtures import planted_dataset, tiny_config
-from promoter_cr.checkpoint import load_model
+from promoter_cr.models.checkpoint import load_model
 from promoter_cr.cli import main
-from promoter_cr.dataset import load_dataset
-from promoter_cr.encoding import decode
+from promoter_cr.data.dataset import load_dataset
+from promoter_cr.data.encoding import decode
 from promoter_cr.errors import InputDataError
-from promoter_cr.predict import predict_file
-from promoter_cr.train import train_model
+from promoter_cr.models.predict import predict_file
+from promoter_cr.models.train import train_model
 
 torch.set_num_threads(1)
 

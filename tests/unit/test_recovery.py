@@ -1,4 +1,4 @@
-"""Tests of ground-truth recovery scoring (promoter_cr.recovery) on hand-made tables."""
+"""Tests of ground-truth recovery scoring (promoter_cr.motifs.recovery) on hand-made tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from promoter_cr.errors import InputDataError
-from promoter_cr.recovery import load_ground_truth, score_recovery, site_shift, translate_spacing
+from promoter_cr.motifs.recovery import load_ground_truth, score_recovery, site_shift, translate_spacing
 
 GT = {
     "motifs": [
@@ -27,7 +27,7 @@ GT = {
 
 @pytest.fixture(scope="module")
 def jaspar():
-    from promoter_cr.motif_db import load_jaspar
+    from promoter_cr.motifs.database import load_jaspar
 
     return load_jaspar()
 

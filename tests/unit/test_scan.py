@@ -1,4 +1,4 @@
-"""Tests of motif scanning with contributions (promoter_cr.scan, `promoter-cr scan`)."""
+"""Tests of motif scanning with contributions (promoter_cr.motifs.scan, `promoter-cr scan`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promoter_cr.encoding import encode, reverse_complement_codes
+from promoter_cr.data.encoding import encode, reverse_complement_codes
 from promoter_cr.errors import InputDataError
-from promoter_cr.motif_db import Motif
-from promoter_cr.scan import load_clusters, null_starts, read_hits, scan_codes, scan_dataset
+from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.scan import load_clusters, null_starts, read_hits, scan_codes, scan_dataset
 
 
 def _motif(consensus: str, motif_id: str, name: str, strength: float = 0.97) -> Motif:
@@ -114,8 +114,8 @@ def test_load_clusters(tmp_path):
 
 def test_scan_cli(tmp_path):
     from promoter_cr.cli import main
-    from promoter_cr.dataset import write_dataset
-    from promoter_cr.motif_db import write_meme
+    from promoter_cr.data.dataset import write_dataset
+    from promoter_cr.motifs.database import write_meme
 
     n, length = 12, 300
     seqs = _background(n, length, seed=5)
@@ -144,8 +144,8 @@ def test_scan_cli(tmp_path):
 
 def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog):
     from promoter_cr.cli import main
-    from promoter_cr.dataset import write_dataset
-    from promoter_cr.motif_db import write_meme
+    from promoter_cr.data.dataset import write_dataset
+    from promoter_cr.motifs.database import write_meme
 
     n, length = 6, 80
     genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.zeros(n), "split": ["train"] * n})

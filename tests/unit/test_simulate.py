@@ -1,4 +1,4 @@
-"""Tests of the planted-grammar simulator (promoter_cr.sources.simulate)."""
+"""Tests of the planted-grammar simulator (promoter_cr.data.sources.simulate)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from promoter_cr.config import validate_config
-from promoter_cr.dataset import load_dataset
-from promoter_cr.encoding import one_hot_numpy, reverse_complement_codes
+from promoter_cr.data.dataset import load_dataset
+from promoter_cr.data.encoding import one_hot_numpy, reverse_complement_codes
 from promoter_cr.errors import ConfigError
-from promoter_cr.sources import simulate as S
+from promoter_cr.data.sources import simulate as S
 
 N_SMALL = 200
 FUNCTIONAL_ROLES = {"activator", "repressor", "pair_a", "pair_b"}

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from promoter_cr.config import validate_config
-from promoter_cr.dataset import load_dataset
-from promoter_cr.encoding import decode, encode
+from promoter_cr.data.dataset import load_dataset
+from promoter_cr.data.encoding import decode, encode
 from promoter_cr.errors import InputDataError
-from promoter_cr.sources import build_dataset
-from promoter_cr.sources.fasta import parse_fasta_header
+from promoter_cr.data.sources import build_dataset
+from promoter_cr.data.sources.fasta import parse_fasta_header
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

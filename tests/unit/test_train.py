@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from _model_fixtures import planted_dataset, tiny_config
-from promoter_cr.checkpoint import load_model
+from promoter_cr.models.checkpoint import load_model
 from promoter_cr.errors import ConfigError, InputDataError
-from promoter_cr.train import collect_metrics, train_model
+from promoter_cr.models.train import collect_metrics, train_model
 
 torch.set_num_threads(1)
 
@@ -135,7 +135,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from _model_fixtures import tiny_config
-from promoter_cr.train import train_model
+from promoter_cr.models.train import train_model
 tmp = Path({tmp!r})
 cfg = tiny_config(tmp, max_epochs=2, strategy="ddp", devices=2, accelerator="cpu")
 m = train_model(cfg, "cr", {data!r}, tmp / "ddp")

@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from ..config import load_config, validate_config
+from promoter_cr.config import load_config, validate_config
 
 
 def add_config_arg(p: argparse.ArgumentParser) -> None:

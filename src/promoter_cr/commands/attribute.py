@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_config_arg, read_config
+from promoter_cr.commands import add_config_arg, read_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _attribute(args: argparse.Namespace) -> int:
-    from ..attribute import export_weighted_features
+    from promoter_cr.interpret.attribute import export_weighted_features
 
     cfg = read_config(args.config)["attribution"]
     res = export_weighted_features(
@@ -55,7 +55,7 @@ def _attribute(args: argparse.Namespace) -> int:
 
 
 def _faithfulness(args: argparse.Namespace) -> int:
-    from ..faithfulness import evaluate_faithfulness
+    from promoter_cr.interpret.faithfulness import evaluate_faithfulness
 
     cfg = read_config(args.config)["attribution"]
     paths = evaluate_faithfulness(
@@ -68,7 +68,7 @@ def _faithfulness(args: argparse.Namespace) -> int:
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from ..cluster import cluster_genes
+    from promoter_cr.interpret.cluster import cluster_genes
 
     cfg = read_config(args.config)["cluster"]
     summary = cluster_genes(args.attributions, args.data, args.out, cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_config_arg, read_config
+from promoter_cr.commands import add_config_arg, read_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _build_data(args: argparse.Namespace) -> int:
-    from ..sources import build_dataset
+    from promoter_cr.data.sources import build_dataset
 
     cfg = read_config(args.config)
     build_dataset(cfg, Path(args.out))
@@ -43,7 +43,7 @@ def _build_data(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from ..download import download
+    from promoter_cr.data.download import download
 
     download(
         args.url,

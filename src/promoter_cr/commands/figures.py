@@ -7,7 +7,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from . import add_config_arg, read_config
+from promoter_cr.commands import add_config_arg, read_config
 
 #: stage -> (module under promoter_cr.plots, function name)
 STAGES = {

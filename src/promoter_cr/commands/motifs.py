@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from . import add_config_arg, read_config
+from promoter_cr.commands import add_config_arg, read_config
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..atomic import write_json, write_tsv
-    from ..dataset import load_dataset
-    from ..errors import InputDataError
-    from ..grammar import GENE_CLUSTERS, MOTIFS_FILE, SCAN_SUMMARY
-    from ..motif_db import load_motifs, write_meme
-    from ..scan import HITS_FILE, load_clusters, scan_dataset
+    from promoter_cr.atomic import write_json, write_tsv
+    from promoter_cr.data.dataset import load_dataset
+    from promoter_cr.errors import InputDataError
+    from promoter_cr.motifs.grammar import GENE_CLUSTERS, MOTIFS_FILE, SCAN_SUMMARY
+    from promoter_cr.motifs.database import load_motifs, write_meme
+    from promoter_cr.motifs.scan import HITS_FILE, load_clusters, scan_dataset
 
     cfg = read_config(args.config)
     mcfg, gcfg = cfg["motifs"], cfg["grammar"]
@@ -91,7 +91,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_grammar(args: argparse.Namespace) -> int:
-    from ..grammar import run_grammar
+    from promoter_cr.motifs.grammar import run_grammar
 
     cfg = read_config(args.config)
     summary = run_grammar(args.motifs_dir, args.out, cfg["grammar"])
@@ -103,11 +103,11 @@ def cmd_grammar(args: argparse.Namespace) -> int:
 def cmd_recovery(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..atomic import write_tsv
-    from ..errors import InputDataError
-    from ..grammar import MOTIFS_FILE
-    from ..motif_db import load_jaspar, read_meme
-    from ..recovery import load_ground_truth, planted_signs, score_recovery
+    from promoter_cr.atomic import write_tsv
+    from promoter_cr.errors import InputDataError
+    from promoter_cr.motifs.grammar import MOTIFS_FILE
+    from promoter_cr.motifs.database import load_jaspar, read_meme
+    from promoter_cr.motifs.recovery import load_ground_truth, planted_signs, score_recovery
 
     cfg = read_config(args.config)
     g = cfg["grammar"]

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 
-from . import add_config_arg, read_config
+from promoter_cr.commands import add_config_arg, read_config
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from ..train import train_model
+    from promoter_cr.models.train import train_model
 
     cfg = read_config(args.config)
     metrics = train_model(cfg, args.model, args.data, args.out)
@@ -55,7 +55,7 @@ def _train(args: argparse.Namespace) -> int:
 def _metrics(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..train import collect_metrics
+    from promoter_cr.models.train import collect_metrics
 
     base = Path(args.models_dir)
     table = collect_metrics({n: base / n for n in args.names}, args.out)
@@ -64,7 +64,7 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ..predict import predict_file
+    from promoter_cr.models.predict import predict_file
 
     predict_file(
         args.checkpoint,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
 
 METHOD_LABELS = {"ism_mean": "ISM (mean)", "ism_max": "ISM (max)", "grad_x_input": "gradient x input"}
 

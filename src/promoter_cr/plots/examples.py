@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import ACTIVATING, NEUTRAL, REPRESSIVE, plt, save_figure
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, REPRESSIVE, plt, save_figure
 
 
 def choose_examples(assign: pd.DataFrame, attr: pd.DataFrame, n: int) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .style import NEUTRAL, PALETTE, plt, save_figure
+from promoter_cr.plots.style import NEUTRAL, PALETTE, plt, save_figure
 
 
 def model_names(ds_dir: Path) -> list[str]:

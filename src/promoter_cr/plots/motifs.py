@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, save_figure
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motif
     import logomaker
     import matplotlib.pyplot as plt
 
-    from ..motif_db import read_meme
+    from promoter_cr.motifs.database import read_meme
 
     a = activity[(activity["cluster"].astype(str) == "all") & (activity["effect"] != "none")]
     if a.empty:

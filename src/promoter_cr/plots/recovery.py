@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
 
 
 def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:

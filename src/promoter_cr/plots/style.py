@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..atomic import atomic_path  # noqa: E402
+from promoter_cr.atomic import atomic_path  # noqa: E402
 
 STYLE = {
     "figure.dpi": 100,

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import bh_qvalues
+from promoter_cr.motifs.stats import bh_qvalues
 
 log = logging.getLogger(__name__)
 

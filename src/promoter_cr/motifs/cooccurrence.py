@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import bh_qvalues, nearby_pairs
+from promoter_cr.motifs.stats import bh_qvalues, nearby_pairs
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def tomtom_background(motifs: Sequence) -> list:
     if len(motifs) >= MIN_TOMTOM_TARGETS:
         return motifs
     try:
-        from .motif_db import load_jaspar
+        from promoter_cr.motifs.database import load_jaspar
 
         have = {m.motif_id for m in motifs}
         return motifs + [m for m in load_jaspar() if m.motif_id not in have]

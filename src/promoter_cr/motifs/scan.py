@@ -8,7 +8,7 @@ with :func:`memelite.fimo` on both strands, and every hit gets
   ``cs[g, end] - cs[g, start]`` with ``cs`` the per-gene cumulative sum (vectorised);
 * ``null_contribution`` = the same sum over a *null window*: a window of the same width in
   the same gene, moved by a random shift of ``width..null_max_shift`` bp to either side
-  (seeded). This local, gene-matched background is what :mod:`promoter_cr.activity` tests
+  (seeded). This local, gene-matched background is what :mod:`promoter_cr.motifs.activity` tests
   each motif's contributions against (see there for why).
 
 Coordinates are 0-based, end-exclusive, on the forward strand of the promoter window for
@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
-from .errors import InputDataError
-from .motif_db import Motif
+from promoter_cr.atomic import atomic_path
+from promoter_cr.errors import InputDataError
+from promoter_cr.motifs.database import Motif
 
 log = logging.getLogger(__name__)
 

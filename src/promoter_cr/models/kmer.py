@@ -184,7 +184,7 @@ def fit_kmer_ridge(
 
 def save_kmer_model(model: KmerRidge, path: str | Path) -> None:
     """Pickle ``model`` to ``path`` atomically."""
-    from .atomic import atomic_path
+    from promoter_cr.atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -192,7 +192,7 @@ def save_kmer_model(model: KmerRidge, path: str | Path) -> None:
 
 def load_kmer_model(path: str | Path) -> KmerRidge:
     """Load a pickled :class:`KmerRidge` (only load files you trust: pickle runs code)."""
-    from .errors import InputDataError
+    from promoter_cr.errors import InputDataError
 
     path = Path(path)
     if not path.exists():

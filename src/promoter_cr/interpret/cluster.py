@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path, write_json, write_tsv
-from .attribute import chunk_rows_for, iter_chunks, load_attributions
-from .errors import InputDataError, PromoterCRError
+from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.interpret.attribute import chunk_rows_for, iter_chunks, load_attributions
+from promoter_cr.errors import InputDataError, PromoterCRError
 
 log = logging.getLogger(__name__)
 

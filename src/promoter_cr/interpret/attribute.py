@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path, write_json, write_tsv
-from .dataset import Dataset, load_dataset
-from .errors import InputDataError, PromoterCRError
+from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.data.dataset import Dataset, load_dataset
+from promoter_cr.errors import InputDataError, PromoterCRError
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def compute_weighted_features(
     import torch
     from tqdm.auto import tqdm
 
-    from .encoding import one_hot_torch
+    from promoter_cr.data.encoding import one_hot_torch
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -287,7 +287,7 @@ def export_weighted_features(
     Parameters
     ----------
     checkpoint
-        A CR checkpoint (loaded through :func:`promoter_cr.checkpoint.load_model`).
+        A CR checkpoint (loaded through :func:`promoter_cr.models.checkpoint.load_model`).
     data_dir
         The data set (``results/<ds>/data``).
     out_dir
@@ -301,7 +301,7 @@ def export_weighted_features(
     device
         ``None``/``"auto"`` (GPU when available) or a torch device string.
     """
-    from .checkpoint import load_model
+    from promoter_cr.models.checkpoint import load_model
 
     ds = load_dataset(data_dir)
     model, meta = load_model(checkpoint)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputDataError
+from promoter_cr.errors import InputDataError
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def read_meme(path: str | Path) -> list[Motif]:
 
 def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
     """Write motifs as a MEME (version 4) file, uniform background."""
-    from .atomic import write_text
+    from promoter_cr.atomic import write_text
 
     out = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "", "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
     for m in motifs:

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dataset import SequenceWriter, validate_genes, write_dataset
-from ..encoding import N_CODE
-from ..errors import InputDataError
-from . import tables
+from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
+from promoter_cr.data.encoding import N_CODE
+from promoter_cr.errors import InputDataError
+from promoter_cr.data import readers as tables
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
         for p in paths.values():
             if not p.is_file():
                 raise InputDataError(p, "Xpresso h5 file not found (expected train.h5, valid.h5, test.h5 in dataset.xpresso.local_dir)")
-        from ..download import checksum_kwargs, verify_file
+        from promoter_cr.data.download import checksum_kwargs, verify_file
 
         for p in paths.values():
             if sums.get(p.name):
@@ -61,7 +61,7 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
     url = xc.get("url")
     if not url:
         raise InputDataError(None, "give dataset.xpresso.url or dataset.xpresso.local_dir")
-    from ..download import fetch_to_cache
+    from promoter_cr.data.download import fetch_to_cache
 
     dl = cfg.get("download", {})
     cache = Path(dl.get("cache_dir", "resources/downloads")) / "xpresso"

@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dataset import SequenceWriter, normalise_chrom, validate_genes, write_dataset
-from ..encoding import N_CODE, reverse_complement_codes
-from ..errors import InputDataError
-from . import tables
+from promoter_cr.data.dataset import SequenceWriter, normalise_chrom, validate_genes, write_dataset
+from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.errors import InputDataError
+from promoter_cr.data import readers as tables
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def _genome_path(gcfg: dict[str, Any], cfg: dict[str, Any]) -> Path:
         if not gcfg.get("fasta_url"):
             return path
     elif gcfg.get("fasta_url"):
-        from ..download import fetch_to_cache
+        from promoter_cr.data.download import fetch_to_cache
 
         path = fetch_to_cache(gcfg["fasta_url"], cache, checksum=gcfg.get("fasta_sha256"), download_cfg=dl)
     else:

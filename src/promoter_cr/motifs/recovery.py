@@ -41,10 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .activity import ALL
-from .errors import InputDataError
-from .motif_db import Motif
-from .spacing import preferred_spacings
+from promoter_cr.motifs.activity import ALL
+from promoter_cr.errors import InputDataError
+from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.spacing import preferred_spacings
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def tomtom_pvalues(
     q_n, p_n = len(queries), len(planted)
     if not queries or not planted:
         return np.ones((q_n, p_n)), np.zeros((q_n, p_n)), np.zeros((q_n, p_n))
-    from .cooccurrence import tomtom_against
+    from promoter_cr.motifs.cooccurrence import tomtom_against
 
     p, off, strand = (a.astype(float) for a in tomtom_against(queries, planted, background, keys=(0, 2, 4)))
     for i, q in enumerate(queries):  # a matrix is always itself

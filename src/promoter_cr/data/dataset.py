@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .atomic import atomic_path, write_json, write_tsv
-from .errors import InputDataError
+from promoter_cr import __version__
+from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.errors import InputDataError
 
 SPLITS = ("train", "valid", "test")
 SEQUENCES = "sequences.npy"

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from . import __version__
-from .dataset import load_dataset
-from .encoding import one_hot_torch
-from .model import CROutput, build_model
+from promoter_cr import __version__
+from promoter_cr.data.dataset import load_dataset
+from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.models.cr import CROutput, build_model
 
 CKPT_KEY = "promoter_cr"
 
@@ -111,7 +111,7 @@ class PromoterDataModule(pl.LightningDataModule):
         self.seed = int(seed)
         self.ds = load_dataset(self.data_dir)
         if self.use_extra and not self.ds.extra_features:
-            from .errors import ConfigError
+            from promoter_cr.errors import ConfigError
 
             raise ConfigError(f"use_extra is set but the data set {self.data_dir} has no extra features")
 

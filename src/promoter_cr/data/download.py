@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .errors import DownloadError
+from promoter_cr.errors import DownloadError
 
 log = logging.getLogger(__name__)
 

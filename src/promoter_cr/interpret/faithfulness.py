@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import write_tsv
-from .attribute import extra_matrix, iter_chunks, load_attributions, model_extra_features, resolve_device
-from .dataset import load_dataset
-from .errors import InputDataError
+from promoter_cr.atomic import write_tsv
+from promoter_cr.interpret.attribute import extra_matrix, iter_chunks, load_attributions, model_extra_features, resolve_device
+from promoter_cr.data.dataset import load_dataset
+from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def ism(
     import torch
     from tqdm.auto import tqdm
 
-    from .encoding import one_hot_torch
+    from promoter_cr.data.encoding import one_hot_torch
 
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -159,7 +159,7 @@ def grad_x_input(
     """
     import torch
 
-    from .encoding import one_hot_torch
+    from promoter_cr.data.encoding import one_hot_torch
 
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
@@ -380,7 +380,7 @@ def evaluate_faithfulness(
     The CR tracks are the exported ``weighted_features.npy`` rows (what later stages use);
     ISM and gradient x input are computed from the checkpoint on the same sequences.
     """
-    from .checkpoint import load_model
+    from promoter_cr.models.checkpoint import load_model
 
     ds = load_dataset(data_dir)
     wf, table = load_attributions(attr_dir)

@@ -35,7 +35,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .stats import bh_qvalues, nearby_pairs
+from promoter_cr.motifs.stats import bh_qvalues, nearby_pairs
 
 log = logging.getLogger(__name__)
 

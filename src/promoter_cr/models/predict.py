@@ -5,7 +5,7 @@ the device), optionally filling an ``(N, L)`` array of CR weighted features (con
 as it goes, so memory stays flat however many sequences there are.
 
 ``predict_file`` reads FASTA or CSV/TSV (gzip ok) with the fasta source's readers
-(:mod:`promoter_cr.sources.tables`): FASTA ids are the header text before the first ``|``,
+(:mod:`promoter_cr.data.readers`): FASTA ids are the header text before the first ``|``,
 whitespace or ``::``; tables use an ``id``/``gene_id`` column when present (else the first
 non-sequence column, else ``seq000001``...) and the ``sequence`` column (else the only DNA
 column). Every sequence must have the training window length.
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .encoding import InvalidSequenceError, encode
-from .errors import InputDataError
+from promoter_cr.data.encoding import InvalidSequenceError, encode
+from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def predict_codes(
     Parameters
     ----------
     model
-        A :class:`~promoter_cr.model.CRModel` / :class:`~promoter_cr.model.XpressoCNN` (eval mode).
+        A :class:`~promoter_cr.models.cr.CRModel` / :class:`~promoter_cr.models.cr.XpressoCNN` (eval mode).
     extra
         ``(N, F)`` float32 extra features when the model uses them.
     weighted_out
@@ -54,8 +54,8 @@ def predict_codes(
     """
     import torch
 
-    from .encoding import one_hot_torch
-    from .model import CROutput
+    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.models.cr import CROutput
 
     n = len(codes)
     preds = np.empty(n, dtype=np.float32)
@@ -87,8 +87,8 @@ def predict_codes(
 
 def read_sequences(path: str | Path) -> tuple[list[str], list[str], list[str]]:
     """Read ids, sequences and record names (for error messages) from FASTA or CSV/TSV (gzip ok)."""
-    from .sources import tables
-    from .sources.fasta import _guess_sequence_column, parse_fasta_header
+    from promoter_cr.data import readers as tables
+    from promoter_cr.data.sources.fasta import _guess_sequence_column, parse_fasta_header
 
     path = tables.require_file(path, "sequence file")
     if tables.is_fasta(path):
@@ -129,7 +129,7 @@ def encode_fixed(seqs: list[str], records: list[str], path: str | Path, length: 
 
 def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndarray:
     """``(N, F)`` float32 extra features for ``ids`` from a table (id column first, or ``gene_id``/``id``)."""
-    from .sources import tables
+    from promoter_cr.data import readers as tables
 
     path = tables.require_file(path, "extra-feature table")
     df = tables.read_table(path)
@@ -172,12 +172,12 @@ def predict_file(
     Writes ``out`` (TSV ``id<TAB>prediction``) atomically and, for CR models, the ``(N, L)``
     float32 weighted features to ``weighted_features`` (``.npy``, filled batch by batch).
     """
-    from .atomic import atomic_path, write_tsv
+    from promoter_cr.atomic import atomic_path, write_tsv
 
     ids, seqs, recs = read_sequences(sequences)
     checkpoint = Path(checkpoint)
     if checkpoint.suffix == ".pkl":
-        from .kmer import load_kmer_model
+        from promoter_cr.models.kmer import load_kmer_model
 
         km = load_kmer_model(checkpoint)
         codes = encode_fixed(seqs, recs, sequences, km.length)
@@ -187,7 +187,7 @@ def predict_file(
             raise InputDataError(checkpoint, "--weighted-features needs a CR model checkpoint")
         preds = km.predict_codes(codes)
     else:
-        from .checkpoint import load_model
+        from promoter_cr.models.checkpoint import load_model
 
         device = _resolve_device(device)
         model, meta = load_model(checkpoint, map_location=device)

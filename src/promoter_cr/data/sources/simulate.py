@@ -78,11 +78,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import write_json
-from ..dataset import assign_split, write_dataset
-from ..encoding import reverse_complement_codes
-from ..errors import ConfigError
-from ..motif_db import Motif, load_jaspar
+from promoter_cr.atomic import write_json
+from promoter_cr.data.dataset import assign_split, write_dataset
+from promoter_cr.data.encoding import reverse_complement_codes
+from promoter_cr.errors import ConfigError
+from promoter_cr.motifs.database import Motif, load_jaspar
 
 log = logging.getLogger(__name__)
 
@@ -768,7 +768,7 @@ def _scrub(codes, plants, classes, motifs, p_value, zones, chains, maker, rng_bg
 def build(cfg: dict[str, Any], out_dir: Path) -> None:
     """Simulate the data set of ``cfg`` (full validated config) into ``out_dir``.
 
-    Writes ``ground_truth.json`` then, via :func:`promoter_cr.dataset.write_dataset`,
+    Writes ``ground_truth.json`` then, via :func:`promoter_cr.data.dataset.write_dataset`,
     ``sequences.npy``, ``genes.tsv`` (gene_id, label, split, sim_class) and ``meta.json`` (last).
     """
     out_dir = Path(out_dir)

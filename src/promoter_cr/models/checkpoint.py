@@ -1,6 +1,6 @@
 """Load trained promoter-cr models from Lightning checkpoints.
 
-A checkpoint written by :mod:`promoter_cr.train` holds, besides Lightning's own keys, a
+A checkpoint written by :mod:`promoter_cr.models.train` holds, besides Lightning's own keys, a
 ``"promoter_cr"`` entry: model type and config, input length, extra-feature names, the
 data set's ``meta.json``, package versions and final metrics. Only load checkpoints you
 trust; they are read with ``torch.load(weights_only=True)``, which refuses arbitrary objects.
@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import InputDataError
-from .lit import CKPT_KEY
-from .model import build_model
+from promoter_cr.errors import InputDataError
+from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.models.cr import build_model
 
 
 def read_checkpoint(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -59,7 +59,7 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu")
 
 def update_checkpoint_metrics(checkpoint: str | Path, metrics: dict[str, Any]) -> None:
     """Store final ``metrics`` in a checkpoint's ``promoter_cr`` entry (rewritten atomically)."""
-    from .atomic import atomic_path
+    from promoter_cr.atomic import atomic_path
 
     ckpt = read_checkpoint(checkpoint)
     ckpt[CKPT_KEY]["metrics"] = metrics

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atomic import atomic_dir
-from ..encoding import N_CODE, InvalidSequenceError, encode
-from ..errors import InputDataError
+from promoter_cr.atomic import atomic_dir
+from promoter_cr.data.encoding import N_CODE, InvalidSequenceError, encode
+from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def staged_output(out_dir: str | Path) -> Iterator[Path]:
 
 def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], dict[str, str]]:
     """``(inputs, sha256)`` dicts for meta.json: role -> path and role -> sha256 of each given file."""
-    from ..dataset import sha256_file
+    from promoter_cr.data.dataset import sha256_file
 
     inputs: dict[str, str] = {}
     sums: dict[str, str] = {}
@@ -287,7 +287,7 @@ def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], d
 
 
 def resolved_split_method(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool) -> str:
-    """The split method :func:`promoter_cr.dataset.assign_split` will use (``auto`` resolved)."""
+    """The split method :func:`promoter_cr.data.dataset.assign_split` will use (``auto`` resolved)."""
     method = split_cfg.get("method", "auto")
     if method != "auto":
         return method
@@ -303,7 +303,7 @@ def apply_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split
 
     A split that leaves train empty is an error (e.g. test chromosomes holding every gene).
     """
-    from ..dataset import assign_split
+    from promoter_cr.data.dataset import assign_split
 
     method = resolved_split_method(genes, split_cfg, has_source_split)
     try:

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..dataset import validate_genes, write_dataset
-from ..errors import InputDataError
-from . import tables
+from promoter_cr.data.dataset import validate_genes, write_dataset
+from promoter_cr.errors import InputDataError
+from promoter_cr.data import readers as tables
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@
 
 =====================  ==========================================================
 activity.tsv           motif x cluster (and 'all') activating/repressive calls
-                       (:mod:`promoter_cr.activity`)
+                       (:mod:`promoter_cr.motifs.activity`)
 enrichment.tsv         motif x cluster hit-gene enrichment (Fisher/hypergeometric)
-cooccurrence.tsv       motif pairs of the selected set (:mod:`promoter_cr.cooccurrence`)
+cooccurrence.tsv       motif pairs of the selected set (:mod:`promoter_cr.motifs.cooccurrence`)
 communities.tsv        Louvain communities of the significant co-occurrence network
 spacing.tsv            spacing x orientation tests of the top pairs, with the null band
-                       (:mod:`promoter_cr.spacing`)
+                       (:mod:`promoter_cr.motifs.spacing`)
 periodicity.tsv        helical-phasing test per top pair
 grammar_summary.json   counts of calls and the settings used
 =====================  ==========================================================
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .activity import ALL, motif_activity, motif_enrichment
-from .atomic import write_json, write_tsv
-from .cooccurrence import (
+from promoter_cr.motifs.activity import ALL, motif_activity, motif_enrichment
+from promoter_cr.atomic import write_json, write_tsv
+from promoter_cr.motifs.cooccurrence import (
     close_pairs,
     communities,
     cooccurrence_test,
@@ -37,10 +37,10 @@ from .cooccurrence import (
     select_representatives,
     tomtom_similarity,
 )
-from .errors import InputDataError
-from .motif_db import Motif, read_meme
-from .scan import HITS_FILE, read_hits
-from .spacing import spacing_analysis
+from promoter_cr.errors import InputDataError
+from promoter_cr.motifs.database import Motif, read_meme
+from promoter_cr.motifs.scan import HITS_FILE, read_hits
+from promoter_cr.motifs.spacing import spacing_analysis
 
 log = logging.getLogger(__name__)
 

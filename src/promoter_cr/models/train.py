@@ -2,7 +2,7 @@
 
 ``train_model(cfg, name, data_dir, out_dir)`` trains one ``models.<name>`` entry:
 
-* ``cr`` / ``xpresso_cnn``: Lightning (:mod:`promoter_cr.lit`) with ModelCheckpoint (best on
+* ``cr`` / ``xpresso_cnn``: Lightning (:mod:`promoter_cr.models.lit`) with ModelCheckpoint (best on
   ``val_loss`` -> ``best.ckpt``, plus ``last.ckpt``), EarlyStopping(``patience``), CSVLogger
   (``out_dir/logs/``), a progress bar, ``seed_everything(seed, workers=True)`` and the
   ``deterministic`` flag. Re-running on an ``out_dir`` that holds ``last.ckpt`` (of the same
@@ -12,7 +12,7 @@
 Outputs in ``out_dir`` (final files written atomically): ``predictions.tsv`` (gene_id, split,
 label, prediction for ALL genes, from the best checkpoint), ``metrics.json`` (per split),
 ``history.tsv`` (epoch, train_loss, val_loss, val_pearson; kept in the checkpoints by
-:class:`~promoter_cr.lit.HistoryCallback` so resumed runs keep their history; k-mer ridge: one
+:class:`~promoter_cr.models.lit.HistoryCallback` so resumed runs keep their history; k-mer ridge: one
 row per alpha instead).
 """
 
@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .atomic import write_json, write_tsv
-from .config import model_config
-from .dataset import SPLITS, Dataset, load_dataset
-from .errors import ConfigError, InputDataError
-from .evaluate import METRIC_COLUMNS, regression_metrics
+from promoter_cr.atomic import write_json, write_tsv
+from promoter_cr.config import model_config
+from promoter_cr.data.dataset import SPLITS, Dataset, load_dataset
+from promoter_cr.errors import ConfigError, InputDataError
+from promoter_cr.models.metrics import METRIC_COLUMNS, regression_metrics
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def train_model(cfg: dict[str, Any], name: str, data_dir: str | Path, out_dir: s
 def _train_kmer(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) -> dict[str, Any]:
     from scipy import sparse
 
-    from .kmer import DEFAULT_ALPHAS, DEFAULT_K, KmerRidge, fit_kmer_ridge, kmer_features, save_kmer_model
+    from promoter_cr.models.kmer import DEFAULT_ALPHAS, DEFAULT_K, KmerRidge, fit_kmer_ridge, kmer_features, save_kmer_model
 
     _check_dataset(ds, data_dir, need_valid=False)
     ks = [int(k) for k in (mcfg.get("k") or DEFAULT_K)]
@@ -159,7 +159,7 @@ def _resume_path(out_dir: Path, mcfg: dict[str, Any]) -> Path | None:
         return None
     if not last.exists():
         return None
-    from .checkpoint import read_checkpoint
+    from promoter_cr.models.checkpoint import read_checkpoint
 
     try:
         old = read_checkpoint(last)["promoter_cr"]["config"]
@@ -181,7 +181,7 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
-    from .lit import HistoryCallback, PromoterDataModule, PromoterLitModule
+    from promoter_cr.models.lit import HistoryCallback, PromoterDataModule, PromoterLitModule
 
     _check_dataset(ds, data_dir, need_valid=True)
     seed = int(mcfg.get("seed", 0))
@@ -233,8 +233,8 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
         return {}
     write_json(out_dir / DONE_MARKER, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)})
 
-    from .checkpoint import load_model, update_checkpoint_metrics
-    from .predict import predict_codes
+    from promoter_cr.models.checkpoint import load_model, update_checkpoint_metrics
+    from promoter_cr.models.predict import predict_codes
 
     best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else out_dir / "best.ckpt"
     if not best.exists():
@@ -246,7 +246,7 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
     _write_predictions(out_dir, ds, pred)
     rows = history.rows
     write_tsv(out_dir / "history.tsv", pd.DataFrame(rows, columns=["epoch", "train_loss", "val_loss", "val_pearson"]), float_format="%.6g")
-    from .model import n_parameters
+    from promoter_cr.models.cr import n_parameters
 
     metrics = {
         "model": mcfg["name"],

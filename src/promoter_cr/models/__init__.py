@@ -1,0 +1,1 @@
+"""Stage 3: models (CR, baselines), Lightning training, checkpoints, inference, metrics."""

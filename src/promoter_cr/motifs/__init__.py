@@ -1,0 +1,1 @@
+"""Stage 6: motif database, scanning, activity, co-occurrence, spacing, recovery."""
