@@ -57,6 +57,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
             where = f"{key}." if error.absolute_path else ""
             allowed = ", ".join(sorted(error.schema.get("properties", {})))
             return f"unknown key '{where}{extra[0]}' (allowed here: {allowed})"
+    if "propertyNames" in error.schema_path and error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"unknown key '{key}.{error.instance}' (allowed here: {allowed})"
     return f"key '{key}': {error.message}"
 
 
@@ -154,9 +157,10 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     return validate_config(raw, path)
 
 
-def dataset_dir(cfg: Mapping[str, Any]) -> Path:
-    """``<results_dir>/<dataset.name>``."""
-    return Path(cfg["results_dir"]) / cfg["dataset"]["name"]
+def model_defaults(model_type: str) -> dict[str, Any]:
+    """The schema's defaults of a ``models.<name>`` entry of ``model_type`` (``type`` included)."""
+    cfg = validate_config({"models": {"m": {"type": model_type}}}, semantics=False)
+    return cfg["models"]["m"]
 
 
 def model_config(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.config import validate_config
+from promoter_cr.config import model_defaults, validate_config
 from promoter_cr.data.dataset import random_split, write_dataset
 from promoter_cr.data.encoding import encode
 
@@ -56,3 +56,18 @@ def tiny_config(tmp: Path, **train) -> dict:
         "train": {"max_epochs": 6, "batch_size": 32, "lr": 0.002, "patience": 10, "accelerator": "cpu", "devices": 1, "seed": 1, **train},
     }
     return validate_config(cfg, semantics=False)
+
+
+def arch(model_type: str, **overrides) -> dict:
+    """Constructor keyword arguments of a network type: the schema's defaults with ``overrides``."""
+    from promoter_cr.models.registry import architecture_keys
+
+    cfg = {**model_defaults(model_type), **overrides}
+    return {k: cfg[k] for k in architecture_keys(model_type)}
+
+
+def make_network(model_type: str, length: int, n_extra: int = 0, **overrides):
+    """A network of ``model_type`` built from the schema's defaults with ``overrides``."""
+    from promoter_cr.models.registry import build_model
+
+    return build_model({**model_defaults(model_type), **overrides}, length, n_extra)

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from _model_fixtures import arch
+
 from promoter_cr import cli
 from promoter_cr.interpret.attribute import (
     AttributionError,
@@ -23,7 +25,8 @@ from promoter_cr.data.dataset import write_dataset
 from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.errors import InputDataError
 from promoter_cr.models.lit import CKPT_KEY
-from promoter_cr.models.cr import CRModel, XpressoCNN
+from promoter_cr.models.cr import CRModel
+from promoter_cr.models.xpresso import XpressoCNN
 
 torch.set_num_threads(1)
 SMALL_CR = {"type": "cr", "channels": 8, "n_layers": 2, "kernel_size": 3, "stem_kernel": 5, "dropout": 0.0}
@@ -57,7 +60,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: dict, length: int, 
 
 def random_cr(length: int, n_extra: int = 0, seed: int = 0) -> CRModel:
     torch.manual_seed(seed)
-    model = CRModel(length, n_extra=n_extra, **{k: v for k, v in SMALL_CR.items() if k != "type"})
+    model = CRModel(length, n_extra, **arch("cr", **{k: v for k, v in SMALL_CR.items() if k != "type"}))
     with torch.no_grad():
         model.bias.fill_(0.37)
         for m in model.modules():  # non-trivial BatchNorm statistics
@@ -165,7 +168,7 @@ def test_decomposition_mismatch_raises_and_publishes_nothing(tmp_path):
     codes = np.random.default_rng(1).integers(0, 4, size=(6, 20)).astype(np.uint8)
     out = tmp_path / "wf.npy"
     with pytest.raises(AttributionError, match="gene g2.*do not add up"):
-        compute_weighted_features(_BrokenCR(), codes, np.arange(6), out, gene_ids=np.array([f"g{i}" for i in range(6)]), batch_size=2, device="cpu", progress=False)
+        compute_weighted_features(_BrokenCR(), codes, np.arange(6), out, gene_ids=np.array([f"g{i}" for i in range(6)]), batch_size=2, dtype="float32", device="cpu", progress=False)
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
@@ -180,7 +183,7 @@ def test_check_decomposition_flags_non_finite():
 def test_non_cr_checkpoint_and_length_mismatch(tmp_path):
     data = make_dataset(tmp_path / "data")
     cfg = {"type": "xpresso_cnn", "conv1_filters": 4, "conv2_filters": 4, "dense1": 4}
-    ckpt = save_checkpoint(tmp_path / "cnn.ckpt", XpressoCNN(64, conv1_filters=4, conv2_filters=4, dense1=4), cfg, 64)
+    ckpt = save_checkpoint(tmp_path / "cnn.ckpt", XpressoCNN(64, 0, **arch("xpresso_cnn", conv1_filters=4, conv2_filters=4, dense1=4)), cfg, 64)
     with pytest.raises(InputDataError, match="weighted features"):
         export_weighted_features(ckpt, data, tmp_path / "x", device="cpu", progress=False)
     ckpt = save_checkpoint(tmp_path / "cr.ckpt", random_cr(80), SMALL_CR, 80)

@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from promoter_cr.data.encoding import encode, one_hot_torch
-from promoter_cr.models.cr import CRModel, CROutput, XpressoCNN, _adapt_pools, auto_downsample, build_model
+from _model_fixtures import arch, make_network
+
+from promoter_cr.models.cr import CRModel, CROutput, auto_downsample
+from promoter_cr.models.registry import build_model
+from promoter_cr.models.xpresso import XpressoCNN, _adapt_pools
 
 torch.set_num_threads(1)
 
@@ -22,7 +26,7 @@ def _onehot(n: int, length: int, seed: int = 0, n_frac: float = 0.05) -> torch.T
 @pytest.mark.parametrize("length,downsample,stem_channels", [(120, None, None), (300, 7, None), (5000, None, None), (300, None, 16), (300, 5, 16)])
 def test_decomposition_exact_without_extra(length, downsample, stem_channels):
     torch.manual_seed(0)
-    model = CRModel(length, channels=8, n_layers=3, stem_kernel=7, downsample=downsample, stem_channels=stem_channels).eval()
+    model = CRModel(length, 0, **arch("cr", channels=8, n_layers=3, stem_kernel=7, downsample=downsample, stem_channels=stem_channels)).eval()
     with torch.no_grad():
         model.head.weight.normal_(0, 0.1)  # make the weights non-trivial
         model.init_bias(0.7)
@@ -40,7 +44,7 @@ def test_decomposition_exact_without_extra(length, downsample, stem_channels):
 
 def test_decomposition_exact_with_extra():
     torch.manual_seed(1)
-    model = CRModel(200, n_extra=3, channels=8, n_layers=2, stem_kernel=5).eval()
+    model = CRModel(200, 3, **arch("cr", channels=8, n_layers=2, stem_kernel=5)).eval()
     with torch.no_grad():
         model.head.weight.normal_(0, 0.1)
     x = _onehot(4, 200)
@@ -55,7 +59,7 @@ def test_decomposition_exact_with_extra():
 
 def test_hand_set_weights_give_count_weighted_sum():
     """Head weights 0 and head bias c: w(x) = c at every position, so y = sum_b count_b * c_b + bias."""
-    model = CRModel(50, channels=4, n_layers=2, stem_kernel=3, weight_scale=1.0).eval()
+    model = CRModel(50, 0, **arch("cr", channels=4, n_layers=2, stem_kernel=3), weight_scale=1.0).eval()
     c = torch.tensor([1.0, -2.0, 0.5, 3.0])
     with torch.no_grad():
         model.head.weight.zero_()
@@ -71,7 +75,7 @@ def test_hand_set_weights_give_count_weighted_sum():
 
 
 def test_hand_set_extra_weights():
-    model = CRModel(30, n_extra=2, channels=4, n_layers=1, stem_kernel=3, weight_scale=1.0).eval()
+    model = CRModel(30, 2, **arch("cr", channels=4, n_layers=1, stem_kernel=3), weight_scale=1.0).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.zero_()
@@ -85,7 +89,7 @@ def test_hand_set_extra_weights():
 
 
 def test_l1_penalty_is_l1_norm_of_contributions():
-    model = CRModel(40, channels=4, n_layers=1, stem_kernel=3, weight_scale=0.5).eval()
+    model = CRModel(40, 0, **arch("cr", channels=4, n_layers=1, stem_kernel=3), weight_scale=0.5).eval()
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.copy_(torch.tensor([1.0, -1.0, 2.0, 0.0]))
@@ -97,15 +101,15 @@ def test_l1_penalty_is_l1_norm_of_contributions():
 def test_auto_downsample_and_receptive_field():
     assert auto_downsample(600) == 1 and auto_downsample(2048) == 1
     assert auto_downsample(10500) == 21 or auto_downsample(10500) == 20
-    m = CRModel(600, channels=4, n_layers=8, kernel_size=3, stem_kernel=15)
+    m = CRModel(600, 0, **arch("cr", channels=4, n_layers=8, kernel_size=3, stem_kernel=15))
     assert m.downsample == 1 and m.receptive_field() >= 500
-    m = CRModel(10500, channels=4, n_layers=8)
+    m = CRModel(10500, 0, **arch("cr", channels=4, n_layers=8))
     assert m.receptive_field() >= 5000
 
 
 def test_gradients_reach_encoder():
     torch.manual_seed(0)
-    model = CRModel(64, channels=4, n_layers=2, stem_kernel=3)
+    model = CRModel(64, 0, **arch("cr", channels=4, n_layers=2, stem_kernel=3))
     out = model(_onehot(3, 64))
     (out.prediction.sum() + CRModel.l1_penalty(out)).backward()
     assert model.stem.weight.grad is not None and model.stem.weight.grad.abs().sum() > 0
@@ -113,7 +117,7 @@ def test_gradients_reach_encoder():
 
 @pytest.mark.parametrize("length", [110, 600, 2048])
 def test_xpresso_cnn_shapes(length):
-    model = XpressoCNN(length, n_extra=2, conv1_filters=8, conv2_filters=4, dense1=8).eval()
+    model = XpressoCNN(length, 2, **arch("xpresso_cnn", conv1_filters=8, conv2_filters=4, dense1=8)).eval()
     y = model(_onehot(3, length), torch.zeros(3, 2))
     assert y.shape == (3,) and torch.isfinite(y).all()
     if length >= 600:
@@ -129,7 +133,7 @@ def test_adapt_pools():
 
 
 def test_build_model_defaults_from_config():
-    m = build_model({"type": "cr", "channels": 6, "n_layers": 2}, 100)
+    m = make_network("cr", 100, channels=6, n_layers=2)
     assert isinstance(m, CRModel) and m.stem.out_channels == 6 and len(m.blocks) == 2
-    m = build_model({"type": "xpresso_cnn"}, 600, 8)
+    m = make_network("xpresso_cnn", 600, 8)
     assert isinstance(m, XpressoCNN) and m.n_extra == 8

@@ -79,7 +79,7 @@ def test_plants_are_strand_correct_pwm_samples(sim_cfg, motifs, simulated):
             oriented = seq if p["strand"] == "+" else reverse_complement_codes(seq)
             # every base possible under the matrix, and a FIMO match at site_p on its own strand
             assert (m.pwm[oriented, np.arange(m.width)] > 0).all()
-            assert S._site_scores(oriented[None], m.pwm)[0] >= S.score_threshold(m.pwm, sim_cfg["site_p"])
+            assert S.site_scores(oriented[None], m.pwm)[0] >= S.score_threshold(m.pwm, sim_cfg["site_p"])
 
 
 def test_memelite_fimo_finds_every_plant(sim_cfg, motifs, simulated):

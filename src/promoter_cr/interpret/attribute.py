@@ -23,8 +23,6 @@ raised and nothing is published (never a silently wrong explanation).
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ import pandas as pd
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import InputDataError, PromoterCRError
+from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +61,6 @@ class ExportResult:
     n: int
     length: int
     max_abs_error: float
-
-
-def resolve_device(device: str | None = None) -> Any:
-    """``None``/``"auto"``: CUDA when available, else MPS when available, else CPU."""
-    import torch
-
-    if device in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
 
 
 def model_extra_features(metadata: dict[str, Any]) -> list[str]:
@@ -110,11 +95,6 @@ def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:
         i, j = np.argwhere(bad)[0]
         raise InputDataError(path, f"extra feature {features[j]!r} is not a finite number", record=f"gene {dataset.genes['gene_id'].iloc[i]}")
     return values
-
-
-def _batches(n: int, batch_size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, batch_size):
-        yield start, min(start + batch_size, n)
 
 
 def check_decomposition(
@@ -170,28 +150,17 @@ def check_decomposition(
     return float(err.max()) if err.size else 0.0
 
 
-def _as_cr_output(out: Any) -> tuple[Any, Any, Any, Any]:
-    """(prediction, contributions, extra_contributions, bias) from a CROutput-like result."""
-    try:
-        return out.prediction, out.contributions, out.extra_contributions, out.bias
-    except AttributeError as exc:
-        raise AttributionError(
-            f"the model returned {type(out).__name__}, not a CROutput (prediction, contributions, extra_contributions, bias):"
-            " weighted features exist only for Contextual Regression models"
-        ) from exc
-
-
 def compute_weighted_features(
     model: Any,
     sequences: np.ndarray,
     indices: np.ndarray,
     out_path: str | Path,
     *,
+    batch_size: int,
+    dtype: str,
+    device: Any,
     extra: np.ndarray | None = None,
     gene_ids: np.ndarray | None = None,
-    batch_size: int = 128,
-    dtype: str = "float32",
-    device: Any = None,
     progress: bool = True,
 ) -> dict[str, np.ndarray | float]:
     """Run a CR model over ``sequences[indices]`` and fill ``out_path`` (an .npy memmap).
@@ -209,6 +178,8 @@ def compute_weighted_features(
         renamed into place only when every batch passed the decomposition check.
     extra
         ``(N, F)`` float32 extra features (rows of the whole set) or ``None``.
+    device
+        A torch device or device string (see :func:`promoter_cr.runtime.resolve_device`).
 
     Returns
     -------
@@ -216,57 +187,46 @@ def compute_weighted_features(
         ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra``
         ``(n, F)`` float64 or ``None``, and ``max_abs_error`` (float).
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.models.inference import NotCRModelError, run_batches
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = resolve_device(device) if not isinstance(device, torch.device) else device
     indices = np.asarray(indices, dtype=np.int64)
     n, length = len(indices), int(sequences.shape[1])
-    model = model.to(device).eval()
     pred_all = np.empty(n, dtype=np.float64)
     bias_all = np.empty(n, dtype=np.float64)
     csum_all = np.empty(n, dtype=np.float64)
     extra_all: np.ndarray | None = None
     max_err = 0.0
+    batches = run_batches(
+        model, sequences, batch_size=batch_size, device=resolve_device(device), rows=indices, extra=extra,
+        what=("prediction", "contributions", "extra"), progress=progress, desc="weighted features",
+    )
     with atomic_path(out_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, length))
         try:
-            with torch.inference_mode():
-                for start, stop in tqdm(list(_batches(n, batch_size)), desc="weighted features", unit="batch", disable=not progress):
-                    rows = indices[start:stop]
-                    codes = torch.from_numpy(np.ascontiguousarray(sequences[rows]))
-                    x = one_hot_torch(codes.to(device, non_blocking=True))
-                    h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[rows], dtype=np.float32)).to(device)
-                    pred, contrib, extra_c, bias = _as_cr_output(model(x, h))
-                    contrib = contrib.float()
-                    if tuple(contrib.shape) != (len(rows), length):
-                        raise AttributionError(f"the model returned contributions of shape {tuple(contrib.shape)}, expected {(len(rows), length)}")
-                    c_np = contrib.cpu().numpy()
-                    p_np = pred.reshape(-1).double().cpu().numpy()
-                    b_np = bias.reshape(-1).double().cpu().numpy()
-                    if b_np.size == 1 and len(rows) > 1:
-                        b_np = np.full(len(rows), b_np[0])
-                    e_np = None if extra_c is None else extra_c.reshape(len(rows), -1).double().cpu().numpy()
-                    ids = None if gene_ids is None else np.asarray(gene_ids)[start:stop]
-                    max_err = max(max_err, check_decomposition(p_np, c_np, b_np, e_np, ids))
-                    stored = c_np.astype(DTYPES[dtype])
-                    if dtype == "float16" and not np.isfinite(stored).all():
-                        raise AttributionError("weighted features overflow float16 (|value| > 65504); export with dtype float32")
-                    out[start:stop] = stored
-                    pred_all[start:stop] = p_np
-                    bias_all[start:stop] = b_np
-                    csum_all[start:stop] = c_np.astype(np.float64).sum(1)
-                    if e_np is not None:
-                        if extra_all is None:
-                            extra_all = np.empty((n, e_np.shape[1]), dtype=np.float64)
-                        extra_all[start:stop] = e_np
+            for sl, res in batches:
+                c_np = res.contributions
+                if c_np.shape != (sl.stop - sl.start, length):
+                    raise AttributionError(f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}")
+                ids = None if gene_ids is None else np.asarray(gene_ids)[sl]
+                max_err = max(max_err, check_decomposition(res.prediction, c_np, res.bias, res.extra, ids))
+                stored = c_np.astype(DTYPES[dtype])
+                if dtype == "float16" and not np.isfinite(stored).all():
+                    raise AttributionError("weighted features overflow float16 (|value| > 65504); export with dtype float32")
+                out[sl] = stored
+                pred_all[sl] = res.prediction
+                bias_all[sl] = res.bias
+                csum_all[sl] = c_np.astype(np.float64).sum(1)
+                if res.extra is not None:
+                    if extra_all is None:
+                        extra_all = np.empty((n, res.extra.shape[1]), dtype=np.float64)
+                    extra_all[sl] = res.extra
             out.flush()
+        except NotCRModelError as exc:
+            raise AttributionError(f"{exc}: weighted features exist only for Contextual Regression models") from exc
         finally:
             del out
     return {"prediction": pred_all, "bias": bias_all, "contribution_sum": csum_all, "extra": extra_all, "max_abs_error": max_err}
@@ -372,14 +332,3 @@ def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarr
     if wf.ndim != 2 or len(wf) != len(table):
         raise InputDataError(attr_dir / WEIGHTED_FEATURES, f"shape {wf.shape} does not match the {len(table)} rows of {ATTRIBUTIONS}")
     return wf, table
-
-
-def iter_chunks(n: int, chunk: int) -> Iterator[slice]:
-    """Slices ``[0, chunk), [chunk, 2 chunk), ...`` covering ``range(n)``."""
-    for start in range(0, n, max(1, chunk)):
-        yield slice(start, min(start + chunk, n))
-
-
-def chunk_rows_for(length: int, budget_mb: float = 256.0, itemsize: int = 8) -> int:
-    """Rows of length ``length`` that fit ``budget_mb`` of ``itemsize``-byte values (at least 1)."""
-    return max(1, int(math.floor(budget_mb * 1e6 / max(1, length * itemsize))))

@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
-from promoter_cr.interpret.attribute import chunk_rows_for, iter_chunks, load_attributions
+from promoter_cr.chunks import chunk_rows_for, iter_chunks
+from promoter_cr.interpret.attribute import load_attributions
 from promoter_cr.errors import InputDataError, PromoterCRError
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,9 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.atomic import write_tsv
-from promoter_cr.interpret.attribute import extra_matrix, iter_chunks, load_attributions, model_extra_features, resolve_device
+from promoter_cr.chunks import iter_chunks
+from promoter_cr.interpret.attribute import extra_matrix, load_attributions, model_extra_features
+from promoter_cr.runtime import resolve_device
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.errors import InputDataError
 
@@ -60,20 +62,14 @@ PLANTED_MASS = "planted_mass.tsv"
 
 
 # ----------------------------------------------------------------------------- model calls
-def predict(model: Any, x: Any, extra: Any = None) -> Any:
-    """``(B,)`` prediction of a CR model (``CROutput.prediction``) or a model returning a tensor."""
-    out = model(x, extra)
-    pred = getattr(out, "prediction", out)
-    return pred.reshape(-1)
-
-
 def ism(
     model: Any,
     codes: np.ndarray,
     positions: np.ndarray | None = None,
+    *,
+    batch_size: int,
+    device: Any,
     extra: np.ndarray | None = None,
-    batch_size: int = 256,
-    device: Any = None,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """In-silico mutagenesis of every position in ``positions``.
@@ -88,7 +84,7 @@ def ism(
         ``(G, F)`` float32 extra features or ``None``.
     batch_size
         Mutant sequences per forward pass (mutants of all genes and positions are
-        flattened into one list and cut into batches).
+        flattened into one list and cut into batches; each is built on the device).
 
     Returns
     -------
@@ -97,11 +93,10 @@ def ism(
         ``pred(ref) - pred(alternative with the largest |change|)``; 0 at N positions.
     """
     import torch
-    from tqdm.auto import tqdm
 
-    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.models.inference import predict_codes, run_batches
 
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = resolve_device(device)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     g, length = codes.shape
     positions = np.arange(length) if positions is None else np.asarray(positions, dtype=np.int64)
@@ -112,24 +107,17 @@ def ism(
     m_gene = np.repeat(gi, 3)
     m_pidx = np.repeat(pi, 3)
     m_alt = (np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4
-    m_pos = positions[m_pidx]
-    model = model.to(dev).eval()
-    codes_t = torch.from_numpy(codes).to(dev)
-    h_t = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra, dtype=np.float32)).to(dev)
+    m_pos = torch.from_numpy(positions[m_pidx]).to(dev)
+    m_alt_t = torch.from_numpy(m_alt).to(dev).to(torch.uint8)
+
+    def mutate(block, sl):
+        block[torch.arange(block.shape[0], device=block.device), m_pos[sl]] = m_alt_t[sl]
+        return block
+
+    ref_pred = predict_codes(model, codes, batch_size=batch_size, device=dev, extra=extra)[0] if g else np.empty(0)
     deltas = np.empty(len(m_gene), dtype=np.float64)
-    with torch.inference_mode():
-        ref_pred = np.concatenate(
-            [predict(model, one_hot_torch(codes_t[s]), None if h_t is None else h_t[s]).double().cpu().numpy() for s in iter_chunks(g, batch_size)]
-        ) if g else np.empty(0)
-        mg = torch.from_numpy(m_gene).to(dev)
-        mp = torch.from_numpy(m_pos).to(dev)
-        ma = torch.from_numpy(m_alt).to(dev).to(torch.uint8)
-        for s in tqdm(list(iter_chunks(len(m_gene), batch_size)), desc="ISM", unit="batch", disable=not progress):
-            rows = mg[s]
-            mut = codes_t[rows].clone()
-            mut[torch.arange(len(rows), device=dev), mp[s]] = ma[s]
-            pred = predict(model, one_hot_torch(mut), None if h_t is None else h_t[rows])
-            deltas[s] = pred.double().cpu().numpy() - ref_pred[m_gene[s]]
+    for sl, out in run_batches(model, codes, batch_size=batch_size, device=dev, rows=m_gene, extra=extra, mutate=mutate, progress=progress, desc="ISM"):
+        deltas[sl] = out.prediction - ref_pred[m_gene[sl]]
     d = deltas.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
     ism_mean = np.zeros((g, p), dtype=np.float64)
     ism_max = np.zeros((g, p), dtype=np.float64)
@@ -141,9 +129,10 @@ def ism(
 def grad_x_input(
     model: Any,
     codes: np.ndarray,
+    *,
+    batch_size: int,
+    device: Any,
     extra: np.ndarray | None = None,
-    batch_size: int = 64,
-    device: Any = None,
 ) -> np.ndarray:
     """Gradient x input of the prediction, summed over the 4 bases.
 
@@ -160,8 +149,9 @@ def grad_x_input(
     import torch
 
     from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.models.inference import prediction_of
 
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    dev = resolve_device(device)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     model = model.to(dev).eval()
     out = np.empty(codes.shape, dtype=np.float64)
@@ -169,7 +159,7 @@ def grad_x_input(
         for s in iter_chunks(len(codes), batch_size):
             x = one_hot_torch(torch.from_numpy(codes[s]).to(dev)).requires_grad_(True)
             h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[s], dtype=np.float32)).to(dev)
-            pred = predict(model, x, h)
+            pred = prediction_of(model(x, h))
             (grad,) = torch.autograd.grad(pred.sum(), x)
             out[s] = (grad * x).sum(1).detach().double().cpu().numpy()
     return out

@@ -14,9 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from promoter_cr.config import model_defaults
 from promoter_cr.errors import InputDataError
 from promoter_cr.models.lit import CKPT_KEY
-from promoter_cr.models.cr import build_model
+from promoter_cr.models.registry import build_model
 
 
 def read_checkpoint(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -46,6 +47,8 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu")
     """
     ckpt = read_checkpoint(checkpoint, map_location)
     meta = dict(ckpt[CKPT_KEY])
+    # checkpoints store the resolved model config; keys missing from older ones get the schema's defaults
+    meta["config"] = {**model_defaults(meta["config"]["type"]), **meta["config"]}
     model = build_model(meta["config"], int(meta["length"]), int(meta.get("n_extra", 0)))
     state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     try:

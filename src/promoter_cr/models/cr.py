@@ -46,42 +46,21 @@ adds ``l1 * penalty`` to the MSE loss.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-#: defaults of the CR model (``models.<name>`` keys)
-CR_DEFAULTS: dict[str, Any] = {
-    "channels": 64,
-    "n_layers": 8,
-    "kernel_size": 3,
-    "stem_kernel": 15,
-    "dropout": 0.1,
-    "l1": 1e-3,
-    "downsample": None,
-    "stem_channels": None,
-}
-#: defaults of the Xpresso CNN (Agarwal & Shendure 2020)
-XPRESSO_DEFAULTS: dict[str, Any] = {
-    "conv1_filters": 128,
-    "conv1_kernel": 6,
-    "pool1": 30,
-    "conv2_filters": 32,
-    "conv2_kernel": 9,
-    "pool2": 10,
-    "dense1": 64,
-    "dense2": 2,
-    "dropout": 0.0,
-}
 
 
 class CROutput(NamedTuple):
     """Output of :class:`CRModel` (one forward pass).
 
     prediction: ``(B,)``; contributions: ``(B, L)`` = ``(w * x).sum(1)``;
-    extra_contributions: ``(B, F)`` = ``h * v(x, h)`` or ``None``; bias: ``(B,)``.
+    extra_contributions: ``(B, F)`` = ``h * v(x, h)`` or ``None``; bias: ``(B,)``;
+    weights: ``(B, 4, L)`` contextual weights ``w(x)`` (the hypothetical contributions of every
+    base at every position).
     ``prediction == contributions.sum(1) + extra_contributions.sum(1) + bias``.
     """
 
@@ -89,6 +68,7 @@ class CROutput(NamedTuple):
     contributions: Tensor
     extra_contributions: Tensor | None
     bias: Tensor
+    weights: Tensor | None = None
 
 
 def auto_downsample(length: int) -> int:
@@ -145,15 +125,16 @@ class CRModel(nn.Module):
     def __init__(
         self,
         length: int,
-        n_extra: int = 0,
-        channels: int = 64,
-        n_layers: int = 8,
-        kernel_size: int = 3,
-        stem_kernel: int = 15,
-        dropout: float = 0.1,
-        downsample: int | None = None,
+        n_extra: int,
+        *,
+        channels: int,
+        n_layers: int,
+        kernel_size: int,
+        stem_kernel: int,
+        dropout: float,
+        downsample: int | None,
+        stem_channels: int | None,
         weight_scale: float | None = None,
-        stem_channels: int | None = None,
     ):
         super().__init__()
         self.length = int(length)
@@ -235,7 +216,7 @@ class CRModel(nn.Module):
             v = self.extra_net(torch.cat([pooled, extra.to(pooled.dtype)], 1))
             extra_contrib = extra.float() * v.float()  # (B, F)
             pred = pred + extra_contrib.sum(1)
-        return CROutput(pred, contributions, extra_contrib, bias)
+        return CROutput(pred, contributions, extra_contrib, bias, w)
 
     @staticmethod
     def l1_penalty(out: CROutput) -> Tensor:
@@ -246,139 +227,3 @@ class CRModel(nn.Module):
         means the same for 110 bp and 10.5 kb inputs.
         """
         return out.contributions.abs().sum(1).mean()
-
-
-def _adapt_pools(length: int, k1: int, p1: int, k2: int, p2: int) -> tuple[int, int]:
-    """Shrink the pool sizes until the conv stack yields at least one position.
-
-    Halves ``pool1`` while the second conv would have fewer inputs than its kernel,
-    then halves ``pool2`` while the final length is 0. Raises ``ValueError`` when even
-    pools of 1 do not fit (``length < k1 + k2 - 1``).
-    """
-    if length < k1 + k2 - 1:
-        raise ValueError(f"input length {length} is too short for conv kernels {k1} and {k2}")
-    l1 = length - k1 + 1
-    while l1 // p1 < k2 and p1 > 1:
-        p1 = max(1, p1 // 2)
-    while (l1 // p1 - k2 + 1) // p2 < 1 and p2 > 1:
-        p2 = max(1, p2 // 2)
-    return p1, p2
-
-
-class XpressoCNN(nn.Module):
-    """Xpresso CNN (Agarwal & Shendure 2020): Conv1D(128,k6) -> MaxPool30 -> Conv1D(32,k9)
-    -> MaxPool10 -> Dense64 -> Dense2 -> Dense1 (ReLU between), extra features concatenated
-    to the flattened conv output before the dense layers.
-
-    For inputs too short for the published pools (e.g. 110 bp), ``pool1`` then ``pool2`` are
-    halved until at least one position remains (see :func:`_adapt_pools`); the sizes used are
-    kept in ``self.pool1`` / ``self.pool2``. 600 bp and 10.5 kb keep the published pools.
-    """
-
-    def __init__(
-        self,
-        length: int,
-        n_extra: int = 0,
-        conv1_filters: int = 128,
-        conv1_kernel: int = 6,
-        pool1: int = 30,
-        conv2_filters: int = 32,
-        conv2_kernel: int = 9,
-        pool2: int = 10,
-        dense1: int = 64,
-        dense2: int = 2,
-        dropout: float = 0.0,
-    ):
-        super().__init__()
-        self.length = int(length)
-        self.n_extra = int(n_extra)
-        self.pool1, self.pool2 = _adapt_pools(self.length, conv1_kernel, pool1, conv2_kernel, pool2)
-        self.conv = nn.Sequential(
-            nn.Conv1d(4, conv1_filters, conv1_kernel),
-            nn.ReLU(),
-            nn.MaxPool1d(self.pool1),
-            nn.Conv1d(conv1_filters, conv2_filters, conv2_kernel),
-            nn.ReLU(),
-            nn.MaxPool1d(self.pool2),
-        )
-        l_out = ((self.length - conv1_kernel + 1) // self.pool1 - conv2_kernel + 1) // self.pool2
-        self.n_flat = conv2_filters * l_out
-        self.dense = nn.Sequential(
-            nn.Linear(self.n_flat + self.n_extra, dense1),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(dense1, dense2),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(dense2, 1),
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Keras' initialisation, as in the published model: Glorot-uniform weights, zero biases.
-
-        PyTorch's default (Kaiming-uniform with a=sqrt(5)) starts the 2-unit ReLU layer so small
-        that both units can die at once, leaving a constant predictor (seen on the simulated set).
-        """
-        for m in self.modules():
-            if isinstance(m, (nn.Conv1d, nn.Linear)):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def init_bias(self, value: float) -> None:
-        """Set the output layer's bias (e.g. to the mean training label before fitting)."""
-        with torch.no_grad():
-            self.dense[-1].bias.fill_(float(value))
-
-    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
-        """``x``: ``(B, 4, L)``; ``extra``: ``(B, F)`` or ``None`` -> ``(B,)``."""
-        h = self.conv(x).flatten(1)
-        if self.n_extra:
-            if extra is None:
-                raise ValueError(f"this model uses {self.n_extra} extra features; none were given")
-            h = torch.cat([h, extra.to(h.dtype)], 1)
-        return self.dense(h).squeeze(-1).float()
-
-
-def model_kwargs(model_cfg: dict[str, Any]) -> dict[str, Any]:
-    """Constructor keyword arguments from a model config (defaults filled)."""
-    kind = model_cfg["type"]
-    defaults = CR_DEFAULTS if kind == "cr" else XPRESSO_DEFAULTS if kind == "xpresso_cnn" else None
-    if defaults is None:
-        raise ValueError(f"model type {kind!r} is not a neural network")
-    out = {k: model_cfg.get(k, v) if model_cfg.get(k) is not None else v for k, v in defaults.items()}
-    out.pop("l1", None)
-    return out
-
-
-def build_model(model_cfg: dict[str, Any], length: int, n_extra: int = 0) -> nn.Module:
-    """A :class:`CRModel` or :class:`XpressoCNN` for ``model_cfg`` (``type`` cr|xpresso_cnn)."""
-    kw = model_kwargs(model_cfg)
-    if model_cfg["type"] == "cr":
-        return CRModel(length=length, n_extra=n_extra, **kw)
-    return XpressoCNN(length=length, n_extra=n_extra, **kw)
-
-
-def n_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
-
-
-def predict_tensor(model: nn.Module, x: Tensor, extra: Tensor | None = None) -> Tensor:
-    """``(B,)`` predictions of either model type."""
-    out = model(x, extra)
-    return out.prediction if isinstance(out, CROutput) else out
-
-
-__all__ = [
-    "CROutput",
-    "CRModel",
-    "XpressoCNN",
-    "CR_DEFAULTS",
-    "XPRESSO_DEFAULTS",
-    "auto_downsample",
-    "build_model",
-    "model_kwargs",
-    "n_parameters",
-    "predict_tensor",
-]

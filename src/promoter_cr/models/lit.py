@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset
 from promoter_cr import __version__
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.data.encoding import one_hot_torch
-from promoter_cr.models.cr import CROutput, build_model
+from promoter_cr.models.cr import CROutput
+from promoter_cr.models.registry import build_model
 
 CKPT_KEY = "promoter_cr"
 

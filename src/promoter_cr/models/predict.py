@@ -1,8 +1,8 @@
 """Batched prediction with a trained model, on a data set or on a file of sequences.
 
-``predict_codes`` runs a model over ``(N, L)`` uint8 codes batch by batch (one-hot made on
-the device), optionally filling an ``(N, L)`` array of CR weighted features (contributions)
-as it goes, so memory stays flat however many sequences there are.
+Batches go through :func:`promoter_cr.models.inference.predict_codes` (one-hot made on the
+device, CR weighted features filled batch by batch), so memory stays flat however many
+sequences there are.
 
 ``predict_file`` reads FASTA or CSV/TSV (gzip ok) with the fasta source's readers
 (:mod:`promoter_cr.data.readers`): FASTA ids are the header text before the first ``|``,
@@ -22,67 +22,10 @@ import pandas as pd
 
 from promoter_cr.data.encoding import InvalidSequenceError, encode
 from promoter_cr.errors import InputDataError
+from promoter_cr.models.inference import predict_codes
+from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
-
-
-def predict_codes(
-    model,
-    codes: np.ndarray,
-    extra: np.ndarray | None = None,
-    batch_size: int = 256,
-    device: str = "cpu",
-    weighted_out: np.ndarray | None = None,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predict ``(N,)`` float32 values for ``(N, L)`` uint8 ``codes``.
-
-    Parameters
-    ----------
-    model
-        A :class:`~promoter_cr.models.cr.CRModel` / :class:`~promoter_cr.models.cr.XpressoCNN` (eval mode).
-    extra
-        ``(N, F)`` float32 extra features when the model uses them.
-    weighted_out
-        Optional ``(N, L)`` array (e.g. an ``np.lib.format.open_memmap``) that receives the CR
-        contributions of each batch (CR models only).
-
-    Returns
-    -------
-    (predictions, bias)
-        ``bias`` is the CR model's scalar bias as ``(N,)`` float32, else ``None``.
-    """
-    import torch
-
-    from promoter_cr.data.encoding import one_hot_torch
-    from promoter_cr.models.cr import CROutput
-
-    n = len(codes)
-    preds = np.empty(n, dtype=np.float32)
-    bias = None
-    it = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(it, total=(n + batch_size - 1) // batch_size, desc="predict", unit="batch", mininterval=5)
-    model.eval()
-    with torch.inference_mode():
-        for s in it:
-            block = torch.from_numpy(np.array(codes[s : s + batch_size], dtype=np.uint8, copy=True)).to(device)
-            x = one_hot_torch(block)
-            h = torch.from_numpy(np.asarray(extra[s : s + batch_size], dtype=np.float32)).to(device) if extra is not None else None
-            out = model(x, h)
-            if isinstance(out, CROutput):
-                preds[s : s + len(block)] = out.prediction.float().cpu().numpy()
-                if bias is None:
-                    bias = np.full(n, float(out.bias[0]), dtype=np.float32)
-                if weighted_out is not None:
-                    weighted_out[s : s + len(block)] = out.contributions.float().cpu().numpy().astype(weighted_out.dtype, copy=False)
-            else:
-                if weighted_out is not None:
-                    raise ValueError("weighted features exist only for CR models")
-                preds[s : s + len(block)] = out.float().cpu().numpy()
-    return preds, bias
 
 
 def read_sequences(path: str | Path) -> tuple[list[str], list[str], list[str]]:
@@ -150,14 +93,6 @@ def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndar
     return vals
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputDataError(None, "--device cuda requested but no CUDA GPU is available")
-    return device
-
-
 def predict_file(
     checkpoint: str | Path,
     sequences: str | Path,
@@ -189,7 +124,7 @@ def predict_file(
     else:
         from promoter_cr.models.checkpoint import load_model
 
-        device = _resolve_device(device)
+        device = resolve_device(device)
         model, meta = load_model(checkpoint, map_location=device)
         codes = encode_fixed(seqs, recs, sequences, int(meta["length"]))
         feats = None
@@ -202,15 +137,15 @@ def predict_file(
                 raise InputDataError(checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}")
             with atomic_path(weighted_features, suffix=".npy") as tmp:
                 arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=codes.shape)
-                preds, _ = predict_codes(model, codes, feats, batch_size, device, weighted_out=arr, progress=len(codes) > 10 * batch_size)
+                preds, _ = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, contributions_out=arr, progress=len(codes) > 10 * batch_size)
                 arr.flush()
                 del arr
         else:
-            preds, _ = predict_codes(model, codes, feats, batch_size, device, progress=len(codes) > 10 * batch_size)
+            preds, _ = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size)
     table = pd.DataFrame({"id": ids, "prediction": preds.astype(np.float64)})
     write_tsv(out, table, float_format="%.6g")
     log.info("wrote %d predictions to %s", len(table), out)
     return table
 
 
-__all__: list[Any] = ["predict_codes", "predict_file", "read_sequences", "encode_fixed", "read_extra"]
+__all__: list[Any] = ["predict_file", "read_sequences", "encode_fixed", "read_extra"]

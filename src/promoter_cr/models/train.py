@@ -234,19 +234,20 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
     write_json(out_dir / DONE_MARKER, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)})
 
     from promoter_cr.models.checkpoint import load_model, update_checkpoint_metrics
-    from promoter_cr.models.predict import predict_codes
+    from promoter_cr.models.inference import predict_codes
+    from promoter_cr.runtime import accelerator_device
 
     best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else out_dir / "best.ckpt"
     if not best.exists():
         raise RuntimeError(f"training finished without writing {best}")
-    device = "cuda" if (torch.cuda.is_available() and mcfg.get("accelerator", "auto") in ("auto", "gpu", "cuda")) else "cpu"
+    device = accelerator_device(mcfg["accelerator"])
     model, meta = load_model(best, map_location=device)
     extra = ds.extra() if dm.n_extra else None
-    pred, _ = predict_codes(model, ds.sequences, extra, batch_size=max(dm.batch_size, 128), device=device)
+    pred, _ = predict_codes(model, ds.sequences, extra=extra, batch_size=max(dm.batch_size, 128), device=device)
     _write_predictions(out_dir, ds, pred)
     rows = history.rows
     write_tsv(out_dir / "history.tsv", pd.DataFrame(rows, columns=["epoch", "train_loss", "val_loss", "val_pearson"]), float_format="%.6g")
-    from promoter_cr.models.cr import n_parameters
+    from promoter_cr.models.registry import n_parameters
 
     metrics = {
         "model": mcfg["name"],
@@ -259,7 +260,7 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, data_dir: Path, out_dir: Path) 
         "resumed_from": str(ckpt_path) if ckpt_path else None,
         "n_parameters": n_parameters(model),
         "train_seconds": round(train_seconds, 2),
-        "device": device,
+        "device": str(device),
     }
     if mcfg["type"] == "cr":
         metrics["downsample"] = int(model.downsample)
