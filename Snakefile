@@ -1,8 +1,8 @@
 # promoter-cr: predict mRNA abundance from promoter sequence with an interpretable
 # Contextual Regression model, then mine the motif grammar behind it.
 #
-#   snakemake --cores all                                # embedded default (simulated set)
-#   snakemake --cores all --configfile config/xpresso.yaml
+#   snakemake --cores all                                # embedded default (config/config.yaml)
+#   snakemake --cores all --configfile config/xpresso.yaml   # that file, on the schema's defaults
 #   snakemake --profile profiles/slurm --configfile ...  # SLURM, GPU training
 #   snakemake --report results/report.html               # report after a run
 
@@ -10,9 +10,6 @@
 from snakemake.utils import min_version
 
 min_version("9.0")
-
-
-configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -109,7 +109,7 @@ def _resplit(data_dir: Path, split: np.ndarray, note: dict) -> None:
 
 
 def build_liver(root: Path, seed: int = 0) -> Path:
-    from promoter_cr.data.dataset import random_split
+    from promoter_cr.data.splits import random_split
 
     d = SHARED / "human_liver"
     a = pd.read_csv(d / "liver_promoters_a.csv.gz").assign(origin="a")

@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             import pandas as pd
 
             from promoter_cr.atomic import write_json
-            from promoter_cr.motifs.grammar import run_grammar
             from promoter_cr.motifs.database import write_meme
+            from promoter_cr.motifs.grammar import run_grammar
 
             write_meme(motifs, root / "motifs.meme")
             pd.DataFrame({"gene_id": ids, "cluster": clusters}).to_csv(root / "gene_clusters.tsv", sep="\t", index=False)

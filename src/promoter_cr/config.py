@@ -157,6 +157,11 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     return validate_config(raw, path)
 
 
+def section_defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of one top-level config section."""
+    return validate_config({}, semantics=False)[section]
+
+
 def model_defaults(model_type: str) -> dict[str, Any]:
     """The schema's defaults of a ``models.<name>`` entry of ``model_type`` (``type`` included)."""
     cfg = validate_config({"models": {"m": {"type": model_type}}}, semantics=False)

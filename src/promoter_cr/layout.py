@@ -317,6 +317,13 @@ FIGURES: dict[str, list[str]] = {
 SIMULATED_ONLY_FIGURES = {("attribution", "planted_mass"), ("recovery", "recovery_panel")}
 
 
+def figure_stem(stage_dir: str | Path, name: str) -> Path:
+    """``<stage_dir>/<name>`` for a figure of :data:`FIGURES` (its formats are added when saved)."""
+    if not any(name in names for names in FIGURES.values()):
+        raise KeyError(f"{name!r} is not a figure of the layout (FIGURES)")
+    return Path(stage_dir) / name
+
+
 def figure_names(stage: str, simulated: bool) -> list[str]:
     """Figures of one family drawn for a data set (simulated or not)."""
     return [n for n in FIGURES[stage] if simulated or (stage, n) not in SIMULATED_ONLY_FIGURES]
@@ -406,9 +413,14 @@ class DatasetLayout:
 XPRESSO_FILES = {"train": "train.h5", "valid": "valid.h5", "test": "test.h5"}
 
 
+def download_dir(cache_dir: str | Path, kind: str) -> Path:
+    """The cache folder of one kind of download (``xpresso``, ``genome``)."""
+    return Path(cache_dir) / kind
+
+
 def download_path(cache_dir: str | Path, kind: str, name: str) -> Path:
     """Where a downloaded input lands: ``<cache_dir>/<kind>/<name>``."""
-    return Path(cache_dir) / kind / name
+    return download_dir(cache_dir, kind) / name
 
 
 def download_log(cache_dir: str | Path, kind: str, name: str) -> Path:

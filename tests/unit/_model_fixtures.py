@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.config import model_defaults, validate_config
-from promoter_cr.data.dataset import random_split, write_dataset
+from promoter_cr.data.dataset import write_dataset
+from promoter_cr.data.splits import random_split
 from promoter_cr.data.encoding import encode
 
 MOTIF = "TGACGTCA"

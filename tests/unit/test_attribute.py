@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _model_fixtures import arch
 
 from promoter_cr import cli
+from promoter_cr.data.dataset import write_dataset
+from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import (
     AttributionError,
     check_decomposition,
@@ -21,11 +23,8 @@ from promoter_cr.interpret.attribute import (
     export_weighted_features,
     load_attributions,
 )
-from promoter_cr.data.dataset import write_dataset
-from promoter_cr.data.encoding import one_hot_torch
-from promoter_cr.errors import InputDataError
-from promoter_cr.models.lit import CKPT_KEY
 from promoter_cr.models.cr import CRModel
+from promoter_cr.models.lit import CKPT_KEY
 from promoter_cr.models.xpresso import XpressoCNN
 
 torch.set_num_threads(1)

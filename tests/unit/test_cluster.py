@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from promoter_cr import cli
 from promoter_cr.atomic import write_tsv
+from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.cluster import (
     ClusterError,
     cluster_genes,
@@ -21,7 +22,13 @@ from promoter_cr.interpret.cluster import (
     represent,
     select_k,
 )
-from promoter_cr.errors import InputDataError
+
+
+def ccfg(**overrides):
+    """The validated ``cluster`` section with ``overrides``."""
+    from promoter_cr.config import validate_config
+
+    return {**validate_config({})["cluster"], **overrides}
 
 
 def synthetic_tracks(n_per: int = 30, length: int = 200, n_groups: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -49,32 +56,32 @@ def test_represent_known_answer():
 
 def test_represent_chunks_equal_whole():
     tracks, _, _ = synthetic_tracks(n_per=7)
-    a = represent(tracks, 11, 20, True, chunk_rows=4)
-    b = represent(tracks, 11, 20, True, chunk_rows=1000)
+    a = represent(tracks, smoothing=11, bin_size=20, split_sign=True, chunk_rows=4)
+    b = represent(tracks, smoothing=11, bin_size=20, split_sign=True, chunk_rows=1000)
     np.testing.assert_array_equal(a, b)
     assert a.shape == (21, 20) and a.dtype == np.float32
 
 
 def test_select_k_picks_obvious_k_and_recovers_groups():
     tracks, truth, expression = synthetic_tracks()
-    feats = represent(tracks, 11, 10, True)
-    k, table, _ = select_k(feats, (2, 6), seed=0, n_init=4)
+    feats = represent(tracks, smoothing=11, bin_size=10, split_sign=True)
+    k, table, _ = select_k(feats, (2, 6), seed=0, n_init=4, criterion="silhouette", silhouette_sample=4000)
     assert k == 3
     assert list(table.columns[:3]) == ["k", "silhouette", "inertia"] and table["k"].tolist() == [2, 3, 4, 5, 6]
-    res = cluster_tracks(tracks, expression, k_range=(2, 6), n_init=4, bin_size=10)
+    res = cluster_tracks(tracks, expression, ccfg(k_range=[2, 6], n_init=4, bin_size=10))
     assert res["k"] == 3 and res["chosen_by"] == "silhouette"
     assert adjusted_rand_score(truth, res["labels"]) == 1.0
     # clusters are numbered by increasing mean expression
     means = [expression[res["labels"] == c].mean() for c in range(3)]
     assert means == sorted(means)
-    k_ch, _, _ = select_k(feats, (2, 6), seed=0, n_init=4, criterion="calinski_harabasz")
+    k_ch, _, _ = select_k(feats, (2, 6), seed=0, n_init=4, criterion="calinski_harabasz", silhouette_sample=4000)
     assert k_ch == 3
 
 
 def test_clustering_is_deterministic_with_a_seed():
     tracks, _, expression = synthetic_tracks(seed=2)
-    a = cluster_tracks(tracks, expression, k=4, seed=5, n_init=3)
-    b = cluster_tracks(tracks, expression, k=4, seed=5, n_init=3)
+    a = cluster_tracks(tracks, expression, ccfg(k=4, seed=5, n_init=3))
+    b = cluster_tracks(tracks, expression, ccfg(k=4, seed=5, n_init=3))
     np.testing.assert_array_equal(a["labels"], b["labels"])
     np.testing.assert_array_equal(a["centroids"], b["centroids"])
 
@@ -82,17 +89,17 @@ def test_clustering_is_deterministic_with_a_seed():
 def test_clear_errors():
     tracks, _, expression = synthetic_tracks(n_per=2)
     with pytest.raises(ClusterError, match="k = 7 .*N = 6"):
-        cluster_tracks(tracks, expression, k=7)
+        cluster_tracks(tracks, expression, ccfg(k=7))
     same = np.zeros((5, 40), dtype=np.float32)
     same[:, 3] = 1.0
     with pytest.raises(ClusterError, match="empty"):
-        fit_kmeans(represent(same, 1, 4, False), 3)
+        fit_kmeans(represent(same, smoothing=1, bin_size=4, split_sign=False), 3, seed=0, n_init=10)
     bad = tracks.copy()
     bad[4, 10] = np.nan
     with pytest.raises(InputDataError, match="gene g4.*NaN"):
-        represent(bad, gene_ids=np.array([f"g{i}" for i in range(6)]), path="wf.npy")
+        represent(bad, smoothing=51, bin_size=50, split_sign=False, gene_ids=np.array([f"g{i}" for i in range(6)]), path="wf.npy")
     with pytest.raises(ClusterError, match="N = 6"):
-        select_k(represent(tracks), (7, 8))
+        select_k(represent(tracks, smoothing=51, bin_size=50, split_sign=False), (7, 8), seed=0, n_init=10, criterion="silhouette", silhouette_sample=None)
 
 
 def test_profiles_are_cluster_means():
@@ -143,7 +150,7 @@ def test_cluster_figures_from_tables(tmp_path: Path):
     np.save(attr / "weighted_features.npy", tracks)
     write_tsv(attr / "attributions.tsv", pd.DataFrame({"gene_id": ids, "split": "train", "label": expression, "prediction": 0.0, "bias": 0.0, "contribution_sum": 0.0}))
     (data / "meta.json").write_text(json.dumps({"tss_index": 150}))
-    cluster_genes(attr, None, ds / "clusters", {"k_range": [2, 4], "n_init": 2, "bin_size": 10})
+    cluster_genes(attr, None, ds / "clusters", ccfg(k_range=[2, 4], n_init=2, bin_size=10))
     paths = plot_clusters(ds, tmp_path / "fig", {"formats": ["png"], "dpi": 40})
     assert sorted(p.name for p in paths) == ["cluster_expression.png", "cluster_heatmap.png", "cluster_profiles.png", "k_selection.png"]
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -9,17 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from promoter_cr.data.dataset import (
-    SequenceWriter,
-    assign_split,
-    chromosome_split,
-    load_dataset,
-    normalise_chrom,
-    random_split,
-    sha256_file,
-    validate_genes,
-    write_dataset,
-)
+from promoter_cr.config import section_defaults
+from promoter_cr.data.chromosomes import normalise_chrom
+from promoter_cr.data.dataset import SequenceWriter, load_dataset, sha256_file, validate_genes, write_dataset
+from promoter_cr.data.splits import apply_split, assign_split, chromosome_split, random_split
 from promoter_cr.errors import InputDataError
 
 torch.set_num_threads(1)
@@ -45,13 +38,26 @@ def test_normalise_and_chromosome_split():
 
 def test_assign_split_methods():
     genes = pd.DataFrame({"gene_id": list("abcd"), "label": [1.0] * 4, "chrom": ["1", "2", "1", "3"], "split": ["train", "train", "valid", "test"]})
-    assert list(assign_split(genes, {"method": "auto"}, has_source_split=True)) == ["train", "train", "valid", "test"]
-    assert list(assign_split(genes, {"method": "auto", "test_chromosomes": ["chr2"]})) == ["train", "test", "train", "train"]
-    assert len(assign_split(genes.drop(columns="chrom"), {"method": "auto", "test_chromosomes": ["2"], "test_fraction": 0.25, "valid_fraction": 0.25})) == 4
+    split = section_defaults("dataset")["split"]
+    assert list(assign_split(genes, {**split, "method": "auto"}, has_source_split=True)) == ["train", "train", "valid", "test"]
+    assert list(assign_split(genes, {**split, "method": "auto", "test_chromosomes": ["chr2"]}, has_source_split=False)) == ["train", "test", "train", "train"]
+    assert len(assign_split(genes.drop(columns="chrom"), {**split, "method": "auto", "test_chromosomes": ["2"], "test_fraction": 0.25, "valid_fraction": 0.25}, has_source_split=False)) == 4
     with pytest.raises(ValueError, match="no split of its own"):
-        assign_split(genes, {"method": "keep"}, has_source_split=False)
+        assign_split(genes, {**split, "method": "keep"}, has_source_split=False)
     with pytest.raises(ValueError, match="no chromosome"):
-        assign_split(genes.drop(columns="chrom"), {"method": "chromosome"})
+        assign_split(genes.drop(columns="chrom"), {**split, "method": "chromosome"}, has_source_split=False)
+
+
+def test_a_split_that_leaves_valid_or_test_empty_is_refused_at_build_time():
+    genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "chrom": ["chr1", "chr1", "chr2", "chr3"]})
+    split = section_defaults("dataset")["split"]
+    cfg = {**split, "method": "chromosome", "valid_chromosomes": ["chr2"], "test_chromosomes": ["chrX"]}
+    with pytest.raises(InputDataError, match=r"genes.tsv: split method 'chromosome' leaves no genes in test .*valid_chromosomes / test_chromosomes"):
+        apply_split(genes, cfg, has_source_split=False, path="genes.tsv")
+    with pytest.raises(InputDataError, match="leaves no genes in valid and test"):
+        apply_split(genes, {**split, "method": "random", "valid_fraction": 0.0, "test_fraction": 0.0}, has_source_split=False, path="x.csv")
+    ok, record = apply_split(genes, {**cfg, "test_chromosomes": ["chr3"]}, has_source_split=False, path="genes.tsv")
+    assert list(ok) == ["train", "train", "valid", "test"] and record["method"] == "chromosome"
 
 
 # --------------------------------------------------------------------------- genes table

@@ -181,16 +181,16 @@ def test_unreachable_host(tmp_path):
 def test_local_path_and_file_url(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(PAYLOAD)
-    a = download(str(src), tmp_path / "a.bin", sha256=SHA)
-    b = download(src.as_uri(), tmp_path / "b.bin", md5=MD5)
+    a = download(str(src), tmp_path / "a.bin", sha256=SHA, **FAST)
+    b = download(src.as_uri(), tmp_path / "b.bin", md5=MD5, **FAST)
     assert a.read_bytes() == PAYLOAD and b.read_bytes() == PAYLOAD
     with pytest.raises(DownloadError, match="not found"):
-        download(str(tmp_path / "nope.bin"), tmp_path / "c.bin")
+        download(str(tmp_path / "nope.bin"), tmp_path / "c.bin", **FAST)
     with pytest.raises(DownloadError, match="mismatch"):
-        download(str(src), tmp_path / "d.bin", sha256="1" * 64)
+        download(str(src), tmp_path / "d.bin", sha256="1" * 64, **FAST)
     assert not (tmp_path / "d.bin").exists()
     # fetch_to_cache uses a local file in place
-    assert fetch_to_cache(str(src), tmp_path / "cache", checksum=SHA) == src
+    assert fetch_to_cache(str(src), tmp_path / "cache", {"retries": 0, "backoff_s": 0.001, "timeout_s": 5}, checksum=SHA) == src
 
 
 def test_fetch_to_cache_remote(server, tmp_path):

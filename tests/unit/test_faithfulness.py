@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _model_fixtures import arch
 from scipy.stats import pearsonr, spearmanr
 
-from _model_fixtures import arch
-
 from promoter_cr import cli
-from promoter_cr.interpret.attribute import export_weighted_features
 from promoter_cr.data.dataset import write_dataset
 from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.interpret.attribute import export_weighted_features
 from promoter_cr.interpret.faithfulness import (
     active_site_mask,
     comparison_positions,
@@ -27,10 +26,13 @@ from promoter_cr.interpret.faithfulness import (
     ism,
     planted_mass,
     rowwise_correlations,
+    summary_table,
     topk_overlap,
 )
-from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.config import section_defaults
+from promoter_cr.errors import InputDataError
 from promoter_cr.models.cr import CRModel
+from promoter_cr.models.lit import CKPT_KEY
 
 torch.set_num_threads(1)
 
@@ -175,7 +177,8 @@ def test_evaluate_faithfulness_end_to_end(tmp_path: Path):
     ckpt = tmp_path / "cr.ckpt"
     torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
                 CKPT_KEY: {"model_type": "cr", "config": cfg, "length": length, "n_extra": 0, "extra_features": []}}, ckpt)
-    export_weighted_features(ckpt, data, tmp_path / "attr", device="cpu", progress=False)
+    attr_cfg = section_defaults("attribution")
+    export_weighted_features(ckpt, data, tmp_path / "attr", attr_cfg, device="cpu", progress=False)
     conf = json.dumps({"attribution": {"faithfulness_genes": 5, "top_k": 4, "batch_size": 64}})
     rc = cli.main(["faithfulness", "--config", conf, "--checkpoint", str(ckpt), "--data", str(data),
                    "--attributions", str(tmp_path / "attr"), "--out", str(tmp_path / "attr"), "--device", "cpu", "--no-progress"])
@@ -191,7 +194,7 @@ def test_evaluate_faithfulness_end_to_end(tmp_path: Path):
     planted = pd.read_csv(tmp_path / "attr" / "planted_mass.tsv", sep="\t")
     assert len(planted) == n and np.allclose(planted["site_fraction_of_length"], 8 / 32)
     # the same seed picks the same genes
-    evaluate_faithfulness(ckpt, data, tmp_path / "attr", tmp_path / "again", n_genes=5, top_k=4, device="cpu", progress=False)
+    evaluate_faithfulness(ckpt, data, tmp_path / "attr", tmp_path / "again", {**attr_cfg, "faithfulness_genes": 5, "top_k": 4}, device="cpu", progress=False)
     again = pd.read_csv(tmp_path / "again" / "faithfulness.tsv", sep="\t")
     pd.testing.assert_frame_equal(per_gene, again)
 
@@ -205,8 +208,15 @@ def test_attribution_figures_from_tables(tmp_path: Path):
     per_gene = pd.DataFrame({"gene_id": np.repeat([f"g{i}" for i in range(6)], 2), "method": ["ism_mean", "grad_x_input"] * 6,
                              "pearson": rng.uniform(0, 1, 12), "spearman": rng.uniform(0, 1, 12), "topk_overlap": rng.uniform(0, 1, 12)})
     per_gene.to_csv(attr / "faithfulness.tsv", sep="\t", index=False)
+    with pytest.raises(InputDataError, match="faithfulness_summary.tsv: figure input is missing"):
+        plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
+    summary_table(per_gene, 4, 32).to_csv(attr / "faithfulness_summary.tsv", sep="\t", index=False)
     paths = plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
-    assert [p.name for p in paths] == ["faithfulness.png"]
+    assert [p.name for p in paths] == ["faithfulness.png"]  # real data: no planted sites
+    (tmp_path / "ds" / "data").mkdir()
+    (tmp_path / "ds" / "data" / "ground_truth.json").write_text("{}")  # a simulated data set
+    with pytest.raises(InputDataError, match="planted_mass.tsv: figure input is missing"):
+        plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
     pd.DataFrame({"gene_id": ["a", "b", "c"], "class": [0, 1, 3], "site_fraction_of_length": [0.05, 0.1, 0.0],
                   "contribution_fraction": [0.6, 0.5, 0.0], "n_active_sites": [2, 1, 0]}).to_csv(attr / "planted_mass.tsv", sep="\t", index=False)
     paths = plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})

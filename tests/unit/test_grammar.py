@@ -48,7 +48,7 @@ def test_positive_motif_is_activating_and_negative_is_repressive():
     contrib[motif == 0] += 1.0  # placed only under positive contributions
     contrib[motif == 1] -= 1.0  # only under negative ones
     table = motif_activity(motif, gene, np.zeros(motif.size, int), contrib, null, ["A", "R", "N"], ["act", "rep", "neutral"],
-                           ["c0"], fdr=0.05, min_hits=10, min_effect=0.3)
+                           ["c0"], fdr=0.05, min_hits=10, min_effect=0.3, min_relative=0.0)
     allrows = table[table["cluster"] == "all"].set_index("motif_id")
     assert allrows.loc["A", "effect"] == "activating" and allrows.loc["A", "effect_size"] > 0.9
     assert allrows.loc["R", "effect"] == "repressive" and allrows.loc["R", "effect_size"] < -0.9
@@ -63,7 +63,7 @@ def test_null_data_gives_no_more_calls_than_expected():
     contrib = rng.normal(0, 1, size=motif.size)
     null = rng.normal(0, 1, size=motif.size)  # same distribution: no effect anywhere
     table = motif_activity(motif, gene, rng.integers(0, 2, motif.size), contrib, null, [f"M{i}" for i in range(n_motifs)],
-                           [f"m{i}" for i in range(n_motifs)], ["0", "1"], fdr=0.05, min_hits=10, min_effect=0.0)
+                           [f"m{i}" for i in range(n_motifs)], ["0", "1"], fdr=0.05, min_hits=10, min_effect=0.0, min_relative=0.0)
     tested = table["p_value"].notna()
     frac = (table.loc[tested, "p_value"] < 0.05).mean()
     assert 0.02 < frac < 0.08  # calibrated p-values
@@ -87,7 +87,7 @@ def test_overlapping_redundant_motif_is_explained_by_the_stronger_one():
     contrib[motif == 0] += 0.2  # A is the better matrix: it captures slightly more
     null = rng.normal(0, 0.05, size=motif.size)
     table = motif_activity(motif, g, np.zeros(motif.size, int), contrib, null, ["A", "B"], ["a", "b"], ["0"],
-                           min_effect=0.3, start=s, end=s + 8, n_genes=n_genes, length=length)
+                           fdr=0.05, min_hits=10, min_effect=0.3, min_relative=0.0, start=s, end=s + 8, n_genes=n_genes, length=length)
     allrows = table[table["cluster"] == "all"].set_index("motif_id")
     assert allrows.loc["A", "effect"] == "activating"
     assert allrows.loc["B", "marginal_effect"] == "activating"
@@ -100,13 +100,13 @@ def test_empty_cluster_and_motif_without_hits_are_reported_not_crashing(caplog):
     gene = np.arange(12)
     contrib = np.linspace(1, 2, 12)
     table = motif_activity(motif, gene, np.zeros(12, int), contrib, np.zeros(12), ["A", "EMPTY"], ["a", "empty"],
-                           ["0", "1"], min_hits=5)
+                           ["0", "1"], fdr=0.05, min_hits=5, min_effect=0.0, min_relative=0.0)
     rows = table.set_index(["motif_id", "cluster"])
     assert rows.loc[("EMPTY", "all"), "note"] == "no hits" and rows.loc[("EMPTY", "all"), "effect"] == "none"
     assert rows.loc[("A", "1"), "n_hits"] == 0 and rows.loc[("A", "1"), "note"] == "no hits"
     assert np.isnan(rows.loc[("A", "1"), "p_value"])
     assert "no hit at all" in caplog.text
-    empty = motif_activity(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), ["A"], ["a"], ["0"])
+    empty = motif_activity(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), ["A"], ["a"], ["0"], fdr=0.05, min_hits=10, min_effect=0.0, min_relative=0.0)
     assert (empty["n_hits"] == 0).all() and (empty["effect"] == "none").all()
 
 
@@ -140,7 +140,7 @@ def test_expected_close_pairs_matches_random_placement():
     exp = expected_close_pairs(gene, start, motif, np.array([8, 8]), n_genes, length, d)
     obs = close_pairs(gene, start, end, motif, 2, d)
     assert exp[0, 1] == pytest.approx(obs[0, 1], rel=0.2)
-    table = cooccurrence_test(obs, exp, np.array([600, 600]), ["A", "B"], ["a", "b"], None, 5, 0.05)
+    table = cooccurrence_test(obs, exp, np.array([600, 600]), ["A", "B"], ["a", "b"], None, min_count=5, fdr=0.05)
     assert not table["significant"].any()
 
 
@@ -156,7 +156,7 @@ def test_cooccurring_pair_is_significant_and_communities_split():
     widths = np.full(4, 8)
     obs = close_pairs(gene, start, start + 8, motif, 4, 100)
     exp = expected_close_pairs(gene, start, motif, widths, n_genes, length, 100)
-    table = cooccurrence_test(obs, exp, np.bincount(motif), list("ABCD"), list("abcd"), None, 5, 0.05)
+    table = cooccurrence_test(obs, exp, np.bincount(motif), list("ABCD"), list("abcd"), None, min_count=5, fdr=0.05)
     sig = {tuple(sorted(x)) for x in table.loc[table["significant"], ["motif_a", "motif_b"]].to_numpy()}
     assert ("A", "B") in sig and ("C", "D") in sig and ("A", "C") not in sig
     comm = communities(table, list("ABCD"), list("abcd"), seed=0).set_index("motif_id")["community"]
@@ -221,11 +221,11 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
 
     from promoter_cr.cli import main
     from promoter_cr.data.dataset import write_dataset
-    from promoter_cr.motifs.database import load_jaspar, write_meme
+    from promoter_cr.motifs.database import default_collection, write_meme
     from promoter_cr.plots.motifs import plot_motifs
 
     rng = np.random.default_rng(11)
-    jaspar = load_jaspar()
+    jaspar = default_collection()
     planted = {"SP1": "MA0079.5", "REST": "MA0138.3", "CREB1": "MA0018.5", "NRF1": "MA0506.3"}
     by_id = {m.motif_id: m for m in jaspar}
     motifs = [by_id[i] for i in planted.values()] + [m for m in jaspar[:40] if m.motif_id not in planted.values()]
@@ -285,21 +285,27 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
 
 
-def test_motif_figures_with_empty_or_missing_tables(tmp_path, caplog):
+def test_motif_figures_with_empty_or_missing_tables(tmp_path):
+    from promoter_cr.errors import InputDataError
+    from promoter_cr.motifs.database import write_meme
     from promoter_cr.motifs.activity import ACTIVITY_COLUMNS
     from promoter_cr.motifs.cooccurrence import COOC_COLUMNS
-    from promoter_cr.plots.motifs import plot_motifs
     from promoter_cr.motifs.spacing import SPACING_COLUMNS
+    from promoter_cr.plots.motifs import plot_motifs
 
     mdir = tmp_path / "ds" / "motifs"
     mdir.mkdir(parents=True)
     for name, cols in (("activity", ACTIVITY_COLUMNS), ("cooccurrence", COOC_COLUMNS), ("spacing", SPACING_COLUMNS),
                        ("communities", ["motif_id", "motif_name", "community"])):
         pd.DataFrame(columns=cols).to_csv(mdir / f"{name}.tsv", sep="\t", index=False)
+    write_meme([], mdir / "motifs.meme")
+    # enrichment.tsv is missing: an error naming it, never a silently skipped figure
+    with pytest.raises(InputDataError, match="enrichment.tsv: figure input is missing"):
+        plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
+    pd.DataFrame(columns=["motif_id", "cluster", "p_value", "q_value", "log2_enrichment"]).to_csv(mdir / "enrichment.tsv", sep="\t", index=False)
     paths = plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
-    # enrichment.tsv is missing: its figure is skipped with a warning, the others say "nothing"
-    assert {p.name for p in paths} == {"activity_volcano.png", "motif_logos.png", "cooccurrence_network.png", "spacing_histograms.png"}
-    assert "enrichment.tsv is missing" in caplog.text
+    # empty tables give figures that say so
+    assert {p.name for p in paths} == {"activity_volcano.png", "motif_logos.png", "enrichment_heatmap.png", "cooccurrence_network.png", "spacing_histograms.png"}
 
 
 def test_spacing_sweep_matches_brute_force():

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from promoter_cr.data.encoding import encode, one_hot_torch
 from _model_fixtures import arch, make_network
 
+from promoter_cr.data.encoding import encode, one_hot_torch
 from promoter_cr.models.cr import CRModel, CROutput, auto_downsample
-from promoter_cr.models.registry import build_model
 from promoter_cr.models.xpresso import XpressoCNN, _adapt_pools
 
 torch.set_num_threads(1)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from promoter_cr.config import section_defaults
 from promoter_cr.errors import InputDataError
-from promoter_cr.motifs.database import load_jaspar, load_motifs, read_meme, write_meme
+from promoter_cr.motifs.database import load_jaspar, load_jaspar_ids, load_motifs, read_meme, write_meme
 
 
 def test_jaspar_ids_offline_and_probabilities():
-    motifs = load_jaspar(ids=["MA0079.5", "MA0060"])
+    motifs = load_jaspar_ids("JASPAR2024", ["MA0079.5", "MA0060"])
     assert [m.motif_id for m in motifs] == ["MA0060.4", "MA0079.5"]
     sp1 = motifs[1]
     assert sp1.name == "SP1" and sp1.pwm.shape == (4, 9)
@@ -22,17 +23,17 @@ def test_jaspar_ids_offline_and_probabilities():
 
 
 def test_jaspar_collection_filter_and_unknown_id():
-    vert = load_jaspar(tax_group=["vertebrates"])
+    vert = load_jaspar(release="JASPAR2024", collection="CORE", tax_group=["vertebrates"], ids=None, non_redundant=True)
     assert len(vert) > 800
     assert len({m.motif_id.split(".")[0] for m in vert}) == len(vert)  # non-redundant
     with pytest.raises(ValueError, match="MA9999.1"):
-        load_jaspar(ids=["MA9999.1"])
+        load_jaspar_ids("JASPAR2024", ["MA9999.1"])
 
 
 def test_meme_roundtrip(tmp_path):
-    motifs = load_jaspar(ids=["MA0139.2", "MA0095.4"])
+    motifs = load_jaspar_ids("JASPAR2024", ["MA0139.2", "MA0095.4"])
     write_meme(motifs, tmp_path / "m.meme")
-    back = load_motifs({"meme_file": str(tmp_path / "m.meme")})
+    back = load_motifs({**section_defaults("motifs"), "meme_file": str(tmp_path / "m.meme")})
     assert [m.motif_id for m in back] == [m.motif_id for m in motifs]
     for a, b in zip(motifs, back):
         np.testing.assert_allclose(a.pwm, b.pwm, atol=1e-5)

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _model_fixtures import planted_dataset, tiny_config
-from promoter_cr.models.checkpoint import load_model
+
 from promoter_cr.cli import main
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.data.encoding import decode
 from promoter_cr.errors import InputDataError
+from promoter_cr.models.checkpoint import load_model
 from promoter_cr.models.predict import predict_file
 from promoter_cr.models.train import train_model
 
@@ -68,7 +68,7 @@ def test_predict_table_and_kmer_model(trained, tmp_path):
     df = pd.DataFrame({"gene_id": ds.genes["gene_id"][:10], "sequence": [decode(r) for r in ds.sequences[:10]]})
     path = tmp_path / "seqs.tsv"
     df.to_csv(path, sep="\t", index=False)
-    t = predict_file(tmp / "kmer" / "model.pkl", path, tmp_path / "k.tsv")
+    t = predict_file(tmp / "kmer" / "model.pkl", path, tmp_path / "k.tsv", batch_size=64)
     ref = pd.read_csv(tmp / "kmer" / "predictions.tsv", sep="\t")["prediction"].to_numpy()[:10]
     np.testing.assert_allclose(t["prediction"].to_numpy(), ref, rtol=1e-4, atol=1e-5)
     t2 = predict_file(tmp / "cr" / "best.ckpt", path, tmp_path / "c.tsv", batch_size=3)
@@ -80,17 +80,17 @@ def test_bad_checkpoint_fails_clearly(trained, tmp_path, capsys):
     fa = tmp_path / "s.fa"
     _write_fasta(fa, ["a"], ["A" * 80])
     with pytest.raises(InputDataError, match="checkpoint not found"):
-        predict_file(tmp_path / "missing.ckpt", fa, tmp_path / "o.tsv")
+        predict_file(tmp_path / "missing.ckpt", fa, tmp_path / "o.tsv", batch_size=64)
     junk = tmp_path / "junk.ckpt"
     junk.write_text("not a checkpoint")
     with pytest.raises(InputDataError, match="junk.ckpt.*not a readable"):
-        predict_file(junk, fa, tmp_path / "o.tsv")
+        predict_file(junk, fa, tmp_path / "o.tsv", batch_size=64)
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(InputDataError, match="not a promoter-cr checkpoint"):
-        predict_file(foreign, fa, tmp_path / "o.tsv")
+        predict_file(foreign, fa, tmp_path / "o.tsv", batch_size=64)
     rc = main(["predict", "--checkpoint", str(tmp_path / "missing.ckpt"), "--sequences", str(fa), "--out", str(tmp_path / "o.tsv")])
-    assert rc == 2 and "missing.ckpt" in capsys.readouterr().err
+    assert rc == 4 and "missing.ckpt" in capsys.readouterr().err
     assert not (tmp_path / "o.tsv").exists()
 
 
@@ -99,10 +99,10 @@ def test_wrong_length_and_bad_characters_fail_clearly(trained, tmp_path):
     fa = tmp_path / "s.fa"
     _write_fasta(fa, ["ok", "short"], ["A" * 80, "A" * 70])
     with pytest.raises(InputDataError, match=r"s\.fa.*>short.*70 bp; the model was trained on 80 bp"):
-        predict_file(tmp / "cr" / "best.ckpt", fa, tmp_path / "o.tsv")
+        predict_file(tmp / "cr" / "best.ckpt", fa, tmp_path / "o.tsv", batch_size=64)
     _write_fasta(fa, ["bad"], ["A" * 79 + "X"])
     with pytest.raises(InputDataError, match=r">bad.*invalid character 'X'"):
-        predict_file(tmp / "cr" / "best.ckpt", fa, tmp_path / "o.tsv")
+        predict_file(tmp / "cr" / "best.ckpt", fa, tmp_path / "o.tsv", batch_size=64)
 
 
 def test_extra_features_required(tmp_path):
@@ -116,12 +116,12 @@ def test_extra_features_required(tmp_path):
     _write_fasta(fa, ids, [decode(r) for r in ds.sequences[:6]])
     ckpt = tmp_path / "cr" / "best.ckpt"
     with pytest.raises(InputDataError, match="uses extra features.*--extra"):
-        predict_file(ckpt, fa, tmp_path / "o.tsv")
+        predict_file(ckpt, fa, tmp_path / "o.tsv", batch_size=64)
     extra = tmp_path / "extra.tsv"
     ds.genes[["gene_id", "hl0", "hl1"]].to_csv(extra, sep="\t", index=False)
-    got = predict_file(ckpt, fa, tmp_path / "o.tsv", extra=extra)
+    got = predict_file(ckpt, fa, tmp_path / "o.tsv", extra=extra, batch_size=64)
     ref = pd.read_csv(tmp_path / "cr" / "predictions.tsv", sep="\t")["prediction"].to_numpy()[:6]
     np.testing.assert_allclose(got["prediction"].to_numpy(), ref, rtol=1e-4, atol=1e-5)
     ds.genes[["gene_id", "hl0"]].to_csv(extra, sep="\t", index=False)
     with pytest.raises(InputDataError, match="columns missing: hl1"):
-        predict_file(ckpt, fa, tmp_path / "o.tsv", extra=extra)
+        predict_file(ckpt, fa, tmp_path / "o.tsv", extra=extra, batch_size=64)

@@ -60,6 +60,10 @@ def test_null_starts_same_width_shifted_within_bounds():
     assert uniform.min() >= 0 and uniform.max() <= 990 and np.abs(uniform - start).max() > 50
 
 
+#: the scan settings the tests use (FIMO p, null windows, seed)
+SCAN = {"threshold": 1e-4, "null_max_shift": 50, "seed": 0}
+
+
 def test_scan_dataset_contribution_is_sum_under_hit_and_batches_agree(tmp_path):
     n, length = 7, 400
     seqs = _background(n, length, seed=3)
@@ -70,8 +74,8 @@ def test_scan_dataset_contribution_is_sum_under_hit_and_batches_agree(tmp_path):
     clusters = ["a", "b", "a", "b", "a", "b", "a"]
     out1 = tmp_path / "one" / "hits.parquet"
     out3 = tmp_path / "three" / "hits.parquet"
-    s1 = scan_dataset(seqs, wf, ids, clusters, [MOTIF], out1, batch_genes=100, progress=False)
-    s3 = scan_dataset(seqs, wf, ids, clusters, [MOTIF], out3, batch_genes=3, progress=False)
+    s1 = scan_dataset(seqs, wf, ids, clusters, [MOTIF], out1, **SCAN, batch_genes=100, progress=False)
+    s3 = scan_dataset(seqs, wf, ids, clusters, [MOTIF], out3, **SCAN, batch_genes=3, progress=False)
     h1, h3 = read_hits(out1), read_hits(out3)
     assert s1["n_hits"] == s3["n_hits"] == len(h1) >= n
     key = ["gene_index", "start", "strand"]
@@ -90,14 +94,14 @@ def test_scan_dataset_contribution_is_sum_under_hit_and_batches_agree(tmp_path):
 def test_scan_dataset_no_hits_writes_empty_table(tmp_path):
     seqs = np.zeros((3, 50), np.uint8)  # poly-A: no GATTACAGGC match
     wf = np.zeros((3, 50), np.float32)
-    s = scan_dataset(seqs, wf, ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "hits.parquet", progress=False)
+    s = scan_dataset(seqs, wf, ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "hits.parquet", **SCAN, batch_genes=100, progress=False)
     assert s["n_hits"] == 0
     assert len(read_hits(tmp_path / "hits.parquet")) == 0
 
 
 def test_scan_dataset_rejects_mismatched_features(tmp_path):
     with pytest.raises(InputDataError):
-        scan_dataset(np.zeros((3, 50), np.uint8), np.zeros((3, 40), np.float32), ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "h.parquet")
+        scan_dataset(np.zeros((3, 50), np.uint8), np.zeros((3, 40), np.float32), ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "h.parquet", **SCAN, batch_genes=100)
 
 
 def test_load_clusters(tmp_path):
@@ -136,10 +140,10 @@ def test_scan_cli(tmp_path):
     hits = read_hits(tmp_path / "motifs" / "hits.parquet")
     planted = hits[(hits["motif_id"] == "M1") & (hits["start"] == 100)]
     assert len(planted) == n and np.allclose(planted["contribution"], 10.0)
-    # missing attributions: clean error, exit code 2
+    # missing attributions: clean error, exit code 4 (bad input)
     rc = main(["scan", "--config", cfg, "--data", str(tmp_path / "data"), "--attributions", str(tmp_path / "none"),
                "--out", str(tmp_path / "m2")])
-    assert rc == 2
+    assert rc == 4
 
 
 def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog):

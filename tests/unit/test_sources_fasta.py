@@ -12,15 +12,19 @@ import pytest
 from promoter_cr.config import validate_config
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.data.encoding import decode, encode
-from promoter_cr.errors import InputDataError
 from promoter_cr.data.sources import build_dataset
 from promoter_cr.data.sources.fasta import parse_fasta_header
+from promoter_cr.errors import InputDataError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+#: tiny inputs need a third of the genes in valid and in test (no split may be empty)
+THIRDS = {"valid_fraction": 0.34, "test_fraction": 0.34}
+
+
 def _cfg(fasta: dict, split: dict | None = None) -> dict:
-    return validate_config({"dataset": {"source": "fasta", "fasta": fasta, "split": split or {}}}, semantics=False)
+    return validate_config({"dataset": {"source": "fasta", "fasta": fasta, "split": split or THIRDS}}, semantics=False)
 
 
 def _assert_nothing_written(out: Path) -> None:
@@ -40,21 +44,21 @@ def test_fasta_with_header_fields_and_location(tmp_path):
     seqs[0] = seqs[0].lower()  # lower case is fine
     lines = []
     for i, s in enumerate(seqs):
-        chrom = "chr2" if i < 3 else "chr5"
+        chrom = "chr2" if i < 3 else "chr3" if i < 5 else "chr5"
         lines += [f">ENSG{i:05d}|TPM={i + 0.5}|log(TPM)={np.log(i + 1.5):.4f}::{chrom}:{1000 * i}-{1000 * i + 40}({i})", s[:25], s[25:]]
     path = tmp_path / "p.fa.gz"
     with gzip.open(path, "wt") as fh:
         fh.write("\n".join(lines) + "\n")
     out = tmp_path / "ds"
-    build_dataset(_cfg({"sequences": str(path), "label_column": "TPM", "log_transform": "log1p"}, {"method": "chromosome", "test_chromosomes": ["2"]}), out)
+    build_dataset(_cfg({"sequences": str(path), "label_column": "TPM", "log_transform": "log1p"}, {"method": "chromosome", "test_chromosomes": ["2"], "valid_chromosomes": ["chr3"]}), out)
     ds = load_dataset(out)
     assert ds.n == 12 and ds.length == 40
     assert list(ds.genes["gene_id"]) == [f"ENSG{i:05d}" for i in range(12)]
     np.testing.assert_allclose(ds.labels(), np.log1p(np.arange(12) + 0.5), rtol=1e-6)
     assert decode(ds.sequences[0]) == seqs[0].upper()
     assert decode(ds.sequences[7]) == seqs[7]
-    assert list(ds.genes["chrom"][:4]) == ["chr2", "chr2", "chr2", "chr5"]
-    assert (ds.genes["split"][:3] == "test").all() and (ds.genes["split"][3:] == "train").all()
+    assert list(ds.genes["chrom"][:6]) == ["chr2", "chr2", "chr2", "chr3", "chr3", "chr5"]
+    assert list(ds.genes["split"]) == ["test"] * 3 + ["valid"] * 2 + ["train"] * 7
     meta = ds.meta
     assert meta["source"] == "fasta" and meta["split"]["method"] == "chromosome"
     assert meta["inputs"]["sequences"] == str(path) and len(meta["input_sha256"]["sequences"]) == 64
@@ -195,11 +199,11 @@ def test_cli_build_data(tmp_path):
 
     path = tmp_path / "s.csv"
     path.write_text("sequence,label\nACGT,1\nACGA,2\nACGG,3\n")
-    conf = json.dumps({"dataset": {"source": "fasta", "fasta": {"sequences": str(path)}}})
+    conf = json.dumps({"dataset": {"source": "fasta", "fasta": {"sequences": str(path)}, "split": THIRDS}})
     assert main(["build-data", "--config", conf, "--out", str(tmp_path / "ds")]) == 0
     assert load_dataset(tmp_path / "ds").n == 3
     bad = json.dumps({"dataset": {"source": "fasta", "fasta": {"sequences": str(tmp_path / "missing.csv")}}})
-    assert main(["build-data", "--config", bad, "--out", str(tmp_path / "ds2")]) == 2
+    assert main(["build-data", "--config", bad, "--out", str(tmp_path / "ds2")]) == 4  # bad input data
     assert not (tmp_path / "ds2").exists()
 
 

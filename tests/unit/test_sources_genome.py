@@ -10,12 +10,12 @@ import pandas as pd
 import pysam
 import pytest
 
-from promoter_cr.config import validate_config
+from promoter_cr.config import section_defaults, validate_config
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.data.encoding import decode, encode, reverse_complement, reverse_complement_codes
-from promoter_cr.errors import InputDataError
 from promoter_cr.data.sources import build_dataset
 from promoter_cr.data.sources.genome import read_tss_table
+from promoter_cr.errors import InputDataError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 _LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -38,8 +38,15 @@ def _write_fasta(path: Path, contigs: dict[str, bytes], width: int = 60) -> None
                 fh.write(seq[n_full * width :] + b"\n")
 
 
+#: tiny inputs need a third of the genes in valid and in test (no split may be empty)
+THIRDS = {"valid_fraction": 0.34, "test_fraction": 0.34}
+#: two more genes on chr2 for tests about one gene's window (a data set needs genes in all three splits)
+FILL_BED = [("2", 300, 310, "fill1", 0, "+"), ("2", 320, 330, "fill2", 0, "-")]
+FILL_EXPR = [("fill1", 5), ("fill2", 6)]
+
+
 def _cfg(genome: dict, split: dict | None = None, tmp: Path | None = None) -> dict:
-    raw = {"dataset": {"source": "genome", "genome": genome, "split": split or {}}}
+    raw = {"dataset": {"source": "genome", "genome": genome, "split": split or THIRDS}}
     if tmp is not None:
         raw["download"] = {"cache_dir": str(tmp / "cache")}
     return validate_config(raw, semantics=False)
@@ -119,15 +126,16 @@ def test_gtf_and_gff3(tmp_path, small_genome):
         fh.write('chr2\tsrc\ttranscript\t101\t150\t.\t+\t.\tgene_id "A.1"; transcript_id "A-201";\n')
         fh.write('chr2\tsrc\tgene\t201\t300\t.\t-\t.\tgene_id "B"; gene_name "b";\n')
         fh.write('chr2\tsrc\ttranscript\t111\t150\t.\t+\t.\tgene_id "A.1"; transcript_id "A-202";\n')
+        fh.write('chr2\tsrc\tgene\t311\t320\t.\t+\t.\tgene_id "C";\n')
     expr = _expr(tmp_path / "e.csv", [], header=None)
-    expr.write_text("id,v\nA,1\nB,2\n")
+    expr.write_text("id,v\nA,1\nB,2\nC,3\n")
     build_dataset(_cfg({"fasta": str(fa), "tss": str(gtf), "expression": str(expr), "upstream": 5, "downstream": 5}), tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
-    assert list(ds.genes["tss"]) == [100, 299] and ds.meta["tss_format"] == "gtf"
+    assert list(ds.genes["tss"]) == [100, 299, 310] and ds.meta["tss_format"] == "gtf"
     assert decode(ds.sequences[0]) == contigs["chr2"][95:105].decode().upper()
     assert decode(ds.sequences[1]) == reverse_complement(contigs["chr2"][295:305].decode())
     gff = tmp_path / "ann.gff3"
-    gff.write_text("##gff-version 3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\n")
+    gff.write_text("##gff-version 3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\nchr2\tsrc\tgene\t311\t320\t.\t+\t.\tID=gene:C\n")
     build_dataset(_cfg({"fasta": str(fa), "tss": str(gff), "expression": str(expr), "gtf_id_attribute": "ID", "upstream": 5, "downstream": 5}), tmp_path / "ds2")
     ds2 = load_dataset(tmp_path / "ds2")
     assert np.array_equal(ds2.sequences, ds.sequences)
@@ -138,7 +146,7 @@ def test_gtf_and_gff3(tmp_path, small_genome):
 
 def test_read_tss_table_center(tmp_path):
     bed = _bed(tmp_path / "x.bed", [("1", 0, 20000, "a", 0, "+"), ("1", 100, 20100, "b", 0, "-")])
-    t = read_tss_table(bed, {"bed_tss": "center"})
+    t = read_tss_table(bed, {**section_defaults("dataset")["genome"], "bed_tss": "center"})
     assert list(t["tss"]) == [10000, 10100] and list(t["line"]) == [1, 2]
 
 
@@ -155,13 +163,13 @@ def _bad_build(tmp_path, fasta, bed_rows, expr_rows, **extra):
 
 def test_unknown_chromosome_error_or_skip(tmp_path, small_genome):
     _, fa, _ = small_genome
-    rows = [("2", 10, 20, "a", 0, "+"), ("chr7", 10, 20, "b", 0, "+")]
+    rows = [("2", 10, 20, "a", 0, "+"), ("chr7", 10, 20, "b", 0, "+"), *FILL_BED]
     with pytest.raises(InputDataError, match=r"tss\.bed, gene b \(line 2\): chromosome 'chr7' is not in the genome FASTA"):
-        _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2)])
+        _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2), *FILL_EXPR])
     assert not (tmp_path / "ds" / "meta.json").exists()
-    out = _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2)], missing_chromosome="skip")
+    out = _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2), *FILL_EXPR], missing_chromosome="skip")
     ds = load_dataset(out)
-    assert list(ds.genes["gene_id"]) == ["a"] and ds.meta["join"]["skipped_missing_chromosome"] == 1
+    assert list(ds.genes["gene_id"]) == ["a", "fill1", "fill2"] and ds.meta["join"]["skipped_missing_chromosome"] == 1
 
 
 @pytest.mark.parametrize(
@@ -212,11 +220,13 @@ def test_missing_files(tmp_path, small_genome):
 def test_chromosome_split(tmp_path, small_genome):
     _, fa, _ = small_genome
     rows = [("2", 10 * i, 10 * i + 5, f"a{i}", 0, "+") for i in range(1, 20)] + [("S", i, i + 1, f"s{i}", 0, "-") for i in range(10)]
+    rows += [("chrM", 20 * i, 20 * i + 1, f"m{i}", 0, "+") for i in range(3)]
     bed = _bed(tmp_path / "tss.bed", rows)
     expr = _expr(tmp_path / "e.tsv", [(r[3], i) for i, r in enumerate(rows)])
-    build_dataset(_cfg({"fasta": str(fa), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5}, {"test_chromosomes": ["chrS"]}), tmp_path / "ds")
+    build_dataset(_cfg({"fasta": str(fa), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5}, {"test_chromosomes": ["chrS"], "valid_chromosomes": ["MT"]}), tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     assert ds.meta["split"]["method"] == "chromosome"
+    assert (ds.genes.loc[ds.genes["chrom"] == "chrM", "split"] == "valid").all()
     assert (ds.genes.loc[ds.genes["chrom"] == "S", "split"] == "test").all()
     assert (ds.genes.loc[ds.genes["chrom"] == "2", "split"] == "train").all()
 
@@ -277,8 +287,8 @@ def test_fasta_url_plain_gzip_is_decompressed_into_cache(tmp_path, small_genome)
     gz = tmp_path / "dl.fa.gz"
     with open(fa, "rb") as src, gzip.open(gz, "wb") as dst:
         dst.write(src.read())
-    bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "+")])
-    expr = _expr(tmp_path / "e.tsv", [("a", 1)])
+    bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "+"), *FILL_BED])
+    expr = _expr(tmp_path / "e.tsv", [("a", 1), *FILL_EXPR])
     build_dataset(_cfg({"fasta_url": gz.as_uri(), "tss": str(bed), "expression": str(expr), "upstream": 3, "downstream": 3}, tmp=tmp_path), tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     assert decode(ds.sequences[0]) == contigs["chr2"][97:103].decode().upper()
@@ -292,8 +302,8 @@ def test_downloaded_plain_gzip_set_as_fasta_is_decompressed(tmp_path, small_geno
     gz.parent.mkdir(parents=True)
     with open(fa, "rb") as src, gzip.open(gz, "wb") as dst:
         dst.write(src.read())
-    bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "-")])
-    expr = _expr(tmp_path / "e.tsv", [("a", 1)])
+    bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "-"), *FILL_BED])
+    expr = _expr(tmp_path / "e.tsv", [("a", 1), *FILL_EXPR])
     g = {"fasta": str(gz), "fasta_url": "https://example.org/hg.fa.gz", "tss": str(bed), "expression": str(expr), "upstream": 3, "downstream": 3}
     build_dataset(_cfg(g, tmp=tmp_path), tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")

@@ -14,8 +14,8 @@ import pytest
 
 from promoter_cr.config import validate_config
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.errors import DownloadError, InputDataError
 from promoter_cr.data.sources import build_dataset, xpresso
+from promoter_cr.errors import DownloadError, InputDataError
 
 STORED = 200  # stored promoter length (Xpresso: 20000); TSS at index STORED // 2
 SIZES = {"train": 7, "valid": 3, "test": 2}

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _model_fixtures import planted_dataset, tiny_config
-from promoter_cr.models.checkpoint import load_model
+
 from promoter_cr.errors import ConfigError, InputDataError
+from promoter_cr.models.checkpoint import load_model
 from promoter_cr.models.train import collect_metrics, train_model
 
 torch.set_num_threads(1)
@@ -105,13 +105,14 @@ def test_xpresso_cnn_and_kmer_and_metrics_table(tmp_path, data_dir, trained_cr):
     m_k = train_model(cfg, "kmer", data_dir, tmp_path / "kmer")
     assert (tmp_path / "kmer" / "model.pkl").exists() and m_k["alpha"] in (1.0, 10.0, 100.0)
     assert m_k["splits"]["test"]["pearson_r"] > 0.5  # the planted 8-mer is visible to 4-mers
-    table = collect_metrics({"cr": trained_cr[0], "cnn": tmp_path / "cnn", "kmer": tmp_path / "kmer"}, tmp_path / "metrics.tsv")
+    (tmp_path / "cr").symlink_to(trained_cr[0])  # the models of one run share a folder
+    collect_metrics(tmp_path, ["cr", "cnn", "kmer"], tmp_path / "metrics.tsv")
     back = pd.read_csv(tmp_path / "metrics.tsv", sep="\t")
     assert list(back.columns) == ["model", "type", "split", "n", "pearson_r", "pearson_r2", "r2", "spearman_rho", "mse"]
     assert len(back) == 6 and set(back["split"]) == {"valid", "test"} and set(back["type"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
     np.testing.assert_allclose(back["pearson_r2"], back["pearson_r"] ** 2, rtol=1e-4)
     with pytest.raises(InputDataError, match="not found"):
-        collect_metrics({"nope": tmp_path / "nope"}, tmp_path / "m2.tsv")
+        collect_metrics(tmp_path, ["nope"], tmp_path / "m2.tsv")
 
 
 def test_extra_features(tmp_path):
@@ -161,6 +162,7 @@ def test_ddp_two_cpu_processes(tmp_path, data_dir):
 
 
 def test_plot_models_from_tables(tmp_path):
+    from promoter_cr.layout import DatasetLayout
     from promoter_cr.plots.models import model_names, plot_models
 
     rng = np.random.default_rng(0)
@@ -176,10 +178,11 @@ def test_plot_models_from_tables(tmp_path):
         json.dump({"type": "cr" if name == "cr" else "kmer_ridge",
                    "splits": {s: {"n": 15, "pearson_r": 0.5, "pearson_r2": 0.25, "r2": 0.2, "spearman_rho": 0.5, "mse": 0.3} for s in ("valid", "test")}},
                   open(d / "metrics.json", "w"))
-    (base / "empty").mkdir()
-    assert model_names(tmp_path) == ["cr", "kmer"]
+    (base / "empty").mkdir()  # a folder that is no model of the run
+    collect_metrics(base, ["cr", "kmer"], base / "metrics.tsv")
+    assert model_names(DatasetLayout(tmp_path)) == ["cr", "kmer"]
     paths = plot_models(tmp_path, tmp_path / "fig", {"formats": ["png"], "dpi": 60})
     assert sorted(p.name for p in paths) == ["learning_curves.png", "metrics.png", "pred_vs_obs.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
-    with pytest.raises(FileNotFoundError):
-        plot_models(tmp_path / "nothing", tmp_path / "fig2", {})
+    with pytest.raises(InputDataError, match="metrics.tsv: figure input is missing"):
+        plot_models(tmp_path / "nothing", tmp_path / "fig2", {"formats": ["png"], "dpi": 60})

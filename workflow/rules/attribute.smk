@@ -4,12 +4,13 @@
 rule attribute:
     input:
         data=data_outputs(),
-        predictions=f"{MODELS}/{ANALYSIS_MODEL}/predictions.tsv",
+        checkpoint=analysis_checkpoint(),
     output:
-        tracks=f"{ATTR}/weighted_features.npy",
-        table=f"{ATTR}/attributions.tsv",
+        tracks=s(ATTR.weighted_features),
+        table=s(ATTR.table),
+        meta=s(ATTR.meta),
     log:
-        f"{LOGS}/attribute.log",
+        log_of("attribute"),
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -18,30 +19,29 @@ rule attribute:
         runtime=train_resources("runtime"),
         gpu=train_resources("gpus"),
     params:
-        cfg=lambda wc: cfg_json("attribution"),
-        ckpt=lambda wc, input: str(Path(input.predictions).parent / "best.ckpt"),
-        data=dir_of("data"),
-        out=dir_of("tracks", "output"),
-    shell:
-        "promoter-cr attribute --config {params.cfg:q} --checkpoint {params.ckpt:q} "
-        "--data {params.data:q} --out {params.out:q} > {log:q} 2>&1"
+        command="attribute",
+        args=lambda wc, input: ["--checkpoint", input.checkpoint, "--data", s(DATA.dir), "--out", s(ATTR.dir)],
+        config=sections("attribution"),
+    script:
+        JOB_SCRIPT
 
 
 rule faithfulness:
     input:
         data=data_outputs(),
+        checkpoint=analysis_checkpoint(),
         tracks=rules.attribute.output.tracks,
-        predictions=f"{MODELS}/{ANALYSIS_MODEL}/predictions.tsv",
+        table=rules.attribute.output.table,
     output:
-        **({"planted": f"{ATTR}/planted_mass.tsv"} if SIMULATED else {}),
-        table=f"{ATTR}/faithfulness.tsv",
+        **({"planted": s(ATTR.planted_mass)} if SIMULATED else {}),
+        table=s(ATTR.faithfulness),
         summary=report(
-            f"{ATTR}/faithfulness_summary.tsv",
+            s(ATTR.faithfulness_summary),
             caption="../report/faithfulness.rst",
             category="2. Attributions",
         ),
     log:
-        f"{LOGS}/faithfulness.log",
+        log_of("faithfulness"),
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -50,32 +50,41 @@ rule faithfulness:
         runtime=train_resources("runtime"),
         gpu=train_resources("gpus"),
     params:
-        cfg=lambda wc: cfg_json("attribution"),
-        ckpt=lambda wc, input: str(Path(input.predictions).parent / "best.ckpt"),
-        data=dir_of("data"),
-        attr=dir_of("tracks"),
-    shell:
-        "promoter-cr faithfulness --config {params.cfg:q} --checkpoint {params.ckpt:q} "
-        "--data {params.data:q} --attributions {params.attr:q} --out {params.attr:q} "
-        "> {log:q} 2>&1"
+        command="faithfulness",
+        args=lambda wc, input: [
+            "--checkpoint",
+            input.checkpoint,
+            "--data",
+            s(DATA.dir),
+            "--attributions",
+            s(ATTR.dir),
+            "--out",
+            s(ATTR.dir),
+        ],
+        config=sections("attribution"),
+    script:
+        JOB_SCRIPT
 
 
 rule cluster:
     input:
         data=data_outputs(),
         tracks=rules.attribute.output.tracks,
+        table=rules.attribute.output.table,
     output:
-        assignments=f"{CLUSTERS}/assignments.tsv",
+        assignments=s(CLUSTERS.assignments),
+        centroids=s(CLUSTERS.centroids),
+        profiles=s(CLUSTERS.profiles),
         stats=report(
-            f"{CLUSTERS}/cluster_stats.tsv",
+            s(CLUSTERS.stats),
             caption="../report/cluster_stats.rst",
             category="3. Clusters",
         ),
-        summary=f"{CLUSTERS}/summary.json",
-        k_selection=f"{CLUSTERS}/k_selection.tsv",
-        pairwise=f"{CLUSTERS}/pairwise_tests.tsv",
+        summary=s(CLUSTERS.summary),
+        k_selection=s(CLUSTERS.k_selection),
+        pairwise=s(CLUSTERS.pairwise),
     log:
-        f"{LOGS}/cluster.log",
+        log_of("cluster"),
     conda:
         "../../envs/promoter-cr.yaml"
     threads: 2
@@ -83,10 +92,8 @@ rule cluster:
         mem_mb=8000,
         runtime=60,
     params:
-        cfg=lambda wc: cfg_json("cluster"),
-        data=dir_of("data"),
-        attr=dir_of("tracks"),
-        out=dir_of("assignments", "output"),
-    shell:
-        "promoter-cr cluster --config {params.cfg:q} --data {params.data:q} "
-        "--attributions {params.attr:q} --out {params.out:q} > {log:q} 2>&1"
+        command="cluster",
+        args=["--data", s(DATA.dir), "--attributions", s(ATTR.dir), "--out", s(CLUSTERS.dir)],
+        config=sections("cluster"),
+    script:
+        JOB_SCRIPT

@@ -1,8 +1,9 @@
-# Shared helpers of the workflow: config validation at start-up, paths, and the
-# JSON config fragments passed to each `promoter-cr` command.
-import json
+# Shared helpers of the workflow: the configuration (validated at start-up), the one file
+# layout (promoter_cr.layout) and the parameters every job passes to its promoter-cr command.
 import sys
 from pathlib import Path
+
+import yaml
 
 try:
     from promoter_cr.config import validate_config
@@ -11,57 +12,83 @@ except ImportError:  # running from a source checkout without `pip install -e .`
     from promoter_cr.config import validate_config
 
 from promoter_cr.errors import ConfigError
+from promoter_cr.layout import (
+    XPRESSO_FILES,
+    DatasetLayout,
+    download_log,
+    download_path,
+    figure_names,
+    figure_stages,
+)
 
-_config_files = [str(f) for f in getattr(workflow, "overwrite_configfiles", None) or []]
-try:
-    config.update(
-        validate_config(config, source=", ".join(_config_files) or "config/config.yaml")
-    )
-except ConfigError as exc:
-    raise WorkflowError(str(exc)) from None
+DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
 
-DS = f"{config['results_dir']}/{config['dataset']['name']}"
-DATA = f"{DS}/data"
-MODELS = f"{DS}/models"
-ATTR = f"{DS}/attributions"
-CLUSTERS = f"{DS}/clusters"
-MOTIFS = f"{DS}/motifs"
-FIGURES = f"{DS}/figures"
-LOGS = f"{DS}/logs"
+
+def _load_configuration():
+    """A --configfile is the whole configuration (on top of the schema's defaults); the embedded
+    default config/config.yaml applies only when none is given. An empty config file is an error."""
+    given = [str(f) for f in (workflow.overwrite_configfiles or [])]
+    for path in given:
+        if not yaml.safe_load(Path(path).read_text()):
+            raise WorkflowError(
+                f"config file {path} is empty: start from config/config.yaml (or omit --configfile "
+                "to run the embedded default)"
+            )
+    if not given:
+        workflow.configfile(str(DEFAULT_CONFIG))
+    source = ", ".join(given) or str(DEFAULT_CONFIG)
+    try:
+        return validate_config(config, source=source)
+    except ConfigError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+config.update(_load_configuration())
+
+LAYOUT = DatasetLayout.from_config(config)
+DATA = LAYOUT.data
+MODELS = LAYOUT.models
+ATTR = LAYOUT.attributions
+CLUSTERS = LAYOUT.clusters
+MOTIFS = LAYOUT.motifs
+FIGURES = LAYOUT.figures
+LOGS = LAYOUT.logs
 SIMULATED = config["dataset"]["source"] == "simulate"
 MODEL_NAMES = list(config["models"])
+NETWORK_MODELS = [n for n, m in config["models"].items() if m["type"] != "kmer_ridge"]
+KMER_MODELS = [n for n, m in config["models"].items() if m["type"] == "kmer_ridge"]
 ANALYSIS_MODEL = config["analysis_model"]
 FIG_FORMATS = config["figures"]["formats"]
 DOWNLOADS = config["download"]["cache_dir"]
-XPRESSO_FILES = ["train.h5", "valid.h5", "test.h5"]
+JOB_SCRIPT = "../scripts/run_job.py"
 
 
-def cfg_json(*sections, **extra):
-    """The named config sections (plus overrides) as a JSON string for --config."""
-    out = {s: config[s] for s in sections}
+def s(path):
+    """A layout path as the string Snakemake wants."""
+    return str(path)
+
+
+def log_of(job):
+    return s(LOGS.job(job))
+
+
+def sections(*names, **extra):
+    """The named config sections (plus overrides) a job's command receives as --config."""
+    out = {n: config[n] for n in names}
     out.update(extra)
-    return json.dumps(out, sort_keys=True)
+    return out
 
 
 def dataset_config():
-    """The dataset+download sections, pointing downloaded inputs at their local copies."""
-    ds = json.loads(json.dumps(config["dataset"]))
+    """The dataset and download sections, with downloaded inputs pointing at their cached copies."""
+    import copy
+
+    ds = copy.deepcopy(config["dataset"])
     if ds["source"] == "xpresso" and not ds["xpresso"]["local_dir"]:
-        ds["xpresso"]["local_dir"] = f"{DOWNLOADS}/xpresso"
-    if (
-        ds["source"] == "genome"
-        and ds["genome"]["fasta_url"]
-        and not ds["genome"]["fasta"]
-    ):
-        ds["genome"]["fasta"] = f"{DOWNLOADS}/genome/{genome_fasta_name()}"
-    return json.dumps(
-        {
-            "dataset": ds,
-            "download": config["download"],
-            "results_dir": config["results_dir"],
-        },
-        sort_keys=True,
-    )
+        ds["xpresso"]["local_dir"] = s(download_path(DOWNLOADS, "xpresso", ""))
+    if ds["source"] == "genome" and ds["genome"]["fasta_url"] and not ds["genome"]["fasta"]:
+        ds["genome"]["fasta"] = s(download_path(DOWNLOADS, "genome", genome_fasta_name()))
+    return {"dataset": ds, "download": config["download"], "results_dir": config["results_dir"]}
 
 
 def genome_fasta_name():
@@ -73,12 +100,13 @@ def data_inputs(wildcards):
     ds = config["dataset"]
     src = ds["source"]
     if src == "xpresso":
-        if ds["xpresso"]["local_dir"]:
-            return [f"{ds['xpresso']['local_dir']}/{f}" for f in XPRESSO_FILES]
-        return [f"{DOWNLOADS}/xpresso/{f}" for f in XPRESSO_FILES]
+        local = ds["xpresso"]["local_dir"]
+        if local:
+            return [s(Path(local) / f) for f in XPRESSO_FILES.values()]
+        return [s(download_path(DOWNLOADS, "xpresso", f)) for f in XPRESSO_FILES.values()]
     if src == "genome":
         g = ds["genome"]
-        fasta = g["fasta"] or f"{DOWNLOADS}/genome/{genome_fasta_name()}"
+        fasta = g["fasta"] or s(download_path(DOWNLOADS, "genome", genome_fasta_name()))
         return [fasta, g["tss"], g["expression"]]
     if src == "fasta":
         return [p for p in (ds["fasta"]["sequences"], ds["fasta"]["labels"]) if p]
@@ -86,114 +114,93 @@ def data_inputs(wildcards):
 
 
 def data_outputs():
-    out = [f"{DATA}/sequences.npy", f"{DATA}/genes.tsv", f"{DATA}/meta.json"]
-    if SIMULATED:
-        out.append(f"{DATA}/ground_truth.json")
-    return out
+    return [s(p) for p in DATA.outputs(SIMULATED)]
 
 
 def checksum_args(digest):
-    """`--md5 H` or `--sha256 H` by the digest's length (32 or 64 hex digits), or nothing."""
+    """["--md5", H] or ["--sha256", H] by the digest's length (32 or 64 hex digits), or []."""
     if not digest:
-        return ""
+        return []
     flag = {32: "--md5", 64: "--sha256"}.get(len(digest))
     if flag is None:
-        raise WorkflowError(
-            f"checksum {digest!r} is neither an md5 nor a sha256 hex digest"
-        )
-    return f"{flag} {digest}"
+        raise WorkflowError(f"checksum {digest!r} is neither an md5 nor a sha256 hex digest")
+    return [flag, digest]
 
 
-def model_checkpoint(name):
-    return f"{MODELS}/{name}/best.ckpt"
+def model_files(name):
+    return MODELS.model(name)
+
+
+def analysis_checkpoint():
+    return s(MODELS.model(ANALYSIS_MODEL).best)
 
 
 def train_resources(key):
     return config["train"]["resources"][key]
 
 
-def figure_files(stage, names):
-    return [f"{FIGURES}/{stage}/{n}.{fmt}" for n in names for fmt in FIG_FORMATS]
+def figure_files(stage):
+    return [s(p) for p in FIGURES.files(stage, SIMULATED, FIG_FORMATS)]
 
 
-FIGURE_NAMES = {
-    "models": ["pred_vs_obs", "learning_curves", "metrics"],
-    "attribution": ["faithfulness"] + (["planted_mass"] if SIMULATED else []),
-    "clusters": [
-        "cluster_profiles",
-        "cluster_heatmap",
-        "cluster_expression",
-        "k_selection",
-    ],
-    "motifs": [
-        "activity_volcano",
-        "motif_logos",
-        "enrichment_heatmap",
-        "cooccurrence_network",
-        "spacing_histograms",
-    ],
-    "examples": ["example_promoters"],
-}
-if SIMULATED:
-    FIGURE_NAMES["recovery"] = ["recovery_panel"]
+def figure_inputs(stage):
+    """Every file a figure family is drawn from (so figures redraw when an input changes)."""
+    per_model = [
+        s(f)
+        for n in MODEL_NAMES
+        for f in (MODELS.model(n).predictions, MODELS.model(n).history)
+    ]
+    inputs = {
+        "models": [s(MODELS.metrics_table)] + per_model,
+        "attribution": [s(ATTR.faithfulness), s(ATTR.faithfulness_summary)]
+        + ([s(ATTR.planted_mass), s(DATA.ground_truth)] if SIMULATED else []),
+        "clusters": [s(p) for p in CLUSTERS.outputs()]
+        + [s(ATTR.weighted_features), s(DATA.meta)],
+        "motifs": [
+            s(p)
+            for p in (
+                MOTIFS.activity,
+                MOTIFS.meme,
+                MOTIFS.enrichment,
+                MOTIFS.cooccurrence,
+                MOTIFS.communities,
+                MOTIFS.spacing,
+            )
+        ],
+        "examples": [
+            s(DATA.meta),
+            s(ATTR.table),
+            s(ATTR.weighted_features),
+            s(CLUSTERS.assignments),
+            s(MOTIFS.activity),
+            s(MOTIFS.hits),
+        ],
+        "recovery": [s(MOTIFS.recovery), s(CLUSTERS.summary), s(ATTR.planted_mass)],
+    }
+    return inputs[stage]
+
+
+FIGURE_STAGES = figure_stages(SIMULATED)
 
 
 def all_targets():
     targets = [
-        f"{MODELS}/metrics.tsv",
-        f"{ATTR}/faithfulness_summary.tsv",
-        f"{CLUSTERS}/summary.json",
-        f"{MOTIFS}/activity.tsv",
-        f"{MOTIFS}/spacing.tsv",
+        s(MODELS.metrics_table),
+        s(ATTR.faithfulness_summary),
+        s(CLUSTERS.summary),
+        s(MOTIFS.activity),
+        s(MOTIFS.spacing),
     ]
     if SIMULATED:
-        targets.append(f"{MOTIFS}/recovery.tsv")
-    for stage, names in FIGURE_NAMES.items():
-        targets += figure_files(stage, names)
+        targets.append(s(MOTIFS.recovery))
+    for stage in FIGURE_STAGES:
+        targets += figure_files(stage)
     return targets
-
-
-def dir_of(name, io="input"):
-    """A params function: the folder of the named input (or output) file list."""
-
-    def _dir(wildcards, input, output):
-        files = (input if io == "input" else output)[name]
-        first = files if isinstance(files, str) else files[0]
-        return str(Path(first).parent)
-
-    return _dir
 
 
 def xpresso_url(wildcards):
     base = config["dataset"]["xpresso"]["url"].rstrip("/")
     return f"{base}/{wildcards.file}"
-
-
-def figure_inputs(stage):
-    """Tables a figure family is drawn from."""
-    tables = {
-        "models": [f"{MODELS}/metrics.tsv"],
-        "attribution": [f"{ATTR}/faithfulness_summary.tsv"]
-        + ([f"{ATTR}/planted_mass.tsv"] if SIMULATED else []),
-        "clusters": [f"{CLUSTERS}/summary.json", f"{CLUSTERS}/assignments.tsv"],
-        "motifs": [
-            f"{MOTIFS}/activity.tsv",
-            f"{MOTIFS}/cooccurrence.tsv",
-            f"{MOTIFS}/spacing.tsv",
-        ],
-        "examples": [
-            f"{ATTR}/weighted_features.npy",
-            f"{MOTIFS}/hits.parquet",
-            f"{MOTIFS}/activity.tsv",
-            f"{CLUSTERS}/assignments.tsv",
-        ],
-        "recovery": [
-            f"{MOTIFS}/recovery.tsv",
-            f"{CLUSTERS}/summary.json",
-            f"{ATTR}/faithfulness_summary.tsv",
-        ],
-    }
-    return {"tables": tables[stage], "data": data_outputs()}
 
 
 def scan_grammar_keys():

@@ -1,40 +1,43 @@
-# Stage 1-2: download inputs and build the on-disk data set (sequences.npy, genes.tsv, meta.json).
+# Stages 1-2: download inputs and build the on-disk data set (sequences.npy, genes.tsv, meta.json).
 
 
 rule download_xpresso:
     output:
-        f"{DOWNLOADS}/xpresso/{{file}}",
+        s(download_path(DOWNLOADS, "xpresso", "{file}")),
     log:
-        f"{DOWNLOADS}/logs/xpresso_{{file}}.log",
+        s(download_log(DOWNLOADS, "xpresso", "{file}")),
     wildcard_constraints:
-        file="(train|valid|test)\\.h5",
+        file="|".join(f.replace(".", "\\.") for f in XPRESSO_FILES.values()),
     conda:
         "../../envs/promoter-cr.yaml"
     params:
-        url=xpresso_url,
-        checksum=lambda wc: checksum_args(
-            config["dataset"]["xpresso"]["checksums"].get(wc.file)
-        ),
-        retries=config["download"]["retries"],
-    shell:
-        "promoter-cr download --url {params.url:q} --out {output:q} "
-        "{params.checksum} --retries {params.retries} > {log:q} 2>&1"
+        command="download",
+        args=lambda wc, output: ["--url", xpresso_url(wc), "--out", output[0]]
+        + checksum_args(config["dataset"]["xpresso"]["checksums"].get(wc.file)),
+        config=sections("download"),
+    script:
+        JOB_SCRIPT
 
 
 rule download_genome:
     output:
-        f"{DOWNLOADS}/genome/{{fasta}}",
+        s(download_path(DOWNLOADS, "genome", "{fasta}")),
     log:
-        f"{DOWNLOADS}/logs/genome_{{fasta}}.log",
+        s(download_log(DOWNLOADS, "genome", "{fasta}")),
     conda:
         "../../envs/promoter-cr.yaml"
     params:
-        url=lambda wc: config["dataset"]["genome"]["fasta_url"],
-        checksum=lambda wc: checksum_args(config["dataset"]["genome"]["fasta_sha256"]),
-        retries=config["download"]["retries"],
-    shell:
-        "promoter-cr download --url {params.url:q} --out {output:q} "
-        "{params.checksum} --retries {params.retries} > {log:q} 2>&1"
+        command="download",
+        args=lambda wc, output: [
+            "--url",
+            config["dataset"]["genome"]["fasta_url"],
+            "--out",
+            output[0],
+        ]
+        + checksum_args(config["dataset"]["genome"]["fasta_sha256"]),
+        config=sections("download"),
+    script:
+        JOB_SCRIPT
 
 
 rule build_data:
@@ -43,14 +46,15 @@ rule build_data:
     output:
         data=data_outputs(),
     log:
-        f"{LOGS}/build_data.log",
+        log_of("build_data"),
     conda:
         "../../envs/promoter-cr.yaml"
     resources:
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda wc: dataset_config(),
-        out=dir_of("data", "output"),
-    shell:
-        "promoter-cr build-data --config {params.cfg:q} --out {params.out:q} > {log:q} 2>&1"
+        command="build-data",
+        args=["--out", s(DATA.dir)],
+        config=dataset_config(),
+    script:
+        JOB_SCRIPT

@@ -8,10 +8,12 @@ rule scan_motifs:
         tracks=rules.attribute.output.tracks,
         assignments=rules.cluster.output.assignments,
     output:
-        hits=f"{MOTIFS}/hits.parquet",
-        meme=f"{MOTIFS}/motifs.meme",
+        hits=s(MOTIFS.hits),
+        meme=s(MOTIFS.meme),
+        gene_clusters=s(MOTIFS.gene_clusters),
+        summary=s(MOTIFS.scan_summary),
     log:
-        f"{LOGS}/scan_motifs.log",
+        log_of("scan_motifs"),
     conda:
         "../../envs/promoter-cr.yaml"
     threads: 2
@@ -19,42 +21,50 @@ rule scan_motifs:
         mem_mb=8000,
         runtime=120,
     params:
-        cfg=lambda wc: cfg_json("motifs", grammar=scan_grammar_keys()),
-        data=dir_of("data"),
-        attr=dir_of("tracks"),
-        clusters=dir_of("assignments"),
-        out=dir_of("hits", "output"),
-    shell:
-        "promoter-cr scan --config {params.cfg:q} --data {params.data:q} "
-        "--attributions {params.attr:q} --clusters {params.clusters:q} "
-        "--out {params.out:q} > {log:q} 2>&1"
+        command="scan",
+        args=[
+            "--data",
+            s(DATA.dir),
+            "--attributions",
+            s(ATTR.dir),
+            "--clusters",
+            s(CLUSTERS.dir),
+            "--out",
+            s(MOTIFS.dir),
+        ],
+        config=sections("motifs", grammar=scan_grammar_keys()),
+    script:
+        JOB_SCRIPT
 
 
 rule grammar:
     input:
-        data=data_outputs(),
         hits=rules.scan_motifs.output.hits,
+        meme=rules.scan_motifs.output.meme,
+        gene_clusters=rules.scan_motifs.output.gene_clusters,
+        summary=rules.scan_motifs.output.summary,
     output:
         activity=report(
-            f"{MOTIFS}/activity.tsv",
+            s(MOTIFS.activity),
             caption="../report/activity.rst",
             category="4. Motif grammar",
         ),
-        enrichment=f"{MOTIFS}/enrichment.tsv",
+        enrichment=s(MOTIFS.enrichment),
         cooccurrence=report(
-            f"{MOTIFS}/cooccurrence.tsv",
+            s(MOTIFS.cooccurrence),
             caption="../report/cooccurrence.rst",
             category="4. Motif grammar",
         ),
-        communities=f"{MOTIFS}/communities.tsv",
+        communities=s(MOTIFS.communities),
         spacing=report(
-            f"{MOTIFS}/spacing.tsv",
+            s(MOTIFS.spacing),
             caption="../report/spacing.rst",
             category="4. Motif grammar",
         ),
-        periodicity=f"{MOTIFS}/periodicity.tsv",
+        periodicity=s(MOTIFS.periodicity),
+        summary=s(MOTIFS.grammar_summary),
     log:
-        f"{LOGS}/grammar.log",
+        log_of("grammar"),
     conda:
         "../../envs/promoter-cr.yaml"
     threads: 2
@@ -62,34 +72,34 @@ rule grammar:
         mem_mb=8000,
         runtime=120,
     params:
-        cfg=lambda wc: cfg_json("grammar", "motifs"),
-        data=dir_of("data"),
-        motifs=dir_of("hits"),
-    shell:
-        "promoter-cr grammar --config {params.cfg:q} --data {params.data:q} "
-        "--motifs-dir {params.motifs:q} --out {params.motifs:q} > {log:q} 2>&1"
+        command="grammar",
+        args=["--motifs-dir", s(MOTIFS.dir), "--out", s(MOTIFS.dir)],
+        config=sections("grammar", "motifs"),
+    script:
+        JOB_SCRIPT
 
 
 rule recovery:
     input:
         data=data_outputs(),
+        meme=rules.scan_motifs.output.meme,
         activity=rules.grammar.output.activity,
         spacing=rules.grammar.output.spacing,
         cooccurrence=rules.grammar.output.cooccurrence,
     output:
-        report(
-            f"{MOTIFS}/recovery.tsv",
+        recovery=report(
+            s(MOTIFS.recovery),
             caption="../report/recovery.rst",
             category="5. Ground-truth recovery",
         ),
+        matches=s(MOTIFS.recovery_matches),
     log:
-        f"{LOGS}/recovery.log",
+        log_of("recovery"),
     conda:
         "../../envs/promoter-cr.yaml"
     params:
-        cfg=lambda wc: cfg_json("grammar", "motifs"),
-        data=dir_of("data"),
-        motifs=dir_of("activity"),
-    shell:
-        "promoter-cr recovery --config {params.cfg:q} --data {params.data:q} "
-        "--motifs-dir {params.motifs:q} --out {params.motifs:q} > {log:q} 2>&1"
+        command="recovery",
+        args=["--data", s(DATA.dir), "--motifs-dir", s(MOTIFS.dir), "--out", s(MOTIFS.dir)],
+        config=sections("grammar", "motifs"),
+    script:
+        JOB_SCRIPT

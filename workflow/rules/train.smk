@@ -1,16 +1,20 @@
 # Stage 3: train every configured model (CR, Xpresso CNN, k-mer ridge) on the same split.
+# A network's last.ckpt and training_done.json are its resume state: deliberately not declared
+# as outputs, so a failed or interrupted job keeps them and the next run resumes.
 
 
-rule train_model:
+rule train_network:
     input:
         data=data_outputs(),
     output:
-        predictions=f"{MODELS}/{{model}}/predictions.tsv",
-        metrics=f"{MODELS}/{{model}}/metrics.json",
+        predictions=s(MODELS.model("{model}").predictions),
+        metrics=s(MODELS.model("{model}").metrics),
+        history=s(MODELS.model("{model}").history),
+        checkpoint=s(MODELS.model("{model}").best),
     log:
-        f"{LOGS}/train_{{model}}.log",
+        log_of("train_{model}"),
     wildcard_constraints:
-        model="|".join(MODEL_NAMES),
+        model="|".join(NETWORK_MODELS) or "^$",
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -19,30 +23,55 @@ rule train_model:
         runtime=train_resources("runtime"),
         gpu=train_resources("gpus"),
     params:
-        cfg=lambda wc: cfg_json("train", models={wc.model: config["models"][wc.model]}),
-        data=dir_of("data"),
-        out=dir_of("predictions", "output"),
-    shell:
-        "promoter-cr train --config {params.cfg:q} --data {params.data:q} "
-        "--model {wildcards.model} --out {params.out:q} > {log:q} 2>&1"
+        command="train",
+        args=lambda wc: ["--data", s(DATA.dir), "--model", wc.model, "--out", s(MODELS.model(wc.model).dir)],
+        config=lambda wc: sections("train", models={wc.model: config["models"][wc.model]}),
+    script:
+        JOB_SCRIPT
+
+
+rule train_kmer:
+    input:
+        data=data_outputs(),
+    output:
+        predictions=s(MODELS.model("{model}").predictions),
+        metrics=s(MODELS.model("{model}").metrics),
+        history=s(MODELS.model("{model}").history),
+        model=s(MODELS.model("{model}").kmer_model),
+    log:
+        log_of("train_{model}"),
+    wildcard_constraints:
+        model="|".join(KMER_MODELS) or "^$",
+    conda:
+        "../../envs/promoter-cr.yaml"
+    threads: train_resources("threads")
+    resources:
+        mem_mb=train_resources("mem_mb"),
+        runtime=train_resources("runtime"),
+    params:
+        command="train",
+        args=lambda wc: ["--data", s(DATA.dir), "--model", wc.model, "--out", s(MODELS.model(wc.model).dir)],
+        config=lambda wc: sections("train", models={wc.model: config["models"][wc.model]}),
+    script:
+        JOB_SCRIPT
 
 
 rule collect_metrics:
     input:
-        metrics=expand(f"{MODELS}/{{model}}/metrics.json", model=MODEL_NAMES),
+        metrics=[s(MODELS.model(n).metrics) for n in MODEL_NAMES],
     output:
         report(
-            f"{MODELS}/metrics.tsv",
+            s(MODELS.metrics_table),
             caption="../report/metrics.rst",
             category="1. Models",
         ),
     log:
-        f"{LOGS}/collect_metrics.log",
+        log_of("collect_metrics"),
     conda:
         "../../envs/promoter-cr.yaml"
     params:
-        models_dir=dir_of(0, "output"),
-        names=MODEL_NAMES,
-    shell:
-        "promoter-cr metrics --models-dir {params.models_dir:q} --names {params.names} "
-        "--out {output:q} > {log:q} 2>&1"
+        command="metrics",
+        args=lambda wc, output: ["--models-dir", s(MODELS.dir), "--names", *MODEL_NAMES, "--out", output[0]],
+        config=None,
+    script:
+        JOB_SCRIPT

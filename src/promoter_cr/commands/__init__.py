@@ -1,24 +1,70 @@
-"""Sub-commands of ``promoter-cr``; each module exposes ``register(subparsers)``.
+"""Sub-commands of ``promoter-cr``: each module exposes ``register(subparsers, parent)``.
 
-Every command takes ``--config``: a YAML config file, or an inline JSON object
-(what the Snakemake rules pass: the validated sections a stage needs).
+Every sub-command is thin: options parsed with the helpers below, one call into the package,
+logging (never print). ``--config`` is a YAML config file, or an inline JSON object of config
+sections (what the Snakemake jobs pass); either way it is validated against the schema, which
+supplies every default.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from promoter_cr.config import load_config, validate_config
 
 
-def add_config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="config YAML file, or an inline JSON object of config sections")
+def add_command(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser, name: str, *, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:  # noqa: A002
+    """A sub-command with a description, the run options of ``parent`` and an examples epilog."""
+    epilog = "example:\n" + "\n".join(f"  {e}" for e in examples)
+    return sub.add_parser(name, help=help, description=description, epilog=epilog, parents=[parent], formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def read_config(arg: str) -> dict[str, Any]:
-    """Load ``--config``: inline JSON (validated, defaults filled, no cross-section checks) or a YAML file."""
+def add_config(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--config", required=required, default=None, metavar="YAML|JSON",
+        help="config YAML file, or an inline JSON object of config sections; validated, defaults from the schema" + ("" if required else " (default: the schema's defaults)"),
+    )
+
+
+def add_dir(p: argparse.ArgumentParser, flag: str, what: str, required: bool = True) -> None:
+    """A folder option (``--data``, ``--attributions``, ...)."""
+    p.add_argument(flag, required=required, type=Path, metavar="DIR", help=what)
+
+
+def add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
+    add_dir(p, "--data", "data set folder (results/<dataset>/data: sequences.npy, genes.tsv, meta.json)", required)
+
+
+def add_out(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help=f"output folder ({what})")
+
+
+def add_checkpoint(p: argparse.ArgumentParser, what: str = "a CR checkpoint (results/<dataset>/models/<name>/best.ckpt)") -> None:
+    p.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT", help=what)
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, metavar="DEV", help="torch device: cpu, cuda, cuda:1, mps (default: a GPU when there is one, else the CPU)")
+
+
+def add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def read_config(arg: str | None) -> dict[str, Any]:
+    """The validated config of ``--config``: inline JSON (sections; cross-section checks skipped),
+    a YAML file (fully checked), or ``None`` (the schema's defaults)."""
+    if arg is None:
+        return validate_config({}, semantics=False)
     if arg.lstrip().startswith("{"):
-        return validate_config(json.loads(arg), source="--config JSON", semantics=False)
+        try:
+            raw = json.loads(arg)
+        except json.JSONDecodeError as exc:
+            from promoter_cr.errors import ConfigError
+
+            raise ConfigError(f"--config is not valid JSON: {exc}") from None
+        return validate_config(raw, source="--config JSON", semantics=False)
     return load_config(arg)

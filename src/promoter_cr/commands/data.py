@@ -1,58 +1,58 @@
-"""``promoter-cr build-data`` and ``promoter-cr download``."""
+"""``promoter-cr build-data`` and ``promoter-cr download`` (stages 1-2)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
-from promoter_cr.commands import add_config_arg, read_config
+from promoter_cr.commands import add_command, add_config, add_out, read_config
+
+log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "build-data",
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, parent, "build-data",
         help="build the data set (sequences.npy, genes.tsv, meta.json) of dataset.source",
-        description="Build the data set configured in the 'dataset' section (source simulate, fasta, genome or xpresso).",
+        description="Build the on-disk data set configured in the 'dataset' section: the planted-grammar "
+        "simulator, promoter sequences (FASTA/CSV/TSV) with labels, a genome FASTA with a TSS table and an "
+        "expression table, or the Xpresso h5 files. The folder appears complete or not at all.",
+        examples=["promoter-cr build-data --config config/config.yaml --out results/simulated/data"],
     )
-    add_config_arg(p)
-    p.add_argument("--out", required=True, help="output folder (results/<dataset>/data)")
-    p.set_defaults(func=_build_data)
+    add_config(p)
+    add_out(p, "the data set folder, e.g. results/<dataset>/data")
+    p.set_defaults(func=run_build_data)
 
-    d = sub.add_parser(
-        "download",
-        help="download a file (resumable, retried, checksum-verified)",
-        description="Download URL to OUT: resume with HTTP Range, retry with back-off, verify checksums, rename atomically.",
+    d = add_command(
+        sub, parent, "download",
+        help="download a file (resumable, retried, checksum-verified, atomic)",
+        description="Download URL to OUT: resume with HTTP Range, retry with back-off, verify the checksum and "
+        "size, rename into place only when complete. A local path or file:// URL is copied. Retry settings "
+        "come from the 'download' section of --config (default: the schema's defaults).",
+        examples=["promoter-cr download --url https://example.org/train.h5 --out resources/downloads/xpresso/train.h5 --md5 0123...cdef"],
     )
     d.add_argument("--url", required=True, help="http(s)/ftp URL, file:// URL or local path")
-    d.add_argument("--out", required=True, help="destination file")
-    d.add_argument("--sha256", default=None, help="expected sha256 (hex)")
-    d.add_argument("--md5", default=None, help="expected md5 (hex)")
-    d.add_argument("--size", type=int, default=None, help="expected size in bytes")
-    d.add_argument("--retries", type=int, default=4, help="retries after the first attempt (default 4)")
-    d.add_argument("--backoff", type=float, default=2.0, help="first back-off in seconds; doubles per retry (default 2)")
-    d.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds (default 60)")
-    d.set_defaults(func=_download)
+    d.add_argument("--out", required=True, type=Path, metavar="FILE", help="destination file")
+    d.add_argument("--sha256", default=None, metavar="HEX", help="expected sha256 (64 hex digits)")
+    d.add_argument("--md5", default=None, metavar="HEX", help="expected md5 (32 hex digits)")
+    d.add_argument("--size", type=int, default=None, metavar="BYTES", help="expected size in bytes")
+    add_config(d, required=False)
+    d.set_defaults(func=run_download)
 
 
-def _build_data(args: argparse.Namespace) -> int:
+def run_build_data(args: argparse.Namespace) -> int:
     from promoter_cr.data.sources import build_dataset
 
-    cfg = read_config(args.config)
-    build_dataset(cfg, Path(args.out))
+    build_dataset(read_config(args.config), args.out)
+    logging.getLogger("promoter_cr.console").info("data set written to %s", args.out)
     return 0
 
 
-def _download(args: argparse.Namespace) -> int:
+def run_download(args: argparse.Namespace) -> int:
     from promoter_cr.data.download import download
 
-    download(
-        args.url,
-        Path(args.out),
-        sha256=args.sha256,
-        md5=args.md5,
-        size=args.size,
-        retries=args.retries,
-        backoff_s=args.backoff,
-        timeout_s=args.timeout,
-    )
+    dl = read_config(args.config)["download"]
+    download(args.url, args.out, sha256=args.sha256, md5=args.md5, size=args.size,
+             retries=dl["retries"], backoff_s=dl["backoff_s"], timeout_s=dl["timeout_s"])
     return 0

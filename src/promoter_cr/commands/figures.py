@@ -1,4 +1,4 @@
-"""``promoter-cr figures``: redraw one figure family from the results tables alone."""
+"""``promoter-cr figures``: redraw one figure family from the results tables alone (stage 7)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,31 @@ import importlib
 import logging
 from pathlib import Path
 
-from promoter_cr.commands import add_config_arg, read_config
-
-#: stage -> (module under promoter_cr.plots, function name)
-STAGES = {
-    "models": ("models", "plot_models"),
-    "attribution": ("attribution", "plot_attribution"),
-    "clusters": ("clusters", "plot_clusters"),
-    "motifs": ("motifs", "plot_motifs"),
-    "examples": ("examples", "plot_examples"),
-    "recovery": ("recovery", "plot_recovery"),
-}
+from promoter_cr.commands import add_command, add_config, read_config
+from promoter_cr.layout import FIGURES
 
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figures", help="draw one figure family from the results tables")
-    p.add_argument("--stage", required=True, choices=sorted(STAGES))
-    add_config_arg(p)
-    p.add_argument("--results", required=True, type=Path, help="results/<dataset> folder")
-    p.add_argument("--out", required=True, type=Path, help="folder for the figures")
-    p.set_defaults(func=run)
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, parent, "figures",
+        help="draw one figure family from the results tables",
+        description="Redraw the figures of one stage from the tables under results/<dataset> (no model is "
+        "retrained or re-run). Formats and resolution come from the 'figures' config section. A missing "
+        "input table is an error naming it.",
+        examples=["promoter-cr figures --stage clusters --config config/config.yaml --results results/simulated --out results/simulated/figures/clusters"],
+    )
+    p.add_argument("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES))
+    add_config(p, required=False)
+    p.add_argument("--results", required=True, type=Path, metavar="DIR", help="results/<dataset> folder")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the figures, e.g. results/<dataset>/figures/<stage>")
+    p.set_defaults(func=run_figures)
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = read_config(args.config)
-    module, func = STAGES[args.stage]
-    plot = getattr(importlib.import_module(f"promoter_cr.plots.{module}"), func)
-    paths = plot(args.results, args.out, cfg["figures"])
-    for p in paths:
-        log.info("wrote %s", p)
+def run_figures(args: argparse.Namespace) -> int:
+    """Each stage's figures are drawn by ``promoter_cr.plots.<stage>.plot_<stage>``."""
+    plot = getattr(importlib.import_module(f"promoter_cr.plots.{args.stage}"), f"plot_{args.stage}")
+    for path in plot(args.results, args.out, read_config(args.config)["figures"]):
+        log.info("wrote %s", path)
     return 0

@@ -1,78 +1,90 @@
-"""``promoter-cr train``, ``promoter-cr metrics`` and ``promoter-cr predict``."""
+"""``promoter-cr train``, ``promoter-cr metrics`` and ``promoter-cr predict`` (stage 3)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+from pathlib import Path
 
-from promoter_cr.commands import add_config_arg, read_config
+from promoter_cr.commands import add_checkpoint, add_command, add_config, add_data, add_device, add_out, read_config
 
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train one model of the config on a data set")
-    add_config_arg(p)
-    p.add_argument("--data", required=True, help="data set folder (results/<ds>/data)")
-    p.add_argument("--model", required=True, help="model name (a key of 'models' in the config)")
-    p.add_argument("--out", required=True, help="output folder (results/<ds>/models/<name>)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.set_defaults(func=_train)
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, parent, "train",
+        help="train one model of the config on a data set",
+        description="Train the model MODEL (a key of 'models' in the config) on the data set: CR and Xpresso CNN "
+        "with Lightning (early stopping on the validation loss, best.ckpt and last.ckpt; an interrupted run "
+        "resumes from last.ckpt), the k-mer ridge with scikit-learn. Writes predictions.tsv for every gene, "
+        "metrics.json per split and history.tsv.",
+        examples=["promoter-cr train --config config/config.yaml --data results/simulated/data --model cr --out results/simulated/models/cr"],
+    )
+    add_config(p)
+    add_data(p)
+    p.add_argument("--model", required=True, metavar="NAME", help="model name (a key of 'models' in the config)")
+    add_out(p, "the model folder, e.g. results/<dataset>/models/<name>")
+    p.set_defaults(func=run_train)
 
-    m = subparsers.add_parser("metrics", help="collect metrics.json of trained models into one table")
-    m.add_argument("--models-dir", required=True, help="folder holding one sub-folder per model")
-    m.add_argument("--names", nargs="+", required=True, help="model names (sub-folders)")
-    m.add_argument("--out", required=True, help="output TSV (models/metrics.tsv)")
-    m.set_defaults(func=_metrics)
+    m = add_command(
+        sub, parent, "metrics",
+        help="collect the metrics.json of trained models into one table",
+        description="One row per model and split (valid, test): Pearson r, signed squared Pearson r, coefficient "
+        "of determination, Spearman rho, MSE.",
+        examples=["promoter-cr metrics --models-dir results/simulated/models --names cr xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"],
+    )
+    m.add_argument("--models-dir", required=True, type=Path, metavar="DIR", help="folder holding one sub-folder per model")
+    m.add_argument("--names", nargs="+", required=True, metavar="NAME", help="model names (sub-folders of --models-dir)")
+    m.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table (models/metrics.tsv)")
+    m.set_defaults(func=run_metrics)
 
-    q = subparsers.add_parser("predict", help="predict sequences from a FASTA/CSV/TSV with a trained model")
-    q.add_argument("--checkpoint", required=True, help="best.ckpt of a CR / Xpresso CNN model (or a k-mer model.pkl)")
-    q.add_argument("--sequences", required=True, help="FASTA or CSV/TSV (gzip ok) of sequences of the training length")
-    q.add_argument("--out", required=True, help="output TSV: id<TAB>prediction")
-    q.add_argument("--weighted-features", default=None, help="also write the (N, L) float32 CR weighted features to this .npy")
-    q.add_argument("--extra", default=None, help="table of extra per-gene features (id + feature columns) for models that use them")
-    q.add_argument("--batch-size", type=int, default=256)
-    q.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    q.set_defaults(func=_predict)
+    q = add_command(
+        sub, parent, "predict",
+        help="predict sequences from a FASTA/CSV/TSV with a trained model",
+        description="Predict every sequence of a FASTA or CSV/TSV file (gzip ok; sequences of the training "
+        "window length; ids must be unique) with a trained CR / Xpresso CNN checkpoint or a k-mer model.pkl. "
+        "With --weighted-features, a CR model also writes one .npz holding the ids, predictions, bias and the "
+        "(N, L) weighted features (prediction = sum of the weighted features + bias).",
+        examples=[
+            "promoter-cr predict --checkpoint results/simulated/models/cr/best.ckpt --sequences my_promoters.fa --out predictions.tsv",
+            "promoter-cr predict --checkpoint results/simulated/models/cr/best.ckpt --sequences my.csv --out p.tsv --weighted-features tracks.npz",
+        ],
+    )
+    add_checkpoint(q, "best.ckpt of a CR / Xpresso CNN model, or model.pkl of a k-mer model")
+    q.add_argument("--sequences", required=True, type=Path, metavar="FILE", help="FASTA or CSV/TSV (gzip ok) of sequences of the training length")
+    q.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table: id, prediction")
+    q.add_argument("--weighted-features", default=None, type=Path, metavar="NPZ", help="also write ids, predictions, bias and the (N, L) CR weighted features to this .npz")
+    q.add_argument("--extra", default=None, type=Path, metavar="TABLE", help="table of extra per-gene features (id column + the model's feature columns) for models trained with them")
+    q.add_argument("--batch-size", type=int, default=None, metavar="N", help="sequences per forward pass (default: the schema's attribution.batch_size)")
+    add_device(q)
+    add_config(q, required=False)
+    q.set_defaults(func=run_predict)
 
 
-def _train(args: argparse.Namespace) -> int:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+def run_train(args: argparse.Namespace) -> int:
     from promoter_cr.models.train import train_model
 
-    cfg = read_config(args.config)
-    metrics = train_model(cfg, args.model, args.data, args.out)
+    metrics = train_model(read_config(args.config), args.model, args.data, args.out)
     if metrics:
         summary = {s: round(v["pearson_r"], 4) for s, v in metrics["splits"].items()}
-        log.info("model %s: Pearson r per split %s", args.model, json.dumps(summary))
+        logging.getLogger("promoter_cr.console").info("%s: Pearson r per split %s", args.model, json.dumps(summary))
     return 0
 
 
-def _metrics(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+def run_metrics(args: argparse.Namespace) -> int:
     from promoter_cr.models.train import collect_metrics
 
-    base = Path(args.models_dir)
-    table = collect_metrics({n: base / n for n in args.names}, args.out)
+    table = collect_metrics(args.models_dir, args.names, args.out)
     log.info("wrote %d rows to %s", len(table), args.out)
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
+def run_predict(args: argparse.Namespace) -> int:
     from promoter_cr.models.predict import predict_file
 
-    predict_file(
-        args.checkpoint,
-        args.sequences,
-        args.out,
-        weighted_features=args.weighted_features,
-        batch_size=args.batch_size,
-        device=args.device,
-        extra=args.extra,
-    )
+    batch_size = args.batch_size or read_config(args.config)["attribution"]["batch_size"]
+    predict_file(args.checkpoint, args.sequences, args.out, weighted_features=args.weighted_features,
+                 batch_size=batch_size, device=args.device, extra=args.extra)
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,9 @@ import pandas as pd
 
 from promoter_cr import __version__
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.data.splits import SPLITS
 from promoter_cr.errors import InputDataError
-
-SPLITS = ("train", "valid", "test")
-SEQUENCES = "sequences.npy"
-GENES = "genes.tsv"
-META = "meta.json"
+from promoter_cr.layout import DataFiles
 
 
 @dataclass
@@ -85,18 +81,19 @@ def load_dataset(root: str | Path, mmap: bool = True) -> Dataset:
         If a file is missing or the row counts disagree.
     """
     root = Path(root)
-    for name in (SEQUENCES, GENES, META):
-        if not (root / name).exists():
-            raise InputDataError(root / name, "data set file is missing (build the data set first)")
+    files = DataFiles(root)
+    for path in (files.sequences, files.genes, files.meta):
+        if not path.exists():
+            raise InputDataError(path, "data set file is missing (build the data set first)")
     import json
 
-    meta = json.loads((root / META).read_text())
-    seqs = np.load(root / SEQUENCES, mmap_mode="r" if mmap else None)
-    genes = pd.read_csv(root / GENES, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
+    meta = json.loads(files.meta.read_text())
+    seqs = np.load(files.sequences, mmap_mode="r" if mmap else None)
+    genes = pd.read_csv(files.genes, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
     if seqs.ndim != 2 or seqs.dtype != np.uint8:
-        raise InputDataError(root / SEQUENCES, f"expected a 2-D uint8 array, found {seqs.dtype} {seqs.shape}")
+        raise InputDataError(files.sequences, f"expected a 2-D uint8 array, found {seqs.dtype} {seqs.shape}")
     if len(genes) != seqs.shape[0]:
-        raise InputDataError(root / GENES, f"{len(genes)} rows but {SEQUENCES} has {seqs.shape[0]}")
+        raise InputDataError(files.genes, f"{len(genes)} rows but {files.sequences.name} has {seqs.shape[0]}")
     return Dataset(root=root, sequences=seqs, genes=genes, meta=meta)
 
 
@@ -135,72 +132,6 @@ def validate_genes(genes: pd.DataFrame, path: str | Path | None) -> pd.DataFrame
     return out
 
 
-def random_split(n: int, valid_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
-    """Seeded random split: ``(n,)`` array of ``"train"|"valid"|"test"`` (object dtype)."""
-    if not 0 <= valid_fraction < 1 or not 0 <= test_fraction < 1 or valid_fraction + test_fraction >= 1:
-        raise ValueError("valid_fraction and test_fraction must be in [0, 1) and sum to less than 1")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    n_test = int(round(n * test_fraction))
-    n_valid = int(round(n * valid_fraction))
-    split = np.full(n, "train", dtype=object)
-    split[order[:n_test]] = "test"
-    split[order[n_test : n_test + n_valid]] = "valid"
-    return split
-
-
-def normalise_chrom(name: str) -> str:
-    """Chromosome name without a ``chr`` prefix, ``M`` for ``MT``/``chrM`` (for matching only)."""
-    s = str(name)
-    if s.lower().startswith("chr"):
-        s = s[3:]
-    return "M" if s.upper() in ("M", "MT") else s
-
-
-def chromosome_split(chroms: Iterable[str], valid_chroms: Iterable[str], test_chroms: Iterable[str]) -> np.ndarray:
-    """Hold out whole chromosomes: ``(n,)`` object array of split names.
-
-    Chromosome names are compared after :func:`normalise_chrom`, so ``chr8`` and ``8`` match.
-    """
-    v = {normalise_chrom(c) for c in valid_chroms}
-    t = {normalise_chrom(c) for c in test_chroms}
-    if v & t:
-        raise ValueError(f"chromosomes in both valid and test: {sorted(v & t)}")
-    norm = np.array([normalise_chrom(c) for c in chroms], dtype=object)
-    split = np.full(len(norm), "train", dtype=object)
-    split[np.isin(norm, list(v))] = "valid"
-    split[np.isin(norm, list(t))] = "test"
-    return split
-
-
-def assign_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool = False) -> np.ndarray:
-    """Choose each gene's split from the ``dataset.split`` config.
-
-    ``method``: ``auto`` keeps a source split when there is one, else holds out
-    chromosomes when ``test_chromosomes`` are given and a ``chrom`` column exists,
-    else a seeded random split; ``keep``, ``random`` and ``chromosome`` force one.
-    """
-    method = split_cfg.get("method", "auto")
-    if method == "auto":
-        if has_source_split:
-            method = "keep"
-        elif split_cfg.get("test_chromosomes") and "chrom" in genes.columns:
-            method = "chromosome"
-        else:
-            method = "random"
-    if method == "keep":
-        if not has_source_split or "split" not in genes.columns:
-            raise ValueError("dataset.split.method is 'keep' but this source has no split of its own")
-        return genes["split"].to_numpy(dtype=object)
-    if method == "chromosome":
-        if "chrom" not in genes.columns:
-            raise ValueError("dataset.split.method is 'chromosome' but this source has no chromosome coordinates")
-        return chromosome_split(genes["chrom"], split_cfg.get("valid_chromosomes", []), split_cfg.get("test_chromosomes", []))
-    if method == "random":
-        return random_split(len(genes), split_cfg.get("valid_fraction", 0.1), split_cfg.get("test_fraction", 0.1), split_cfg.get("seed", 0))
-    raise ValueError(f"unknown dataset.split.method {method!r}")
-
-
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
     h = hashlib.sha256()
@@ -215,7 +146,7 @@ class SequenceWriter:
 
     Use as a context manager; the final file appears only if the block exits cleanly::
 
-        with SequenceWriter(out / "sequences.npy", n, length) as w:
+        with SequenceWriter(DataFiles(out).sequences, n, length) as w:
             w.write(0, codes_block)   # (b, L) uint8
     """
 
@@ -268,6 +199,7 @@ def write_dataset(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    files = DataFiles(out_dir)
     genes = validate_genes(genes, meta.get("inputs", {}).get("labels") if isinstance(meta.get("inputs"), dict) else None)
     for col in ("gene_id", "label", "split"):
         if col not in genes.columns:
@@ -279,17 +211,17 @@ def write_dataset(
         sequences = np.ascontiguousarray(sequences, dtype=np.uint8)
         if sequences.ndim != 2 or len(sequences) != len(genes):
             raise ValueError(f"sequences must be (N, L) with N = {len(genes)}, got {sequences.shape}")
-        with atomic_path(out_dir / SEQUENCES) as tmp:
+        with atomic_path(files.sequences) as tmp:
             np.save(tmp, sequences)
         length = int(sequences.shape[1])
     elif sequences_written:
-        arr = np.load(out_dir / SEQUENCES, mmap_mode="r")
+        arr = np.load(files.sequences, mmap_mode="r")
         if len(arr) != len(genes):
             raise ValueError(f"sequences.npy has {len(arr)} rows, genes table {len(genes)}")
         length = int(arr.shape[1])
     else:
         raise ValueError("give sequences or sequences_written=True")
-    write_tsv(out_dir / GENES, genes)
+    write_tsv(files.genes, genes)
     full_meta = {
         **meta,
         "n_genes": len(genes),
@@ -300,5 +232,5 @@ def write_dataset(
         "promoter_cr_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json(out_dir / META, full_meta)
+    write_json(files.meta, full_meta)
     return out_dir

@@ -99,9 +99,10 @@ def download(
     sha256: str | None = None,
     md5: str | None = None,
     size: int | None = None,
-    retries: int = 4,
-    backoff_s: float = 2.0,
-    timeout_s: float = 60.0,
+    *,
+    retries: int,
+    backoff_s: float,
+    timeout_s: float,
 ) -> Path:
     """Download ``url`` to ``dest`` (resumable, retried, verified, atomic).
 
@@ -267,14 +268,14 @@ def _copy_local(url: str, dest: Path, sha256: str | None, md5: str | None, size:
     return dest
 
 
-def fetch_to_cache(url: str, cache_dir: str | Path, name: str | None = None, checksum: str | None = None, download_cfg: dict | None = None) -> Path:
+def fetch_to_cache(url: str, cache_dir: str | Path, download_cfg: dict, name: str | None = None, checksum: str | None = None) -> Path:
     """Download ``url`` into ``cache_dir`` (or return a local path as is).
 
     A local path or ``file://`` URL is used in place (after checking it exists and
     its checksum); a remote URL goes through :func:`download` with the retry
-    settings of the ``download`` config section.
+    settings of the validated ``download`` config section.
     """
-    cfg = download_cfg or {}
+    cfg = download_cfg
     sums = checksum_kwargs(checksum)
     if not is_remote(url):
         src = local_path(url)
@@ -288,8 +289,8 @@ def fetch_to_cache(url: str, cache_dir: str | Path, name: str | None = None, che
     return download(
         url,
         Path(cache_dir) / name,
-        retries=int(cfg.get("retries", 4)),
-        backoff_s=float(cfg.get("backoff_s", 2.0)),
-        timeout_s=float(cfg.get("timeout_s", 60.0)),
+        retries=int(cfg["retries"]),
+        backoff_s=float(cfg["backoff_s"]),
+        timeout_s=float(cfg["timeout_s"]),
         **sums,
     )

@@ -14,18 +14,15 @@ Conventions
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_dir
 from promoter_cr.data.encoding import N_CODE, InvalidSequenceError, encode
 from promoter_cr.errors import InputDataError
 
@@ -128,7 +125,7 @@ def table_separator(path: str | Path) -> str:
     return "\t" if first.count("\t") >= first.count(",") else ","
 
 
-def read_table(path: str | Path, has_header: bool = True, sep: str | None = None, comment: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, has_header: bool, sep: str | None = None, comment: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV (optionally gzipped) as strings (no NA conversion).
 
     Without a header the columns are named ``"0", "1", ...``. Raises
@@ -262,16 +259,6 @@ def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to
     return out
 
 
-@contextlib.contextmanager
-def staged_output(out_dir: str | Path) -> Iterator[Path]:
-    """Build a data set in a temporary folder beside ``out_dir`` and move it into place on success.
-
-    On any error nothing is left behind (and an existing ``out_dir`` is kept).
-    """
-    with atomic_dir(out_dir) as tmp:
-        yield tmp
-
-
 def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], dict[str, str]]:
     """``(inputs, sha256)`` dicts for meta.json: role -> path and role -> sha256 of each given file."""
     from promoter_cr.data.dataset import sha256_file
@@ -284,38 +271,3 @@ def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], d
         inputs[role] = str(p)
         sums[role] = sha256_file(p)
     return inputs, sums
-
-
-def resolved_split_method(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool) -> str:
-    """The split method :func:`promoter_cr.data.dataset.assign_split` will use (``auto`` resolved)."""
-    method = split_cfg.get("method", "auto")
-    if method != "auto":
-        return method
-    if has_source_split:
-        return "keep"
-    if split_cfg.get("test_chromosomes") and "chrom" in genes.columns:
-        return "chromosome"
-    return "random"
-
-
-def apply_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool, path: str | Path | None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Assign splits; returns ``(split (n,) object array, meta record of the split)``.
-
-    A split that leaves train empty is an error (e.g. test chromosomes holding every gene).
-    """
-    from promoter_cr.data.dataset import assign_split
-
-    method = resolved_split_method(genes, split_cfg, has_source_split)
-    try:
-        split = assign_split(genes, {**split_cfg, "method": method}, has_source_split)
-    except ValueError as exc:
-        raise InputDataError(path, f"cannot split the data set: {exc}") from None
-    if not (split == "train").any():
-        raise InputDataError(path, f"split method {method!r} leaves no training genes")
-    record: dict[str, Any] = {"method": method}
-    if method == "chromosome":
-        record["valid_chromosomes"] = list(split_cfg.get("valid_chromosomes", []))
-        record["test_chromosomes"] = list(split_cfg.get("test_chromosomes", []))
-    elif method == "random":
-        record.update({k: split_cfg.get(k) for k in ("valid_fraction", "test_fraction", "seed")})
-    return split, record

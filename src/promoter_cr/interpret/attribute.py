@@ -33,13 +33,11 @@ import pandas as pd
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import InputDataError, PromoterCRError
+from promoter_cr.layout import AttributionFiles, DataFiles
 from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
-WEIGHTED_FEATURES = "weighted_features.npy"
-ATTRIBUTIONS = "attributions.tsv"
-ATTRIBUTION_META = "attribution_meta.json"
 DTYPES = {"float32": np.float32, "float16": np.float16}
 #: relative tolerance of the decomposition check, scaled by the total absolute mass
 #: ``sum|contributions| + sum|extras| + |bias|`` of each gene (float32 summation error)
@@ -85,7 +83,7 @@ def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:
     """
     if not features:
         return None
-    path = dataset.root / "genes.tsv"
+    path = DataFiles(dataset.root).genes
     missing = [f for f in features if f not in dataset.genes.columns]
     if missing:
         raise InputDataError(path, f"the model uses extra features {features} but the data set lacks {missing}")
@@ -236,10 +234,9 @@ def export_weighted_features(
     checkpoint: str | Path,
     data_dir: str | Path,
     out_dir: str | Path,
-    split: str = "all",
-    batch_size: int = 128,
-    dtype: str = "float32",
-    device: str | None = None,
+    attr_cfg: dict[str, Any],
+    *,
+    device: str | None,
     progress: bool = True,
 ) -> ExportResult:
     """Export the weighted features of a CR checkpoint over a data set.
@@ -252,36 +249,36 @@ def export_weighted_features(
         The data set (``results/<ds>/data``).
     out_dir
         Receives ``weighted_features.npy`` ``(n, L)``, ``attributions.tsv`` and
-        ``attribution_meta.json``.
-    split
-        ``all`` or one of train/valid/test; rows keep genes.tsv order.
-    dtype
-        ``float32`` or ``float16`` storage of the weighted features (the check and
-        ``contribution_sum`` use the model's float32 output).
+        ``attribution_meta.json`` (:class:`promoter_cr.layout.AttributionFiles`).
+    attr_cfg
+        The validated ``attribution`` section: ``split`` (``all`` or train/valid/test; rows keep
+        genes.tsv order), ``batch_size``, ``dtype`` (``float32`` or ``float16`` storage; the check
+        and ``contribution_sum`` use the model's float32 output).
     device
         ``None``/``"auto"`` (GPU when available) or a torch device string.
     """
+    split, batch_size, dtype = attr_cfg["split"], int(attr_cfg["batch_size"]), attr_cfg["dtype"]
+    data, files = DataFiles(data_dir), AttributionFiles(out_dir)
     from promoter_cr.models.checkpoint import load_model
 
     ds = load_dataset(data_dir)
     model, meta = load_model(checkpoint)
-    if meta.get("model_type", "cr") != "cr":
+    if meta["model_type"] != "cr":
         raise InputDataError(checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint")
     want_len = meta.get("length")
     if want_len is not None and int(want_len) != ds.length:
-        raise InputDataError(Path(data_dir) / "sequences.npy", f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp")
+        raise InputDataError(data.sequences, f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp")
     features = model_extra_features(meta)
     extra = extra_matrix(ds, features)
     idx = ds.indices(split)
     if len(idx) == 0:
-        raise InputDataError(Path(data_dir) / "genes.tsv", f"no genes in split {split!r}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise InputDataError(data.genes, f"no genes in split {split!r}")
+    files.dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     gene_ids = ds.genes["gene_id"].to_numpy()[idx]
     log.info("exporting weighted features of %d genes x %d bp on %s (batch %d, %s)", len(idx), ds.length, dev, batch_size, dtype)
     res = compute_weighted_features(
-        model, ds.sequences, idx, out_dir / WEIGHTED_FEATURES, extra=extra, gene_ids=gene_ids,
+        model, ds.sequences, idx, files.weighted_features, extra=extra, gene_ids=gene_ids,
         batch_size=batch_size, dtype=dtype, device=dev, progress=progress,
     )
     table = pd.DataFrame(
@@ -299,7 +296,7 @@ def export_weighted_features(
         names = features if len(features) == ext.shape[1] else [f"f{j}" for j in range(ext.shape[1])]
         for j, name in enumerate(names):
             table[f"extra_{name}"] = ext[:, j]
-    write_tsv(out_dir / ATTRIBUTIONS, table, float_format="%.7g")
+    write_tsv(files.table, table, float_format="%.7g")
     info = {
         "checkpoint": str(checkpoint),
         "data_dir": str(data_dir),
@@ -313,9 +310,9 @@ def export_weighted_features(
         "max_abs_decomposition_error": res["max_abs_error"],
         "decomposition_tolerance": {"rtol": DECOMPOSITION_RTOL, "atol": DECOMPOSITION_ATOL},
     }
-    write_json(out_dir / ATTRIBUTION_META, info)
-    log.info("wrote %s (largest |sum - prediction| = %.3g)", out_dir / WEIGHTED_FEATURES, res["max_abs_error"])
-    return ExportResult(out_dir / WEIGHTED_FEATURES, out_dir / ATTRIBUTIONS, out_dir / ATTRIBUTION_META, len(idx), ds.length, float(res["max_abs_error"]))
+    write_json(files.meta, info)
+    log.info("wrote %s (largest |sum - prediction| = %.3g)", files.weighted_features, res["max_abs_error"])
+    return ExportResult(files.weighted_features, files.table, files.meta, len(idx), ds.length, float(res["max_abs_error"]))
 
 
 def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
@@ -323,12 +320,12 @@ def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarr
 
     Raises :class:`InputDataError` when a file is missing or the row counts disagree.
     """
-    attr_dir = Path(attr_dir)
-    for name in (WEIGHTED_FEATURES, ATTRIBUTIONS):
-        if not (attr_dir / name).exists():
-            raise InputDataError(attr_dir / name, "attribution file is missing (run `promoter-cr attribute` first)")
-    wf = np.load(attr_dir / WEIGHTED_FEATURES, mmap_mode="r" if mmap else None)
-    table = pd.read_csv(attr_dir / ATTRIBUTIONS, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
+    files = AttributionFiles(attr_dir)
+    for path in (files.weighted_features, files.table):
+        if not path.exists():
+            raise InputDataError(path, "attribution file is missing (run `promoter-cr attribute` first)")
+    wf = np.load(files.weighted_features, mmap_mode="r" if mmap else None)
+    table = pd.read_csv(files.table, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
     if wf.ndim != 2 or len(wf) != len(table):
-        raise InputDataError(attr_dir / WEIGHTED_FEATURES, f"shape {wf.shape} does not match the {len(table)} rows of {ATTRIBUTIONS}")
+        raise InputDataError(files.weighted_features, f"shape {wf.shape} does not match the {len(table)} rows of {files.table.name}")
     return wf, table

@@ -45,8 +45,9 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
 from promoter_cr.chunks import chunk_rows_for, iter_chunks
-from promoter_cr.interpret.attribute import load_attributions
 from promoter_cr.errors import InputDataError, PromoterCRError
+from promoter_cr.interpret.attribute import load_attributions
+from promoter_cr.layout import AttributionFiles, ClusterFiles, DataFiles
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,10 @@ def _smooth_bin(x: np.ndarray, smoothing: int, bin_size: int) -> np.ndarray:
 
 def represent(
     tracks: np.ndarray,
-    smoothing: int = 51,
-    bin_size: int = 50,
-    split_sign: bool = False,
+    *,
+    smoothing: int,
+    bin_size: int,
+    split_sign: bool,
     gene_ids: np.ndarray | None = None,
     path: str | Path | None = None,
     chunk_rows: int | None = None,
@@ -133,7 +135,7 @@ TRANSFORMS = ("none", "asinh")
 ASINH_QUANTILE = 0.75
 
 
-def transform_features(features: np.ndarray, transform: str = "asinh") -> tuple[np.ndarray, float]:
+def transform_features(features: np.ndarray, transform: str) -> tuple[np.ndarray, float]:
     """Apply ``transform`` to ``(n, D)`` features; returns (float32 features, scale used or 1.0).
 
     ``asinh``: ``asinh(f / s)``, ``s`` = the ``ASINH_QUANTILE`` quantile of ``|f|`` (1.0 when 0).
@@ -157,7 +159,7 @@ def standardize_columns(features: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- k-means
-def fit_kmeans(features: np.ndarray, k: int, seed: int = 0, n_init: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
+def fit_kmeans(features: np.ndarray, k: int, *, seed: int, n_init: int) -> tuple[np.ndarray, np.ndarray, float]:
     """k-means on ``(n, D)`` features: ``(labels (n,) int64, centroids (k, D) float64, inertia)``.
 
     Raises
@@ -191,7 +193,7 @@ def fit_kmeans(features: np.ndarray, k: int, seed: int = 0, n_init: int = 10) ->
     return labels, km.cluster_centers_.astype(np.float64), float(km.inertia_)
 
 
-def score_partition(features: np.ndarray, labels: np.ndarray, seed: int = 0, silhouette_sample: int | None = 4000) -> dict[str, float]:
+def score_partition(features: np.ndarray, labels: np.ndarray, *, seed: int, silhouette_sample: int | None) -> dict[str, float]:
     """Silhouette (on a seeded sample of at most ``silhouette_sample`` genes), Calinski-Harabasz, Davies-Bouldin."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
@@ -209,10 +211,11 @@ def score_partition(features: np.ndarray, labels: np.ndarray, seed: int = 0, sil
 def select_k(
     features: np.ndarray,
     k_range: tuple[int, int] | list[int],
-    seed: int = 0,
-    n_init: int = 10,
-    criterion: str = "silhouette",
-    silhouette_sample: int | None = 4000,
+    *,
+    seed: int,
+    n_init: int,
+    criterion: str,
+    silhouette_sample: int | None,
 ) -> tuple[int, pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray, float]]]:
     """Fit k-means for every k in ``k_range`` (inclusive, capped at N - 1) and pick one.
 
@@ -231,9 +234,9 @@ def select_k(
         raise ClusterError(f"cannot choose k in [{lo}, {hi}] from N = {n} genes (need at least k + 1 genes for a silhouette)")
     rows, fits = [], {}
     for k in range(lo, hi_eff + 1):
-        labels, centroids, inertia = fit_kmeans(features, k, seed, n_init)
+        labels, centroids, inertia = fit_kmeans(features, k, seed=seed, n_init=n_init)
         fits[k] = (labels, centroids, inertia)
-        rows.append({"k": k, **score_partition(features, labels, seed, silhouette_sample), "inertia": inertia})
+        rows.append({"k": k, **score_partition(features, labels, seed=seed, silhouette_sample=silhouette_sample), "inertia": inertia})
         log.info("k = %d: silhouette %.4f, Calinski-Harabasz %.1f", k, rows[-1]["silhouette"], rows[-1]["calinski_harabasz"])
     table = pd.DataFrame(rows, columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
     score = table[criterion].to_numpy()
@@ -306,18 +309,8 @@ def expression_tests(labels: np.ndarray, expression: np.ndarray, k: int) -> tupl
 def cluster_tracks(
     tracks: np.ndarray,
     expression: np.ndarray,
+    cfg: dict[str, Any],
     *,
-    k: int | None = None,
-    k_range: tuple[int, int] | list[int] = (2, 8),
-    smoothing: int = 51,
-    bin_size: int = 50,
-    split_sign: bool = False,
-    standardize: bool = False,
-    transform: str = "asinh",
-    n_init: int = 10,
-    seed: int = 0,
-    k_criterion: str = "silhouette",
-    silhouette_sample: int | None = 4000,
     gene_ids: np.ndarray | None = None,
     path: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -329,28 +322,32 @@ def cluster_tracks(
         ``(n, L)`` weighted features (memmap ok).
     expression
         ``(n,)`` labels, used to order the clusters.
+    cfg
+        The validated ``cluster`` section (k, k_range, k_criterion, silhouette_sample, smoothing,
+        bin_size, split_sign, transform, standardize, n_init, seed).
 
     Returns
     -------
     dict
         ``labels`` (n,) int64 in 0..k-1 ordered by mean expression, ``centroids`` (k, D),
         ``features`` (n, D) float32, ``k``, ``chosen_by``, ``k_selection`` (DataFrame), ``scores``
-        of the final partition.
+        of the final partition, ``transform_scale``.
     """
+    k, seed, n_init = cfg["k"], int(cfg["seed"]), int(cfg["n_init"])
     n = len(tracks)
     if k is not None and k > n:
         raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
-    feats = represent(tracks, smoothing, bin_size, split_sign, gene_ids=gene_ids, path=path)
-    feats, scale = transform_features(feats, transform)
-    if standardize:
+    feats = represent(tracks, smoothing=cfg["smoothing"], bin_size=cfg["bin_size"], split_sign=cfg["split_sign"], gene_ids=gene_ids, path=path)
+    feats, scale = transform_features(feats, cfg["transform"])
+    if cfg["standardize"]:
         feats = standardize_columns(feats)
     if k is None:
-        k, table, fits = select_k(feats, k_range, seed, n_init, k_criterion, silhouette_sample)
+        k, table, fits = select_k(feats, cfg["k_range"], seed=seed, n_init=n_init, criterion=cfg["k_criterion"], silhouette_sample=cfg["silhouette_sample"])
         labels, centroids, inertia = fits[k]
-        chosen_by = k_criterion
+        chosen_by = cfg["k_criterion"]
     else:
-        labels, centroids, inertia = fit_kmeans(feats, k, seed, n_init)
-        table = pd.DataFrame([{"k": k, **score_partition(feats, labels, seed, silhouette_sample), "inertia": inertia}],
+        labels, centroids, inertia = fit_kmeans(feats, k, seed=seed, n_init=n_init)
+        table = pd.DataFrame([{"k": k, **score_partition(feats, labels, seed=seed, silhouette_sample=cfg["silhouette_sample"]), "inertia": inertia}],
                              columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
         chosen_by = "fixed"
     new_of_old = order_clusters(labels, np.asarray(expression, dtype=np.float64), k)
@@ -361,18 +358,31 @@ def cluster_tracks(
     return {"labels": labels, "centroids": centroids_sorted, "features": feats, "k": int(k), "chosen_by": chosen_by, "k_selection": table, "scores": scores, "transform_scale": scale}
 
 
-def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+def simulated_classes(data_dir: str | Path | None, gene_ids: np.ndarray) -> np.ndarray | None:
+    """The planted class (``sim_class`` of genes.tsv) of each gene, or ``None`` for real data."""
+    if data_dir is None or not DataFiles(data_dir).genes.exists():
+        return None
+    path = DataFiles(data_dir).genes
+    genes = pd.read_csv(path, sep="\t", dtype={"gene_id": str}, keep_default_na=False, na_values=[""])
+    if "sim_class" not in genes.columns:
+        return None
+    sim = pd.Series(genes["sim_class"].to_numpy(), index=genes["gene_id"].astype(str)).reindex(gene_ids)
+    if sim.isna().any():
+        raise InputDataError(path, "gene has no sim_class", record=f"gene {sim.index[sim.isna().to_numpy()][0]}")
+    return sim.to_numpy()
+
+
+def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """Cluster the exported weighted features and write the cluster tables.
 
     Parameters
     ----------
     attr_dir
-        Folder with weighted_features.npy and attributions.tsv.
+        Folder with the weighted features and attributions table.
     data_dir
         The data set folder (for ``sim_class`` in genes.tsv); may be ``None``.
     cfg
-        The ``cluster`` config section (k, k_range, smoothing, bin_size, split_sign,
-        standardize, n_init, seed, k_criterion, silhouette_sample).
+        The validated ``cluster`` config section.
 
     Returns
     -------
@@ -381,35 +391,21 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
     """
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    cfg = dict(cfg or {})
-    attr_dir, out_dir = Path(attr_dir), Path(out_dir)
+    out = ClusterFiles(out_dir)
     wf, table = load_attributions(attr_dir)
     gene_ids = table["gene_id"].astype(str).to_numpy()
     expression = table["label"].to_numpy(dtype=np.float64)
-    res = cluster_tracks(
-        wf, expression,
-        k=cfg.get("k"), k_range=cfg.get("k_range", (2, 8)), smoothing=cfg.get("smoothing", 51),
-        bin_size=cfg.get("bin_size", 50), split_sign=cfg.get("split_sign", False), standardize=cfg.get("standardize", False),
-        transform=cfg.get("transform", "asinh"),
-        n_init=cfg.get("n_init", 10), seed=cfg.get("seed", 0), k_criterion=cfg.get("k_criterion", "silhouette"),
-        silhouette_sample=cfg.get("silhouette_sample", 4000), gene_ids=gene_ids, path=attr_dir / "weighted_features.npy",
-    )
+    res = cluster_tracks(wf, expression, cfg, gene_ids=gene_ids, path=AttributionFiles(attr_dir).weighted_features)
     k, labels = res["k"], res["labels"]
     assign = pd.DataFrame({"gene_id": gene_ids, "cluster": labels, "label": expression, "split": table["split"].to_numpy()})
-    sim = None
-    if data_dir is not None and (Path(data_dir) / "genes.tsv").exists():
-        genes = pd.read_csv(Path(data_dir) / "genes.tsv", sep="\t", dtype={"gene_id": str}, keep_default_na=False, na_values=[""])
-        if "sim_class" in genes.columns:
-            sim = pd.Series(genes["sim_class"].to_numpy(), index=genes["gene_id"].astype(str)).reindex(gene_ids)
-            if sim.isna().any():
-                raise InputDataError(Path(data_dir) / "genes.tsv", "gene has no sim_class", record=f"gene {sim.index[sim.isna().to_numpy()][0]}")
-            assign["sim_class"] = sim.to_numpy()
+    sim = simulated_classes(data_dir, gene_ids)
+    if sim is not None:
+        assign["sim_class"] = sim
     stats, pairs, kw = expression_tests(labels, expression, k)
     if sim is not None:
         ct = pd.crosstab(assign["cluster"], assign["sim_class"])
         stats["majority_sim_class"] = ct.idxmax(axis=1).reindex(stats["cluster"]).to_numpy()
         stats["purity"] = (ct.max(axis=1) / ct.sum(axis=1)).reindex(stats["cluster"]).to_numpy()
-    profiles = cluster_profiles(wf, labels, k)
     summary: dict[str, Any] = {
         "k": k,
         "chosen_by": res["chosen_by"],
@@ -420,27 +416,24 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
         "n_genes": len(gene_ids),
         "feature_dim": int(res["features"].shape[1]),
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
-        "representation": {
-            **{key: cfg.get(key, d) for key, d in (("smoothing", 51), ("bin_size", 50), ("split_sign", False), ("transform", "asinh"), ("standardize", False))},
-            "transform_scale": res["transform_scale"],
-        },
-        "seed": cfg.get("seed", 0),
-        "n_init": cfg.get("n_init", 10),
+        "representation": {**{key: cfg[key] for key in ("smoothing", "bin_size", "split_sign", "transform", "standardize")}, "transform_scale": res["transform_scale"]},
+        "seed": cfg["seed"],
+        "n_init": cfg["n_init"],
     }
     if sim is not None:
-        summary["ari"] = float(adjusted_rand_score(assign["sim_class"], labels))
-        summary["nmi"] = float(normalized_mutual_info_score(assign["sim_class"], labels))
-        summary["n_sim_classes"] = int(assign["sim_class"].nunique())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_tsv(out_dir / "assignments.tsv", assign, float_format="%.7g")
-    with atomic_path(out_dir / "centroids.npy") as tmp:
+        summary["ari"] = float(adjusted_rand_score(sim, labels))
+        summary["nmi"] = float(normalized_mutual_info_score(sim, labels))
+        summary["n_sim_classes"] = int(pd.Series(sim).nunique())
+    out.dir.mkdir(parents=True, exist_ok=True)
+    write_tsv(out.assignments, assign, float_format="%.7g")
+    with atomic_path(out.centroids) as tmp:
         np.save(tmp, res["centroids"].astype(np.float32))
-    with atomic_path(out_dir / "cluster_profiles.npy") as tmp:
-        np.save(tmp, profiles)
-    write_tsv(out_dir / "k_selection.tsv", res["k_selection"], float_format="%.6g")
-    write_tsv(out_dir / "cluster_stats.tsv", stats, float_format="%.6g")
-    write_tsv(out_dir / "pairwise_tests.tsv", pairs, float_format="%.6g")
-    write_json(out_dir / "summary.json", summary)
+    with atomic_path(out.profiles) as tmp:
+        np.save(tmp, cluster_profiles(wf, labels, k))
+    write_tsv(out.k_selection, res["k_selection"], float_format="%.6g")
+    write_tsv(out.stats, stats, float_format="%.6g")
+    write_tsv(out.pairwise, pairs, float_format="%.6g")
+    write_json(out.summary, summary)
     log.info("clustered %d genes into k = %d (%s); Kruskal-Wallis p = %.3g%s", len(gene_ids), k, res["chosen_by"], kw["kruskal_p"],
              f"; ARI vs sim_class = {summary['ari']:.3f}" if sim is not None else "")
     return summary

@@ -48,17 +48,15 @@ import pandas as pd
 
 from promoter_cr.atomic import write_tsv
 from promoter_cr.chunks import iter_chunks
-from promoter_cr.interpret.attribute import extra_matrix, load_attributions, model_extra_features
-from promoter_cr.runtime import resolve_device
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.errors import InputDataError
+from promoter_cr.interpret.attribute import extra_matrix, load_attributions, model_extra_features
+from promoter_cr.layout import AttributionFiles, DataFiles
+from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
 METHODS = ("ism_mean", "ism_max", "grad_x_input")
-FAITHFULNESS = "faithfulness.tsv"
-SUMMARY = "faithfulness_summary.tsv"
-PLANTED_MASS = "planted_mass.tsv"
 
 
 # ----------------------------------------------------------------------------- model calls
@@ -330,11 +328,11 @@ def faithfulness_from_model(
     cr_tracks: np.ndarray,
     gene_ids: np.ndarray,
     *,
+    top_k: int,
+    batch_size: int,
+    device: Any,
     extra: np.ndarray | None = None,
     positions: np.ndarray | None = None,
-    top_k: int = 50,
-    batch_size: int = 128,
-    device: Any = None,
     progress: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Compare ``cr_tracks`` ``(G, L)`` with ISM and gradient x input of ``model`` on ``codes`` ``(G, L)``.
@@ -356,61 +354,54 @@ def evaluate_faithfulness(
     data_dir: str | Path,
     attr_dir: str | Path,
     out_dir: str | Path,
+    attr_cfg: dict[str, Any],
     *,
-    n_genes: int = 24,
-    top_k: int = 50,
-    seed: int = 0,
-    batch_size: int = 128,
-    ism_max_positions: int | None = 1000,
-    device: str | None = None,
+    device: str | None,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Write faithfulness.tsv, faithfulness_summary.tsv (and planted_mass.tsv for the simulator).
 
-    The CR tracks are the exported ``weighted_features.npy`` rows (what later stages use);
-    ISM and gradient x input are computed from the checkpoint on the same sequences.
+    The CR tracks are the exported weighted features (what later stages use); ISM and gradient
+    x input are computed from the checkpoint on the same sequences. ``attr_cfg`` is the validated
+    ``attribution`` section (faithfulness_genes, top_k, seed, batch_size, ism_max_positions).
     """
     from promoter_cr.models.checkpoint import load_model
 
+    data, attr, out = DataFiles(data_dir), AttributionFiles(attr_dir), AttributionFiles(out_dir)
+    top_k = int(attr_cfg["top_k"])
     ds = load_dataset(data_dir)
     wf, table = load_attributions(attr_dir)
     if wf.shape[1] != ds.length:
-        raise InputDataError(Path(attr_dir) / "weighted_features.npy", f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp")
+        raise InputDataError(attr.weighted_features, f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp")
     row_of = pd.Series(np.arange(ds.n), index=ds.genes["gene_id"].astype(str).to_numpy())
     missing = ~table["gene_id"].isin(row_of.index)
     if missing.any():
-        raise InputDataError(Path(attr_dir) / "attributions.tsv", "gene not in the data set", record=f"gene {table['gene_id'][missing].iloc[0]}")
+        raise InputDataError(attr.table, "gene not in the data set", record=f"gene {table['gene_id'][missing].iloc[0]}")
     model, meta = load_model(checkpoint)
-    features = model_extra_features(meta)
-    extra_all = extra_matrix(ds, features)
-    pick = sample_genes(len(table), n_genes, seed)
+    extra_all = extra_matrix(ds, model_extra_features(meta))
+    pick = sample_genes(len(table), int(attr_cfg["faithfulness_genes"]), int(attr_cfg["seed"]))
     data_rows = row_of.loc[table["gene_id"].to_numpy()[pick]].to_numpy()
-    codes = np.asarray(ds.sequences[data_rows])
-    extra = None if extra_all is None else extra_all[data_rows]
-    positions = comparison_positions(ds.length, ds.meta.get("tss_index"), ism_max_positions)
+    positions = comparison_positions(ds.length, ds.meta.get("tss_index"), attr_cfg["ism_max_positions"])
     log.info("faithfulness: %d genes, %d positions each (%d ISM mutants)", len(pick), len(positions), 3 * len(pick) * len(positions))
     per_gene, _ = faithfulness_from_model(
-        model, codes, np.asarray(wf[pick], dtype=np.float64), table["gene_id"].to_numpy()[pick],
-        extra=extra, positions=positions, top_k=top_k, batch_size=batch_size, device=device, progress=progress,
+        model, np.asarray(ds.sequences[data_rows]), np.asarray(wf[pick], dtype=np.float64), table["gene_id"].to_numpy()[pick],
+        extra=None if extra_all is None else extra_all[data_rows], positions=positions, top_k=top_k,
+        batch_size=int(attr_cfg["batch_size"]), device=device, progress=progress,
     )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"faithfulness": out_dir / FAITHFULNESS, "summary": out_dir / SUMMARY}
+    out.dir.mkdir(parents=True, exist_ok=True)
+    paths = {"faithfulness": out.faithfulness, "summary": out.faithfulness_summary}
     planted = None
-    gt_path = Path(data_dir) / "ground_truth.json"
-    if gt_path.exists():
-        gt = json.loads(gt_path.read_text())
-        planted = planted_mass(wf, table["gene_id"].to_numpy(), gt, path=gt_path)
-        write_tsv(out_dir / PLANTED_MASS, planted, float_format="%.6g")
-        paths["planted_mass"] = out_dir / PLANTED_MASS
+    if data.ground_truth.exists():
+        planted = planted_mass(wf, table["gene_id"].to_numpy(), json.loads(data.ground_truth.read_text()), path=data.ground_truth)
+        write_tsv(out.planted_mass, planted, float_format="%.6g")
+        paths["planted_mass"] = out.planted_mass
         has = planted[planted["n_active_sites"] > 0]
         log.info(
             "planted mass: active sites cover %.1f%% of the sequence on average and hold %.1f%% of the absolute contribution (%d genes)",
             100 * has["site_fraction_of_length"].mean(), 100 * has["contribution_fraction"].mean(), len(has),
         )
-    summary = summary_table(per_gene, top_k, len(positions), planted)
-    write_tsv(out_dir / FAITHFULNESS, per_gene, float_format="%.6g")
-    write_tsv(out_dir / SUMMARY, summary, float_format="%.6g")
+    write_tsv(out.faithfulness, per_gene, float_format="%.6g")
+    write_tsv(out.faithfulness_summary, summary_table(per_gene, top_k, len(positions), planted), float_format="%.6g")
     for method, sub in per_gene.groupby("method", sort=False):
         log.info("faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f", method, sub["pearson"].median(), sub["spearman"].median(), top_k, sub["topk_overlap"].median())
     return paths

@@ -53,7 +53,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 
-
 class CROutput(NamedTuple):
     """Output of :class:`CRModel` (one forward pass).
 

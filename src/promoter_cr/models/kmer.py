@@ -28,11 +28,9 @@ from scipy import sparse
 
 log = logging.getLogger(__name__)
 
-DEFAULT_K = (4, 5, 6)
-DEFAULT_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
-def kmer_names(k: int, canonical: bool = True) -> list[str]:
+def kmer_names(k: int, canonical: bool) -> list[str]:
     """Column names of :func:`kmer_counts` for one ``k``."""
     idx = np.arange(4**k)
     cols = canonical_columns(k) if canonical else idx
@@ -76,7 +74,7 @@ def _block_counts(codes: np.ndarray, k: int) -> np.ndarray:
 def kmer_counts(
     codes: np.ndarray,
     k: int,
-    canonical: bool = True,
+    canonical: bool,
     normalise: bool = True,
     chunk: int = 512,
 ) -> sparse.csr_matrix:
@@ -123,7 +121,7 @@ def kmer_counts(
     return sparse.vstack(blocks, format="csr")
 
 
-def kmer_features(codes: np.ndarray, ks: tuple[int, ...] | list[int] = DEFAULT_K, canonical: bool = True) -> sparse.csr_matrix:
+def kmer_features(codes: np.ndarray, ks: tuple[int, ...] | list[int], canonical: bool) -> sparse.csr_matrix:
     """Normalised k-mer features for several ``k`` side by side: ``(N, sum n_cols)`` float32 CSR."""
     return sparse.hstack([kmer_counts(codes, int(k), canonical) for k in ks], format="csr")
 
@@ -155,7 +153,7 @@ def fit_kmer_ridge(
     y_train: np.ndarray,
     x_valid: sparse.csr_matrix,
     y_valid: np.ndarray,
-    alphas: list[float] | tuple[float, ...] = DEFAULT_ALPHAS,
+    alphas: list[float] | tuple[float, ...],
 ) -> tuple[Any, float, dict[float, float]]:
     """Fit ``StandardScaler -> Ridge`` for each alpha on train; keep the one with the lowest valid MSE.
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from promoter_cr import __version__
 from promoter_cr.data.dataset import load_dataset
 from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.layout import DataFiles
 from promoter_cr.models.cr import CROutput
 from promoter_cr.models.registry import build_model
 
@@ -80,7 +82,7 @@ class CodesDataset(Dataset):
         )
 
 
-def batch_to_onehot(batch: tuple, rc_augment: bool = False) -> tuple:
+def batch_to_onehot(batch: tuple, rc_augment: bool) -> tuple:
     """``(codes, y, extra, idx)`` -> ``(x (B,4,L) float32, y, extra, idx)``; with ``rc_augment`` each
     sequence is reverse-complemented with probability 1/2 (one-hot RC = flip bases and positions)."""
     codes, y, extra, idx = batch
@@ -97,11 +99,12 @@ class PromoterDataModule(pl.LightningDataModule):
     def __init__(
         self,
         data_dir: str | Path,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        use_extra: bool = False,
-        rc_augment: bool = False,
-        seed: int = 0,
+        *,
+        batch_size: int,
+        num_workers: int,
+        use_extra: bool,
+        rc_augment: bool,
+        seed: int,
     ):
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -126,7 +129,7 @@ class PromoterDataModule(pl.LightningDataModule):
 
     def subset(self, split: str | None) -> CodesDataset:
         extra = self.ds.extra() if self.use_extra else None
-        return CodesDataset(self.data_dir / "sequences.npy", self.ds.indices(split), self.ds.labels(), extra)
+        return CodesDataset(DataFiles(self.data_dir).sequences, self.ds.indices(split), self.ds.labels(), extra)
 
     def _loader(self, split: str | None, shuffle: bool) -> DataLoader:
         gen = torch.Generator()
@@ -183,8 +186,7 @@ class PromoterLitModule(pl.LightningModule):
         self.model_cfg = dict(model_cfg)
         self.model = build_model(self.model_cfg, length, n_extra)
         self.is_cr = self.model_cfg["type"] == "cr"
-        l1 = self.model_cfg.get("l1")
-        self.l1 = float(l1) if (self.is_cr and l1 is not None) else (1e-3 if self.is_cr else 0.0)
+        self.l1 = float(self.model_cfg["l1"]) if self.is_cr else 0.0
         self.final_metrics: dict[str, Any] = {}
         self._val_pred: list[Tensor] = []
         self._val_true: list[Tensor] = []
@@ -250,8 +252,8 @@ class PromoterLitModule(pl.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.model_cfg
-        opt_cls = torch.optim.AdamW if cfg.get("optimizer", "adamw") == "adamw" else torch.optim.Adam
-        return opt_cls(self.model.parameters(), lr=float(cfg.get("lr", 1e-3)), weight_decay=float(cfg.get("weight_decay", 0.0)))
+        opt_cls = torch.optim.AdamW if cfg["optimizer"] == "adamw" else torch.optim.Adam
+        return opt_cls(self.model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams
@@ -268,10 +270,16 @@ class PromoterLitModule(pl.LightningModule):
 
 
 class HistoryCallback(pl.Callback):
-    """Collect ``epoch, train_loss, val_loss, val_pearson`` per epoch (rank 0); state is checkpointed."""
+    """Collect ``epoch, train_loss, val_loss, val_pearson`` per epoch (rank 0); state is checkpointed.
 
-    def __init__(self) -> None:
+    Each epoch is also reported in one line on the ``promoter_cr.console`` logger (the job's
+    progress on the user's console, see :mod:`promoter_cr.console`).
+    """
+
+    def __init__(self, name: str, max_epochs: int) -> None:
         self.rows: list[dict[str, float]] = []
+        self.name = name
+        self.max_epochs = int(max_epochs)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # runs before ModelCheckpoint's hook (Lightning orders checkpoint callbacks last), so the
@@ -287,6 +295,11 @@ class HistoryCallback(pl.Callback):
         train = pl_module.epoch_train_mse() if hasattr(pl_module, "epoch_train_mse") else get("train_loss")
         row = {"epoch": int(trainer.current_epoch), "train_loss": train, "val_loss": get("val_loss"), "val_pearson": get("val_pearson")}
         self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+        if trainer.is_global_zero:
+            logging.getLogger("promoter_cr.console").info(
+                "%s: epoch %d/%d  train mse %.4f  valid mse %.4f  valid r %.3f",
+                self.name, row["epoch"] + 1, self.max_epochs, row["train_loss"], row["val_loss"], row["val_pearson"],
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": list(self.rows)}

@@ -44,7 +44,7 @@ def read_sequences(path: str | Path) -> tuple[list[str], list[str], list[str]]:
         if not ids:
             raise InputDataError(path, "no sequences (empty input)")
         return ids, seqs, recs
-    df = tables.read_table(path)
+    df = tables.read_table(path, has_header=True)
     seq_col = _guess_sequence_column(df, path)
     lower = {c.lower(): c for c in df.columns}
     id_col = lower.get("id") or lower.get("gene_id") or lower.get("name")
@@ -75,7 +75,7 @@ def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndar
     from promoter_cr.data import readers as tables
 
     path = tables.require_file(path, "extra-feature table")
-    df = tables.read_table(path)
+    df = tables.read_table(path, has_header=True)
     lower = {c.lower(): c for c in df.columns}
     id_col = lower.get("gene_id") or lower.get("id") or df.columns[0]
     missing_cols = [f for f in features if f not in df.columns]
@@ -98,7 +98,8 @@ def predict_file(
     sequences: str | Path,
     out: str | Path,
     weighted_features: str | Path | None = None,
-    batch_size: int = 256,
+    *,
+    batch_size: int,
     device: str = "cpu",
     extra: str | Path | None = None,
 ) -> pd.DataFrame:

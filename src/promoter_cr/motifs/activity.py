@@ -85,7 +85,7 @@ def rank_biserial_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return r, float(res.pvalue)
 
 
-def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_hits: int, min_relative: float = 0.0) -> pd.Series:
+def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_hits: int, min_relative: float) -> pd.Series:
     """``activating`` / ``repressive`` / ``none`` per row of an activity table.
 
     A call needs ``q < fdr``, ``|effect_size| >= min_effect``, ``n_hits >= min_hits`` and a
@@ -116,10 +116,11 @@ def motif_activity(
     motif_ids: Sequence[str],
     motif_names: Sequence[str],
     clusters: Sequence[str],
-    fdr: float = 0.05,
-    min_hits: int = 10,
-    min_effect: float = 0.0,
-    min_relative: float = 0.0,
+    *,
+    fdr: float,
+    min_hits: int,
+    min_effect: float,
+    min_relative: float,
     start: np.ndarray | None = None,
     end: np.ndarray | None = None,
     n_genes: int | None = None,

@@ -143,13 +143,13 @@ def _distance_kernel(n_bins: int, bin_size: int, wa: int, wb: int, max_distance:
 
 def expected_close_pairs(
     gene: np.ndarray, start: np.ndarray, motif: np.ndarray, widths: np.ndarray, n_genes: int, length: int,
-    max_distance: int, bin_size: int = 10,
+    max_distance: int, position_bin: int = 10,
 ) -> np.ndarray:
     """``(M, M)`` expected close-pair counts if hits were independent given each motif's
     promoter-wide position profile and its per-gene hit counts.
 
     ``E_ab = (sum_g n_ag n_bg) * f_a^T K_ab f_b``: ``n`` the ``(genes, M)`` hit counts (one
-    sparse product), ``f`` the position histograms of the hit starts (``bin_size`` bp bins) and
+    sparse product), ``f`` the position histograms of the hit starts (``position_bin`` bp bins) and
     ``K_ab`` the fraction of position pairs of two bins that are close and non-overlapping.
     Keeping each motif's own positional preference (e.g. TSS-proximal) in the null means an
     edge reports co-localisation beyond what the two motifs' positions imply.
@@ -157,16 +157,16 @@ def expected_close_pairs(
     m = widths.size
     cnt = presence_matrix(gene, motif, n_genes, m, binary=False)
     same_gene = (cnt.T @ cnt).toarray().astype(np.float64)
-    n_bins = length // bin_size + 1
+    n_bins = length // position_bin + 1
     f = np.zeros((n_bins, m))
-    np.add.at(f, (np.asarray(start, np.int64) // bin_size, motif), 1.0)
+    np.add.at(f, (np.asarray(start, np.int64) // position_bin, motif), 1.0)
     f /= np.maximum(f.sum(axis=0, keepdims=True), 1.0)
     prob = np.zeros((m, m))
     for wa in np.unique(widths):
         ia = np.flatnonzero(widths == wa)
         for wb in np.unique(widths):
             ib = np.flatnonzero(widths == wb)
-            k = _distance_kernel(n_bins, bin_size, int(wa), int(wb), max_distance)
+            k = _distance_kernel(n_bins, position_bin, int(wa), int(wb), max_distance)
             prob[np.ix_(ia, ib)] = f[:, ia].T @ k @ f[:, ib]
     exp = same_gene * prob
     np.fill_diagonal(exp, 0.0)
@@ -180,8 +180,9 @@ def cooccurrence_test(
     motif_ids: Sequence[str],
     motif_names: Sequence[str],
     n_units: int | None = None,
-    min_count: int = 5,
-    fdr: float = 0.05,
+    *,
+    min_count: int,
+    fdr: float,
 ) -> pd.DataFrame:
     """Test every motif pair of ``(M, M)`` observed vs expected counts.
 
@@ -232,10 +233,10 @@ def tomtom_background(motifs: Sequence) -> list:
     if len(motifs) >= MIN_TOMTOM_TARGETS:
         return motifs
     try:
-        from promoter_cr.motifs.database import load_jaspar
+        from promoter_cr.motifs.database import default_collection
 
         have = {m.motif_id for m in motifs}
-        return motifs + [m for m in load_jaspar() if m.motif_id not in have]
+        return motifs + [m for m in default_collection() if m.motif_id not in have]
     except Exception as exc:  # pragma: no cover - pyjaspar ships its databases
         log.warning("Tomtom background limited to %d motifs (JASPAR unavailable: %s)", len(motifs), exc)
         return motifs
@@ -280,7 +281,7 @@ def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: flo
 
 
 def communities(
-    cooc: pd.DataFrame, motif_ids: Sequence[str], motif_names: Sequence[str], seed: int = 0,
+    cooc: pd.DataFrame, motif_ids: Sequence[str], motif_names: Sequence[str], *, seed: int,
     members: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Louvain communities on significant edges: motif_id, motif_name, community, degree,

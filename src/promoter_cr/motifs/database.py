@@ -47,11 +47,12 @@ def _version(matrix_id: str) -> tuple[str, int]:
 
 
 def load_jaspar(
-    release: str = "JASPAR2024",
-    collection: str | None = "CORE",
-    tax_group: Iterable[str] | None = ("vertebrates",),
-    ids: Iterable[str] | None = None,
-    non_redundant: bool = True,
+    *,
+    release: str,
+    collection: str | None,
+    tax_group: Iterable[str] | None,
+    ids: Iterable[str] | None,
+    non_redundant: bool,
 ) -> list[Motif]:
     """Fetch motifs from the JASPAR release bundled with pyjaspar (no network).
 
@@ -165,14 +166,29 @@ def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
     write_text(path, "\n".join(out) + "\n")
 
 
+def load_jaspar_ids(release: str, ids: Iterable[str]) -> list[Motif]:
+    """The JASPAR matrices ``ids`` of ``release`` (a bare ``"MA0079"`` takes the latest version)."""
+    return load_jaspar(release=release, collection=None, tax_group=None, ids=list(ids), non_redundant=False)
+
+
+def default_collection() -> list[Motif]:
+    """The motif collection of the schema's default ``motifs`` section (JASPAR CORE vertebrates):
+    the background for Tomtom when a motif set is too small to be its own."""
+    from promoter_cr.config import section_defaults
+
+    return load_motifs({**section_defaults("motifs"), "meme_file": None})
+
+
 def load_motifs(motif_cfg: dict) -> list[Motif]:
-    """Motifs from the ``motifs`` config section: a MEME file if given, else JASPAR."""
-    if motif_cfg.get("meme_file"):
+    """Motifs from the validated ``motifs`` config section: a MEME file if given, else JASPAR.
+
+    An unknown JASPAR id or an empty selection is an :class:`InputDataError`."""
+    if motif_cfg["meme_file"]:
         return read_meme(motif_cfg["meme_file"])
-    return load_jaspar(
-        release=motif_cfg.get("jaspar_release", "JASPAR2024"),
-        collection=motif_cfg.get("collection", "CORE"),
-        tax_group=motif_cfg.get("tax_group", ["vertebrates"]),
-        ids=motif_cfg.get("ids"),
-        non_redundant=motif_cfg.get("non_redundant", True),
-    )
+    try:
+        return load_jaspar(
+            release=motif_cfg["jaspar_release"], collection=motif_cfg["collection"], tax_group=motif_cfg["tax_group"],
+            ids=motif_cfg["ids"], non_redundant=motif_cfg["non_redundant"],
+        )
+    except ValueError as exc:
+        raise InputDataError(None, str(exc)) from None

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.motifs.activity import ALL, motif_activity, motif_enrichment
 from promoter_cr.atomic import write_json, write_tsv
+from promoter_cr.errors import InputDataError
+from promoter_cr.layout import MotifFiles
+from promoter_cr.motifs.activity import ALL, motif_activity, motif_enrichment
 from promoter_cr.motifs.cooccurrence import (
     close_pairs,
     communities,
@@ -37,47 +39,42 @@ from promoter_cr.motifs.cooccurrence import (
     select_representatives,
     tomtom_similarity,
 )
-from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.database import Motif, read_meme
-from promoter_cr.motifs.scan import HITS_FILE, read_hits
+from promoter_cr.motifs.scan import read_hits
 from promoter_cr.motifs.spacing import spacing_analysis
 
 log = logging.getLogger(__name__)
 
-GENE_CLUSTERS = "gene_clusters.tsv"
-MOTIFS_FILE = "motifs.meme"
-SCAN_SUMMARY = "scan_summary.json"
 
 
 def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.DataFrame, dict]:
     """Hits (motif_id as int code into the motif list), motifs, gene clusters and scan summary."""
     import json
 
-    motifs_dir = Path(motifs_dir)
-    for name in (MOTIFS_FILE, GENE_CLUSTERS, SCAN_SUMMARY, HITS_FILE):
-        if not (motifs_dir / name).exists():
-            raise InputDataError(motifs_dir / name, "scan output is missing (run `promoter-cr scan` first)")
-    motifs = read_meme(motifs_dir / MOTIFS_FILE)
-    genes = pd.read_csv(motifs_dir / GENE_CLUSTERS, sep="\t", dtype=str, keep_default_na=False)
-    summary = json.loads((motifs_dir / SCAN_SUMMARY).read_text())
-    hits = read_hits(motifs_dir / HITS_FILE, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"])
+    files = MotifFiles(motifs_dir)
+    for path in files.scan_outputs():
+        if not path.exists():
+            raise InputDataError(path, "scan output is missing (run `promoter-cr scan` first)")
+    motifs = read_meme(files.meme)
+    genes = pd.read_csv(files.gene_clusters, sep="\t", dtype=str, keep_default_na=False)
+    summary = json.loads(files.scan_summary.read_text())
+    hits = read_hits(files.hits, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"])
     ids = [m.motif_id for m in motifs]
     levels = sorted(genes["cluster"].unique().tolist())
 
-    def _codes(col: str, categories: list[str]) -> np.ndarray:
+    def _codes(values: pd.Series, categories: list[str]) -> np.ndarray:
         # categorical re-coding: no per-row Python strings, whatever the number of hits
-        values = hits[col]
         if not isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype("category")
         values = values.cat.rename_categories([str(c) for c in values.cat.categories])
         return values.cat.set_categories(categories).cat.codes.to_numpy().astype(np.int64)
 
-    codes = _codes("motif_id", ids) if len(hits) else np.zeros(0, np.int64)
+    codes = _codes(hits["motif_id"], ids) if len(hits) else np.zeros(0, np.int64)
     if len(hits) and (codes < 0).any():
         bad = hits["motif_id"].iloc[int(np.flatnonzero(codes < 0)[0])]
-        raise InputDataError(motifs_dir / HITS_FILE, f"motif {bad!r} is not in {MOTIFS_FILE}")
-    ccodes = _codes("cluster", levels) if len(hits) else np.zeros(0, np.int64)
-    minus = (_codes("strand", ["+", "-"]) == 1) if len(hits) else np.zeros(0, bool)
+        raise InputDataError(files.hits, f"motif {bad!r} is not in {files.meme.name}")
+    ccodes = _codes(hits["cluster"], levels) if len(hits) else np.zeros(0, np.int64)
+    minus = (_codes(hits["strand"], ["+", "-"]) == 1) if len(hits) else np.zeros(0, bool)
     # compact dtypes (29 bytes a hit): tens of millions of hits fit in memory
     out = pd.DataFrame({
         "gene": hits["gene_index"].to_numpy(np.int32),
@@ -134,55 +131,55 @@ def cooccurrence_network(
         widths = np.array([motifs[i].width for i in sel_idx], dtype=np.int64)
         exp = expected_close_pairs(gene, start, mcode, widths, n_genes, length, int(max_distance))
         margins = np.bincount(mcode, minlength=k)
-        cooc = cooccurrence_test(obs, exp, margins, selected, sel_names, None, min_genes, fdr)
+        cooc = cooccurrence_test(obs, exp, margins, selected, sel_names, None, min_count=min_genes, fdr=fdr)
     else:
         pres = presence_matrix(gene, mcode, n_genes, k)
         c = (pres.T @ pres).toarray().astype(np.int64)
         margins = np.diag(c).copy()
         exp = np.outer(margins, margins) / max(n_genes, 1)
-        cooc = cooccurrence_test(c, exp, margins, selected, sel_names, n_genes, min_genes, fdr)
+        cooc = cooccurrence_test(c, exp, margins, selected, sel_names, n_genes, min_count=min_genes, fdr=fdr)
     comm = communities(cooc, selected, sel_names, seed=seed, members=[";".join(fam[c]) for c in chosen])
     return cooc, comm, selected
 
 
 def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[str, Any]) -> dict[str, Any]:
     """Compute and write every grammar table (see the module docstring); returns the summary."""
-    out_dir = Path(out_dir)
+    out = MotifFiles(out_dir)
     g = dict(grammar_cfg)
-    fdr, seed = float(g.get("fdr", 0.05)), int(g.get("seed", 0))
+    fdr, seed = float(g["fdr"]), int(g["seed"])
     hits, motifs, genes, scan_summary = load_scan(motifs_dir)
     ids = [m.motif_id for m in motifs]
     names = [m.name for m in motifs]
     levels = sorted(genes["cluster"].unique().tolist())
     n_genes, length = len(genes), int(scan_summary["length"])
     if hits.empty:
-        log.warning("%s: no motif hit at all; every table is written empty", Path(motifs_dir) / HITS_FILE)
+        log.warning("%s: no motif hit at all; every table is written empty", MotifFiles(motifs_dir).hits)
 
     log.info("activity: %d hits, %d motifs, %d clusters", len(hits), len(ids), len(levels))
     activity = motif_activity(
         hits["motif"].to_numpy(), hits["gene"].to_numpy(), hits["cluster"].to_numpy(),
         hits["contribution"].to_numpy(), hits["null_contribution"].to_numpy(), ids, names, levels,
-        fdr=fdr, min_hits=int(g.get("min_hits", 10)), min_effect=float(g.get("min_effect", 0.0)),
-        min_relative=float(g.get("min_relative_contribution", 0.0)),
+        fdr=fdr, min_hits=int(g["min_hits"]), min_effect=float(g["min_effect"]),
+        min_relative=float(g["min_relative_contribution"]),
         start=hits["start"].to_numpy(), end=hits["end"].to_numpy(), n_genes=n_genes, length=length,
     )
-    write_tsv(out_dir / "activity.tsv", activity)
+    write_tsv(out.activity, activity)
 
     gene_clusters = genes["cluster"].to_numpy(dtype=object)
     enrichment = motif_enrichment(hits["motif"].to_numpy(), hits["gene"].to_numpy(), gene_clusters, ids, names)
-    write_tsv(out_dir / "enrichment.tsv", enrichment)
+    write_tsv(out.enrichment, enrichment)
 
     # co-occurrence on family representatives
-    min_genes = int(g.get("cooccurrence_min_genes", 5))
-    max_d = g.get("cooccurrence_max_distance", 100)
+    min_genes = int(g["cooccurrence_min_genes"])
+    max_d = g["cooccurrence_max_distance"]
     cooc, comm, selected = cooccurrence_network(hits, motifs, activity, n_genes, length, min_genes, max_d,
-                                                int(g.get("cooccurrence_max_motifs", 100)),
-                                                float(g.get("tomtom_threshold", 1e-3)), fdr, seed)
-    write_tsv(out_dir / "cooccurrence.tsv", cooc)
-    write_tsv(out_dir / "communities.tsv", comm)
+                                                int(g["cooccurrence_max_motifs"]),
+                                                float(g["tomtom_threshold"]), fdr, seed)
+    write_tsv(out.cooccurrence, cooc)
+    write_tsv(out.communities, comm)
 
     # spacing of the top pairs
-    pairs = top_pairs(cooc, int(g.get("top_pairs", 30)))
+    pairs = top_pairs(cooc, int(g["top_pairs"]))
     pos = {m: i for i, m in enumerate(ids)}
     need = sorted({m for p in pairs for m in p})
     sub = hits[hits["motif"].isin([pos[m] for m in need])] if need else hits.iloc[:0]
@@ -193,11 +190,11 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
     widths = {m.motif_id: m.width for m in motifs}
     namemap = dict(zip(ids, names))
     spacing, periodicity = spacing_analysis(
-        pairs, per_motif, widths, namemap, length, max_spacing=int(g.get("max_spacing", 50)),
-        shuffles=int(g.get("spacing_shuffles", 200)), seed=seed,
+        pairs, per_motif, widths, namemap, length, max_spacing=int(g["max_spacing"]),
+        shuffles=int(g["spacing_shuffles"]), seed=seed,
     )
-    write_tsv(out_dir / "spacing.tsv", spacing)
-    write_tsv(out_dir / "periodicity.tsv", periodicity)
+    write_tsv(out.spacing, spacing)
+    write_tsv(out.periodicity, periodicity)
 
     calls = activity[activity["cluster"] == ALL]["effect"].value_counts().to_dict()
     summary = {
@@ -209,5 +206,5 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
         "spacing_pairs": len(pairs), "significant_spacings": int((spacing["q_value"] < fdr).sum()) if len(spacing) else 0,
         "settings": g,
     }
-    write_json(out_dir / "grammar_summary.json", summary)
+    write_json(out.grammar_summary, summary)
     return summary

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.motifs.activity import ALL
 from promoter_cr.errors import InputDataError
+from promoter_cr.motifs.activity import ALL
 from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.spacing import preferred_spacings
 
@@ -52,7 +52,8 @@ SPACING_TOLERANCE = 2
 
 
 def load_ground_truth(path: str | Path) -> dict[str, Any]:
-    """Read and check ``ground_truth.json`` (needs ``motifs``; ``pairs`` optional)."""
+    """Read and check ``ground_truth.json``: ``motifs`` (motif_id, role, effect) and ``pairs``
+    (a, b, spacing, orientation, effect)."""
     path = Path(path)
     if not path.exists():
         raise InputDataError(path, "ground truth is missing (recovery needs a simulated data set)")
@@ -63,7 +64,12 @@ def load_ground_truth(path: str | Path) -> dict[str, Any]:
         for key in ("motif_id", "role", "effect"):
             if key not in m:
                 raise InputDataError(path, f"planted motif lacks {key!r}", record=f"motifs[{i}]")
-    gt.setdefault("pairs", [])
+    if "pairs" not in gt:
+        raise InputDataError(path, "no 'pairs' list (write an empty list when nothing is planted in pairs)")
+    for i, p in enumerate(gt["pairs"]):
+        for key in ("a", "b", "spacing", "orientation", "effect"):
+            if key not in p:
+                raise InputDataError(path, f"planted pair lacks {key!r}", record=f"pairs[{i}]")
     return gt
 
 
@@ -76,7 +82,7 @@ def planted_signs(gt: dict[str, Any]) -> tuple[dict[str, int], list[str], list[s
         if m["role"] in ("activator", "repressor") and float(m["effect"]) != 0:
             sign[m["motif_id"]] = int(np.sign(float(m["effect"])))
     for p in gt["pairs"]:
-        s = int(np.sign(float(p.get("effect", 1.0))))
+        s = int(np.sign(float(p["effect"])))
         for k in ("a", "b"):
             if s != 0:
                 sign.setdefault(p[k], s)
@@ -160,8 +166,9 @@ def score_recovery(
     spacing: pd.DataFrame,
     motifs: Sequence[Motif],
     planted_motifs: Sequence[Motif],
-    tomtom_threshold: float = 1e-3,
-    fdr: float = 0.05,
+    *,
+    tomtom_threshold: float,
+    fdr: float,
     tolerance: int = SPACING_TOLERANCE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recovery summary and per-item matches (see the module docstring for the rules).
@@ -236,7 +243,7 @@ def score_recovery(
     sig_edges = cooccurrence[cooccurrence["significant"].astype(bool)] if len(cooccurrence) else cooccurrence
     for p in gt["pairs"]:
         a, b = p["a"], p["b"]
-        orient = p.get("orientation", "++")
+        orient = p["orientation"]
         exact = len(sig_edges) > 0 and bool((((sig_edges["motif_a"] == a) & (sig_edges["motif_b"] == b)) | ((sig_edges["motif_a"] == b) & (sig_edges["motif_b"] == a))).any())
         via = ""
         if not exact and len(sig_edges):
@@ -292,3 +299,36 @@ def score_recovery(
                          "tp_calls": np.nan, "n_recovered": n_pair_sp, "precision": np.nan,
                          "recall": n_pair_sp / n_pairs if n_pairs else np.nan})
     return pd.DataFrame(summary_rows), pd.DataFrame(match_rows)
+
+
+def recovery_stage(data_dir: str | Path, motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[str, Any]) -> pd.DataFrame:
+    """Score the grammar tables of ``motifs_dir`` against the data set's ground truth.
+
+    Writes ``recovery.tsv`` and ``recovery_matches.tsv`` (:class:`promoter_cr.layout.MotifFiles`)
+    into ``out_dir``; returns the recovery table.
+    """
+    from promoter_cr.atomic import write_tsv
+    from promoter_cr.layout import DataFiles, MotifFiles
+    from promoter_cr.motifs.database import load_jaspar_ids, read_meme
+
+    mdir, out = MotifFiles(motifs_dir), MotifFiles(out_dir)
+    gt = load_ground_truth(DataFiles(data_dir).ground_truth)
+    tables = {}
+    for name, path in (("activity", mdir.activity), ("cooccurrence", mdir.cooccurrence), ("spacing", mdir.spacing)):
+        if not path.exists():
+            raise InputDataError(path, "grammar table is missing (run `promoter-cr grammar` first)")
+        tables[name] = pd.read_csv(path, sep="\t", dtype={"cluster": str})
+    motifs = read_meme(mdir.meme)
+    have = {m.motif_id: m for m in motifs}
+    sign, act, rep = planted_signs(gt)
+    wanted = list(dict.fromkeys(act + rep + list(sign)))
+    missing = [w for w in wanted if w not in have]
+    extra = load_jaspar_ids(gt["jaspar_release"], missing) if missing else []
+    planted = [have[w] for w in wanted if w in have] + extra
+    recovery, matches = score_recovery(
+        gt, tables["activity"], tables["cooccurrence"], tables["spacing"], motifs, planted,
+        tomtom_threshold=float(grammar_cfg["tomtom_threshold"]), fdr=float(grammar_cfg["fdr"]),
+    )
+    write_tsv(out.recovery, recovery)
+    write_tsv(out.recovery_matches, matches)
+    return recovery

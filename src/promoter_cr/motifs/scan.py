@@ -39,7 +39,6 @@ from promoter_cr.motifs.database import Motif
 
 log = logging.getLogger(__name__)
 
-HITS_FILE = "hits.parquet"
 HIT_COLUMNS = [
     "gene_id", "gene_index", "cluster", "motif_id", "motif_name", "start", "end",
     "strand", "score", "p_value", "contribution", "null_contribution",
@@ -67,7 +66,7 @@ class BatchHits:
         return int(self.gene.shape[0])
 
 
-def scan_codes(codes: np.ndarray, motifs: Sequence[Motif], threshold: float = 1e-4) -> BatchHits:
+def scan_codes(codes: np.ndarray, motifs: Sequence[Motif], threshold: float) -> BatchHits:
     """Scan ``(B, L)`` uint8 codes (A=0 C=1 G=2 T=3 N=4) with FIMO on both strands.
 
     Returns a :class:`BatchHits`; N positions score 0 in every motif column.
@@ -167,10 +166,11 @@ def scan_dataset(
     clusters: Sequence[str],
     motifs: Sequence[Motif],
     out_path: str | Path,
-    threshold: float = 1e-4,
-    batch_genes: int = 1000,
-    null_max_shift: int = 50,
-    seed: int = 0,
+    *,
+    threshold: float,
+    batch_genes: int,
+    null_max_shift: int,
+    seed: int,
     progress: bool = True,
 ) -> dict:
     """Scan every gene, score hits, and stream them to ``out_path`` (parquet).
@@ -294,3 +294,44 @@ def load_clusters(path: str | Path, gene_ids: Sequence[str]) -> np.ndarray:
     if missing == len(out):
         raise InputDataError(path, "no gene of the data set has a cluster assignment (gene ids do not match genes.tsv)")
     return out
+
+
+def scan_stage(data_dir: str | Path, attr_dir: str | Path, clusters_dir: str | Path | None, out_dir: str | Path, motif_cfg: dict, grammar_cfg: dict) -> dict:
+    """The scan stage: motif set, gene clusters and hits of every gene, written to ``out_dir``.
+
+    Writes (:class:`promoter_cr.layout.MotifFiles`) ``motifs.meme`` (the scanned set),
+    ``gene_clusters.tsv`` (each gene's cluster; ``"0"`` for all without ``clusters_dir``),
+    ``hits.parquet`` and ``scan_summary.json``; returns the summary. ``motif_cfg`` is the
+    validated ``motifs`` section, ``grammar_cfg`` the ``grammar`` one (null windows, seed).
+    """
+    from promoter_cr.atomic import write_json, write_tsv
+    from promoter_cr.data.dataset import load_dataset
+    from promoter_cr.layout import AttributionFiles, ClusterFiles, MotifFiles
+    from promoter_cr.motifs.database import load_motifs, write_meme
+
+    out = MotifFiles(out_dir)
+    ds = load_dataset(data_dir)
+    wf_path = AttributionFiles(attr_dir).weighted_features
+    if not wf_path.exists():
+        raise InputDataError(wf_path, "weighted features are missing (run `promoter-cr attribute` first)")
+    wf = np.load(wf_path, mmap_mode="r")
+    if wf.shape != ds.sequences.shape:
+        raise InputDataError(wf_path, f"shape {wf.shape} does not match sequences.npy {ds.sequences.shape}")
+    gene_ids = ds.genes["gene_id"].astype(str).tolist()
+    if clusters_dir is not None:
+        clusters = load_clusters(ClusterFiles(clusters_dir).assignments, gene_ids)
+    else:
+        clusters = np.array(["0"] * len(gene_ids), dtype=object)
+    motifs = load_motifs(motif_cfg)
+    out.dir.mkdir(parents=True, exist_ok=True)
+    write_meme(motifs, out.meme)
+    write_tsv(out.gene_clusters, pd.DataFrame({"gene_id": gene_ids, "cluster": clusters}))
+    log.info("scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"])
+    summary = scan_dataset(
+        ds.sequences, wf, gene_ids, clusters, motifs, out.hits,
+        threshold=float(motif_cfg["p_threshold"]), batch_genes=int(motif_cfg["batch_genes"]),
+        null_max_shift=int(grammar_cfg["null_max_shift"]), seed=int(grammar_cfg["seed"]),
+    )
+    write_json(out.scan_summary, summary)
+    log.info("%d hits written to %s", summary["n_hits"], out.hits)
+    return summary

@@ -98,9 +98,10 @@ def pair_spacing(
     wa: int,
     wb: int,
     length: int,
-    max_spacing: int = 50,
-    shuffles: int = 200,
-    seed: int = 0,
+    *,
+    max_spacing: int,
+    shuffles: int,
+    seed: int,
     same: bool = False,
     chunk_hits: int = 4_000_000,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -211,9 +212,10 @@ def spacing_analysis(
     widths: dict[str, int],
     names: dict[str, str],
     length: int,
-    max_spacing: int = 50,
-    shuffles: int = 200,
-    seed: int = 0,
+    *,
+    max_spacing: int,
+    shuffles: int,
+    seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Spacing and periodicity tables for motif ``pairs``.
 
@@ -226,7 +228,7 @@ def spacing_analysis(
         empty = {"gene": np.zeros(0, np.int64), "start": np.zeros(0, np.int64), "minus": np.zeros(0, bool)}
         ha, hb = hits.get(a, empty), hits.get(b, empty)
         same = a == b
-        obs, null = pair_spacing(ha, hb, widths[a], widths[b], length, max_spacing, shuffles, seed=seed + k, same=same)
+        obs, null = pair_spacing(ha, hb, widths[a], widths[b], length, max_spacing=max_spacing, shuffles=shuffles, seed=seed + k, same=same)
         rows = spacing_rows(obs, null, max_spacing)
         if same:
             rows = rows[rows["spacing"] >= 0]

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import ACTIVATING, JITTER_SEED, NEUTRAL, PALETTE, REPRESSIVE, plt, require, save
 
 METHOD_LABELS = {"ism_mean": "ISM (mean)", "ism_max": "ISM (max)", "grad_x_input": "gradient x input"}
 
 
-def _box_strip(ax, groups: list[np.ndarray], labels: list[str], seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
+def _box_strip(ax, groups: list[np.ndarray], labels: list[str]) -> None:
+    rng = np.random.default_rng(JITTER_SEED)
     data = [g[np.isfinite(g)] for g in groups]
     ax.boxplot(data, widths=0.5, showfliers=False, medianprops={"color": "black"})
     for i, g in enumerate(data):
@@ -52,7 +53,7 @@ def plot_faithfulness(per_gene: pd.DataFrame, summary: pd.DataFrame | None, stem
     n = per_gene["gene_id"].nunique()
     fig.suptitle(f"Faithfulness of CR explanations ({n} genes; one point per gene)", y=1.02)
     fig.tight_layout()
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
 def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[Path]:
@@ -87,22 +88,20 @@ def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[
     ax.set_ylabel("share of |contribution| inside the sites")
     ax.set_title("per planted class (genes with active sites)")
     fig.tight_layout()
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
 def plot_attribution(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
-    """Draw the attribution figures of ``<ds_dir>/attributions`` into ``out_dir``; return the files.
+    """Draw the attribution figures of ``ds_dir`` into ``out_dir``; return the files.
 
-    Needs ``faithfulness.tsv`` (and uses ``faithfulness_summary.tsv`` when present);
-    ``planted_mass`` is drawn only when ``planted_mass.tsv`` exists.
+    Reads ``faithfulness.tsv`` and ``faithfulness_summary.tsv``; on a simulated data set (one with
+    a ground truth) also ``planted_mass.tsv``.
     """
-    attr = Path(ds_dir) / "attributions"
-    out_dir = Path(out_dir)
-    per_gene = pd.read_csv(attr / "faithfulness.tsv", sep="\t", dtype={"gene_id": str})
-    summary_path = attr / "faithfulness_summary.tsv"
-    summary = pd.read_csv(summary_path, sep="\t") if summary_path.exists() else None
-    paths = plot_faithfulness(per_gene, summary, out_dir / "faithfulness", fig_cfg)
-    planted_path = attr / "planted_mass.tsv"
-    if planted_path.exists():
-        paths += plot_planted_mass(pd.read_csv(planted_path, sep="\t", dtype={"gene_id": str}), out_dir / "planted_mass", fig_cfg)
+    lay, out_dir = DatasetLayout(ds_dir), Path(out_dir)
+    attr = lay.attributions
+    per_gene = pd.read_csv(require(attr.faithfulness), sep="\t", dtype={"gene_id": str})
+    summary = pd.read_csv(require(attr.faithfulness_summary), sep="\t")
+    paths = plot_faithfulness(per_gene, summary, figure_stem(out_dir, "faithfulness"), fig_cfg)
+    if lay.data.ground_truth.exists():
+        paths += plot_planted_mass(pd.read_csv(require(attr.planted_mass), sep="\t", dtype={"gene_id": str}), figure_stem(out_dir, "planted_mass"), fig_cfg)
     return paths

@@ -19,19 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
+from promoter_cr.errors import InputDataError
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import ACTIVATING, JITTER_SEED, NEUTRAL, PALETTE, REPRESSIVE, plt, require, save
 
 MAX_HEATMAP_ROWS = 2000
 
 
-def _tss_index(ds_dir: Path, length: int) -> int:
-    """TSS position from data/meta.json (or attributions/attribution_meta.json); 0 when unknown."""
-    for p in (ds_dir / "data" / "meta.json", ds_dir / "attributions" / "attribution_meta.json"):
-        if p.exists():
-            tss = json.loads(p.read_text()).get("tss_index")
-            if tss is not None:
-                return int(tss)
-    return 0
+def _tss_index(lay: DatasetLayout) -> int:
+    """TSS position from the data set's meta.json; 0 when the source does not record one."""
+    tss = json.loads(require(lay.data.meta).read_text()).get("tss_index")
+    return 0 if tss is None else int(tss)
 
 
 def _colour(c: int) -> str:
@@ -60,12 +58,12 @@ def plot_profiles(profiles: np.ndarray, stats: pd.DataFrame, tss: int, stem: Pat
     axes[-1, 0].set_xlabel("position relative to the TSS (bp)")
     axes[0, 0].set_title("Mean weighted feature per cluster (red: activating, blue: repressive)")
     fig.tight_layout()
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
-def _heatmap_rows(assign: pd.DataFrame, max_rows: int, seed: int = 0) -> np.ndarray:
+def _heatmap_rows(assign: pd.DataFrame, max_rows: int) -> np.ndarray:
     """Row indices sorted by (cluster, label); a seeded proportional sample when there are more than ``max_rows``."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(JITTER_SEED)
     n = len(assign)
     keep = np.arange(n)
     if n > max_rows:
@@ -123,7 +121,7 @@ def plot_heatmap(tracks: np.ndarray, assign: pd.DataFrame, bin_size: int, tss: i
     shown = f"{len(rows)} of {len(assign)} genes" if len(rows) < len(assign) else f"{len(rows)} genes"
     ax.set_title(f"Weighted features by cluster ({shown})")
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="weighted feature")
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
 def plot_expression(assign: pd.DataFrame, summary: dict, stem: Path, fig_cfg: dict) -> list[Path]:
@@ -142,7 +140,7 @@ def plot_expression(assign: pd.DataFrame, summary: dict, stem: Path, fig_cfg: di
     p = summary.get("kruskal_p")
     ax.set_title("Expression per cluster" + (f"\nKruskal-Wallis p = {p:.2g}" if p is not None and np.isfinite(p) else ""))
     fig.tight_layout()
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
 def plot_k_selection(ksel: pd.DataFrame, summary: dict, stem: Path, fig_cfg: dict) -> list[Path]:
@@ -162,25 +160,23 @@ def plot_k_selection(ksel: pd.DataFrame, summary: dict, stem: Path, fig_cfg: dic
     ax.set_xticks(ksel["k"])
     ax.set_title(f"k selection: k = {k} ({summary.get('chosen_by', '')})")
     fig.tight_layout()
-    return save_figure(fig, stem, fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, stem, fig_cfg)
 
 
 def plot_clusters(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
     """Draw cluster_profiles, cluster_heatmap, cluster_expression and k_selection; return the files."""
-    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
-    cl = ds_dir / "clusters"
-    assign = pd.read_csv(cl / "assignments.tsv", sep="\t", dtype={"gene_id": str})
-    stats = pd.read_csv(cl / "cluster_stats.tsv", sep="\t")
-    summary = json.loads((cl / "summary.json").read_text())
-    profiles = np.load(cl / "cluster_profiles.npy")
-    tss = _tss_index(ds_dir, profiles.shape[1])
-    paths = plot_profiles(profiles, stats, tss, out_dir / "cluster_profiles", fig_cfg)
-    tracks_path = ds_dir / "attributions" / "weighted_features.npy"
-    if tracks_path.exists():
-        tracks = np.load(tracks_path, mmap_mode="r")
-        if len(tracks) == len(assign):
-            bin_size = int(summary.get("representation", {}).get("bin_size", 20))
-            paths += plot_heatmap(tracks, assign, bin_size, tss, out_dir / "cluster_heatmap", fig_cfg)
-    paths += plot_expression(assign, summary, out_dir / "cluster_expression", fig_cfg)
-    paths += plot_k_selection(pd.read_csv(cl / "k_selection.tsv", sep="\t"), summary, out_dir / "k_selection", fig_cfg)
+    lay, out_dir = DatasetLayout(ds_dir), Path(out_dir)
+    cl = lay.clusters
+    assign = pd.read_csv(require(cl.assignments), sep="\t", dtype={"gene_id": str})
+    stats = pd.read_csv(require(cl.stats), sep="\t")
+    summary = json.loads(require(cl.summary).read_text())
+    profiles = np.load(require(cl.profiles))
+    tss = _tss_index(lay)
+    paths = plot_profiles(profiles, stats, tss, figure_stem(out_dir, "cluster_profiles"), fig_cfg)
+    tracks = np.load(require(lay.attributions.weighted_features), mmap_mode="r")
+    if len(tracks) != len(assign):
+        raise InputDataError(lay.attributions.weighted_features, f"{len(tracks)} tracks but {len(assign)} genes in {cl.assignments.name}")
+    paths += plot_heatmap(tracks, assign, int(summary["representation"]["bin_size"]), tss, figure_stem(out_dir, "cluster_heatmap"), fig_cfg)
+    paths += plot_expression(assign, summary, figure_stem(out_dir, "cluster_expression"), fig_cfg)
+    paths += plot_k_selection(pd.read_csv(require(cl.k_selection), sep="\t"), summary, figure_stem(out_dir, "k_selection"), fig_cfg)
     return paths

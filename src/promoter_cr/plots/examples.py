@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import ACTIVATING, NEUTRAL, REPRESSIVE, plt, save_figure
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, REPRESSIVE, plt, require, save
 
 
 def choose_examples(assign: pd.DataFrame, attr: pd.DataFrame, n: int) -> list[str]:
@@ -63,16 +64,16 @@ def strongest_non_overlapping(hits: pd.DataFrame) -> pd.DataFrame:
 
 def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
     """Draw ``example_promoters``: one panel per example gene."""
-    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
-    meta = json.loads((ds_dir / "data" / "meta.json").read_text())
-    attr = pd.read_csv(ds_dir / "attributions" / "attributions.tsv", sep="\t", dtype={"gene_id": str})
-    tracks = np.load(ds_dir / "attributions" / "weighted_features.npy", mmap_mode="r")
-    assign = pd.read_csv(ds_dir / "clusters" / "assignments.tsv", sep="\t", dtype={"gene_id": str})
-    activity = pd.read_csv(ds_dir / "motifs" / "activity.tsv", sep="\t", dtype={"cluster": str})
+    lay, out_dir = DatasetLayout(ds_dir), Path(out_dir)
+    meta = json.loads(require(lay.data.meta).read_text())
+    attr = pd.read_csv(require(lay.attributions.table), sep="\t", dtype={"gene_id": str})
+    tracks = np.load(require(lay.attributions.weighted_features), mmap_mode="r")
+    assign = pd.read_csv(require(lay.clusters.assignments), sep="\t", dtype={"gene_id": str})
+    activity = pd.read_csv(require(lay.motifs.activity), sep="\t", dtype={"cluster": str})
     called = activity[(activity["cluster"] == "all") & (activity["effect"] != "none")]
     effect_of = dict(zip(called["motif_id"], called["effect"]))
-    examples = choose_examples(assign, attr, int(fig_cfg.get("n_examples", 4)))
-    hits = read_hits_for(ds_dir / "motifs" / "hits.parquet", examples)
+    examples = choose_examples(assign, attr, int(fig_cfg["n_examples"]))
+    hits = read_hits_for(require(lay.motifs.hits), examples)
     hits = hits[hits["motif_id"].isin(effect_of)]
     row_of = {g: i for i, g in enumerate(attr["gene_id"])}
     length = tracks.shape[1]
@@ -108,4 +109,4 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
     axes[-1, 0].set_xlabel("position relative to TSS (bp)")
     fig.suptitle("Weighted features of example promoters; beneath, the strongest called motif at each site (red: activating, blue: repressive)", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, out_dir / "example_promoters", fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, figure_stem(out_dir, "example_promoters"), fig_cfg)

@@ -1,8 +1,7 @@
 """Model figures, drawn from result tables only (no model loading).
 
-``plot_models(ds_dir, out_dir, fig_cfg)`` reads ``<ds_dir>/models/<name>/predictions.tsv``
-(every sub-folder that has one), ``history.tsv`` and ``models/metrics.tsv`` (or each
-model's ``metrics.json`` when the table is absent) and writes:
+``plot_models(ds_dir, out_dir, fig_cfg)`` reads ``models/metrics.tsv`` and, for every model in
+it, ``predictions.tsv`` and ``history.tsv`` (:class:`promoter_cr.layout.ModelFiles`), and writes:
 
 * ``pred_vs_obs``: predicted vs observed on the test split, one panel per model,
   Pearson r and r^2 annotated;
@@ -13,36 +12,20 @@ model's ``metrics.json`` when the table is absent) and writes:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import NEUTRAL, PALETTE, plt, save_figure
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import NEUTRAL, PALETTE, plt, require, save
 
 
-def model_names(ds_dir: Path) -> list[str]:
-    """Model sub-folders of ``<ds_dir>/models`` that hold ``predictions.tsv`` (sorted)."""
-    base = Path(ds_dir) / "models"
-    return sorted(p.parent.name for p in base.glob("*/predictions.tsv")) if base.exists() else []
-
-
-def _metrics_table(ds_dir: Path, names: list[str]) -> pd.DataFrame:
-    path = Path(ds_dir) / "models" / "metrics.tsv"
-    if path.exists():
-        t = pd.read_csv(path, sep="\t")
-        return t[t["model"].isin(names)]
-    rows = []
-    for n in names:
-        mj = Path(ds_dir) / "models" / n / "metrics.json"
-        if mj.exists():
-            m = json.loads(mj.read_text())
-            for split, v in m.get("splits", {}).items():
-                if split in ("valid", "test"):
-                    rows.append({"model": n, "type": m.get("type"), "split": split, **v})
-    return pd.DataFrame(rows)
+def model_names(lay: DatasetLayout) -> list[str]:
+    """The models of the run, in the order of ``models/metrics.tsv`` (the config's order)."""
+    table = pd.read_csv(require(lay.models.metrics_table), sep="\t")
+    return list(dict.fromkeys(table["model"].astype(str)))
 
 
 def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
@@ -54,7 +37,7 @@ def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: di
     rows, cols = _grid(len(names))
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        p = pd.read_csv(Path(ds_dir) / "models" / name / "predictions.tsv", sep="\t")
+        p = pd.read_csv(require(DatasetLayout(ds_dir).models.model(name).predictions), sep="\t")
         split = "test" if (p["split"] == "test").any() else "valid"
         p = p[p["split"] == split]
         obs, pred = p["label"].to_numpy(float), p["prediction"].to_numpy(float)
@@ -70,19 +53,15 @@ def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: di
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+    return save(fig, out_stem, fig_cfg)
 
 
 def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
     rows, cols = _grid(len(names))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        path = Path(ds_dir) / "models" / name / "history.tsv"
         ax.set_title(name)
-        if not path.exists():
-            ax.text(0.5, 0.5, "no history", ha="center", transform=ax.transAxes)
-            continue
-        h = pd.read_csv(path, sep="\t")
+        h = pd.read_csv(require(DatasetLayout(ds_dir).models.model(name).history), sep="\t")
         if "epoch" in h.columns:
             ax.plot(h["epoch"], h["train_loss"], marker=".", label="train loss", color=PALETTE[0])
             ax.plot(h["epoch"], h["val_loss"], marker=".", label="valid loss", color=PALETTE[1])
@@ -102,12 +81,12 @@ def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+    return save(fig, out_stem, fig_cfg)
 
 
 def plot_metrics_bars(table: pd.DataFrame, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 3.2))
-    splits = [s for s in ("valid", "test") if s in set(table.get("split", []))]
+    splits = [s for s in ("valid", "test") if s in set(table["split"])]
     width = 0.8 / max(1, len(splits))
     x = np.arange(len(names))
     for j, split in enumerate(splits):
@@ -122,21 +101,19 @@ def plot_metrics_bars(table: pd.DataFrame, names: list[str], out_stem: Path, fig
     ax.axhline(0, color=NEUTRAL, lw=0.8)
     ax.legend()
     fig.tight_layout()
-    return save_figure(fig, out_stem, fig_cfg.get("formats", ("png", "pdf")), fig_cfg.get("dpi", 150))
+    return save(fig, out_stem, fig_cfg)
 
 
 def plot_models(ds_dir: Path, out_dir: Path, fig_cfg: dict[str, Any]) -> list[Path]:
     """Draw the model figures of ``ds_dir`` into ``out_dir``; returns the written paths.
 
-    Raises ``FileNotFoundError`` when no model folder holds ``predictions.tsv``.
+    Reads ``models/metrics.tsv`` and each listed model's ``predictions.tsv`` and ``history.tsv``
+    (an :class:`~promoter_cr.errors.InputDataError` names any that is missing).
     """
-    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
-    names = model_names(ds_dir)
-    if not names:
-        raise FileNotFoundError(f"no models/<name>/predictions.tsv under {ds_dir}")
-    paths = plot_pred_vs_obs(ds_dir, names, out_dir / "pred_vs_obs", fig_cfg)
-    paths += plot_learning_curves(ds_dir, names, out_dir / "learning_curves", fig_cfg)
-    table = _metrics_table(ds_dir, names)
-    if len(table):
-        paths += plot_metrics_bars(table, names, out_dir / "metrics", fig_cfg)
+    lay, out_dir = DatasetLayout(ds_dir), Path(out_dir)
+    names = model_names(lay)
+    table = pd.read_csv(lay.models.metrics_table, sep="\t")
+    paths = plot_pred_vs_obs(ds_dir, names, figure_stem(out_dir, "pred_vs_obs"), fig_cfg)
+    paths += plot_learning_curves(ds_dir, names, figure_stem(out_dir, "learning_curves"), fig_cfg)
+    paths += plot_metrics_bars(table, names, figure_stem(out_dir, "metrics"), fig_cfg)
     return paths

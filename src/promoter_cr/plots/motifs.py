@@ -20,18 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, save_figure
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import ACTIVATING, JITTER_SEED, NEUTRAL, PALETTE, REPRESSIVE, require, save_figure
 
 log = logging.getLogger(__name__)
 
 EFFECT_COLOURS = {"activating": ACTIVATING, "repressive": REPRESSIVE, "none": NEUTRAL}
 
 
-def _read(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        log.warning("%s is missing; its figure is skipped", path)
-        return None
-    return pd.read_csv(path, sep="\t", dtype={"cluster": str}, keep_default_na=True)
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(require(path), sep="\t", dtype={"cluster": str}, keep_default_na=True)
 
 
 def _neglog(q: pd.Series) -> np.ndarray:
@@ -101,7 +99,7 @@ def plot_enrichment(enrichment: pd.DataFrame, stem: Path, fmt, dpi, n_motifs: in
     return save_figure(fig, stem, fmt, dpi)
 
 
-def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi, seed: int = 0) -> list[Path]:
+def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi) -> list[Path]:
     import matplotlib.pyplot as plt
     import networkx as nx
 
@@ -119,7 +117,7 @@ def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi, s
     for r in sig.itertuples():
         names.setdefault(r.motif_a, r.motif_a_name)
         names.setdefault(r.motif_b, r.motif_b_name)
-    pos = nx.spring_layout(g, seed=seed, weight="weight")
+    pos = nx.spring_layout(g, seed=JITTER_SEED, weight="weight")
     colours = [PALETTE[int(community.get(n, -1)) % len(PALETTE)] if community.get(n, -1) >= 0 else NEUTRAL for n in g.nodes]
     widths = [0.5 + 1.5 * min(d["weight"], 3) / 3 for _, _, d in g.edges(data=True)]
     nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.5, edge_color="0.5")
@@ -202,26 +200,16 @@ def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motif
 
 
 def plot_motifs(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict[str, Any]) -> list[Path]:
-    """Draw every motif figure from ``<ds_dir>/motifs/*.tsv`` into ``out_dir``; return the paths.
+    """Draw every motif figure from the grammar tables of ``ds_dir`` into ``out_dir``; return the paths.
 
-    A missing table skips its figure with a warning; an empty one gives a figure that says so.
+    A missing table is an error naming it; an empty one gives a figure that says so.
     """
-    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
-    mdir = ds_dir / "motifs"
-    fmt = fig_cfg.get("formats", ["png", "pdf"])
-    dpi = int(fig_cfg.get("dpi", 150))
-    paths: list[Path] = []
-    activity = _read(mdir / "activity.tsv")
-    if activity is not None:
-        paths += plot_volcano(activity, out_dir / "activity_volcano", fmt, dpi)
-        paths += plot_logos(activity, mdir / "motifs.meme", out_dir / "motif_logos", fmt, dpi)
-    enrichment = _read(mdir / "enrichment.tsv")
-    if enrichment is not None:
-        paths += plot_enrichment(enrichment, out_dir / "enrichment_heatmap", fmt, dpi)
-    cooc, comm = _read(mdir / "cooccurrence.tsv"), _read(mdir / "communities.tsv")
-    if cooc is not None and comm is not None:
-        paths += plot_network(cooc, comm, out_dir / "cooccurrence_network", fmt, dpi)
-    spacing = _read(mdir / "spacing.tsv")
-    if spacing is not None:
-        paths += plot_spacing(spacing, out_dir / "spacing_histograms", fmt, dpi)
+    mdir, out_dir = DatasetLayout(ds_dir).motifs, Path(out_dir)
+    fmt, dpi = fig_cfg["formats"], int(fig_cfg["dpi"])
+    activity = _read(mdir.activity)
+    paths = plot_volcano(activity, figure_stem(out_dir, "activity_volcano"), fmt, dpi)
+    paths += plot_logos(activity, require(mdir.meme), figure_stem(out_dir, "motif_logos"), fmt, dpi)
+    paths += plot_enrichment(_read(mdir.enrichment), figure_stem(out_dir, "enrichment_heatmap"), fmt, dpi)
+    paths += plot_network(_read(mdir.cooccurrence), _read(mdir.communities), figure_stem(out_dir, "cooccurrence_network"), fmt, dpi)
+    paths += plot_spacing(_read(mdir.spacing), figure_stem(out_dir, "spacing_histograms"), fmt, dpi)
     return paths

@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, save_figure
+from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.style import ACTIVATING, NEUTRAL, PALETTE, REPRESSIVE, plt, require, save
 
 
 def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[Path]:
     """Draw ``recovery_panel``: recovery metrics, cluster ARI and planted-site contribution mass."""
-    ds_dir, out_dir = Path(ds_dir), Path(out_dir)
-    rec = pd.read_csv(ds_dir / "motifs" / "recovery.tsv", sep="\t")
-    summary = json.loads((ds_dir / "clusters" / "summary.json").read_text())
-    planted_path = ds_dir / "attributions" / "planted_mass.tsv"
-    planted = pd.read_csv(planted_path, sep="\t") if planted_path.exists() else None
+    lay, out_dir = DatasetLayout(ds_dir), Path(out_dir)
+    rec = pd.read_csv(require(lay.motifs.recovery), sep="\t")
+    summary = json.loads(require(lay.clusters.summary).read_text())
+    planted = pd.read_csv(require(lay.attributions.planted_mass), sep="\t")
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [2.2, 0.8, 1.4]})
     ax = axes[0]
@@ -67,4 +67,4 @@ def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
         ax.text(0.5, 0.5, "no planted-mass table", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
     fig.tight_layout()
-    return save_figure(fig, out_dir / "recovery_panel", fig_cfg.get("formats", ["png", "pdf"]), fig_cfg.get("dpi", 150))
+    return save(fig, figure_stem(out_dir, "recovery_panel"), fig_cfg)

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from promoter_cr.atomic import atomic_path  # noqa: E402
+from promoter_cr.errors import InputDataError  # noqa: E402
 
 STYLE = {
     "figure.dpi": 100,
@@ -31,6 +32,8 @@ STYLE = {
 ACTIVATING = "#c0392b"
 REPRESSIVE = "#2471a3"
 NEUTRAL = "#7f8c8d"
+#: seed of the random jitter and layouts in figures (figures are reproducible)
+JITTER_SEED = 0
 PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b2df8a"]
 
 
@@ -40,7 +43,7 @@ def apply_style() -> None:
     plt.rcParams["axes.prop_cycle"] = matplotlib.cycler(color=PALETTE)
 
 
-def save_figure(fig: plt.Figure, stem: str | Path, formats: Iterable[str] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
+def save_figure(fig: plt.Figure, stem: str | Path, formats: Iterable[str], dpi: int) -> list[Path]:
     """Save ``fig`` as ``<stem>.<fmt>`` for each format, atomically; close it; return the paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +55,22 @@ def save_figure(fig: plt.Figure, stem: str | Path, formats: Iterable[str] = ("pn
         out.append(path)
     plt.close(fig)
     return out
+
+
+def save(fig: plt.Figure, stem: str | Path, fig_cfg: dict) -> list[Path]:
+    """Save ``fig`` in the formats and at the dpi of the validated ``figures`` config section."""
+    return save_figure(fig, stem, fig_cfg["formats"], int(fig_cfg["dpi"]))
+
+
+def require(path: Path) -> Path:
+    """``path``, or an :class:`InputDataError` when a figure's input table is missing.
+
+    A figure never silently skips: the workflow declares every input of a figure rule, and a
+    hand-run ``promoter-cr figures`` names the missing table.
+    """
+    if not Path(path).exists():
+        raise InputDataError(path, "figure input is missing (run the stage that writes it first)")
+    return Path(path)
 
 
 apply_style()

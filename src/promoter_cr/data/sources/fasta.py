@@ -41,9 +41,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.dataset import validate_genes, write_dataset
-from promoter_cr.errors import InputDataError
+from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
+from promoter_cr.data.dataset import validate_genes, write_dataset
+from promoter_cr.data.splits import apply_split
+from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,7 @@ def _guess_sequence_column(df: pd.DataFrame, path: Path) -> str:
 
 
 def _read_table_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
-    has_header = bool(fc.get("has_header", True))
+    has_header = bool(fc["has_header"])
     df = tables.read_table(path, has_header=has_header)
     seq_col = tables.resolve_column(df, fc["sequence_column"], path, "sequence") if fc.get("sequence_column") is not None else _guess_sequence_column(df, path)
     first_line = 2 if has_header else 1
@@ -221,11 +223,11 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     elif "label_raw" not in genes.columns:
         raise InputDataError(path, "no labels: set dataset.fasta.label_column (a header field such as 'TPM') or dataset.fasta.labels (a label table)")
     values = tables.to_numeric_labels(genes["label_raw"], label_path, ids=genes["gene_id"])
-    genes["label"] = tables.log_transform(values, fc.get("log_transform", "none"), label_path, ids=genes["gene_id"])
+    genes["label"] = tables.log_transform(values, fc["log_transform"], label_path, ids=genes["gene_id"])
     genes = genes.drop(columns=["label_raw"])
     codes = tables.encode_records(seqs, records, path, fc.get("pad_to"))
     del seqs
-    split, split_record = tables.apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=path)
+    split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=path)
     genes.insert(2, "split", split)
     genes = validate_genes(genes, label_path)
     length = int(codes.shape[1])
@@ -240,12 +242,12 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         "tss_index": None if tss_index is None else int(tss_index),
         "label": {
             "column": fc.get("label_column") or fc.get("labels_value_column"),
-            "log_transform": fc.get("log_transform", "none"),
+            "log_transform": fc["log_transform"],
         },
         "inputs": inputs,
         "input_sha256": sums,
         "split": split_record,
     }
     log.info("fasta source: %d sequences of %d bp from %s", len(genes), length, path)
-    with tables.staged_output(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         write_dataset(tmp, codes, genes, meta)

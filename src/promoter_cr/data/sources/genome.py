@@ -48,10 +48,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.dataset import SequenceWriter, normalise_chrom, validate_genes, write_dataset
-from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
-from promoter_cr.errors import InputDataError
+from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
+from promoter_cr.data.chromosomes import normalise_chrom
+from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
+from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.data.splits import apply_split
+from promoter_cr.errors import InputDataError
+from promoter_cr.layout import DataFiles, download_dir
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +147,8 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
         ``gene_id`` (str), ``chrom`` (str, as in the file), ``tss`` (int64, 0-based),
         ``strand`` (``+``/``-``), ``line`` (1-based line number), in file order.
     """
-    fmt = detect_tss_format(path, gcfg.get("tss_format", "auto"))
-    feature = None if fmt == "bed" else gcfg.get("gtf_feature", "gene")
+    fmt = detect_tss_format(path, gcfg["tss_format"])
+    feature = None if fmt == "bed" else gcfg["gtf_feature"]
     raw = _read_raw_rows(path, feature)
     if len(raw) == 0:
         if feature is not None:
@@ -161,7 +165,7 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
         if bad.size:
             i = int(bad[0])
             raise InputDataError(path, f"BED interval {start[i]}-{end[i]} is empty or negative", record=f"line {raw.index[i] + 1}")
-        if gcfg.get("bed_tss", "start") == "center":
+        if gcfg["bed_tss"] == "center":
             tss = (start + end) // 2
         else:
             tss = np.where(strand.to_numpy() == "+", start, end - 1)
@@ -169,13 +173,13 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
     else:
         if raw.shape[1] < 9:
             raise InputDataError(path, f"{fmt.upper()} needs 9 tab-separated columns; found {raw.shape[1]}", record=f"line {raw.index[0] + 1}")
-        attr = re.escape(gcfg.get("gtf_id_attribute", "gene_id"))
+        attr = re.escape(gcfg["gtf_id_attribute"])
         pattern = rf'(?:^|;)\s*{attr}\s+"([^"]*)"' if fmt == "gtf" else rf"(?:^|;)\s*{attr}=([^;]*)"
         ids = raw[8].str.extract(pattern, expand=False)
         missing = ids.isna().to_numpy()
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
-            raise InputDataError(path, f"record has no attribute {gcfg.get('gtf_id_attribute', 'gene_id')!r} (dataset.genome.gtf_id_attribute)", record=f"line {raw.index[i] + 1}")
+            raise InputDataError(path, f"record has no attribute {gcfg['gtf_id_attribute']!r} (dataset.genome.gtf_id_attribute)", record=f"line {raw.index[i] + 1}")
         ids = ids.str.strip()
         if fmt == "gff3":  # Ensembl GFF3 writes ID=gene:ENSG...
             ids = ids.str.replace(r"^(gene|transcript):", "", regex=True)
@@ -202,16 +206,16 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- expression
 def read_expression(path: Path, gcfg: dict[str, Any]) -> pd.Series:
     """Per-gene labels: a float64 Series indexed by (version-stripped, if configured) gene id."""
-    has_header = bool(gcfg.get("expression_has_header", True))
+    has_header = bool(gcfg["expression_has_header"])
     df = tables.read_table(path, has_header=has_header)
-    id_col = tables.resolve_column(df, gcfg.get("expression_id_column", 0), path, "expression id")
-    val_col = tables.resolve_column(df, gcfg.get("expression_column", 1), path, "expression value")
+    id_col = tables.resolve_column(df, gcfg["expression_id_column"], path, "expression id")
+    val_col = tables.resolve_column(df, gcfg["expression_column"], path, "expression value")
     ids = df[id_col].str.strip()
-    if gcfg.get("strip_version", True):
+    if gcfg["strip_version"]:
         ids = ids.str.replace(_VERSION, "", regex=True)
     tables.check_unique(ids, path, "gene id in the expression table")
     values = tables.to_numeric_labels(df[val_col], path, ids=ids, what="expression value")
-    values = tables.log_transform(values, gcfg.get("log_transform", "none"), path, ids=ids)
+    values = tables.log_transform(values, gcfg["log_transform"], path, ids=ids)
     return pd.Series(values, index=pd.Index(ids.to_numpy(dtype=object), name="gene_id"), name="label")
 
 
@@ -310,8 +314,8 @@ def _genome_path(gcfg: dict[str, Any], cfg: dict[str, Any]) -> Path:
     decompressed once into ``<download.cache_dir>/genome/``; a user's own plain-gzip
     ``fasta`` is refused by :class:`Genome` with instructions.
     """
-    dl = cfg.get("download", {})
-    cache = Path(dl.get("cache_dir", "resources/downloads")) / "genome"
+    dl = cfg["download"]
+    cache = download_dir(dl["cache_dir"], "genome")
     if gcfg.get("fasta"):
         path = tables.require_file(gcfg["fasta"], "dataset.genome.fasta (genome FASTA)")
         if not gcfg.get("fasta_url"):
@@ -319,7 +323,7 @@ def _genome_path(gcfg: dict[str, Any], cfg: dict[str, Any]) -> Path:
     elif gcfg.get("fasta_url"):
         from promoter_cr.data.download import fetch_to_cache
 
-        path = fetch_to_cache(gcfg["fasta_url"], cache, checksum=gcfg.get("fasta_sha256"), download_cfg=dl)
+        path = fetch_to_cache(gcfg["fasta_url"], cache, dl, checksum=gcfg["fasta_sha256"])
     else:
         raise InputDataError(None, "give dataset.genome.fasta or dataset.genome.fasta_url")
     if tables.is_gzip(path) and not tables.is_bgzip(path):
@@ -345,7 +349,7 @@ def _genome_path(gcfg: dict[str, Any], cfg: dict[str, Any]) -> Path:
 def build(cfg: dict[str, Any], out_dir: Path) -> None:
     """Build the ``genome`` data set of ``cfg`` into ``out_dir`` (sequences.npy, genes.tsv, meta.json)."""
     gcfg = cfg["dataset"]["genome"]
-    up, down = int(gcfg.get("upstream", 7000)), int(gcfg.get("downstream", 3500))
+    up, down = int(gcfg["upstream"]), int(gcfg["downstream"])
     if up + down <= 0:
         raise InputDataError(None, "dataset.genome.upstream + downstream must be positive")
     tss_path = tables.require_file(gcfg.get("tss"), "dataset.genome.tss (TSS table)")
@@ -354,7 +358,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
 
     tss = read_tss_table(tss_path, gcfg)
     n_table = len(tss)
-    if gcfg.get("strip_version", True):
+    if gcfg["strip_version"]:
         tss["gene_id"] = tss["gene_id"].str.replace(_VERSION, "", regex=True)
     if gcfg.get("chromosomes"):
         keep = {normalise_chrom(c) for c in gcfg["chromosomes"]}
@@ -386,7 +390,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     genes = tss[labelled].reset_index(drop=True)
     genes["label"] = expr.loc[genes["gene_id"].to_numpy()].to_numpy()
 
-    genome = Genome(fasta_path, index_dir=Path(cfg.get("download", {}).get("cache_dir", "resources/downloads")) / "genome")
+    genome = Genome(fasta_path, index_dir=download_dir(cfg["download"]["cache_dir"], "genome"))
     try:
         refs = genes["chrom"].map(genome.resolve)
         unknown = refs.isna().to_numpy()
@@ -394,7 +398,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         if unknown.any():
             bad = genes.loc[unknown]
             names = sorted(set(bad["chrom"]))
-            if gcfg.get("missing_chromosome", "error") == "skip":
+            if gcfg["missing_chromosome"] == "skip":
                 n_skipped = int(unknown.sum())
                 log.warning("skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10]))
                 genes, refs = genes[~unknown].reset_index(drop=True), refs[~unknown].reset_index(drop=True)
@@ -418,7 +422,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
                 f"in {fasta_path} ({int(outside.sum())} such genes): is the genome the same assembly as the TSS table?",
                 record=f"gene {genes['gene_id'].iloc[i]} (line {genes['line'].iloc[i]})",
             )
-        split, split_record = tables.apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=tss_path)
+        split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=tss_path)
         genes.insert(2, "split", split)
         genes = validate_genes(genes[["gene_id", "label", "split", "chrom", "tss", "strand"]], expr_path)
         inputs, sums = tables.input_record({"fasta": fasta_path, "tss": tss_path, "expression": expr_path})
@@ -426,9 +430,9 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             "source": "genome",
             "window": {"upstream": up, "downstream": down, "length": up + down, "coordinates": "tss column is 0-based; window [tss-upstream, tss+downstream) on +, reverse complement of [tss-downstream+1, tss+upstream+1) on -"},
             "tss_index": up,
-            "tss_format": detect_tss_format(tss_path, gcfg.get("tss_format", "auto")),
-            "bed_tss": gcfg.get("bed_tss", "start"),
-            "label": {"column": gcfg.get("expression_column"), "log_transform": gcfg.get("log_transform", "none")},
+            "tss_format": detect_tss_format(tss_path, gcfg["tss_format"]),
+            "bed_tss": gcfg["bed_tss"],
+            "label": {"column": gcfg.get("expression_column"), "log_transform": gcfg["log_transform"]},
             "join": {"tss_records": n_table, "genes": len(genes), "tss_without_label": n_no_label, "label_without_tss": n_no_tss, "skipped_missing_chromosome": n_skipped},
             "inputs": inputs,
             "input_sha256": sums,
@@ -437,8 +441,8 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         ref_arr = refs.to_numpy(dtype=object)
         tss_arr = genes["tss"].to_numpy(dtype=np.int64)
         strand_arr = genes["strand"].to_numpy(dtype=object)
-        with tables.staged_output(out_dir) as tmp:
-            with SequenceWriter(tmp / "sequences.npy", len(genes), up + down) as writer:
+        with atomic_dir(out_dir) as tmp:
+            with SequenceWriter(DataFiles(tmp).sequences, len(genes), up + down) as writer:
                 for s in _progress(range(0, len(genes), BLOCK), len(genes), "extracting promoter windows"):
                     e = min(s + BLOCK, len(genes))
                     writer.write(s, extract_windows(genome, ref_arr[s:e], tss_arr[s:e], strand_arr[s:e], up, down))

@@ -26,14 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from promoter_cr.atomic import atomic_dir
+from promoter_cr.data import readers as tables
 from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
 from promoter_cr.data.encoding import N_CODE
+from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
-from promoter_cr.data import readers as tables
+from promoter_cr.layout import XPRESSO_FILES, DataFiles, download_dir
 
 log = logging.getLogger(__name__)
 
-FILES = {"train": "train.h5", "valid": "valid.h5", "test": "test.h5"}
 BLOCK = 256
 N_HALF_LIFE = 8
 
@@ -46,7 +48,7 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
         root = Path(xc["local_dir"])
         if not root.is_dir():
             raise InputDataError(root, "dataset.xpresso.local_dir is not a folder")
-        paths = {split: root / name for split, name in FILES.items()}
+        paths = {split: root / name for split, name in XPRESSO_FILES.items()}
         for p in paths.values():
             if not p.is_file():
                 raise InputDataError(p, "Xpresso h5 file not found (expected train.h5, valid.h5, test.h5 in dataset.xpresso.local_dir)")
@@ -63,10 +65,10 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
         raise InputDataError(None, "give dataset.xpresso.url or dataset.xpresso.local_dir")
     from promoter_cr.data.download import fetch_to_cache
 
-    dl = cfg.get("download", {})
-    cache = Path(dl.get("cache_dir", "resources/downloads")) / "xpresso"
+    dl = cfg["download"]
+    cache = download_dir(dl["cache_dir"], "xpresso")
     base = url if url.endswith("/") else url + "/"
-    return {split: fetch_to_cache(base + name, cache, name=name, checksum=sums.get(name), download_cfg=dl) for split, name in FILES.items()}
+    return {split: fetch_to_cache(base + name, cache, dl, name=name, checksum=sums.get(name)) for split, name in XPRESSO_FILES.items()}
 
 
 def _dataset(h5, path: Path, name: str):
@@ -127,10 +129,10 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     import h5py
 
     xc = cfg["dataset"]["xpresso"]
-    w0, w1 = int(xc.get("window_start", -7000)), int(xc.get("window_end", 3500))
+    w0, w1 = int(xc["window_start"]), int(xc["window_end"])
     if w1 <= w0:
         raise InputDataError(None, f"dataset.xpresso.window_end ({w1}) must be greater than window_start ({w0})")
-    half_life = bool(xc.get("half_life", True))
+    half_life = bool(xc["half_life"])
     paths = locate_files(cfg)
 
     parts = []
@@ -152,7 +154,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         raise InputDataError(paths["train"], f"window {w0}..{w1} around the TSS (stored index {tss_stored}) exceeds the stored {stored_length} bp promoter", record="dataset promoter")
     L = b - a
 
-    split, split_record = tables.apply_split(genes, cfg["dataset"]["split"], has_source_split=True, path=paths["train"])
+    split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=True, path=paths["train"])
     genes["split"] = split
     genes = validate_genes(genes[["gene_id", "label", "split", *extra]], paths["train"])
     inputs, sums = tables.input_record({f"{s}_h5": p for s, p in paths.items()})
@@ -167,8 +169,8 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         "input_sha256": sums,
         "split": split_record,
     }
-    with tables.staged_output(out_dir) as tmp:
-        with SequenceWriter(tmp / "sequences.npy", len(genes), L) as writer:
+    with atomic_dir(out_dir) as tmp:
+        with SequenceWriter(DataFiles(tmp).sequences, len(genes), L) as writer:
             row = 0
             for path in paths.values():
                 with h5py.File(path, "r") as h5:

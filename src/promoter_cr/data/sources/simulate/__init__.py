@@ -76,8 +76,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import write_json
-from promoter_cr.data.dataset import assign_split, write_dataset
+from promoter_cr.atomic import atomic_dir, write_json
+from promoter_cr.data.dataset import write_dataset
 from promoter_cr.data.sources.simulate.background import composition, markov_chain, sample_chain
 from promoter_cr.data.sources.simulate.design import (
     CLASS_TEMPLATES,
@@ -95,12 +95,11 @@ from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_fu
 from promoter_cr.data.sources.simulate.planting import GeneMaker
 from promoter_cr.data.sources.simulate.scoring import SitePool, scan_scores, score_threshold, site_scores
 from promoter_cr.data.sources.simulate.scrub import scrub, stray_matches
-from promoter_cr.errors import ConfigError
+from promoter_cr.data.splits import apply_split
+from promoter_cr.layout import DataFiles
 from promoter_cr.motifs.database import Motif
 
 log = logging.getLogger(__name__)
-
-GROUND_TRUTH = "ground_truth.json"
 
 __all__ = [
     "CLASS_TEMPLATES", "MAX_CLASSES", "N_SITES", "REFERENCE_REGIONS", "build", "class_definitions", "class_regions",
@@ -177,8 +176,8 @@ def simulate(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> tuple[np.ndar
                 "a_name": motifs[p["a"]].name,
                 "b_name": motifs[p["b"]].name,
                 "spacing": int(p["spacing"]),
-                "orientation": p.get("orientation", "++"),
-                "effect": float(p.get("effect", 1.5)),
+                "orientation": p["orientation"],
+                "effect": float(p["effect"]),
             }
             for p in sim_cfg["pairs"]
         ],
@@ -203,7 +202,7 @@ def _ground_truth_motifs(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> l
             if mid not in seen:
                 seen.add(mid)
                 # a pair member has no effect alone; its effect is the pair's, realised only jointly
-                out.append({"motif_id": mid, "name": motifs[mid].name, "role": "pair", "effect": float(p.get("effect", 1.5)), "width": motifs[mid].width})
+                out.append({"motif_id": mid, "name": motifs[mid].name, "role": "pair", "effect": float(p["effect"]), "width": motifs[mid].width})
     return out
 
 def build(cfg: dict[str, Any], out_dir: Path) -> None:
@@ -216,10 +215,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     sim_cfg = cfg["dataset"]["simulate"]
     motifs = load_simulation_motifs(sim_cfg)
     codes, genes, gt = simulate(sim_cfg, motifs)
-    try:
-        split = assign_split(genes, cfg["dataset"]["split"], has_source_split=False)
-    except ValueError as exc:
-        raise ConfigError(f"invalid config: key 'dataset.split': {exc}") from exc
+    split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=None)
     genes.insert(2, "split", split)
     L, tss = resolve_geometry(sim_cfg)
     comp = composition(codes)
@@ -235,9 +231,10 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             "observed_composition": comp,
         },
         "annotation_columns": ["sim_class"],
-        "ground_truth": GROUND_TRUTH,
+        "ground_truth": DataFiles(out_dir).ground_truth.name,
+        "split": split_record,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / GROUND_TRUTH, gt)
-    write_dataset(out_dir, codes, genes, meta)
+    with atomic_dir(out_dir) as tmp:
+        write_json(DataFiles(tmp).ground_truth, gt)
+        write_dataset(tmp, codes, genes, meta)
     log.info("simulated %d genes x %d bp into %s (GC %.3f, CpG o/e %.3f)", len(genes), L, out_dir, comp["gc"], comp["cpg_ratio"])

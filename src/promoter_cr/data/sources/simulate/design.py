@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from promoter_cr.errors import ConfigError
-from promoter_cr.motifs.database import Motif, load_jaspar
+from promoter_cr.motifs.database import Motif, load_jaspar_ids
 
 #: class templates in class-id order: (name, elements); element kinds: activators, repressors, pair
 CLASS_TEMPLATES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -94,7 +94,7 @@ def class_definitions(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list
         "repressors": lambda: f"{count('repressors')} repressor sites (each one of {names(sim_cfg['repressors'])}; "
         f"-{sim_cfg['repressor_effect']:g} each) at {rel('repressors')}",
         "pair": lambda: "one cooperating pair ("
-        + "; ".join(f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing {p['spacing']} {p.get('orientation', '++')} +{p.get('effect', 1.5):g}" for p in sim_cfg["pairs"])
+        + "; ".join(f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing {p['spacing']} {p['orientation']} +{p['effect']:g}" for p in sim_cfg["pairs"])
         + f") at {rel('pair')}",
     }
     out = []
@@ -107,8 +107,8 @@ def class_definitions(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list
 
 def motif_ids(sim_cfg: dict[str, Any]) -> list[str]:
     """All JASPAR ids the simulator plants, in config order, without repeats."""
-    ids = list(sim_cfg.get("activators", [])) + list(sim_cfg.get("repressors", []))
-    for p in sim_cfg.get("pairs", []):
+    ids = list(sim_cfg["activators"]) + list(sim_cfg["repressors"])
+    for p in sim_cfg["pairs"]:
         ids += [p["a"], p["b"]]
     return list(dict.fromkeys(ids))
 
@@ -118,12 +118,12 @@ def load_simulation_motifs(sim_cfg: dict[str, Any]) -> dict[str, Motif]:
 
     Raises :class:`ConfigError` naming the id and the config key for an unknown id or release.
     """
-    release = sim_cfg.get("jaspar_release", "JASPAR2024")
+    release = sim_cfg["jaspar_release"]
     out: dict[str, Motif] = {}
     for key in ("activators", "repressors"):
         for mid in sim_cfg.get(key, []):
             out.setdefault(mid, _fetch(release, mid, f"dataset.simulate.{key}"))
-    for i, p in enumerate(sim_cfg.get("pairs", [])):
+    for i, p in enumerate(sim_cfg["pairs"]):
         for side in ("a", "b"):
             out.setdefault(p[side], _fetch(release, p[side], f"dataset.simulate.pairs[{i}].{side}"))
     return out
@@ -135,7 +135,7 @@ def _fetch(release: str, mid: str, key: str) -> Motif:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pyjaspar warns before failing; the error below says it all
-            (m,) = load_jaspar(release, ids=[mid])
+            (m,) = load_jaspar_ids(release, [mid])
     except Exception as exc:  # pyjaspar raises ValueError / AttributeError for unknown ids / releases
         raise ConfigError(f"invalid config: key '{key}': JASPAR matrix id {mid!r} could not be loaded from {release}: {exc}") from exc
     return Motif(mid, m.name, m.pwm)

@@ -9,7 +9,7 @@ from typing import Any
 
 def pair_instances(plants: Sequence[dict[str, Any]], pair: dict[str, Any]) -> list[tuple[int, int]]:
     """Indices ``(i, j)`` of plants forming ``pair``: motif a at ``i``, b at ``j``, exact spacing and orientation."""
-    orient = pair.get("orientation", "++")
+    orient = pair["orientation"]
     out = []
     for i, p in enumerate(plants):
         if p["motif_id"] != pair["a"] or p["strand"] != orient[0]:

@@ -18,7 +18,7 @@ def _decoy_elements(pair: dict[str, Any], motifs: dict[str, Motif], rng: np.rand
     probs = np.array([p for _, p in DECOY_KINDS])
     kind = kinds[rng.choice(len(kinds), p=probs / probs.sum())]
     a, b, s = pair["a"], pair["b"], int(pair["spacing"])
-    orient = pair.get("orientation", "++")
+    orient = pair["orientation"]
     strands = "+-"
     if kind == "half_a":
         return [(a, 0, strands[rng.integers(2)])]
@@ -44,7 +44,7 @@ def _plan_gene(kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str
         for _ in range(n):
             if kind == "pair":
                 pair = sim_cfg["pairs"][rng.integers(len(sim_cfg["pairs"]))]
-                o = pair.get("orientation", "++")
+                o = pair["orientation"]
                 sites = [(pair["a"], 0, o[0], "pair_a", True), (pair["b"], int(pair["spacing"]), o[1], "pair_b", True)]
                 elements.append({"region": "pair", "sites": sites, "functional_pair": True})
             else:

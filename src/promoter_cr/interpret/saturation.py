@@ -1,0 +1,153 @@
+"""Saturation mutagenesis of chosen promoters: every SNV in a stretch around the TSS, like saturation MPRA.
+
+For each gene every non-N position of ``[start, end)`` (bp relative to the TSS, window orientation,
++ downstream) is changed to each of the other three bases; every mutant window is predicted through
+the same padded-batch call path as the variant scores (:func:`promoter_cr.interpret.variants.run_padded`,
+the reference row of the gene edited on the device by the ``mutate`` hook), so
+``delta == predict_windows(mutant) - predict_windows(reference)`` exactly. The table is long, one row
+per (gene, position, alternative base)::
+
+    gene_id, position (relative to the TSS), window_index, ref, alt (bases on the gene's strand),
+    ref_prediction, alt_prediction, delta, ref_contribution (the reference window's CR weighted
+    feature at that position; NaN for a model without weighted features)
+
+and, for windows cut from a genome (:func:`saturation_from_genome`), ``chrom, strand, genomic_pos``
+(1-based) and ``genomic_ref, genomic_alt`` (forward-strand bases), ready to join with saturation-MPRA
+measurements. tangermeme's ``saturation_mutagenesis`` centres its output over the four characters
+and batches on its own; here raw ``alt - ref`` deltas on the CR call path are what is needed, and
+the weighted features of the reference come from the same pass as its prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from promoter_cr.data.encoding import ALPHABET, N_CODE
+from promoter_cr.data.sources.genome import Genome, extract_windows
+from promoter_cr.errors import InputDataError
+from promoter_cr.interpret.variants import EditPlan, WindowSpec, is_cr, run_padded
+
+SATURATION_COLUMNS = [
+    "gene_id", "position", "window_index", "ref", "alt", "ref_prediction", "alt_prediction", "delta", "ref_contribution",
+]
+GENOMIC_COLUMNS = ["chrom", "strand", "genomic_pos", "genomic_ref", "genomic_alt"]
+_BASES = np.array(list(ALPHABET + "N"), dtype=object)
+_COMPLEMENT = np.array(list("TGCAN"), dtype=object)
+
+
+def saturation_positions(length: int, tss_index: int, start: int, end: int) -> np.ndarray:
+    """Window indices of ``[start, end)`` relative to the TSS, clipped to the window: ``(P,)`` int64."""
+    lo, hi = max(0, tss_index + int(start)), min(length, tss_index + int(end))
+    if hi <= lo:
+        raise ValueError(f"saturation region [{start}, {end}) relative to the TSS lies outside the {length} bp window (TSS at {tss_index})")
+    return np.arange(lo, hi, dtype=np.int64)
+
+
+def saturation_mutagenesis(
+    model,
+    windows: np.ndarray,
+    gene_ids: Sequence[str],
+    *,
+    tss_index: int,
+    start: int,
+    end: int,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """All SNVs of ``[start, end)`` (relative to the TSS) in each of ``(G, L)`` uint8 ``windows``.
+
+    ``extra``: ``(G, F)`` float32 per-gene features (models trained with them). Returns the long
+    table (:data:`SATURATION_COLUMNS`): ``3 * P`` rows per gene (fewer where the window has N),
+    ordered by gene, position, alternative base.
+    """
+    windows = np.ascontiguousarray(windows, dtype=np.uint8)
+    g, length = windows.shape
+    if len(gene_ids) != g:
+        raise ValueError("gene_ids must have one entry per window")
+    pos = saturation_positions(length, tss_index, start, end)
+    has_wf = is_cr(model)
+    what = ("prediction", "contributions") if has_wf else ("prediction",)
+    ref = windows[:, pos].astype(np.int64)  # (G, P)
+    gi, pi = np.nonzero(ref < N_CODE)
+    m_gene = np.repeat(gi, 3)
+    m_pidx = np.repeat(pi, 3)
+    m_alt = ((np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4).astype(np.uint8)
+    n = len(m_gene)
+    # one padded run: the G reference rows, then one row per mutant (the gene's row edited on the device)
+    plan = EditPlan(row=np.concatenate([np.arange(g), m_gene]), sub_idx=np.arange(g, g + n, dtype=np.int64), sub_pos=pos[m_pidx],
+                    sub_code=m_alt, replace=np.zeros(g + n, dtype=bool))
+    pred = np.empty(g + n)
+    ref_wf = np.full((g, len(pos)), np.nan)
+    for sl, out in run_padded(model, windows, plan.row, batch_size=batch_size, device=device, extra=extra, what=what,
+                              mutate=plan.hook(device), progress=progress, desc="saturation"):
+        pred[sl] = out.prediction
+        if has_wf and sl.start < g:
+            k = min(sl.stop, g) - sl.start
+            ref_wf[sl.start : sl.start + k] = out.contributions[:k][:, pos]
+    ref_pred, alt_pred = pred[:g], pred[g:]
+    ids = np.asarray([str(x) for x in gene_ids], dtype=object)
+    return pd.DataFrame(
+        {
+            "gene_id": ids[m_gene],
+            "position": pos[m_pidx] - tss_index,
+            "window_index": pos[m_pidx],
+            "ref": _BASES[ref[m_gene, m_pidx]],
+            "alt": _BASES[m_alt],
+            "ref_prediction": ref_pred[m_gene],
+            "alt_prediction": alt_pred,
+            "delta": alt_pred - ref_pred[m_gene],
+            "ref_contribution": ref_wf[m_gene, m_pidx],
+        },
+        columns=SATURATION_COLUMNS,
+    )
+
+
+def saturation_from_genome(
+    model,
+    genes: pd.DataFrame,
+    genome: Genome,
+    spec: WindowSpec,
+    gene_ids: Sequence[str],
+    *,
+    start: int,
+    end: int,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Saturation mutagenesis of genes cut from a genome (windows as in training).
+
+    ``genes``: :func:`promoter_cr.interpret.variants.gene_windows` table; ``extra``: ``(G, F)`` rows of
+    ``genes`` or ``None``. Adds :data:`GENOMIC_COLUMNS` to the table of :func:`saturation_mutagenesis`.
+    """
+    ids = [str(x) for x in gene_ids]
+    index = pd.Index(genes["gene_id"].astype(str))
+    missing = [x for x in ids if x not in index]
+    if missing:
+        raise InputDataError(None, f"{len(missing)} genes chosen for saturation mutagenesis are not in the TSS table (e.g. {missing[0]!r})")
+    rows = index.get_indexer(ids)
+    sub = genes.iloc[rows]
+    windows = extract_windows(genome, sub["ref"].to_numpy(), sub["tss"].to_numpy(), sub["strand"].to_numpy(), spec.upstream, spec.downstream)
+    table = saturation_mutagenesis(model, windows, ids, tss_index=spec.upstream, start=start, end=end, batch_size=batch_size, device=device,
+                                   extra=None if extra is None else extra[rows], progress=progress)
+    info = sub.set_index(sub["gene_id"].astype(str))
+    chrom = info.loc[table["gene_id"], "chrom"].to_numpy(dtype=object)
+    strand = info.loc[table["gene_id"], "strand"].to_numpy(dtype=object)
+    tss = info.loc[table["gene_id"], "tss"].to_numpy(dtype=np.int64)
+    minus = strand == "-"
+    offset = table["position"].to_numpy(dtype=np.int64)
+    codes = {b: i for i, b in enumerate(ALPHABET + "N")}
+    ref_i = np.array([codes[b] for b in table["ref"]], dtype=np.int64)
+    alt_i = np.array([codes[b] for b in table["alt"]], dtype=np.int64)
+    table.insert(1, "chrom", chrom)
+    table.insert(2, "strand", strand)
+    table.insert(3, "genomic_pos", np.where(minus, tss - offset, tss + offset) + 1)
+    table["genomic_ref"] = np.where(minus, _COMPLEMENT[ref_i], _BASES[ref_i])
+    table["genomic_alt"] = np.where(minus, _COMPLEMENT[alt_i], _BASES[alt_i])
+    return table
