@@ -53,13 +53,21 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
-def global_options() -> argparse.ArgumentParser:
-    """Options every sub-command accepts (before or after its name)."""
+def global_options(in_subcommand: bool) -> argparse.ArgumentParser:
+    """Options every sub-command accepts, before or after its name.
+
+    In the sub-commands their defaults are suppressed, so a value given before the command
+    name is not overwritten by the sub-command's default (argparse applies those last).
+    """
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("run options")
-    g.add_argument("--log", metavar="FILE", default=None, help="write everything (log, progress, warnings, tracebacks) to FILE; the console then shows only progress lines and a one-line error")
-    g.add_argument("--threads", type=int, default=None, metavar="N", help="threads for torch, BLAS/OpenMP and numba (default: the libraries' own choice)")
-    g.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    def default(value):
+        return argparse.SUPPRESS if in_subcommand else value
+
+    g.add_argument("--log", metavar="FILE", default=default(None), help="write everything (log, progress, warnings, tracebacks) to FILE; the console then shows only progress lines and a one-line error")
+    g.add_argument("--threads", type=int, default=default(None), metavar="N", help="threads for torch, BLAS/OpenMP and numba (default: the libraries' own choice)")
+    g.add_argument("-v", "--verbose", action="store_true", default=default(False), help="debug logging")
     return p
 
 
@@ -69,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict mRNA abundance from promoter sequence with an interpretable Contextual Regression model, then mine the motif grammar behind it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[global_options()],
+        parents=[global_options(in_subcommand=False)],
     )
     parser.add_argument("--version", action="version", version=f"promoter-cr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    parent = global_options()
+    parent = global_options(in_subcommand=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"promoter_cr.commands.{name}").register(sub, parent)
     return parser

@@ -68,13 +68,7 @@ def setup(log_file: str | Path | None, verbose: bool, label: str) -> TextIO:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    # Lightning adds its own stream handler (and stops propagation) when it is imported before
-    # logging is configured; route its records through the root handler exactly once
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        lg = logging.getLogger(name)
-        for h in list(lg.handlers):
-            lg.removeHandler(h)
-        lg.propagate = True
+    tame_lightning()
     clog = logging.getLogger(CONSOLE)
     for h in list(clog.handlers):
         clog.removeHandler(h)
@@ -86,7 +80,22 @@ def setup(log_file: str | Path | None, verbose: bool, label: str) -> TextIO:
 
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", message=".*litmodels.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning's own use of a deprecated torch API
     return console
+
+
+def tame_lightning() -> None:
+    """Route Lightning's records through the root handler exactly once.
+
+    Importing ``lightning`` attaches its own stream handler to the ``lightning`` logger (and, when
+    the root logger has none yet, to ``lightning.pytorch`` / ``lightning.fabric`` with
+    propagation off), so every line would be printed twice and unfiltered. Call after importing it.
+    """
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        lg = logging.getLogger(name)
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        lg.propagate = True
 
 
 def error_line(console: TextIO, command: str, message: str, log_file: str | Path | None) -> None:

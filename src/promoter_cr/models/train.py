@@ -184,8 +184,10 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger
 
+    from promoter_cr.console import tame_lightning
     from promoter_cr.models.lit import HistoryCallback
 
+    tame_lightning()
     history = HistoryCallback(mcfg["name"], mcfg["max_epochs"])
     ckpt_cb = ModelCheckpoint(dirpath=files.dir, filename=files.best.stem, monitor="val_loss", mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
     ckpt_cb.CHECKPOINT_NAME_LAST = files.last.stem
