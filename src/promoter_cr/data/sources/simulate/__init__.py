@@ -205,36 +205,54 @@ def _ground_truth_motifs(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> l
                 out.append({"motif_id": mid, "name": motifs[mid].name, "role": "pair", "effect": float(p["effect"]), "width": motifs[mid].width})
     return out
 
+def _easy(sim_cfg: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any], dict[str, Any], list[str]]:
+    """The easy preset: codes, genes, ground truth, meta.json ``simulate`` block, annotation columns."""
+    codes, genes, gt = simulate(sim_cfg, load_simulation_motifs(sim_cfg))
+    L, tss = resolve_geometry(sim_cfg)
+    sim_meta = {
+        **{k: v for k, v in sim_cfg.items() if k != "generator"},
+        "tss_index": tss,
+        "regions": {k: list(v) for k, v in class_regions(L, tss).items()},
+        "classes": gt["classes"],
+        "observed_composition": composition(codes),
+    }
+    return codes, genes, gt, sim_meta, ["sim_class"]
+
+
+def _hard(sim_cfg: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any], dict[str, Any], list[str]]:
+    """The hard preset: a fresh grammar drawn from the seed (:mod:`.generator`)."""
+    from promoter_cr.data.sources.simulate.generator import generate_from_config, generator_meta
+
+    codes, genes, gt = generate_from_config(sim_cfg)
+    return codes, genes, gt, generator_meta(gt, codes), [c for c in genes.columns if c not in ("gene_id", "label")]
+
+
 def build(cfg: dict[str, Any], out_dir: Path) -> None:
     """Simulate the data set of ``cfg`` (full validated config) into ``out_dir``.
 
-    Writes ``ground_truth.json`` then, via :func:`promoter_cr.data.dataset.write_dataset`,
-    ``sequences.npy``, ``genes.tsv`` (gene_id, label, split, sim_class) and ``meta.json`` (last).
+    ``dataset.simulate.preset`` picks the fixed (easy) grammar or a fresh one drawn from the
+    seed (hard). Writes ``ground_truth.json`` and, via :func:`promoter_cr.data.dataset.write_dataset`,
+    ``sequences.npy``, ``genes.tsv`` (gene_id, label, split, annotation columns such as
+    ``sim_class``) and ``meta.json`` (last), all into a folder that appears complete or not at all.
     """
     out_dir = Path(out_dir)
     sim_cfg = cfg["dataset"]["simulate"]
-    motifs = load_simulation_motifs(sim_cfg)
-    codes, genes, gt = simulate(sim_cfg, motifs)
+    codes, genes, gt, sim_meta, annotation = (_hard if sim_cfg["preset"] == "hard" else _easy)(sim_cfg)
     split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=None)
     genes.insert(2, "split", split)
-    L, tss = resolve_geometry(sim_cfg)
-    comp = composition(codes)
+    L, tss = int(gt["length"]), int(gt["tss_index"])
     meta = {
         "source": "simulate",
+        "preset": sim_cfg["preset"],
         "tss_index": tss,
         "window": {"start": -tss, "end": L - tss, "relative_to": "TSS"},
-        "simulate": {
-            **sim_cfg,
-            "tss_index": tss,
-            "regions": {k: list(v) for k, v in class_regions(L, tss).items()},
-            "classes": gt["classes"],
-            "observed_composition": comp,
-        },
-        "annotation_columns": ["sim_class"],
+        "simulate": sim_meta,
+        "annotation_columns": annotation,
         "ground_truth": DataFiles(out_dir).ground_truth.name,
         "split": split_record,
     }
     with atomic_dir(out_dir) as tmp:
         write_json(DataFiles(tmp).ground_truth, gt)
         write_dataset(tmp, codes, genes, meta)
-    log.info("simulated %d genes x %d bp into %s (GC %.3f, CpG o/e %.3f)", len(genes), L, out_dir, comp["gc"], comp["cpg_ratio"])
+    comp = sim_meta["observed_composition"]
+    log.info("simulated (%s) %d genes x %d bp into %s (GC %.3f, CpG o/e %.3f)", sim_cfg["preset"], len(genes), L, out_dir, comp["gc"], comp["cpg_ratio"])

@@ -1,0 +1,695 @@
+"""Grammar generator: a FRESH planted grammar drawn from a seed (``dataset.simulate.preset: hard``).
+
+The ``easy`` preset (:func:`promoter_cr.data.sources.simulate.simulate`) plants a fixed,
+hand-tuned grammar. This generator draws the grammar itself from the seed, so models and
+motif statistics are scored on grammars nobody tuned for. One config dict (``gen_cfg``,
+the ``dataset.simulate.generator`` section; every key explicit) decides:
+
+Motifs (``motifs``, ``synthetic``; see :mod:`.families`)
+    ``n_activators`` + ``n_repressors`` single motifs and ``2 * pairs.n`` pair partners,
+    drawn from the JASPAR collection (``collection``, ``tax_group``), all from pairwise
+    distinct Tomtom families (p >= ``tomtom_threshold``). Single motifs get unequal effects,
+    ``|effect| ~ U(effect)``, sign by role. ``synthetic.n`` extra single motifs are matrices
+    that match nothing in the collection (role ``synthetic.role``); the ground truth holds
+    their full matrix (``pwm``, ``(4, w)`` ACGT rows).
+Sites
+    Sampled column by column from the matrix itself (no sharpening, no redraw until a scan
+    threshold passes: some sites are weak), on a random strand; background matches are NOT
+    scrubbed. A ``-`` site is the reverse complement written at ``start..end``; each plant
+    records its ``site`` (the bases in motif orientation, ``ACGT`` string).
+Occupancy (``occupancy``)
+    Every single motif is present in a gene with probability ``fraction``, then with
+    ``sites`` (inclusive range, uniform) sites, anywhere in the window or, per motif, inside
+    a window relative to the TSS (``motifs.activator_windows[i]``,
+    ``motifs.repressor_windows[i]``, ``synthetic.window``; ``null`` = anywhere).
+Pairs (``pairs``)
+    ``cooperative``: partners ``a``, ``b`` act ONLY together, at a fixed start-to-start
+    ``spacing`` (uniform in ``spacing``, at least the width of ``a``) and relative
+    ``orientation`` (drawn when ``null``); a gene carries the pair with probability
+    ``fraction``. Every gene also gets ``decoys`` (inclusive range) inert decoys: ``a`` alone,
+    ``b`` alone, both at a wrong spacing (true +- ``decoy_shift``) or at the true spacing in
+    another orientation (kind weights ``decoy_weights``); decoys never complete a functional
+    arrangement. ``additive``: ``a`` and ``b`` each add their own effect per site, wherever
+    they are; a gene with the "pair" gets both at a random start-to-start spacing uniform in
+    ``additive_spacing`` (either order, random strands) - the null of spacing statistics -
+    and the ``decoys`` become lone partners that DO count.
+Background (``composition``)
+    A strand-symmetric first-order Markov chain per gene
+    (:func:`promoter_cr.data.sources.simulate.background.markov_chain`) whose GC fraction
+    is drawn uniformly from ``gc`` and CpG observed/expected ratio uniformly from
+    ``cpg_ratio`` truncated to what such a chain allows at that GC (:func:`min_cpg_ratio`),
+    so composition varies between genes.
+Label
+    ``clean = sum(single-site effects) + sum(pair effects) + beta * z(feature)``: the
+    planted function of the easy preset (:func:`.grammar.planted_function`: every planted
+    activator / repressor site adds its motif's effect, a cooperative pair adds its effect
+    per instance at exact spacing and orientation), plus each site of an additive partner
+    its own effect, plus the composition confound (``confound.feature`` ``gc`` or
+    ``cpg_ratio`` of the whole promoter, z-scored over the genes with the mean and sd
+    recorded in the ground truth; ``none``: off). ``label = clean + N(0, noise_sd)`` with
+    ``noise_sd = sqrt(var(clean) * (1 - c) / c)``, ``c = r2_ceiling`` the target
+    ``(Pearson r)^2`` of clean label vs label; the realised value is recorded.
+    :func:`clean_labels` recomputes ``clean`` from the ground truth and the sequences.
+Nulls (``null``)
+    ``permuted_labels``: the labels are permuted across genes after generation (the
+    permutation is recorded); ``independent_labels``: labels are drawn
+    ``N(mean(clean), var(clean) + noise_sd^2)`` independently of the sequence. Either way
+    the motifs, plants and ``clean_label`` of every gene are those of the grammar as planted
+    (what the sequence holds); only ``label`` loses its link to them, and the realised
+    ``r2_ceiling`` (clean vs label) is about 0.
+
+The ground truth has the format of the easy preset (``motifs``, ``pairs``, ``genes`` with
+``plants``, ``length``, ``tss_index``, ``seed``, ``noise_sd``, ``jaspar_release``,
+``classes``) plus a ``grammar`` block with everything else (preset, the full config, the
+JASPAR selection, confound mean/sd, null mode and permutation, target and realised r^2
+ceiling, variance of the clean labels). Additions: ``motifs[*].window`` (null or bp relative
+to the TSS), synthetic motifs' ``synthetic``, ``source`` and ``pwm``; ``pairs[*].mode`` and
+``window`` (additive pairs: ``spacing`` and ``orientation`` null, ``effect`` the joint effect
+``effect_a + effect_b``, and ``spacing_range``); ``genes[*].clean_label`` and
+``genes[*].background`` (the drawn GC / CpG o/e of its chain); ``plants[*].site``. Gene classes summarise the signs of
+the active plants: 0 ``basal`` (none), 1 ``activated``, 2 ``repressed``, 3 ``mixed``.
+
+Deterministic from the seed: one :class:`numpy.random.SeedSequence` child per concern
+(motif choice, effects and arrangement, synthetic motifs, composition, background, sites,
+placement, noise, null).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from promoter_cr.data.encoding import decode, reverse_complement_codes
+from promoter_cr.data.sources.simulate.background import composition, markov_chain
+from promoter_cr.data.sources.simulate.design import MIN_GAP
+from promoter_cr.data.sources.simulate.families import draw_distinct, family_table, synthetic_motifs
+from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
+from promoter_cr.data.sources.simulate.scoring import SitePool
+from promoter_cr.errors import ConfigError
+from promoter_cr.motifs.database import Motif
+
+log = logging.getLogger(__name__)
+
+KEY = "dataset.simulate.generator"
+NULL_MODES = ("none", "permuted_labels", "independent_labels")
+PAIR_MODES = ("cooperative", "additive")
+CONFOUND_FEATURES = ("none", "gc", "cpg_ratio")
+ORIENTATIONS = ("++", "+-", "-+", "--")
+DECOY_KINDS = ("half_a", "half_b", "wrong_spacing", "wrong_orientation")
+CLASSES = (
+    (0, "basal", "no active planted site"),
+    (1, "activated", "active planted sites all with positive effects"),
+    (2, "repressed", "active planted sites all with negative effects"),
+    (3, "mixed", "active planted sites with positive and negative effects"),
+)
+#: placement attempts per element, and re-plans per gene, before giving up
+PLACE_TRIES = 100
+PLAN_TRIES = 200
+
+__all__ = [
+    "CLASSES", "NULL_MODES", "PAIR_MODES", "check_generator_config", "clean_labels", "draw_composition", "gene_composition",
+    "generate", "generate_from_config", "generator_function", "generator_meta", "min_cpg_ratio", "planted_matrices", "sample_gene_chains",
+]
+
+
+# ----------------------------------------------------------------------------- config
+def _err(key: str, msg: str) -> ConfigError:
+    return ConfigError(f"invalid config: key '{KEY}.{key}': {msg}")
+
+
+def _interval(cfg: dict[str, Any], key: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> tuple[float, float]:
+    group, _, name = key.rpartition(".")
+    v = cfg[group][name] if group else cfg[name]
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise _err(key, f"{v!r} must be a [min, max] pair")
+    a, b = v
+    if integer and not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v):
+        raise _err(key, f"{v!r} must hold integers")
+    if a > b:
+        raise _err(key, f"minimum {a} above maximum {b}")
+    if (lo is not None and a < lo) or (hi is not None and b > hi):
+        raise _err(key, f"{v!r} outside {lo}..{hi}")
+    return a, b
+
+
+def _window(v: Any, key: str) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or v[0] >= v[1]:
+        raise _err(key, f"{v!r} must be null or [start, end] (bp relative to the TSS, start < end)")
+    return int(v[0]), int(v[1])
+
+
+def check_generator_config(gen_cfg: dict[str, Any]) -> None:
+    """Check a complete generator config (every key present; see the module docstring).
+
+    Raises :class:`ConfigError` naming the key.
+    """
+    groups = {
+        "motifs": ("collection", "tax_group", "width", "min_information", "tomtom_threshold", "n_activators", "n_repressors", "effect", "activator_windows", "repressor_windows"),
+        "synthetic": ("n", "method", "role", "width", "dirichlet_alpha", "window"),
+        "occupancy": ("fraction", "sites"),
+        "pairs": ("n", "mode", "effect", "sign", "fraction", "spacing", "orientation", "window", "decoys", "decoy_shift", "decoy_weights", "additive_spacing"),
+        "composition": ("gc", "cpg_ratio"),
+        "confound": ("feature", "beta"),
+    }
+    for g, keys in groups.items():
+        if not isinstance(gen_cfg.get(g), dict):
+            raise ConfigError(f"invalid config: key '{KEY}.{g}' is missing")
+        for k in keys:
+            if k not in gen_cfg[g]:
+                raise ConfigError(f"invalid config: key '{KEY}.{g}.{k}' is missing")
+    for k in ("r2_ceiling", "null"):
+        if k not in gen_cfg:
+            raise ConfigError(f"invalid config: key '{KEY}.{k}' is missing")
+    m, s, o, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["occupancy"], gen_cfg["pairs"]
+    _interval(gen_cfg, "motifs.width", lo=1, integer=True)
+    _interval(gen_cfg, "motifs.effect", lo=0)
+    _interval(gen_cfg, "synthetic.width", lo=1, integer=True)
+    _interval(gen_cfg, "occupancy.sites", lo=1, integer=True)
+    _interval(gen_cfg, "pairs.effect", lo=0)
+    _interval(gen_cfg, "pairs.spacing", lo=1, integer=True)
+    _interval(gen_cfg, "pairs.decoys", lo=0, integer=True)
+    _interval(gen_cfg, "pairs.decoy_shift", lo=1, integer=True)
+    _interval(gen_cfg, "pairs.additive_spacing", lo=1, integer=True)
+    _interval(gen_cfg, "composition.gc", lo=0.1, hi=0.9)
+    _interval(gen_cfg, "composition.cpg_ratio", lo=0.0, hi=1.5)
+    for k in ("n_activators", "n_repressors"):
+        if int(m[k]) < 0:
+            raise _err(f"motifs.{k}", f"{m[k]} must be >= 0")
+    for k, n in (("activator_windows", m["n_activators"]), ("repressor_windows", m["n_repressors"])):
+        if len(m[k]) > int(n):
+            raise _err(f"motifs.{k}", f"{len(m[k])} windows for {n} motifs")
+        for i, w in enumerate(m[k]):
+            _window(w, f"motifs.{k}[{i}]")
+    _window(s["window"], "synthetic.window")
+    _window(p["window"], "pairs.window")
+    if not 0 < float(m["tomtom_threshold"]) < 1:
+        raise _err("motifs.tomtom_threshold", f"{m['tomtom_threshold']} must lie in (0, 1)")
+    if int(s["n"]) < 0 or int(p["n"]) < 0:
+        raise _err("synthetic.n" if int(s["n"]) < 0 else "pairs.n", "must be >= 0")
+    if s["method"] not in ("shuffle", "dirichlet"):
+        raise _err("synthetic.method", f"{s['method']!r} (allowed shuffle, dirichlet)")
+    if s["role"] not in ("activator", "repressor"):
+        raise _err("synthetic.role", f"{s['role']!r} (allowed activator, repressor)")
+    if float(s["dirichlet_alpha"]) <= 0:
+        raise _err("synthetic.dirichlet_alpha", "must be > 0")
+    for k, v in (("occupancy.fraction", o["fraction"]), ("pairs.fraction", p["fraction"])):
+        if not 0 <= float(v) <= 1:
+            raise _err(k, f"{v} must lie in 0..1")
+    if p["mode"] not in PAIR_MODES:
+        raise _err("pairs.mode", f"{p['mode']!r} (allowed {', '.join(PAIR_MODES)})")
+    if p["sign"] not in ("activating", "repressive"):
+        raise _err("pairs.sign", f"{p['sign']!r} (allowed activating, repressive)")
+    if p["orientation"] is not None and p["orientation"] not in ORIENTATIONS:
+        raise _err("pairs.orientation", f"{p['orientation']!r} (allowed null, {', '.join(ORIENTATIONS)})")
+    w = p["decoy_weights"]
+    if set(w) - set(DECOY_KINDS) or any(float(x) < 0 for x in w.values()) or sum(float(x) for x in w.values()) <= 0:
+        raise _err("pairs.decoy_weights", f"{w!r}: non-negative weights of {', '.join(DECOY_KINDS)}, not all zero")
+    if gen_cfg["confound"]["feature"] not in CONFOUND_FEATURES:
+        raise _err("confound.feature", f"{gen_cfg['confound']['feature']!r} (allowed {', '.join(CONFOUND_FEATURES)})")
+    if not 0 < float(gen_cfg["r2_ceiling"]) <= 1:
+        raise _err("r2_ceiling", f"{gen_cfg['r2_ceiling']} must lie in (0, 1]")
+    if gen_cfg["null"] not in NULL_MODES:
+        raise _err("null", f"{gen_cfg['null']!r} (allowed {', '.join(NULL_MODES)})")
+    gc, cpg = gen_cfg["composition"]["gc"], gen_cfg["composition"]["cpg_ratio"]
+    lo_need = min_cpg_ratio(float(gc[1]))
+    if lo_need > float(cpg[1]):
+        raise _err("composition", f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, above the cpg_ratio maximum {cpg[1]}")
+    if float(cpg[1]) > 1.0 / float(gc[1]):
+        raise _err("composition", f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, below the cpg_ratio maximum {cpg[1]}")
+
+
+# ----------------------------------------------------------------------------- background
+def min_cpg_ratio(gc: float) -> float:
+    """Smallest CpG o/e a :func:`~promoter_cr.data.sources.simulate.background.markov_chain` with GC
+    fraction ``gc`` allows: ``1 - ((1 - gc) / gc)^2`` above GC 0.5 (TpA cannot go negative), else 0."""
+    return max(0.0, 1.0 - ((1.0 - gc) / gc) ** 2)
+
+
+def draw_composition(n: int, gc: Sequence[float], cpg_ratio: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene background GC fraction ``U(gc)`` and CpG o/e ``U(max(cpg_ratio[0], min_cpg_ratio(gc_i)), cpg_ratio[1])``: two ``(n,)`` float64."""
+    g = rng.uniform(float(gc[0]), float(gc[1]), n)
+    lo = np.maximum(float(cpg_ratio[0]), [min_cpg_ratio(x) + 1e-9 for x in g])
+    r = lo + rng.random(n) * np.maximum(float(cpg_ratio[1]) - lo, 0.0)
+    return g, r
+
+
+def sample_gene_chains(pi: np.ndarray, trans: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample one sequence per gene from its own first-order Markov chain.
+
+    ``pi`` ``(N, 4)`` start distributions, ``trans`` ``(N, 4, 4)`` transitions
+    (:func:`~promoter_cr.data.sources.simulate.background.markov_chain` of each gene).
+    Returns ``(N, length)`` uint8 codes. Written here rather than reusing
+    ``background.sample_chain`` because that shares one chain across all rows; this one
+    gathers each row's own transition row per position, vectorised over genes.
+    """
+    n = pi.shape[0]
+    cum_pi = np.cumsum(pi, axis=1)
+    cum_t = np.cumsum(trans, axis=2)
+    rows = np.arange(n)
+    out = np.empty((n, length), dtype=np.uint8)
+    out[:, 0] = (rng.random(n)[:, None] > cum_pi).sum(1)
+    np.minimum(out[:, 0], 3, out=out[:, 0])
+    for j in range(1, length):
+        cum = cum_t[rows, out[:, j - 1]]  # (n, 4)
+        out[:, j] = np.minimum((rng.random(n)[:, None] > cum).sum(1), 3)
+    return out
+
+
+def gene_composition(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene GC fraction and CpG observed/expected of ``(N, L)`` uint8 codes: two ``(N,)`` float64.
+
+    The definitions of :func:`~promoter_cr.data.sources.simulate.background.composition`
+    (which pools all rows), row by row; N bases ignored; CpG o/e NaN when C or G is absent.
+    """
+    codes = np.atleast_2d(np.asarray(codes))
+    valid = codes < 4
+    n = np.maximum(valid.sum(1), 1)
+    c = (codes == 1).sum(1) / n
+    g = (codes == 2).sum(1) / n
+    pairs = np.maximum((valid[:, :-1] & valid[:, 1:]).sum(1), 1)
+    cg = ((codes[:, :-1] == 1) & (codes[:, 1:] == 2)).sum(1) / pairs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(c * g > 0, cg / (c * g), np.nan)
+    return c + g, ratio
+
+
+# ----------------------------------------------------------------------------- label function
+def _feature(codes: np.ndarray, feature: str) -> np.ndarray:
+    gc, cpg = gene_composition(codes)
+    return gc if feature == "gc" else cpg
+
+
+def generator_function(plants: Sequence[dict[str, Any]], ground_truth: dict[str, Any], feature_value: float | None = None) -> float:
+    """The noise-free label of one gene of a generated grammar.
+
+    :func:`~promoter_cr.data.sources.simulate.grammar.planted_function` over the
+    cooperative pairs (single-site effects plus pair effects at exact spacing and
+    orientation), plus the effect of every plant of an ``additive`` pair partner (its
+    ``motifs`` entry), plus ``beta * (feature_value - mean) / sd`` when the ground truth's
+    ``grammar.confound.feature`` is not ``none`` (``feature_value``: the gene's promoter GC
+    fraction or CpG o/e, see :func:`gene_composition`).
+    """
+    pairs = ground_truth["pairs"]
+    coop = [p for p in pairs if p.get("mode", "cooperative") == "cooperative"]
+    total = planted_function(plants, {**ground_truth, "pairs": coop})
+    additive = {m for p in pairs if p.get("mode") == "additive" for m in (p["a"], p["b"])}
+    if additive:
+        eff = {m["motif_id"]: float(m["effect"]) for m in ground_truth["motifs"] if m["motif_id"] in additive}
+        total += sum(eff.get(p["motif_id"], 0.0) for p in plants)
+    conf = ground_truth.get("grammar", {}).get("confound", {"feature": "none"})
+    if conf["feature"] != "none":
+        if feature_value is None:
+            raise ValueError(f"the grammar has a {conf['feature']} confound: pass the gene's feature_value")
+        total += float(conf["beta"]) * (float(feature_value) - float(conf["mean"])) / float(conf["sd"])
+    return float(total)
+
+
+def clean_labels(ground_truth: dict[str, Any], codes: np.ndarray) -> np.ndarray:
+    """``(N,)`` float64 noise-free labels of all genes, from the ground truth and ``(N, L)`` uint8 codes
+    (rows in ``ground_truth["genes"]`` order)."""
+    genes = ground_truth["genes"]
+    if len(genes) != codes.shape[0]:
+        raise ValueError(f"ground truth lists {len(genes)} genes, codes have {codes.shape[0]} rows")
+    feature = ground_truth.get("grammar", {}).get("confound", {"feature": "none"})["feature"]
+    values = _feature(codes, feature) if feature != "none" else np.full(len(genes), np.nan)
+    return np.array([generator_function(g["plants"], ground_truth, None if feature == "none" else v) for g, v in zip(genes, values, strict=True)])
+
+
+# ----------------------------------------------------------------------------- grammar draw
+def _uniform(rng: np.random.Generator, r: Sequence[float]) -> float:
+    return float(rng.uniform(float(r[0]), float(r[1])))
+
+
+def _abs_window(w: tuple[int, int] | None, length: int, tss: int) -> tuple[int, int]:
+    if w is None:
+        return 0, length
+    return max(tss + w[0], 0), min(tss + w[1], length)
+
+
+def _draw_grammar(gen_cfg: dict[str, Any], release: str, rng_motif, rng_effect, rng_synth) -> tuple[list[dict], list[dict], dict[str, Motif], dict]:
+    """Planted motifs (specs), pairs (ground-truth entries) and the matrices by id."""
+    m, s, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["pairs"]
+    thr = float(m["tomtom_threshold"])
+    collection, cands, similar = family_table(
+        release, m["collection"], tuple(m["tax_group"]) if m["tax_group"] else None, (int(m["width"][0]), int(m["width"][1])),
+        float(m["min_information"]), thr,
+    )
+    n_act, n_rep, n_pairs = int(m["n_activators"]), int(m["n_repressors"]), int(p["n"])
+    n_total = n_act + n_rep + 2 * n_pairs
+    chosen = draw_distinct(cands, similar, n_total, rng_motif) if n_total else []
+    specs: list[dict[str, Any]] = []
+    for i, mo in enumerate(chosen[: n_act + n_rep]):
+        act = i < n_act
+        wins = m["activator_windows"] if act else m["repressor_windows"]
+        k = i if act else i - n_act
+        win = _window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
+        specs.append({"motif": mo, "role": "activator" if act else "repressor", "effect": (1 if act else -1) * _uniform(rng_effect, m["effect"]), "window": win})
+    sign = 1.0 if p["sign"] == "activating" else -1.0
+    pairs: list[dict[str, Any]] = []
+    for k in range(n_pairs):
+        a, b = chosen[n_act + n_rep + 2 * k], chosen[n_act + n_rep + 2 * k + 1]
+        entry: dict[str, Any] = {"a": a.motif_id, "b": b.motif_id, "a_name": a.name, "b_name": b.name, "mode": p["mode"], "window": _window(p["window"], "pairs.window")}
+        if p["mode"] == "cooperative":
+            lo, hi = max(int(p["spacing"][0]), a.width), max(int(p["spacing"][1]), a.width)
+            entry["spacing"] = int(rng_effect.integers(lo, hi + 1))
+            entry["orientation"] = p["orientation"] if p["orientation"] is not None else ORIENTATIONS[int(rng_effect.integers(4))]
+            entry["effect"] = sign * _uniform(rng_effect, p["effect"])
+            ea = eb = entry["effect"]
+        else:
+            ea, eb = sign * _uniform(rng_effect, p["effect"]), sign * _uniform(rng_effect, p["effect"])
+            # the joint effect of one site of each partner, at any spacing; each partner's own effect is in ``motifs``
+            entry.update(spacing=None, orientation=None, effect=ea + eb, effect_a=ea, effect_b=eb, spacing_range=[int(x) for x in p["additive_spacing"]])
+        pairs.append(entry)
+        for mo, e in ((a, ea), (b, eb)):
+            specs.append({"motif": mo, "role": "pair", "effect": e, "window": entry["window"]})
+    synth_info = {}
+    if int(s["n"]):
+        made = synthetic_motifs(
+            int(s["n"]), method=s["method"], sources=cands, collection=collection, threshold=thr, width=s["width"],
+            alpha=float(s["dirichlet_alpha"]), min_information=float(m["min_information"]), rng=rng_synth,
+        )
+        for mo, how in made:
+            e = (1 if s["role"] == "activator" else -1) * _uniform(rng_effect, m["effect"])
+            specs.append({"motif": mo, "role": s["role"], "effect": e, "window": _window(s["window"], "synthetic.window"), "synthetic": how})
+            synth_info[mo.motif_id] = how
+    info = {"n_collection": len(collection), "n_candidates": len(cands), "synthetic": synth_info}
+    return specs, pairs, {sp["motif"].motif_id: sp["motif"] for sp in specs}, info
+
+
+# ----------------------------------------------------------------------------- planting
+def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str, Any]]:
+    """Elements of one gene: ``{"window": (lo, hi), "sites": [(motif_id, offset, strand, role, active)], "pair": k | None}``.
+
+    Functional elements come first (windowed before free), decoys last.
+    """
+    o, pc = gen_cfg["occupancy"], gen_cfg["pairs"]
+    strands = "+-"
+    functional: list[dict[str, Any]] = []
+    for sp in specs:
+        if sp["role"] == "pair" or rng.random() >= float(o["fraction"]):
+            continue
+        mid = sp["motif"].motif_id
+        for _ in range(int(rng.integers(int(o["sites"][0]), int(o["sites"][1]) + 1))):
+            functional.append({"window": _abs_window(sp["window"], length, tss), "sites": [(mid, 0, strands[rng.integers(2)], sp["role"], True)], "pair": None, "free": sp["window"] is None})
+    for k, pr in enumerate(pairs):
+        if rng.random() >= float(pc["fraction"]):
+            continue
+        win = _abs_window(pr["window"], length, tss)
+        if pr["mode"] == "cooperative":
+            o2 = pr["orientation"]
+            sites = [(pr["a"], 0, o2[0], "pair_a", True), (pr["b"], pr["spacing"], o2[1], "pair_b", True)]
+            functional.append({"window": win, "sites": sites, "pair": k, "free": pr["window"] is None})
+        else:
+            first, second = (("a", "b") if rng.random() < 0.5 else ("b", "a"))
+            lo = max(int(pr["spacing_range"][0]), widths[pr[first]])
+            hi = int(pr["spacing_range"][1])
+            sp_ = int(rng.integers(lo, max(hi, lo) + 1))
+            sites = [(pr[first], 0, strands[rng.integers(2)], f"pair_{first}", True), (pr[second], sp_, strands[rng.integers(2)], f"pair_{second}", True)]
+            functional.append({"window": win, "sites": sites, "pair": None, "free": pr["window"] is None})
+    functional.sort(key=lambda el: el["free"])  # windowed first (stable)
+    decoys: list[dict[str, Any]] = []
+    if pairs:
+        kinds = list(pc["decoy_weights"])
+        probs = np.array([float(pc["decoy_weights"][k]) for k in kinds])
+        shift_lo, shift_hi = int(pc["decoy_shift"][0]), int(pc["decoy_shift"][1])
+        for _ in range(int(rng.integers(int(pc["decoys"][0]), int(pc["decoys"][1]) + 1))):
+            pr = pairs[int(rng.integers(len(pairs)))]
+            if pr["mode"] == "additive":  # lone partners, which count
+                side = "a" if rng.random() < 0.5 else "b"
+                decoys.append({"window": (0, length), "sites": [(pr[side], 0, strands[rng.integers(2)], f"pair_{side}", True)], "pair": None, "free": True})
+                continue
+            kind = kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]
+            a, b, s_, orient = pr["a"], pr["b"], int(pr["spacing"]), pr["orientation"]
+            if kind == "half_a":
+                sites = [(a, 0, strands[rng.integers(2)])]
+            elif kind == "half_b":
+                sites = [(b, 0, strands[rng.integers(2)])]
+            elif kind == "wrong_spacing":
+                shifts = [d for d in range(-shift_hi, shift_hi + 1) if abs(d) >= shift_lo and s_ + d >= widths[a]]
+                sites = [(a, 0, orient[0]), (b, s_ + int(shifts[rng.integers(len(shifts))]), orient[1])] if shifts else [(a, 0, strands[rng.integers(2)])]
+            else:
+                other = [x for x in ORIENTATIONS if x != orient][int(rng.integers(3))]
+                sites = [(a, 0, other[0]), (b, s_, other[1])]
+            decoys.append({"window": (0, length), "sites": [(mid, off, st, "decoy", False) for mid, off, st in sites], "pair": None, "free": True})
+    return functional + decoys
+
+
+def _place_gene(elements, coop: list[dict[str, Any]], coop_index: dict[int, int], widths: dict[str, int], rng) -> list[dict[str, Any]] | None:
+    """Non-overlapping starts for the elements (``MIN_GAP`` free bases between elements);
+    ``None`` when they do not fit or a decoy would complete a functional arrangement."""
+    plants: list[dict[str, Any]] = []
+    occupied: list[tuple[int, int]] = []
+    n_func = [0] * len(coop)
+    for el in elements:
+        offs = [off for _, off, *_ in el["sites"]]
+        first = min(offs)
+        span = max(off + widths[mid] for mid, off, *_ in el["sites"]) - first
+        lo, hi = el["window"]
+        if hi - lo < span:
+            return None
+        if el["pair"] is not None:
+            n_func[coop_index[el["pair"]]] += 1
+        for _ in range(PLACE_TRIES):
+            start = int(rng.integers(lo, hi - span + 1)) - first
+            a, b = start + first, start + first + span
+            if any(a < e + MIN_GAP and s < b + MIN_GAP for s, e in occupied):
+                continue
+            trial = plants + [
+                {"motif_id": mid, "start": start + off, "end": start + off + widths[mid], "strand": st, "role": role, "active": act}
+                for mid, off, st, role, act in el["sites"]
+            ]
+            if any(len(pair_instances(trial, p)) != n for p, n in zip(coop, n_func, strict=True)):
+                continue
+            plants = trial
+            occupied.append((a, b))
+            break
+        else:
+            return None
+    return sorted(plants, key=lambda p: (p["start"], p["motif_id"]))
+
+
+def _gene_class(plants: Sequence[dict[str, Any]], effects: dict[str, float], pair_effect: dict[str, float]) -> int:
+    signs = set()
+    for p in plants:
+        if not p["active"]:
+            continue
+        e = pair_effect.get(p["motif_id"]) if p["role"] in ("pair_a", "pair_b") else effects.get(p["motif_id"])
+        if e:
+            signs.add(e > 0)
+    if not signs:
+        return 0
+    return 3 if len(signs) == 2 else (1 if True in signs else 2)
+
+
+# ----------------------------------------------------------------------------- main entry
+def generate(
+    gen_cfg: dict[str, Any],
+    *,
+    n_genes: int,
+    length: int,
+    tss_index: int | None,
+    seed: int,
+    jaspar_release: str,
+    preset: str | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any]]:
+    """Draw a fresh planted grammar from ``seed`` and simulate a data set with it.
+
+    Parameters
+    ----------
+    gen_cfg
+        The complete generator config (:func:`check_generator_config`; the
+        ``dataset.simulate.generator`` section); the geometry comes from the keywords.
+    n_genes, length
+        Genes and window length (bp).
+    tss_index
+        0-based TSS position; ``None``: ``round(2 * length / 3)``.
+    seed
+        Everything (the grammar included) is deterministic from it.
+    jaspar_release
+        pyjaspar release the motifs are drawn from (``"JASPAR2024"``).
+    preset
+        Name recorded in ``ground_truth["grammar"]["preset"]`` (not a setting).
+
+    Returns
+    -------
+    codes
+        ``(n_genes, length)`` uint8 (A=0 C=1 G=2 T=3).
+    genes
+        DataFrame: ``gene_id`` (``sim00000``...), ``label`` (float64), ``sim_class`` (int,
+        :data:`CLASSES`), ``n_sites`` (plants incl. decoys), ``n_active_sites``,
+        ``n_pair_instances`` (functional cooperative instances), ``gc``, ``cpg_ratio``
+        (realised promoter composition).
+    ground_truth
+        The ``ground_truth.json`` dict (module docstring); JSON-serialisable.
+    """
+    check_generator_config(gen_cfg)
+    N, L = int(n_genes), int(length)
+    tss = int(round(2 * L / 3)) if tss_index is None else int(tss_index)
+    if not 0 < tss < L:
+        raise ConfigError(f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})")
+    if N < 2:
+        raise ConfigError(f"invalid config: n_genes {N}: at least 2 genes are needed (the noise is set from the label variance)")
+    ss = np.random.SeedSequence(int(seed))
+    r_motif, r_effect, r_synth, r_comp, r_bg, r_sites, r_place, r_noise, r_null = (np.random.default_rng(x) for x in ss.spawn(9))
+
+    specs, pairs, matrices, info = _draw_grammar(gen_cfg, jaspar_release, r_motif, r_effect, r_synth)
+    widths = {mid: mo.width for mid, mo in matrices.items()}
+    for pr in pairs:
+        need = (pr["spacing"] if pr["mode"] == "cooperative" else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])) + max(widths[pr["a"]], widths[pr["b"]])
+        lo, hi = _abs_window(pr["window"], L, tss)
+        if hi - lo < need:
+            raise _err("pairs.window", f"{hi - lo} bp of the {L} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)")
+
+    # background: one chain per gene
+    comp = gen_cfg["composition"]
+    bg_gc, bg_cpg = draw_composition(N, comp["gc"], comp["cpg_ratio"], r_comp)
+    chains = [markov_chain(float(g), float(r)) for g, r in zip(bg_gc, bg_cpg, strict=True)]
+    codes = sample_gene_chains(np.stack([c[0] for c in chains]), np.stack([c[1] for c in chains]), L, r_bg)
+
+    # plants
+    pools = {mid: SitePool(mo, 1.0, None, r_sites) for mid, mo in matrices.items()}
+    coop = [{"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]} for p in pairs if p["mode"] == "cooperative"]
+    coop_index = {k: i for i, k in enumerate(k for k, p in enumerate(pairs) if p["mode"] == "cooperative")}
+    plants_all: list[list[dict[str, Any]]] = []
+    for i in range(N):
+        for _ in range(PLAN_TRIES):
+            plants = _place_gene(_plan_gene(specs, pairs, gen_cfg, L, tss, widths, r_place), coop, coop_index, widths, r_place)
+            if plants is not None:
+                break
+        else:
+            raise ConfigError(f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; use a longer window, wider motif windows or fewer sites")
+        row = codes[i]
+        for p in plants:
+            site = pools[p["motif_id"]].draw()
+            row[p["start"] : p["end"]] = site if p["strand"] == "+" else reverse_complement_codes(site)
+            p["site"] = decode(site)
+        plants_all.append(plants)
+
+    # ground truth
+    conf_cfg = gen_cfg["confound"]
+    gc_real, cpg_real = gene_composition(codes)
+    confound: dict[str, Any] = {"feature": conf_cfg["feature"], "beta": float(conf_cfg["beta"])}
+    if conf_cfg["feature"] != "none":
+        f = gc_real if conf_cfg["feature"] == "gc" else cpg_real
+        confound.update(mean=float(np.mean(f)), sd=float(np.std(f)))
+        if not confound["sd"] > 0:
+            raise _err("confound.feature", f"{conf_cfg['feature']} does not vary between genes; widen 'composition'")
+    effects = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] != "pair"}
+    pair_effect = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] == "pair"}
+    ids = [f"sim{i:0{max(5, len(str(N - 1)))}d}" for i in range(N)]
+    gt_motifs = []
+    for sp in specs:
+        mo = sp["motif"]
+        entry = {"motif_id": mo.motif_id, "name": mo.name, "role": sp["role"], "effect": float(sp["effect"]), "width": mo.width, "window": list(sp["window"]) if sp["window"] else None}
+        if "synthetic" in sp:
+            entry.update(synthetic=True, source=sp["synthetic"], pwm=[[float(x) for x in row] for row in mo.pwm])
+        gt_motifs.append(entry)
+    gt_pairs = [{**p, "window": list(p["window"]) if p["window"] else None, "effect": float(p["effect"])} for p in pairs]
+    gt: dict[str, Any] = {
+        "length": L,
+        "tss_index": tss,
+        "seed": int(seed),
+        "noise_sd": 0.0,
+        "jaspar_release": jaspar_release,
+        "motifs": gt_motifs,
+        "pairs": gt_pairs,
+        "classes": [{"class": c, "name": n, "description": d} for c, n, d in CLASSES],
+        "genes": [
+            {"gene_id": g, "class": _gene_class(ps, effects, pair_effect), "plants": ps, "background": {"gc": float(bg), "cpg_ratio": float(br)}}
+            for g, ps, bg, br in zip(ids, plants_all, bg_gc, bg_cpg, strict=True)
+        ],
+        "grammar": {
+            "generator": __name__,
+            "preset": preset,
+            "config": copy.deepcopy(gen_cfg),
+            "collection": {"release": jaspar_release, "collection": gen_cfg["motifs"]["collection"], "tax_group": gen_cfg["motifs"]["tax_group"], **{k: v for k, v in info.items() if k != "synthetic"}},
+            "confound": confound,
+            "null": gen_cfg["null"],
+        },
+    }
+    clean = clean_labels(gt, codes)
+    c = float(gen_cfg["r2_ceiling"])
+    var_clean = float(np.var(clean))
+    if not var_clean > 0:
+        raise ConfigError(f"invalid config: {KEY}: every gene has the same clean label; raise occupancy.fraction or pairs.fraction")
+    sd = float(np.sqrt(var_clean * (1.0 - c) / c))
+    labels = clean + r_noise.normal(0.0, sd, N)
+    null = gen_cfg["null"]
+    if null == "permuted_labels":
+        perm = r_null.permutation(N)
+        labels = labels[perm]
+        gt["grammar"]["permutation"] = [int(x) for x in perm]
+    elif null == "independent_labels":
+        labels = r_null.normal(float(np.mean(clean)), float(np.sqrt(var_clean + sd**2)), N)
+    realised = float(np.corrcoef(clean, labels)[0, 1] ** 2)
+    gt["noise_sd"] = sd
+    for g, v in zip(gt["genes"], clean, strict=True):
+        g["clean_label"] = float(v)
+    gt["grammar"].update(r2_ceiling_target=c, r2_ceiling=realised, clean_variance=var_clean)
+    n_inst = [sum(len(pair_instances(ps, p)) for p in coop) for ps in plants_all]
+    genes = pd.DataFrame({
+        "gene_id": ids,
+        "label": labels.astype(np.float64),
+        "sim_class": np.array([g["class"] for g in gt["genes"]], dtype=np.int64),
+        "n_sites": np.array([len(ps) for ps in plants_all], dtype=np.int64),
+        "n_active_sites": np.array([sum(p["active"] for p in ps) for ps in plants_all], dtype=np.int64),
+        "n_pair_instances": np.array(n_inst, dtype=np.int64),
+        "gc": gc_real,
+        "cpg_ratio": cpg_real,
+    })
+    log.info(
+        "generated grammar (seed %d): %s; pairs %s; realised r^2 ceiling %.3f (target %.3f), noise sd %.3f",
+        int(seed), ", ".join(f"{m['name']} {m['role']} {m['effect']:+.2f}" for m in gt_motifs),
+        ", ".join(f"{p['a_name']}-{p['b_name']} {p['mode']} {p['spacing']} {p['orientation']}" for p in gt_pairs), realised, c, sd,
+    )
+    return codes, genes, gt
+
+
+def generate_from_config(sim_cfg: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any]]:
+    """:func:`generate` for the validated ``dataset.simulate`` section with ``preset: hard``.
+
+    The grammar from ``generator``; ``n_genes``, ``length``, ``tss_index``, ``seed``,
+    ``jaspar_release`` and ``preset`` from the section itself.
+    """
+    return generate(
+        sim_cfg["generator"], n_genes=int(sim_cfg["n_genes"]), length=int(sim_cfg["length"]), tss_index=sim_cfg["tss_index"],
+        seed=int(sim_cfg["seed"]), jaspar_release=sim_cfg["jaspar_release"], preset=sim_cfg["preset"],
+    )
+
+
+def generator_meta(gt: dict[str, Any], codes: np.ndarray) -> dict[str, Any]:
+    """The ``meta.json`` ``simulate`` block of a generated data set (grammar summary, composition)."""
+    grammar = {k: v for k, v in gt["grammar"].items() if k != "permutation"}
+    return {
+        **grammar,
+        "length": gt["length"],
+        "tss_index": gt["tss_index"],
+        "seed": gt["seed"],
+        "jaspar_release": gt["jaspar_release"],
+        "noise_sd": gt["noise_sd"],
+        "motifs": [{k: v for k, v in m.items() if k != "pwm"} for m in gt["motifs"]],
+        "pairs": gt["pairs"],
+        "classes": gt["classes"],
+        "observed_composition": composition(codes),
+    }
+
+
+def planted_matrices(gt: dict[str, Any]) -> list[Motif]:
+    """The matrices of every planted motif of a ground truth: JASPAR ids from its release,
+    synthetic motifs from their recorded ``pwm`` (``(4, w)``)."""
+    from promoter_cr.motifs.database import load_jaspar
+
+    synth = [m for m in gt["motifs"] if m.get("pwm") is not None]
+    jaspar_ids = [m["motif_id"] for m in gt["motifs"] if m.get("pwm") is None]
+    found = load_jaspar(release=gt["jaspar_release"], collection=None, tax_group=None, ids=jaspar_ids, non_redundant=False) if jaspar_ids else []
+    out = {m.motif_id: m for m in found}
+    for m in synth:
+        out[m["motif_id"]] = Motif(m["motif_id"], m.get("name", m["motif_id"]), np.asarray(m["pwm"], dtype=np.float64))
+    return [out[m["motif_id"]] for m in gt["motifs"]]
