@@ -65,7 +65,7 @@ def test_shapes_dtypes_and_classes(sim_cfg, simulated):
     roles = {m["motif_id"]: (m["role"], m["effect"]) for m in gt["motifs"]}
     assert roles["MA0079.5"] == ("activator", 1.0) and roles["MA0138.3"] == ("repressor", -1.0)
     assert roles["MA0018.5"][0] == "pair" and roles["MA0506.3"][0] == "pair"
-    assert gt["pairs"] == [{"a": "MA0018.5", "b": "MA0506.3", "a_name": "CREB1", "b_name": "Nrf1", "spacing": 12, "orientation": "++", "effect": 1.5}]
+    assert gt["pairs"] == [{"a": "MA0018.5", "b": "MA0506.3", "a_name": "CREB1", "b_name": "Nrf1", "spacing": 12, "orientation": "++", "effect": 1.5, "mode": "cooperative"}]
 
 
 def test_plants_are_strand_correct_pwm_samples(sim_cfg, motifs, simulated):

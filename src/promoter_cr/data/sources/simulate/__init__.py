@@ -178,6 +178,7 @@ def simulate(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> tuple[np.ndar
                 "spacing": int(p["spacing"]),
                 "orientation": p["orientation"],
                 "effect": float(p["effect"]),
+                "mode": "cooperative",
             }
             for p in sim_cfg["pairs"]
         ],

@@ -297,9 +297,9 @@ def generator_function(plants: Sequence[dict[str, Any]], ground_truth: dict[str,
     fraction or CpG o/e, see :func:`gene_composition`).
     """
     pairs = ground_truth["pairs"]
-    coop = [p for p in pairs if p.get("mode", "cooperative") == "cooperative"]
+    coop = [p for p in pairs if p["mode"] == "cooperative"]
     total = planted_function(plants, {**ground_truth, "pairs": coop})
-    additive = {m for p in pairs if p.get("mode") == "additive" for m in (p["a"], p["b"])}
+    additive = {m for p in pairs if p["mode"] == "additive" for m in (p["a"], p["b"])}
     if additive:
         eff = {m["motif_id"]: float(m["effect"]) for m in ground_truth["motifs"] if m["motif_id"] in additive}
         total += sum(eff.get(p["motif_id"], 0.0) for p in plants)

@@ -86,9 +86,9 @@ class SitePool:
         self.rng = rng
         self._buf: list[np.ndarray] = []
 
-    def _refill(self, n: int = 256) -> None:
+    def _refill(self, batch: int = 256) -> None:
         for _ in range(1000):
-            u = self.rng.random((n, len(self.cum)))
+            u = self.rng.random((batch, len(self.cum)))
             sites = (u[:, :, None] > self.cum[None]).sum(2).astype(np.uint8)
             np.minimum(sites, 3, out=sites)
             ok = site_scores(sites, self.motif.pwm) >= self.threshold
