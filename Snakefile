@@ -23,6 +23,11 @@ include: "workflow/rules/motifs.smk"
 include: "workflow/rules/figures.smk"
 
 
+if SCORE_VARIANTS or SATURATION:
+
+    include: "workflow/rules/variants.smk"
+
+
 localrules:
     all,
     download_xpresso,

@@ -21,7 +21,7 @@ from promoter_cr import __version__
 from promoter_cr.errors import ConfigError, DownloadError, InputDataError, PromoterCRError
 
 #: modules under promoter_cr.commands, each with register(subparsers), in pipeline order
-COMMAND_MODULES = ["data", "train", "interpret", "motifs", "figures"]
+COMMAND_MODULES = ["data", "train", "interpret", "motifs", "variants", "figures"]
 
 #: exit status by outcome (documented in the README and in ``promoter-cr --help``)
 EXIT_OK = 0

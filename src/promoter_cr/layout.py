@@ -300,6 +300,10 @@ class VariantFiles(_Folder):
         return self.dir / "variant_effects.tsv"
 
     @property
+    def summary(self) -> Path:
+        return self.dir / "variant_effects_summary.json"
+
+    @property
     def saturation(self) -> Path:
         return self.dir / "saturation_mutagenesis.tsv"
 
@@ -351,6 +355,15 @@ class FigureFiles(_Folder):
 
     def files(self, stage: str, simulated: bool, formats: list[str]) -> list[Path]:
         return [self.file(stage, n, f) for n in figure_names(stage, simulated) for f in formats]
+
+    def saturation(self, gene_id: str, fmt: str) -> Path:
+        """The saturation-mutagenesis heat map of one gene."""
+        return saturation_stem(self.dir / "variants", gene_id).with_suffix(f".{fmt}")
+
+
+def saturation_stem(folder: str | Path, gene_id: str) -> Path:
+    """``<folder>/saturation_<gene>``: the saturation heat map of one gene (formats added when saved)."""
+    return Path(folder) / f"saturation_{gene_id}"
 
 
 @dataclass(frozen=True)

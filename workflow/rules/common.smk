@@ -181,6 +181,32 @@ def figure_inputs(stage):
 
 
 FIGURE_STAGES = figure_stages(SIMULATED)
+SCORE_VARIANTS = bool(config["variants"]["vcf"])
+SATURATION = bool(config["variants"]["saturation"]["genes"])
+
+
+def variant_genome():
+    """The genome FASTA of the variant stage: variants.genome_fasta, else the data set's genome."""
+    v, g = config["variants"], config["dataset"]["genome"]
+    if v["genome_fasta"]:
+        return v["genome_fasta"]
+    if g["fasta"]:
+        return g["fasta"]
+    if g["fasta_url"]:
+        return s(download_path(DOWNLOADS, "genome", genome_fasta_name()))
+    raise WorkflowError(
+        "invalid config: key 'variants.genome_fasta' is required (the data set has no genome FASTA)"
+    )
+
+
+def variant_tss():
+    """The TSS table of the variant stage: variants.tss, else the data set's."""
+    tss = config["variants"]["tss"] or config["dataset"]["genome"]["tss"]
+    if not tss:
+        raise WorkflowError(
+            "invalid config: key 'variants.tss' is required (the data set has no TSS table)"
+        )
+    return tss
 
 
 def all_targets():
@@ -193,6 +219,10 @@ def all_targets():
     ]
     if SIMULATED:
         targets.append(s(MOTIFS.recovery))
+    if SCORE_VARIANTS:
+        targets.append(s(LAYOUT.variants.scores))
+    if SATURATION:
+        targets.append(s(LAYOUT.variants.saturation))
     for stage in FIGURE_STAGES:
         targets += figure_files(stage)
     return targets

@@ -277,7 +277,9 @@ def planted_mass(tracks: np.ndarray, gene_ids: np.ndarray, ground_truth: dict[st
         track is all zero), n_active_sites.
     """
     length = tracks.shape[1]
-    truth = {str(g["gene_id"]): g for g in ground_truth.get("genes", [])}
+    if "genes" not in ground_truth:
+        raise InputDataError(path, "ground truth lists no genes")
+    truth = {str(g["gene_id"]): g for g in ground_truth["genes"]}
     if not truth:
         raise InputDataError(path, "ground truth lists no genes")
     out = []

@@ -20,7 +20,9 @@ the weighted features of the reference come from the same pass as its prediction
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,4 +152,49 @@ def saturation_from_genome(
     table.insert(3, "genomic_pos", np.where(minus, tss - offset, tss + offset) + 1)
     table["genomic_ref"] = np.where(minus, _COMPLEMENT[ref_i], _BASES[ref_i])
     table["genomic_alt"] = np.where(minus, _COMPLEMENT[alt_i], _BASES[alt_i])
+    return table
+
+
+def saturation_from_checkpoint(
+    checkpoint: str | Path,
+    genome_fasta: str | Path,
+    tss: str | Path,
+    out: str | Path,
+    gene_ids: Sequence[str],
+    *,
+    tss_options: Mapping[str, Any],
+    upstream: int | None,
+    downstream: int | None,
+    start: int,
+    end: int,
+    on_unknown_chromosome: str,
+    batch_size: int,
+    device: str | None,
+    extra_table: pd.DataFrame | None = None,
+    index_dir: str | Path | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """End to end: saturation mutagenesis of ``gene_ids`` with a checkpoint's model -> ``out`` (TSV, atomic).
+
+    Windows as in training (:func:`~promoter_cr.interpret.variants.window_spec`,
+    :func:`~promoter_cr.interpret.variants.load_tss`); returns the table written.
+    """
+    from promoter_cr.atomic import write_tsv
+    from promoter_cr.interpret.attribute import model_extra_features
+    from promoter_cr.interpret.variants import gene_extra_matrix, gene_windows, load_tss, window_spec
+    from promoter_cr.models.checkpoint import load_model
+    from promoter_cr.runtime import resolve_device
+
+    model, meta = load_model(checkpoint)
+    spec = window_spec(meta, upstream=upstream, downstream=downstream)
+    genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
+    try:
+        table_tss = load_tss(tss, tss_options, meta.get("dataset_meta"))
+        genes = gene_windows(table_tss, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=gene_ids)
+        extra = gene_extra_matrix(genes, extra_table, model_extra_features(meta), checkpoint)
+        table = saturation_from_genome(model, genes, genome, spec, gene_ids, start=start, end=end, batch_size=batch_size,
+                                       device=resolve_device(device), extra=extra, progress=progress)
+    finally:
+        genome.close()
+    write_tsv(out, table)
     return table

@@ -1,0 +1,1120 @@
+"""Promoter variant effects: every VCF allele inside a gene's promoter window, scored by a CR model.
+
+Windows
+    Exactly those of the ``genome`` data source (:mod:`promoter_cr.data.sources.genome`): ``upstream``
+    bp 5' of the TSS plus ``downstream`` bp from the TSS, on the gene's strand (reverse complement on
+    ``-``), TSS at window index ``upstream``, N past a chromosome end. ``upstream``/``downstream`` come
+    from the checkpoint's stored data-set ``meta.json`` (:func:`window_spec`), so a variant is scored
+    in the window the model was trained on. The reference window of a gene is cut once
+    (:func:`~promoter_cr.data.sources.genome.extract_windows`).
+Alleles
+    A VCF record gives one allele per ALT (multi-allelic records are split). Symbolic and structural
+    ALTs (``<DEL>``, ``<*>``, breakends ``A[chr1:5[``, the spanning deletion ``*``), a missing ALT
+    (``.``) and ALT == REF are skipped and counted. REF/ALT are reduced to their *minimal change*:
+    the shared prefix (the VCF anchor base), then the shared suffix, are trimmed, leaving a genomic
+    span ``[core_start, core_end)`` replaced by ``alt_core`` (empty span: a pure insertion before
+    ``core_start``; empty ``alt_core``: a pure deletion). An allele belongs to every gene whose
+    window overlaps its span (an insertion: whose window has bases on both sides of it); each such
+    (allele, gene) pair is one output row. REF is checked against the genome (``on_ref_mismatch``:
+    ``error`` -- :class:`InputDataError` naming ``chrom:pos`` and the VCF --, ``flag``: keep the row
+    with ``ref_mismatch`` true, the ALT then replaces the *genome's* bases, or ``skip``: drop and
+    count). A record on a chromosome absent from the genome FASTA is an error naming it, or skipped
+    and counted (``on_unknown_chromosome: skip``).
+Indels (window length fixed, anchored at the TSS)
+    Everything is done in *window orientation* (the gene's strand, 5' to 3'; on ``-`` the allele is
+    reverse-complemented). The alternative haplotype is the reference with the changed span replaced;
+    the alternative window is the ``L``-bp stretch of it that puts the TSS base at index ``upstream``
+    again. So the bases between the variant and the TSS keep their window positions, the bases on the
+    far side of the variant shift away from the TSS (insertion: the far end of the window is trimmed)
+    or towards it (deletion: the far end is filled with the next genome bases beyond the window, N past
+    a chromosome end); a variant downstream of the TSS shifts the 3' end, one upstream the 5' end, on
+    either strand. An allele that changes the TSS base itself keeps the TSS at the same offset in the
+    allele when that base survives, else at the first base after the allele (in transcription
+    direction). The same-length substitutions (SNVs, MNVs) change no other position.
+Columns (one row per allele and gene; :data:`VARIANT_COLUMNS`)
+    ``variant_id`` (VCF ID, else ``chrom:pos:ref>alt``), ``chrom``, ``pos`` (1-based, as in the VCF),
+    ``ref``, ``alt`` (as in the VCF), ``kind`` (snv, mnv, insertion, deletion, complex), ``gene_id``,
+    ``strand``, ``offset_to_tss`` (window index of the first changed base minus ``upstream``, in
+    transcription direction, + downstream; an insertion: of the base after it), ``ref_prediction``,
+    ``alt_prediction``, ``delta`` (``alt_prediction - ref_prediction``), ``local_contribution_change``,
+    ``motif_gained``, ``motif_lost``, ``ref_mismatch``.
+``local_contribution_change``
+    Sum of the CR weighted features over the allele plus ``local_flank`` bp on either side, alt window
+    minus ref window: ``sum(alt_wf[a0 - f : a1 + f]) - sum(ref_wf[r0 - f : r1 + f])`` (clipped to the
+    window), where ``[r0, r1)`` is the changed span in the reference window and ``[a0, a1)`` the
+    allele in the alternative window. For an SNV this is the summed change of the weighted features
+    within +-``f`` bp; for an indel both sums cover the same flanking genome bases plus the allele on
+    its side (the shifted far side is not counted). NaN for a model without weighted features.
+``motif_gained`` / ``motif_lost``
+    Motifs (FIMO via memelite, :func:`promoter_cr.motifs.scan.scan_codes`, both strands, p below
+    ``p_threshold``) with a hit overlapping the allele in the alternative window but none overlapping
+    the changed span in the reference window (gained), or the reverse (lost); an empty span (insertion
+    in ref, deletion in alt) is overlapped by a hit that covers both bases around it. Only the window
+    as the model sees it is scanned (a local slice of ``max motif width - 1`` bp around the change).
+    ``motif_id:name`` joined by ``,``; empty when none or when no motifs are given.
+
+Exactness and speed (why not tangermeme's ``variant_effect``)
+    A CR prediction in float32 depends in the last bits on the batch size (odd batch sizes use other
+    vector kernels on the CPU, other algorithms on a GPU). Every window here -- reference or
+    alternative -- goes through :func:`promoter_cr.models.inference.run_batches` in a batch of exactly
+    ``batch_size`` rows (the last batch is padded with copies), so its prediction is a function of the
+    window alone and ``delta == predict_windows(alt) - predict_windows(ref)`` holds bit for bit
+    (:func:`predict_windows` is the same call path). tangermeme's substitution/insertion/deletion
+    effects run their own batching loop on float one-hot inputs, expect a tensor model output (a
+    CR model returns prediction and weighted features together, which the local contribution change
+    needs from the same pass), and pad indels with N instead of the genome bases beyond the window.
+    Here the reference window of a gene is predicted once; alternative windows are the reference row
+    of the gene edited on the device by the ``mutate`` hook (substitutions: a scatter of the changed
+    bases; indels: the row replaced by the alternative window built on the host), so only bytes cross
+    to the device and many variants of a gene share one cut window.
+
+Nothing is written until everything is computed; outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from promoter_cr.atomic import write_json, write_tsv
+from promoter_cr.chunks import chunk_rows_for
+from promoter_cr.data.chromosomes import normalise_chrom
+from promoter_cr.data.encoding import N_CODE, decode, reverse_complement_codes
+from promoter_cr.data.sources.genome import Genome, extract_windows, read_tss_table, window_bounds
+from promoter_cr.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+#: columns of the variant table, in order
+VARIANT_COLUMNS = [
+    "variant_id", "chrom", "pos", "ref", "alt", "kind", "gene_id", "strand", "offset_to_tss",
+    "ref_prediction", "alt_prediction", "delta", "local_contribution_change", "motif_gained", "motif_lost",
+    "ref_mismatch",
+]
+ON_REF_MISMATCH = ("error", "flag", "skip")
+ON_UNKNOWN_CHROMOSOME = ("error", "skip")
+#: host memory for one chunk of genes' windows, contributions and cumulative sums (not a setting:
+#: it only bounds memory, results do not depend on it)
+_CHUNK_BUDGET_MB = 256.0
+_BASE_LUT = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate("ACGTN"):
+    _BASE_LUT[ord(_c)] = _i
+    _BASE_LUT[ord(_c.lower())] = _i
+
+
+# ============================================================================ window parameters
+@dataclass(frozen=True)
+class WindowSpec:
+    """Promoter window around a TSS: ``upstream`` bp 5' of it plus ``downstream`` bp from it (inclusive)."""
+
+    upstream: int
+    downstream: int
+
+    @property
+    def length(self) -> int:
+        return self.upstream + self.downstream
+
+
+def window_spec(meta: Mapping[str, Any], *, upstream: int | None, downstream: int | None) -> WindowSpec:
+    """The window a checkpoint's model was trained on.
+
+    ``meta`` is the metadata of :func:`promoter_cr.models.checkpoint.load_model` (``dataset_meta`` is
+    the training set's ``meta.json``; ``length`` the model's input length). A ``genome``-source set
+    stores ``window: {upstream, downstream}``; for any other source both must be given explicitly
+    (e.g. 7000 and 3500 for Xpresso's -7000..+3500 window). Explicit values must equal a stored
+    genome window, and ``upstream + downstream`` must equal the model's input length; otherwise
+    :class:`InputDataError` names the checkpoint.
+    """
+    path = meta.get("path")
+    dmeta = meta.get("dataset_meta") or {}
+    source = dmeta.get("source")
+    stored = dmeta.get("window") if source == "genome" else None
+    if upstream is not None or downstream is not None:
+        if upstream is None or downstream is None:
+            raise InputDataError(path, "give both upstream and downstream (bp around the TSS), or neither to use the checkpoint's window")
+        spec = WindowSpec(int(upstream), int(downstream))
+        if stored and (int(stored["upstream"]), int(stored["downstream"])) != (spec.upstream, spec.downstream):
+            raise InputDataError(
+                path,
+                f"window upstream={spec.upstream}, downstream={spec.downstream} differs from the one the model was trained on "
+                f"(upstream={stored['upstream']}, downstream={stored['downstream']}); leave them unset to use the training window",
+            )
+    elif stored and "upstream" in stored and "downstream" in stored:
+        spec = WindowSpec(int(stored["upstream"]), int(stored["downstream"]))
+        tss_index = dmeta.get("tss_index")
+        if tss_index is not None and int(tss_index) != spec.upstream:
+            raise InputDataError(path, f"stored data-set meta has tss_index {tss_index} but window upstream {spec.upstream}")
+    else:
+        raise InputDataError(
+            path,
+            f"this checkpoint was trained on a {source!r} data set, which stores no genome window around the TSS; "
+            "variant windows must match training: give upstream and downstream explicitly "
+            "(e.g. 7000 and 3500 for Xpresso's -7000..+3500 window)",
+        )
+    if spec.upstream < 0 or spec.downstream < 1:
+        raise InputDataError(path, f"invalid window upstream={spec.upstream}, downstream={spec.downstream}")
+    length = meta.get("length")
+    if length is not None and int(length) != spec.length:
+        raise InputDataError(path, f"the model takes {length} bp windows but upstream + downstream = {spec.length}")
+    return spec
+
+
+# ============================================================================ genes
+def load_tss(path: str | Path, tss_options: Mapping[str, Any], dataset_meta: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Read a TSS table as the ``genome`` source does (:func:`read_tss_table`).
+
+    ``tss_options``: the ``dataset.genome`` config keys ``tss_format``, ``bed_tss``, ``gtf_feature``,
+    ``gtf_id_attribute``, ``strip_version``. A training set's stored ``bed_tss`` (``dataset_meta``)
+    overrides the option, so BED TSSs are placed as in training (a difference is logged).
+    """
+    opts = dict(tss_options)
+    trained = (dataset_meta or {}).get("bed_tss") if (dataset_meta or {}).get("source") == "genome" else None
+    if trained and trained != opts.get("bed_tss"):
+        log.warning("bed_tss %r -> %r: the checkpoint's data set placed BED TSSs with %r", opts.get("bed_tss"), trained, trained)
+        opts["bed_tss"] = trained
+    tss = read_tss_table(Path(path), opts)
+    if opts["strip_version"]:
+        tss["gene_id"] = tss["gene_id"].str.replace(r"\.\d+$", "", regex=True)
+    return tss
+
+
+def gene_windows(
+    tss: pd.DataFrame,
+    genome: Genome,
+    spec: WindowSpec,
+    *,
+    tss_path: str | Path | None,
+    on_unknown_chromosome: str,
+    gene_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Genes with their genomic windows.
+
+    Parameters
+    ----------
+    tss
+        Table of :func:`read_tss_table` / :func:`load_tss` (``gene_id, chrom, tss, strand``, optional ``line``).
+    gene_ids
+        Keep only these genes (an id absent from the table is an error).
+
+    Returns
+    -------
+    DataFrame
+        ``gene_id, chrom, ref`` (the FASTA's chromosome name), ``tss`` (0-based), ``strand``, ``start``,
+        ``end`` (genomic window ``[start, end)``, int64), in table order, index 0..n-1.
+    """
+    if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
+        raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
+    tss = tss.copy()
+    if "line" not in tss.columns:
+        tss["line"] = np.arange(1, len(tss) + 1)
+    if gene_ids is not None:
+        wanted = pd.Index([str(g) for g in gene_ids])
+        missing = wanted[~wanted.isin(tss["gene_id"])]
+        if len(missing):
+            raise InputDataError(tss_path, f"{len(missing)} requested genes are not in the TSS table (e.g. {missing[0]!r})")
+        tss = tss[tss["gene_id"].isin(wanted)]
+    dup = tss["gene_id"].duplicated(keep=False)
+    if dup.any():
+        first = tss.loc[dup].iloc[0]
+        raise InputDataError(tss_path, "duplicate gene id; one TSS per gene is needed", record=f"gene {first['gene_id']} (line {first['line']})")
+    refs = tss["chrom"].map(genome.resolve)
+    unknown = refs.isna().to_numpy()
+    if unknown.any():
+        bad = tss.loc[unknown]
+        if on_unknown_chromosome == "skip":
+            log.warning("skipping %d genes on chromosomes absent from %s: %s", int(unknown.sum()), genome.path, ", ".join(sorted(set(bad["chrom"]))[:10]))
+        else:
+            raise InputDataError(
+                tss_path,
+                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {genome.path} ({int(unknown.sum())} genes); "
+                "set on_unknown_chromosome: skip to drop them",
+                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
+            )
+        tss, refs = tss[~unknown], refs[~unknown]
+    if len(tss) == 0:
+        raise InputDataError(tss_path, "no gene left to score")
+    chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
+    pos = tss["tss"].to_numpy(dtype=np.int64)
+    outside = (pos < 0) | (pos >= chrom_len)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise InputDataError(
+            tss_path,
+            f"TSS {pos[i]} (0-based) lies outside chromosome {refs.iloc[i]} of length {chrom_len[i]} in {genome.path}: same assembly?",
+            record=f"gene {tss['gene_id'].iloc[i]} (line {tss['line'].iloc[i]})",
+        )
+    start, end = window_bounds(pos, tss["strand"].to_numpy(), spec.upstream, spec.downstream)
+    return pd.DataFrame(
+        {
+            "gene_id": tss["gene_id"].to_numpy(dtype=object),
+            "chrom": tss["chrom"].to_numpy(dtype=object),
+            "ref": refs.to_numpy(dtype=object),
+            "tss": pos,
+            "strand": tss["strand"].to_numpy(dtype=object),
+            "start": start,
+            "end": end,
+        }
+    )
+
+
+def gene_extra_matrix(genes: pd.DataFrame, extra_table: pd.DataFrame | None, features: Sequence[str], checkpoint: str | Path | None) -> np.ndarray | None:
+    """``(G, F)`` float32 extra features of ``genes`` for a model that uses them (``None`` when it does not).
+
+    ``extra_table``: a table with ``gene_id`` and the feature columns (e.g. the training set's genes.tsv).
+    """
+    if not features:
+        return None
+    if extra_table is None:
+        raise InputDataError(checkpoint, f"the model uses extra per-gene features {list(features)}; give a table of them (e.g. the data set's genes.tsv)")
+    missing = [f for f in list(features) + ["gene_id"] if f not in extra_table.columns]
+    if missing:
+        raise InputDataError(None, f"the extra-feature table lacks columns {missing}")
+    tab = extra_table.drop_duplicates("gene_id").set_index("gene_id")
+    absent = ~genes["gene_id"].isin(tab.index)
+    if absent.any():
+        raise InputDataError(None, "no extra features for a gene to score", record=f"gene {genes['gene_id'][absent].iloc[0]}")
+    values = tab.loc[genes["gene_id"], list(features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+    if not np.isfinite(values).all():
+        i = int(np.argwhere(~np.isfinite(values))[0][0])
+        raise InputDataError(None, "extra feature is not a finite number", record=f"gene {genes['gene_id'].iloc[i]}")
+    return values
+
+
+# ============================================================================ VCF
+@dataclass
+class Alleles:
+    """Alleles of the VCF that fall in some gene window, and the (allele, gene) pairs to score.
+
+    Per allele (``(n,)`` arrays/lists): ``variant_id, chrom, pos, ref, alt, kind`` (as written to the
+    table), ``core_start``/``core_end`` (int64 genomic span of the minimal change), ``alt_core``
+    (uint8 codes of the inserted bases, forward strand), ``ref_mismatch`` (bool).
+    Pairs (``(p,)`` int64): ``pair_allele``, ``pair_gene`` (row of the gene table).
+    ``counts``: what was read, skipped and kept.
+    """
+
+    variant_id: list[str]
+    chrom: list[str]
+    pos: np.ndarray
+    ref: list[str]
+    alt: list[str]
+    kind: list[str]
+    core_start: np.ndarray
+    core_end: np.ndarray
+    alt_core: list[np.ndarray]
+    ref_mismatch: np.ndarray
+    pair_allele: np.ndarray
+    pair_gene: np.ndarray
+    counts: dict[str, int]
+
+
+def parse_region(text: str) -> tuple[str, int, int | None]:
+    """``chr1``, ``chr1:1000-2000`` or ``chr1:1,000-2,000`` (1-based, inclusive) -> ``(chrom, start0, end)`` half-open."""
+    text = text.strip().replace(",", "")
+    chrom, _, rng = text.partition(":")
+    if not chrom:
+        raise ValueError(f"region {text!r} has no chromosome")
+    if not rng:
+        return chrom, 0, None
+    a, _, b = rng.partition("-")
+    try:
+        start = int(a) - 1
+        end = int(b) if b else start + 1
+    except ValueError:
+        raise ValueError(f"region {text!r} is not chrom:start-end") from None
+    if start < 0 or end <= start:
+        raise ValueError(f"region {text!r} is empty or negative")
+    return chrom, start, end
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _intersect(a: list[tuple[int, int]], b: list[tuple[int, int | None]]) -> list[tuple[int, int]]:
+    out = []
+    for s, e in a:
+        for rs, re_ in b:
+            lo, hi = max(s, rs), min(e, re_ if re_ is not None else e)
+            if hi > lo:
+                out.append((lo, hi))
+    return _merge(out)
+
+
+def _locate_bad_record(path: Path, n_ok: int, last: str | None) -> str:
+    """Best-effort name of the record after ``n_ok`` good ones: its line (text VCF), else its number."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rt", errors="replace") as fh:
+            if fh.read(3) == "BCF":  # binary: no lines to point at
+                raise OSError
+            fh.seek(0)
+            k = 0
+            for lineno, line in enumerate(fh, 1):
+                if line.startswith("#"):
+                    continue
+                if k == n_ok:
+                    text = line.rstrip("\n")
+                    return f"line {lineno} ({text[:80]!r})"
+                k += 1
+    except (OSError, EOFError, UnicodeDecodeError):
+        pass
+    return f"record {n_ok + 1}" + (f" (after {last})" if last else "")
+
+
+def _open_vcf(path: Path):
+    import pysam
+
+    if not path.exists():
+        raise InputDataError(path, "VCF file not found")
+    if path.is_dir():
+        raise InputDataError(path, "is a directory, expected a VCF/BCF file")
+    try:
+        return pysam.VariantFile(str(path))
+    except (OSError, ValueError) as exc:
+        raise InputDataError(path, f"not a readable VCF/BCF file ({str(exc).strip() or type(exc).__name__})") from None
+
+
+def _iter_records(vf, path: Path, fetches: list[tuple[str, int, int]] | None) -> Iterator[Any]:
+    """Records of an open VariantFile: all (``fetches`` None) or region queries, each record once.
+
+    A record is fetched by every interval it overlaps; sorted disjoint intervals of a contig make it
+    reappear only in later intervals, where it starts before the previous interval's end: skipped.
+    Malformed records raise :class:`InputDataError` naming the line (text VCF) or record number.
+    """
+    n_ok, last = 0, None
+    if fetches is None:
+        sources: Iterable[tuple[Any, int]] = [(iter(vf), -1)]
+    else:
+        sources = []
+        prev: dict[str, int] = {}
+        for contig, _start, e in fetches:
+            sources.append((None, prev.get(contig, -1)))
+            prev[contig] = e
+    for k, (it, skip_before) in enumerate(sources):
+        if it is None:
+            contig, s, e = fetches[k]
+            it = vf.fetch(contig, s, e)
+        while True:
+            try:
+                rec = next(it)
+            except StopIteration:
+                break
+            except (OSError, ValueError) as exc:
+                where = _locate_bad_record(path, n_ok, last) if fetches is None else f"after {last or 'the start of ' + fetches[k][0]}"
+                raise InputDataError(path, f"malformed VCF record ({str(exc).strip() or type(exc).__name__})", record=where) from None
+            if rec.start < skip_before:
+                continue
+            n_ok += 1
+            last = f"{rec.chrom}:{rec.pos}"
+            yield rec
+
+
+def _is_symbolic(alt: str) -> bool:
+    return alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", ".") or alt.startswith(".") or alt.endswith(".")
+
+
+def _codes(seq: str, path: Path, record: str, what: str) -> np.ndarray:
+    codes = _BASE_LUT[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
+    if (codes == 255).any():
+        raise InputDataError(path, f"{what} {seq!r} has characters other than A, C, G, T, N", record=record)
+    return codes
+
+
+def _minimal_change(pos0: int, ref: np.ndarray, alt: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """Trim the shared prefix, then the shared suffix: ``(core_start, core_end, alt_core)`` (genomic, 0-based)."""
+    n = min(len(ref), len(alt))
+    p = 0
+    while p < n and ref[p] == alt[p]:
+        p += 1
+    r, a = ref[p:], alt[p:]
+    m = min(len(r), len(a))
+    s = 0
+    while s < m and r[len(r) - 1 - s] == a[len(a) - 1 - s]:
+        s += 1
+    return pos0 + p, pos0 + len(ref) - s, a[: len(a) - s].copy()
+
+
+def _kind(ref_len: int, alt_len: int) -> str:
+    if ref_len == alt_len:
+        return "snv" if ref_len == 1 else "mnv"
+    if ref_len == 0:
+        return "insertion"
+    if alt_len == 0:
+        return "deletion"
+    return "complex"
+
+
+def read_alleles(
+    vcf: str | Path,
+    genes: pd.DataFrame,
+    genome: Genome,
+    spec: WindowSpec,
+    *,
+    regions: Sequence[str] | None,
+    on_ref_mismatch: str,
+    on_unknown_chromosome: str,
+) -> Alleles:
+    """Read the VCF and pair every allele with the genes whose windows it changes.
+
+    Plain, bgzipped or BCF; with a tabix/CSI index the gene windows (intersected with ``regions``)
+    are fetched by region query, else the file is streamed and filtered (records on contigs absent
+    from the genome are then errors or counted, per ``on_unknown_chromosome``). ``regions``:
+    ``chrom[:start-end]`` strings (1-based inclusive) restricting which records are read. REF is
+    checked against the genome for every record with an allele in some window. ``genes`` must
+    have a 0..n-1 index (:func:`gene_windows`); pairs refer to its rows.
+    """
+    if on_ref_mismatch not in ON_REF_MISMATCH:
+        raise ValueError(f"on_ref_mismatch must be one of {ON_REF_MISMATCH}")
+    if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
+        raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
+    path = Path(vcf)
+    length = spec.length
+    region_list = [parse_region(r) for r in regions] if regions else None
+    by_norm_region: dict[str, list[tuple[int, int | None]]] = {}
+    for c, s, e in region_list or []:
+        by_norm_region.setdefault(normalise_chrom(c), []).append((s, e))
+    # gene windows per genome chromosome, sorted by start
+    win: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for ref, grp in genes.groupby("ref", sort=False):
+        order = np.argsort(grp["start"].to_numpy(), kind="stable")
+        win[ref] = (grp["start"].to_numpy()[order], grp.index.to_numpy()[order])
+    counts = dict(records=0, alleles=0, symbolic_or_missing=0, same_as_ref=0, unknown_chromosome=0,
+                  outside_windows=0, outside_regions=0, ref_mismatch=0, ref_mismatch_skipped=0, alleles_scored=0, pairs=0)
+    out: dict[str, list] = {k: [] for k in ("variant_id", "chrom", "pos", "ref", "alt", "kind", "core_start", "core_end", "alt_core", "ref_mismatch")}
+    pair_allele: list[int] = []
+    pair_gene: list[np.ndarray] = []
+
+    vf = _open_vcf(path)
+    try:
+        fetches = None
+        if vf.index is not None:
+            index_contigs = list(vf.index.keys())
+            alias = {}
+            for c in index_contigs:
+                alias.setdefault(normalise_chrom(c), c)
+            fetches = []
+            for ref, (starts, _) in win.items():
+                contig = ref if ref in index_contigs else alias.get(normalise_chrom(ref))
+                if contig is None:
+                    continue
+                ivs = _merge([(max(0, int(s) - 1), int(s) + length + 1) for s in starts])
+                if region_list is not None:
+                    ivs = _intersect(ivs, by_norm_region.get(normalise_chrom(ref), []))
+                fetches.extend((contig, s, e) for s, e in ivs)
+            log.info("%s is indexed: %d region queries over the gene windows", path, len(fetches))
+        resolved: dict[str, str | None] = {}
+        for rec in _iter_records(vf, path, fetches):
+            counts["records"] += 1
+            chrom = rec.chrom
+            record = f"{chrom}:{rec.pos}"
+            if chrom not in resolved:
+                resolved[chrom] = genome.resolve(chrom)
+            gref = resolved[chrom]
+            alts = rec.alts or (".",)
+            counts["alleles"] += len(alts)
+            if gref is None:
+                if on_unknown_chromosome == "skip":
+                    counts["unknown_chromosome"] += len(alts)
+                    continue
+                shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
+                raise InputDataError(
+                    path,
+                    f"chromosome {chrom!r} is not in the genome FASTA {genome.path} (which has {shown}); "
+                    "set on_unknown_chromosome: skip to skip such records",
+                    record=record,
+                )
+            if region_list is not None and fetches is None:
+                rs = by_norm_region.get(normalise_chrom(chrom), [])
+                if not any(rec.start < (e if e is not None else rec.stop) and rec.stop > s for s, e in rs):
+                    counts["outside_regions"] += len(alts)
+                    continue
+            ref_str = rec.ref.upper()
+            ref_codes = _codes(ref_str, path, record, "REF")
+            pos0 = rec.pos - 1
+            checked: bool | None = None
+            starts, rows = win.get(gref, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+            for alt in alts:
+                if _is_symbolic(alt):
+                    counts["symbolic_or_missing"] += 1
+                    continue
+                alt_str = alt.upper()
+                alt_codes = _codes(alt_str, path, record, "ALT")
+                cs, ce, alt_core = _minimal_change(pos0, ref_codes, alt_codes)
+                if ce == cs and len(alt_core) == 0:
+                    counts["same_as_ref"] += 1
+                    continue
+                lo = np.searchsorted(starts, cs - length, side="right")
+                hi = np.searchsorted(starts, ce, side="left")  # windows with cs - L < start < ce (ce == cs: insertion)
+                if hi <= lo:
+                    counts["outside_windows"] += 1
+                    continue
+                if checked is None:
+                    genome_ref = genome.fetch_codes(gref, pos0, pos0 + len(ref_codes))
+                    checked = bool(np.array_equal(genome_ref, ref_codes))
+                    if not checked:
+                        counts["ref_mismatch"] += 1
+                        if on_ref_mismatch == "error":
+                            raise InputDataError(
+                                path,
+                                f"REF {ref_str!r} does not match the genome {genome.path} ({decode(genome_ref)!r} at {gref}:{rec.pos}); "
+                                "is the VCF on the same assembly? Set on_ref_mismatch: flag to keep such rows flagged, or skip",
+                                record=record,
+                            )
+                if not checked and on_ref_mismatch == "skip":
+                    counts["ref_mismatch_skipped"] += 1
+                    continue
+                k = len(out["pos"])
+                out["variant_id"].append(rec.id if rec.id else f"{chrom}:{rec.pos}:{ref_str}>{alt_str}")
+                out["chrom"].append(chrom)
+                out["pos"].append(rec.pos)
+                out["ref"].append(ref_str)
+                out["alt"].append(alt_str)
+                out["kind"].append(_kind(ce - cs, len(alt_core)))
+                out["core_start"].append(cs)
+                out["core_end"].append(ce)
+                out["alt_core"].append(alt_core)
+                out["ref_mismatch"].append(not checked)
+                g = np.sort(rows[lo:hi])
+                pair_allele.extend([k] * len(g))
+                pair_gene.append(g)
+    finally:
+        vf.close()
+    counts["alleles_scored"] = len(out["pos"])
+    counts["pairs"] = len(pair_allele)
+    return Alleles(
+        variant_id=out["variant_id"], chrom=out["chrom"], pos=np.asarray(out["pos"], dtype=np.int64),
+        ref=out["ref"], alt=out["alt"], kind=out["kind"],
+        core_start=np.asarray(out["core_start"], dtype=np.int64), core_end=np.asarray(out["core_end"], dtype=np.int64),
+        alt_core=out["alt_core"], ref_mismatch=np.asarray(out["ref_mismatch"], dtype=bool),
+        pair_allele=np.asarray(pair_allele, dtype=np.int64),
+        pair_gene=np.concatenate(pair_gene).astype(np.int64) if pair_gene else np.zeros(0, np.int64),
+        counts=counts,
+    )
+
+
+# ============================================================================ edits in window orientation
+@dataclass
+class Edit:
+    """One (allele, gene) pair in window coordinates.
+
+    ``start``/``end``: changed span of the reference window (may reach outside ``[0, L)``; empty for
+    an insertion before ``start``); ``alt``: uint8 codes replacing it, in window orientation;
+    ``shift``: window offset of the alternative haplotype (0 for substitutions; the alternative
+    window is ``H[shift : shift + L]`` of the haplotype ``H`` in reference-window coordinates), so the
+    allele starts at ``start - shift`` in the alternative window.
+    """
+
+    start: int
+    end: int
+    alt: np.ndarray
+    shift: int
+
+    @property
+    def substitution(self) -> bool:
+        return self.end - self.start == len(self.alt)
+
+    @property
+    def alt_start(self) -> int:
+        return self.start - self.shift
+
+
+def orient_edit(core_start: int, core_end: int, alt_core: np.ndarray, window_start: int, minus: bool, spec: WindowSpec) -> Edit:
+    """Map a genomic minimal change onto a gene's window (orientation, TSS anchoring; see the module docstring)."""
+    length, up = spec.length, spec.upstream
+    if minus:
+        s, e = window_start + length - core_end, window_start + length - core_start
+        alt = reverse_complement_codes(alt_core) if len(alt_core) else alt_core
+    else:
+        s, e = core_start - window_start, core_end - window_start
+        alt = alt_core
+    a = len(alt)
+    dl = a - (e - s)
+    if up < s:
+        tss_new = up
+    elif up >= e:
+        tss_new = up + dl
+    else:
+        k = up - s
+        tss_new = s + k if k < a else s + a
+    return Edit(int(s), int(e), np.asarray(alt, dtype=np.uint8), int(tss_new - up))
+
+
+def alt_window(extended: np.ndarray, ext: int, length: int, edit: Edit) -> np.ndarray:
+    """The ``(L,)`` uint8 alternative window of one edit.
+
+    ``extended``: the reference window with ``ext`` genome bases beyond either end, in window
+    orientation (``(L + 2 ext,)``; window index ``i`` is ``extended[ext + i]``); ``ext`` must be at
+    least the length of the changed span plus that of the allele.
+    """
+    if edit.start + ext < 0 or edit.end + ext > len(extended) or ext + edit.shift < 0:
+        raise ValueError("extended window too short for this edit")
+    hap = np.concatenate([extended[: edit.start + ext], edit.alt, extended[edit.end + ext :]])
+    out = hap[ext + edit.shift : ext + edit.shift + length]
+    if len(out) != length:
+        raise ValueError("extended window too short for this edit")
+    return out
+
+
+# ============================================================================ batched model calls
+def _trim(out, n: int):
+    """A BatchOutput cut to its first ``n`` rows (the rest were padding)."""
+    from promoter_cr.models.inference import BatchOutput
+
+    if n == len(out):
+        return out
+    def cut(a):
+        return None if a is None else a[:n]
+
+    return BatchOutput(prediction=out.prediction[:n], bias=cut(out.bias), contributions=cut(out.contributions), weights=cut(out.weights), extra=cut(out.extra))
+
+
+def run_padded(
+    model,
+    codes: np.ndarray,
+    rows: np.ndarray,
+    *,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None,
+    what: Iterable[str],
+    mutate: Callable | None = None,
+    progress: bool = False,
+    desc: str = "variants",
+) -> Iterator[tuple[slice, Any]]:
+    """:func:`~promoter_cr.models.inference.run_batches` over ``rows`` with every batch exactly ``batch_size`` rows.
+
+    The last batch is padded with copies of the last row (its outputs dropped; ``mutate`` sees
+    output slices that may reach past ``len(rows)`` and must leave such rows alone), so a window's
+    prediction never depends on how many others share the call. Yields ``(slice, BatchOutput)``
+    over the ``len(rows)`` real rows.
+    """
+    from promoter_cr.models.inference import run_batches
+
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    if n == 0:
+        return
+    pad = (-n) % batch_size
+    padded = np.concatenate([rows, np.repeat(rows[-1:], pad)]) if pad else rows
+    for sl, out in run_batches(model, codes, batch_size=batch_size, device=device, rows=padded, extra=extra, what=what, mutate=mutate, progress=progress, desc=desc):
+        stop = min(sl.stop, n)
+        if stop <= sl.start:
+            continue
+        yield slice(sl.start, stop), _trim(out, stop - sl.start)
+
+
+def predict_windows(model, windows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None) -> np.ndarray:
+    """Predictions ``(n,)`` float64 of ``(n, L)`` uint8 windows, on the call path of the variant scores.
+
+    ``delta`` of :func:`score_alleles` equals ``predict_windows(alt) - predict_windows(ref)`` exactly
+    (same model, batch size and device).
+    """
+    windows = np.ascontiguousarray(windows, dtype=np.uint8)
+    pred = np.empty(len(windows), dtype=np.float64)
+    for sl, out in run_padded(model, windows, np.arange(len(windows)), batch_size=batch_size, device=device, extra=extra, what=("prediction",)):
+        pred[sl] = out.prediction
+    return pred
+
+
+def is_cr(model) -> bool:
+    """Whether ``model`` returns weighted features (a Contextual Regression model)."""
+    from promoter_cr.models.cr import CRModel
+
+    return isinstance(model, CRModel)
+
+
+@dataclass
+class EditPlan:
+    """Edits of many rows of ``(G, L)`` windows, applied on the device by the ``mutate`` hook.
+
+    ``row``: ``(n,)`` int64 window row of each output row (rows without edits give the unedited
+    window). Substitutions are flattened into ``sub_idx``/``sub_pos``/``sub_code`` (output row,
+    window position, new code; sorted by output row; positions inside the window only);
+    ``replace``: ``(n,)`` bool, rows whose whole window is replaced by ``replacement(i)`` (indels).
+    """
+
+    row: np.ndarray
+    sub_idx: np.ndarray
+    sub_pos: np.ndarray
+    sub_code: np.ndarray
+    replace: np.ndarray
+    replacement: Callable[[int], np.ndarray] | None = None
+
+    def hook(self, device) -> Callable:
+        """The ``mutate(block, sl)`` hook of :func:`run_padded`."""
+        import torch
+
+        sub_idx = self.sub_idx
+        pos_t = torch.from_numpy(self.sub_pos).to(device)
+        code_t = torch.from_numpy(self.sub_code).to(device)
+        idx_t = torch.from_numpy(sub_idx).to(device)
+        n = len(self.row)
+
+        def mutate(block, sl):
+            a, b = np.searchsorted(sub_idx, [sl.start, min(sl.stop, n)])
+            if b > a:
+                block[idx_t[a:b] - sl.start, pos_t[a:b]] = code_t[a:b]
+            stop = min(sl.stop, n)
+            rep = np.flatnonzero(self.replace[sl.start:stop])
+            if rep.size:
+                alt = np.stack([self.replacement(sl.start + int(i)) for i in rep])
+                block[torch.from_numpy(rep).to(block.device)] = torch.from_numpy(alt).to(block.device)
+            return block
+
+        return mutate
+
+
+def _local_sum(cs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Row-wise sums of a track over ``[lo, hi)`` clipped to ``[0, L)``: ``cs`` is ``(n, L + 1)`` cumulative sums."""
+    length = cs.shape[1] - 1
+    lo = np.clip(lo, 0, length)
+    hi = np.clip(hi, lo, length)
+    r = np.arange(len(cs))
+    return cs[r, hi] - cs[r, lo]
+
+
+def _cumsum(track: np.ndarray) -> np.ndarray:
+    out = np.zeros((track.shape[0], track.shape[1] + 1), dtype=np.float64)
+    np.cumsum(track, axis=1, dtype=np.float64, out=out[:, 1:])
+    return out
+
+
+# ============================================================================ motifs
+def _motif_labels(motifs) -> list[str]:
+    return [m.motif_id if m.name in ("", m.motif_id) else f"{m.motif_id}:{m.name}" for m in motifs]
+
+
+def motif_changes(
+    ref_windows: np.ndarray,
+    ref_spans: np.ndarray,
+    alt_windows: Callable[[int], np.ndarray],
+    alt_spans: np.ndarray,
+    ref_rows: np.ndarray,
+    motifs,
+    *,
+    p_threshold: float,
+) -> tuple[list[str], list[str]]:
+    """Motifs gained and lost at each edit (``motif_id:name`` joined by ``,``).
+
+    ``ref_windows``: ``(G, L)`` uint8; ``ref_rows``: ``(n,)`` row of each edit; ``ref_spans`` /
+    ``alt_spans``: ``(n, 2)`` int64 changed span in the reference window / allele in the alternative
+    window; ``alt_windows(i)``: the ``(L,)`` alternative window of edit ``i``. Only local slices
+    (span +- max width - 1, clipped to the window) are scanned.
+    """
+    from promoter_cr.motifs.scan import scan_codes
+
+    n = len(ref_rows)
+    if n == 0 or not motifs:
+        return [""] * n, [""] * n
+    length = ref_windows.shape[1]
+    reach = max(m.width for m in motifs) - 1
+    labels = np.asarray(_motif_labels(motifs), dtype=object)
+
+    def slices(get, spans):
+        lo = np.clip(spans[:, 0] - reach, 0, length)
+        hi = np.clip(np.maximum(spans[:, 1], spans[:, 0]) + reach, 0, length)
+        width = int(max(1, (hi - lo).max()))
+        block = np.full((n, width), N_CODE, dtype=np.uint8)
+        for i in range(n):
+            block[i, : hi[i] - lo[i]] = get(i)[lo[i] : hi[i]]
+        return block, lo
+
+    ref_block, ref_lo = slices(lambda i: ref_windows[ref_rows[i]], ref_spans)
+    alt_block, alt_lo = slices(alt_windows, alt_spans)
+    sets = []
+    for block, lo, spans in ((ref_block, ref_lo, ref_spans), (alt_block, alt_lo, alt_spans)):
+        hits = scan_codes(block, motifs, p_threshold)
+        found: list[set] = [set() for _ in range(n)]
+        if len(hits):
+            s = hits.start + lo[hits.gene]
+            e = hits.end + lo[hits.gene]
+            ls = spans[hits.gene, 0]
+            le = np.maximum(spans[hits.gene, 1], ls)
+            over = (s < le) & (e > ls)  # empty span (le == ls): the hit covers the bases on both sides
+            for g, m in zip(hits.gene[over], hits.motif[over], strict=True):
+                found[int(g)].add(int(m))
+        sets.append(found)
+    gained = [",".join(labels[sorted(a - r)]) for r, a in zip(*sets, strict=True)]
+    lost = [",".join(labels[sorted(r - a)]) for r, a in zip(*sets, strict=True)]
+    return gained, lost
+
+
+# ============================================================================ scoring
+def score_alleles(
+    model,
+    alleles: Alleles,
+    genes: pd.DataFrame,
+    genome: Genome,
+    spec: WindowSpec,
+    *,
+    motifs,
+    p_threshold: float,
+    local_flank: int,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Score every (allele, gene) pair of ``alleles``: the variant table (:data:`VARIANT_COLUMNS`).
+
+    Genes are processed in chunks (bounded host memory); per chunk the reference windows are cut
+    once and predicted once (with weighted features), the alternative windows stream through the
+    model in padded batches of ``batch_size``. ``extra``: ``(G, F)`` float32 per-gene features of
+    ``genes`` rows (models trained with them), else ``None``. Rows come in VCF order, then gene-table
+    order.
+    """
+    import torch
+
+    device = torch.device(device) if not isinstance(device, torch.device) else device
+    n_pairs = len(alleles.pair_allele)
+    length, up = spec.length, spec.upstream
+    has_wf = is_cr(model)
+    what = ("prediction", "contributions") if has_wf else ("prediction",)
+    ref_pred = np.full(n_pairs, np.nan)
+    alt_pred = np.full(n_pairs, np.nan)
+    local = np.full(n_pairs, np.nan)
+    offset = np.zeros(n_pairs, dtype=np.int64)
+    gained = np.full(n_pairs, "", dtype=object)
+    lost = np.full(n_pairs, "", dtype=object)
+
+    order = np.argsort(alleles.pair_gene, kind="stable")
+    uniq_genes, first = np.unique(alleles.pair_gene[order], return_index=True)
+    bounds = np.append(first, n_pairs)
+    per_chunk = chunk_rows_for(length, _CHUNK_BUDGET_MB, itemsize=1 + 4 + 8)
+    minus_all = genes["strand"].to_numpy() == "-"
+    start_all = genes["start"].to_numpy(dtype=np.int64)
+    for c0 in range(0, len(uniq_genes), per_chunk):
+        cg = uniq_genes[c0 : c0 + per_chunk]
+        pairs = order[bounds[c0] : bounds[min(c0 + per_chunk, len(uniq_genes))]]
+        local_row = np.searchsorted(cg, alleles.pair_gene[pairs])  # chunk row of each pair
+        gsub = genes.iloc[cg]
+        edits = [
+            orient_edit(int(alleles.core_start[a]), int(alleles.core_end[a]), alleles.alt_core[a], int(start_all[g]), bool(minus_all[g]), spec)
+            for a, g in zip(alleles.pair_allele[pairs], alleles.pair_gene[pairs], strict=True)
+        ]
+        ext = 1 + max((e.end - e.start) + len(e.alt) for e in edits)
+        extended = extract_windows(genome, gsub["ref"].to_numpy(), gsub["tss"].to_numpy(), gsub["strand"].to_numpy(), up + ext, spec.downstream + ext)
+        windows = np.ascontiguousarray(extended[:, ext : ext + length])
+        gx = None if extra is None else np.ascontiguousarray(extra[cg], dtype=np.float32)
+
+        # one padded run per chunk: the G reference rows (unedited), then one row per edit (the
+        # gene's reference row edited on the device), so padding is paid once per chunk
+        n_ref, n_edit = len(cg), len(edits)
+        sub_idx, sub_pos, sub_code = [], [], []
+        for i, e in enumerate(edits):
+            if not e.substitution:
+                continue
+            pos = np.arange(e.start, e.end)
+            keep = (pos >= 0) & (pos < length)
+            sub_idx.append(np.full(int(keep.sum()), n_ref + i, dtype=np.int64))
+            sub_pos.append(pos[keep])
+            sub_code.append(e.alt[keep])
+
+        def replacement(i: int, edits=edits, local_row=local_row, extended=extended, ext=ext) -> np.ndarray:
+            return alt_window(extended[local_row[i]], ext, length, edits[i])
+
+        plan = EditPlan(
+            row=np.concatenate([np.arange(n_ref), local_row]),
+            sub_idx=np.concatenate(sub_idx) if sub_idx else np.zeros(0, np.int64),
+            sub_pos=np.concatenate(sub_pos).astype(np.int64) if sub_pos else np.zeros(0, np.int64),
+            sub_code=np.concatenate(sub_code).astype(np.uint8) if sub_code else np.zeros(0, np.uint8),
+            replace=np.concatenate([np.zeros(n_ref, bool), [not e.substitution for e in edits]]).astype(bool),
+            replacement=lambda i, n_ref=n_ref, replacement=replacement: replacement(i - n_ref),
+        )
+        starts = np.array([e.start for e in edits], dtype=np.int64)
+        ends = np.array([e.end for e in edits], dtype=np.int64)
+        alt_starts = np.array([e.alt_start for e in edits], dtype=np.int64)
+        alt_ends = alt_starts + np.array([len(e.alt) for e in edits], dtype=np.int64)
+        pred_all = np.empty(n_ref + n_edit)
+        r_cs = np.zeros((n_ref, length + 1)) if has_wf else None
+        a_local = np.full(n_edit, np.nan)
+        for sl, out in run_padded(model, windows, plan.row, batch_size=batch_size, device=device, extra=gx, what=what,
+                                  mutate=plan.hook(device), progress=progress and n_edit > 50 * batch_size):
+            pred_all[sl] = out.prediction
+            if has_wf:
+                cs = _cumsum(out.contributions)
+                idx = np.arange(sl.start, sl.stop)
+                is_ref = idx < n_ref
+                r_cs[idx[is_ref]] = cs[is_ref]
+                j = idx[~is_ref] - n_ref
+                a_local[j] = _local_sum(cs[~is_ref], alt_starts[j] - local_flank, alt_ends[j] + local_flank)
+        r_pred, a_pred = pred_all[:n_ref], pred_all[n_ref:]
+        ref_pred[pairs] = r_pred[local_row]
+        alt_pred[pairs] = a_pred
+        offset[pairs] = starts - up
+        if has_wf:
+            ref_local = _local_sum(r_cs[local_row], starts - local_flank, ends + local_flank)
+            local[pairs] = a_local - ref_local
+
+        def alt_of(i: int, edits=edits, windows=windows, local_row=local_row, replacement=replacement) -> np.ndarray:
+            e = edits[i]
+            if not e.substitution:
+                return replacement(i)
+            w = windows[local_row[i]].copy()
+            pos = np.arange(e.start, e.end)
+            keep = (pos >= 0) & (pos < length)
+            w[pos[keep]] = e.alt[keep]
+            return w
+
+        if motifs:
+            g_, l_ = motif_changes(windows, np.stack([starts, ends], 1), alt_of, np.stack([alt_starts, alt_ends], 1), local_row, motifs, p_threshold=p_threshold)
+            gained[pairs] = g_
+            lost[pairs] = l_
+
+    a = alleles.pair_allele
+    g = alleles.pair_gene
+    table = pd.DataFrame(
+        {
+            "variant_id": np.asarray(alleles.variant_id, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "chrom": np.asarray(alleles.chrom, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "pos": alleles.pos[a] if n_pairs else np.zeros(0, np.int64),
+            "ref": np.asarray(alleles.ref, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "alt": np.asarray(alleles.alt, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "kind": np.asarray(alleles.kind, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "gene_id": genes["gene_id"].to_numpy(dtype=object)[g],
+            "strand": genes["strand"].to_numpy(dtype=object)[g],
+            "offset_to_tss": offset,
+            "ref_prediction": ref_pred,
+            "alt_prediction": alt_pred,
+            "delta": alt_pred - ref_pred,
+            "local_contribution_change": local,
+            "motif_gained": gained,
+            "motif_lost": lost,
+            "ref_mismatch": alleles.ref_mismatch[a] if n_pairs else np.zeros(0, bool),
+        },
+        columns=VARIANT_COLUMNS,
+    )
+    return table
+
+
+def score_variants(
+    model,
+    vcf: str | Path,
+    genes: pd.DataFrame,
+    genome: Genome,
+    spec: WindowSpec,
+    *,
+    regions: Sequence[str] | None,
+    motifs,
+    p_threshold: float,
+    local_flank: int,
+    on_ref_mismatch: str,
+    on_unknown_chromosome: str,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read ``vcf`` (:func:`read_alleles`) and score it (:func:`score_alleles`): ``(table, summary)``.
+
+    ``genes`` from :func:`gene_windows` (same ``spec``); ``motifs``: a list of
+    :class:`~promoter_cr.motifs.database.Motif` or ``None`` (no motif columns filled).
+    """
+    if spec.length != getattr(model, "length", spec.length):
+        raise ValueError(f"model takes {model.length} bp windows, spec gives {spec.length}")
+    genes = genes.reset_index(drop=True)  # pairs index genes by row
+    alleles = read_alleles(vcf, genes, genome, spec, regions=regions, on_ref_mismatch=on_ref_mismatch, on_unknown_chromosome=on_unknown_chromosome)
+    c = alleles.counts
+    log.info(
+        "%s: %d records, %d alleles; skipped %d symbolic/missing, %d ALT==REF, %d on unknown chromosomes, %d outside regions, "
+        "%d outside every gene window, %d REF mismatches (%d skipped); scoring %d alleles x genes = %d rows",
+        vcf, c["records"], c["alleles"], c["symbolic_or_missing"], c["same_as_ref"], c["unknown_chromosome"], c["outside_regions"],
+        c["outside_windows"], c["ref_mismatch"], c["ref_mismatch_skipped"], c["alleles_scored"], c["pairs"],
+    )
+    if c["pairs"] == 0:
+        log.warning("%s: no allele falls in a promoter window of the %d genes; the table is empty", vcf, len(genes))
+    table = score_alleles(model, alleles, genes, genome, spec, motifs=motifs, p_threshold=p_threshold, local_flank=local_flank,
+                          batch_size=batch_size, device=device, extra=extra, progress=progress)
+    summary = {
+        "vcf": str(vcf), "window": {"upstream": spec.upstream, "downstream": spec.downstream}, "counts": c,
+        "n_rows": int(len(table)), "n_genes_hit": int(table["gene_id"].nunique()),
+        "n_motifs": len(motifs) if motifs else 0, "p_threshold": float(p_threshold), "local_flank": int(local_flank),
+    }
+    return table, summary
+
+
+def score_vcf(
+    checkpoint: str | Path,
+    vcf: str | Path,
+    genome_fasta: str | Path,
+    tss: str | Path,
+    out: str | Path,
+    *,
+    tss_options: Mapping[str, Any],
+    upstream: int | None,
+    downstream: int | None,
+    regions: Sequence[str] | None,
+    genes: Sequence[str] | None,
+    motifs,
+    p_threshold: float,
+    local_flank: int,
+    on_ref_mismatch: str,
+    on_unknown_chromosome: str,
+    batch_size: int,
+    device: str | None,
+    summary_out: str | Path | None = None,
+    extra_table: pd.DataFrame | None = None,
+    index_dir: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """End to end: checkpoint + VCF + genome + TSS table -> ``out`` (TSV, gzip if ``.gz``), atomically.
+
+    Window from the checkpoint (:func:`window_spec`); TSS table read as in training (:func:`load_tss`
+    with ``tss_options`` = the ``dataset.genome`` config); ``genes`` restricts the genes scored;
+    ``summary_out`` (JSON) gets the counts. Nothing is written when anything fails. Returns the summary.
+    """
+    from promoter_cr.interpret.attribute import model_extra_features
+    from promoter_cr.models.checkpoint import load_model
+    from promoter_cr.runtime import resolve_device
+
+    model, meta = load_model(checkpoint)
+    spec = window_spec(meta, upstream=upstream, downstream=downstream)
+    dev = resolve_device(device)
+    genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
+    try:
+        tss_table = load_tss(tss, tss_options, meta.get("dataset_meta"))
+        gtab = gene_windows(tss_table, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=genes)
+        extra = gene_extra_matrix(gtab, extra_table, model_extra_features(meta), checkpoint)
+        table, summary = score_variants(model, vcf, gtab, genome, spec, regions=regions, motifs=motifs, p_threshold=p_threshold,
+                                        local_flank=local_flank, on_ref_mismatch=on_ref_mismatch, on_unknown_chromosome=on_unknown_chromosome,
+                                        batch_size=batch_size, device=dev, extra=extra, progress=progress)
+    finally:
+        genome.close()
+    summary["checkpoint"] = str(checkpoint)
+    write_variant_table(out, table)
+    if summary_out is not None:
+        write_json(summary_out, summary)
+    return summary
+
+
+def write_variant_table(path: str | Path, table: pd.DataFrame) -> None:
+    """Write the variant table as TSV atomically (floats at full precision, so ``delta`` round-trips)."""
+    write_tsv(path, table[VARIANT_COLUMNS])
+
+
+def read_variant_table(path: str | Path) -> pd.DataFrame:
+    """Read a variant table written by :func:`write_variant_table` (motif columns as strings)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(path, "variant table not found")
+    df = pd.read_csv(path, sep="\t", dtype={"variant_id": str, "chrom": str, "ref": str, "alt": str, "gene_id": str, "motif_gained": str, "motif_lost": str},
+                     keep_default_na=False, na_values={c: [""] for c in ("ref_prediction", "alt_prediction", "delta", "local_contribution_change")})
+    missing = [c for c in VARIANT_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputDataError(path, f"not a variant table: missing columns {missing}")
+    return df
