@@ -1,20 +1,21 @@
 # The two set-up-and-go commands:
-#   make run    create .venv, install torch 2.13.0 + the package, run the whole pipeline on
-#               the embedded default (simulated) data, write results/ and results/report.html
+#   make run    create .venv, install torch 2.13.0 + the package (run dependencies only), run the
+#               whole pipeline on the embedded default (simulated) data, write results/ and
+#               results/report.html
 #   make test   install the test extras and run the test suite
-# Variables: PYTHON (interpreter for the venv), CORES (snakemake --cores), CONFIG, ARGS.
+# Variables: PYTHON (interpreter for the venv), CORES (snakemake --cores), CONFIG (a config file;
+# empty: the embedded default config/config.yaml), ARGS (passed to snakemake or pytest).
 
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
-CONFIG ?= config/config.yaml
+CONFIG ?=
 ARGS ?=
 BIN := $(VENV)/bin
-# rules call `promoter-cr`: put the venv first on PATH for every command below
-export PATH := $(abspath $(BIN)):$(PATH)
 TORCH_VERSION ?= 2.13.0
+CONFIG_ARG := $(if $(CONFIG),--configfile $(CONFIG),)
 
-.PHONY: run test install install-test report lint format clean-results
+.PHONY: run test install install-test report lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,19 +33,23 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# rules run the package with the interpreter Snakemake runs under: no activated venv needed
 run: install
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete $(ARGS)
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARG) $(ARGS)
+	$(BIN)/snakemake --cores 1 $(CONFIG_ARG) --report results/report.html
 
 test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)
 
 report: install
-	$(BIN)/snakemake --cores 1 --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --cores 1 $(CONFIG_ARG) --report results/report.html
 
 lint: install-test
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow
+	$(BIN)/ruff check src tests benchmarks workflow/scripts
+	$(BIN)/ruff format --check src tests benchmarks workflow/scripts
 
 format: install-test
 	$(BIN)/snakefmt Snakefile workflow
+	$(BIN)/ruff format src tests benchmarks workflow/scripts

@@ -112,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(__name__).error("unexpected error\n%s", traceback.format_exc())
             message = f"{type(exc).__name__}: {exc}"
         else:
-            logging.getLogger(__name__).error("%s", exc)
             message = str(exc)
+            if args.log:  # the job log keeps the cause too; without one the console line is all
+                logging.getLogger(__name__).error("%s", message)
         console.error_line(stream, args.command, message.splitlines()[0] if message else type(exc).__name__, args.log)
         return code
     return int(rc or EXIT_OK)

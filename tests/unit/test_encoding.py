@@ -8,6 +8,7 @@ import torch
 
 from promoter_cr.data.encoding import (
     InvalidSequenceError,
+    count_ambiguous,
     decode,
     encode,
     one_hot_numpy,
@@ -59,7 +60,13 @@ def test_encode_bytes_and_roundtrip():
     assert list(encode(b"GATTACA")) == [2, 0, 3, 3, 0, 1, 0]
 
 
-@pytest.mark.parametrize(("seq", "pos", "char"), [("ACGU", 3, "U"), ("R", 0, "R"), ("AC GT", 2, " "), ("ACé", 2, "?")])
+def test_iupac_ambiguity_codes_are_read_as_n_and_counted():
+    """One policy for every reader: IUPAC ambiguity codes become N (and are counted)."""
+    assert decode(encode("ACRYSWKMBDHVnryswkmbdhv")) == "AC" + "N" * 21
+    assert count_ambiguous("ACRYnN") == 2 and count_ambiguous("ryS") == 3 and count_ambiguous(b"ACGT") == 0
+
+
+@pytest.mark.parametrize(("seq", "pos", "char"), [("ACGU", 3, "U"), ("X", 0, "X"), ("AC GT", 2, " "), ("AC-G", 2, "-"), ("ACé", 2, "?")])
 def test_encode_rejects_other_characters(seq, pos, char):
     with pytest.raises(InvalidSequenceError) as info:
         encode(seq)

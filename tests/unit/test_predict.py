@@ -47,19 +47,22 @@ def test_predict_round_trip_fasta_and_weighted_features(trained, tmp_path):
     fa = tmp_path / "seqs.fa.gz"
     _write_fasta(fa, ids, seqs)
     out = tmp_path / "pred.tsv"
-    wf = tmp_path / "wf.npy"
+    wf = tmp_path / "wf.npz"
     rc = main(["predict", "--checkpoint", str(tmp / "cr" / "best.ckpt"), "--sequences", str(fa), "--out", str(out),
                "--weighted-features", str(wf), "--batch-size", "7"])
     assert rc == 0
     got = pd.read_csv(out, sep="\t")
-    assert list(got.columns) == ["id", "prediction"] and list(got["id"]) == ids
+    assert list(got.columns) == ["id", "prediction", "bias"] and list(got["id"]) == ids
     ref = pd.read_csv(tmp / "cr" / "predictions.tsv", sep="\t").set_index("gene_id").loc[ids, "prediction"].to_numpy()
     np.testing.assert_allclose(got["prediction"].to_numpy(), ref, rtol=1e-4, atol=1e-5)
-    w = np.load(wf, mmap_mode="r")
-    assert w.shape == (25, 80) and w.dtype == np.float32
+    # one self-describing file: ids, predictions, bias and the weighted features that add up to them
+    z = np.load(wf)
+    w = z["weighted_features"]
+    assert w.shape == (25, 80) and w.dtype == np.float32 and list(z["ids"]) == ids
     model, _ = load_model(tmp / "cr" / "best.ckpt")
-    bias = float(model.bias)
-    np.testing.assert_allclose(w.sum(1) + bias, got["prediction"].to_numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(z["bias"], float(model.bias.detach()), rtol=1e-6)
+    np.testing.assert_allclose(w.sum(1) + z["bias"], z["prediction"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z["prediction"], got["prediction"].to_numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_predict_table_and_kmer_model(trained, tmp_path):
@@ -83,7 +86,7 @@ def test_bad_checkpoint_fails_clearly(trained, tmp_path, capsys):
         predict_file(tmp_path / "missing.ckpt", fa, tmp_path / "o.tsv", batch_size=64)
     junk = tmp_path / "junk.ckpt"
     junk.write_text("not a checkpoint")
-    with pytest.raises(InputDataError, match="junk.ckpt.*not a readable"):
+    with pytest.raises(InputDataError, match="junk.ckpt: not a PyTorch checkpoint"):
         predict_file(junk, fa, tmp_path / "o.tsv", batch_size=64)
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}}, foreign)

@@ -110,7 +110,7 @@ def test_xpresso_cnn_and_kmer_and_metrics_table(tmp_path, data_dir, trained_cr):
     back = pd.read_csv(tmp_path / "metrics.tsv", sep="\t")
     assert list(back.columns) == ["model", "type", "split", "n", "pearson_r", "pearson_r2", "r2", "spearman_rho", "mse"]
     assert len(back) == 6 and set(back["split"]) == {"valid", "test"} and set(back["type"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
-    np.testing.assert_allclose(back["pearson_r2"], back["pearson_r"] ** 2, rtol=1e-4)
+    np.testing.assert_allclose(back["pearson_r2"], back["pearson_r"] * back["pearson_r"].abs(), rtol=1e-4)
     with pytest.raises(InputDataError, match="not found"):
         collect_metrics(tmp_path, ["nope"], tmp_path / "m2.tsv")
 

@@ -4,6 +4,11 @@ Sequences are stored as ``uint8`` codes ``A=0 C=1 G=2 T=3 N=4`` (one byte per ba
 an ``N x L`` array for a data set). One-hot tensors are made on the fly, batch by
 batch, with shape ``(B, 4, L)`` in ``ACGT`` order; ``N`` is all zeros (Xpresso's
 convention).
+
+One policy for every reader (FASTA/CSV sources, the genome source, ``predict``, VCF alleles):
+``ACGT`` in either case are bases; ``N`` and the IUPAC ambiguity codes ``R Y S W K M B D H V``
+(either case) become ``N`` (the readers count and log them per file); anything else (``U``,
+``X``, ``-``, ``.``, digits, ...) is an error naming the character and its position.
 """
 
 from __future__ import annotations
@@ -12,17 +17,24 @@ import numpy as np
 
 ALPHABET = "ACGT"
 N_CODE = 4
+#: IUPAC ambiguity codes (besides N), read as N
+AMBIGUOUS = "RYSWKMBDHV"
 _LUT = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate("ACGTN"):
     _LUT[ord(_c)] = _i
     _LUT[ord(_c.lower())] = _i
+for _c in AMBIGUOUS:
+    _LUT[ord(_c)] = N_CODE
+    _LUT[ord(_c.lower())] = N_CODE
+_IS_AMBIGUOUS = np.zeros(256, dtype=bool)
+_IS_AMBIGUOUS[[ord(c) for c in AMBIGUOUS + AMBIGUOUS.lower()]] = True
 _DECODE = np.frombuffer(b"ACGTN", dtype=np.uint8)
 # complement of codes: A<->T, C<->G, N->N
 _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
 
 class InvalidSequenceError(ValueError):
-    """A sequence holds a character outside ACGTN (either case).
+    """A sequence holds a character that is neither a base, N, nor an IUPAC ambiguity code.
 
     ``position`` is the 0-based offset of the first bad character and ``char`` the character.
     """
@@ -30,11 +42,11 @@ class InvalidSequenceError(ValueError):
     def __init__(self, position: int, char: str):
         self.position = position
         self.char = char
-        super().__init__(f"invalid character {char!r} at position {position + 1} (allowed: ACGTN, any case)")
+        super().__init__(f"invalid character {char!r} at position {position + 1} (allowed: ACGT, N and the IUPAC ambiguity codes RYSWKMBDHV, any case)")
 
 
 def encode(seq: str | bytes) -> np.ndarray:
-    """Encode a DNA string to codes.
+    """Encode a DNA string to codes (IUPAC ambiguity codes become N, see the module docstring).
 
     Returns
     -------
@@ -44,7 +56,7 @@ def encode(seq: str | bytes) -> np.ndarray:
     Raises
     ------
     InvalidSequenceError
-        On any character outside ``ACGTNacgtn``.
+        On any other character.
     """
     raw = np.frombuffer(seq.encode("ascii", errors="replace") if isinstance(seq, str) else seq, dtype=np.uint8)
     codes = _LUT[raw]
@@ -53,6 +65,17 @@ def encode(seq: str | bytes) -> np.ndarray:
         pos = int(bad[0])
         raise InvalidSequenceError(pos, chr(raw[pos]) if raw[pos] < 128 else "?")
     return codes
+
+
+def encode_bytes(raw: np.ndarray) -> np.ndarray:
+    """Codes of an ``(n,)`` uint8 array of ASCII letters; 255 marks an invalid character."""
+    return _LUT[raw]
+
+
+def count_ambiguous(seq: str | bytes | np.ndarray) -> int:
+    """Number of IUPAC ambiguity codes (other than N) in a sequence (read as N by :func:`encode`)."""
+    raw = seq if isinstance(seq, np.ndarray) else np.frombuffer(seq.encode("ascii", errors="replace") if isinstance(seq, str) else seq, dtype=np.uint8)
+    return int(_IS_AMBIGUOUS[raw].sum())
 
 
 def decode(codes: np.ndarray) -> str:

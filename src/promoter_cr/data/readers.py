@@ -14,16 +14,19 @@ Conventions
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import logging
+import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import N_CODE, InvalidSequenceError, encode
+from promoter_cr.data.encoding import N_CODE, InvalidSequenceError, count_ambiguous, encode
 from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
@@ -56,12 +59,27 @@ def require_file(path: str | Path | None, what: str) -> Path:
     return p
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file for reading, decompressing gzip/bgzip transparently (by content, not name)."""
+#: what a truncated or corrupt gzip stream raises while it is read
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+@contextlib.contextmanager
+def open_text(path: str | Path) -> Iterator[io.TextIOBase]:
+    """Open a text file for reading, decompressing gzip/bgzip transparently (by content, not name).
+
+    A truncated or corrupt gzip file, found while the ``with`` body reads it, becomes an
+    :class:`InputDataError` naming the file (never a bare ``EOFError`` / ``zlib.error``).
+    """
     path = Path(path)
     if is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        fh = io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    else:
+        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    try:
+        with fh:
+            yield fh
+    except GZIP_ERRORS as exc:
+        raise InputDataError(path, f"truncated or corrupt gzip file ({type(exc).__name__}: {exc}); download or compress it again") from None
 
 
 def is_fasta(path: str | Path) -> bool:
@@ -224,7 +242,8 @@ def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to
     With ``pad_to`` every sequence is centred in a window of that length, padded
     with N (code 4) on both sides (the extra base, if odd, on the right); a longer
     sequence is an error. Without it all lengths must be equal. Errors name the
-    file and the record (``records[i]``).
+    file and the record (``records[i]``). IUPAC ambiguity codes become N and are
+    counted in the log (:mod:`promoter_cr.data.encoding`).
     """
     if not seqs:
         raise InputDataError(path, "no sequences (empty input)")
@@ -256,7 +275,122 @@ def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to
             raise InputDataError(path, str(exc), record=records[i]) from None
         left = (length - len(codes)) // 2
         out[i, left : left + len(codes)] = codes
+    _log_ambiguous(seqs, records, path)
     return out
+
+
+def _log_ambiguous(seqs: list[str], records: list[str], path: str | Path) -> None:
+    counts = [count_ambiguous(s) for s in seqs]
+    total = sum(counts)
+    if total:
+        first = next(i for i, c in enumerate(counts) if c)
+        log.warning("%s: %d IUPAC ambiguity bases in %d sequences read as N (first: %s)", path, total, sum(1 for c in counts if c), records[first])
+
+
+_LOCATION = re.compile(r"::(?P<chrom>[^:\s|]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[^)]*)\))?\s*$")
+_DNA = re.compile(r"^[ACGTNRYSWKMBDHVacgtnryswkmbdhv]+$")
+#: table columns taken as the gene id when no id column is configured (case-insensitive)
+ID_COLUMNS = ("gene_id", "id")
+
+
+def parse_fasta_header(header: str) -> tuple[str, dict[str, str], dict[str, object]]:
+    """Split a FASTA header into ``(gene_id, fields, location)``.
+
+    ``>ENSG1|TPM=2.6|log(TPM)=1.3::chr12:100-2148(1.3)`` gives ``("ENSG1",
+    {"TPM": "2.6", "log(TPM)": "1.3"}, {"chrom": "chr12", "start": 100, "end": 2148})``;
+    a ``(+)``/``(-)`` suffix also gives ``strand``. The id is the text before the first
+    ``|``, whitespace or ``::``.
+    """
+    location: dict[str, object] = {}
+    m = _LOCATION.search(header)
+    if m:
+        location = {"chrom": m["chrom"], "start": int(m["start"]), "end": int(m["end"])}
+        if m["paren"] in ("+", "-"):
+            location["strand"] = m["paren"]
+        header = header[: m.start()]
+    parts = header.split("|")
+    first = parts[0].split()
+    gene_id = first[0] if first else ""
+    fields: dict[str, str] = {}
+    for token in [*first[1:], *parts[1:]]:
+        if "=" in token:
+            key, _, value = token.partition("=")
+            fields[key.strip()] = value.strip()
+    return gene_id, fields, location
+
+
+def guess_sequence_column(df: pd.DataFrame, path: str | Path) -> str:
+    """The column named ``sequence`` (any case), else the only column holding DNA."""
+    for col in df.columns:
+        if col.lower() == "sequence":
+            return col
+    dna = []
+    for col in df.columns:
+        sample = df[col].head(50)
+        sample = sample[sample.str.len() > 0]
+        if len(sample) and sample.str.len().min() >= 8 and sample.str.match(_DNA).all():
+            dna.append(col)
+    if len(dna) == 1:
+        return dna[0]
+    raise InputDataError(
+        path,
+        f"cannot tell which column holds the sequence ({'candidates: ' + ', '.join(dna) if dna else 'no DNA column found'}); "
+        "set dataset.fasta.sequence_column",
+    )
+
+
+def id_column(df: pd.DataFrame, configured: str | int | None, path: str | Path) -> str | None:
+    """The id column of a sequence table: the configured one, else a column named ``gene_id`` or
+    ``id`` (any case), else ``None`` (ids are then generated by row: ``seq000001``, ...)."""
+    if configured is not None:
+        return resolve_column(df, configured, path, "id")
+    lower = {c.lower(): c for c in df.columns}
+    return next((lower[c] for c in ID_COLUMNS if c in lower), None)
+
+
+def generated_ids(n: int) -> list[str]:
+    """``seq000001``, ``seq000002``, ... for ``n`` rows without ids."""
+    width = max(6, len(str(n)))
+    return [f"seq{i:0{width}d}" for i in range(1, n + 1)]
+
+
+def read_sequence_table(path: str | Path, *, sequence_column: str | int | None, id_col: str | int | None, has_header: bool) -> tuple[pd.DataFrame, list[str], list[str], list[str], str, str | None]:
+    """A CSV/TSV of sequences: ``(table, ids, sequences, record names, sequence column, id column)``.
+
+    The policies every reader shares: the id column is :func:`id_column`; ids must be unique
+    (an error naming the duplicate); an empty sequence is an error naming its line.
+    """
+    df = read_table(path, has_header=has_header)
+    seq_col = resolve_column(df, sequence_column, path, "sequence") if sequence_column is not None else guess_sequence_column(df, path)
+    icol = id_column(df, id_col, path)
+    ids = df[icol].str.strip().tolist() if icol is not None else generated_ids(len(df))
+    check_unique(pd.Series(ids, dtype=object), path, "gene id")
+    first_line = 2 if has_header else 1
+    records = [f"line {i + first_line}" + (f" (id {g})" if icol is not None else "") for i, g in enumerate(ids)]
+    seqs = df[seq_col].str.strip().tolist()
+    empty = [i for i, s in enumerate(seqs) if not s]
+    if empty:
+        raise InputDataError(path, "empty sequence", record=records[empty[0]])
+    return df, ids, seqs, records, seq_col, icol
+
+
+def read_fasta_records(path: str | Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """A FASTA of sequences: ``(ids, sequences, record names, headers)``; ids from
+    :func:`parse_fasta_header`, unique (an error naming the duplicate)."""
+    ids, seqs, records, headers = [], [], [], []
+    for header, seq, lineno in read_fasta(path):
+        gene_id = parse_fasta_header(header)[0]
+        record = f">{header} (line {lineno})"
+        if not gene_id:
+            raise InputDataError(path, "FASTA header has no id", record=record)
+        ids.append(gene_id)
+        seqs.append(seq)
+        records.append(record)
+        headers.append(header)
+    if not ids:
+        raise InputDataError(path, "no FASTA records (empty input)")
+    check_unique(pd.Series(ids, dtype=object), path, "gene id")
+    return ids, seqs, records, headers
 
 
 def input_record(paths: dict[str, str | Path | None]) -> tuple[dict[str, str], dict[str, str]]:

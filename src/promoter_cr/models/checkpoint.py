@@ -27,10 +27,15 @@ def read_checkpoint(checkpoint: str | Path, map_location: str | torch.device = "
         raise InputDataError(path, "checkpoint not found")
     if path.is_dir():
         raise InputDataError(path, "is a directory, expected a .ckpt file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):  # torch.save: a zip archive (or a legacy pickle)
+        raise InputDataError(path, "not a PyTorch checkpoint (no zip or pickle header: is it a FASTA or a table?)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file
-        raise InputDataError(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise InputDataError(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or CKPT_KEY not in ckpt or "state_dict" not in ckpt:
         raise InputDataError(path, "not a promoter-cr checkpoint (no 'promoter_cr' metadata); train it with 'promoter-cr train'")
     return ckpt

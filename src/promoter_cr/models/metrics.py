@@ -1,7 +1,8 @@
 """Regression metrics (pure numpy / scipy).
 
 Two conventions of "r^2" are reported side by side, since papers mix them:
-``pearson_r2`` is the squared Pearson correlation (Xpresso's "r^2"), ``r2`` the
+``pearson_r2`` is the squared Pearson correlation (Xpresso's "r^2") carrying the sign of r,
+``r * |r|``, so a negative correlation never reads as explained variance; ``r2`` is the
 coefficient of determination ``1 - SS_res / SS_tot`` (can be negative).
 """
 
@@ -50,6 +51,11 @@ def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return 1.0 - float(((t - p) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
 
 
+def signed_r2(r: float) -> float:
+    """Squared Pearson r with the sign of r (``r * |r|``); NaN for NaN."""
+    return float(r * abs(r)) if np.isfinite(r) else float("nan")
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """``{n, pearson_r, pearson_r2, r2, spearman_rho, mse}``."""
     t, p = _pair(y_true, y_pred)
@@ -57,7 +63,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     return {
         "n": int(t.size),
         "pearson_r": r,
-        "pearson_r2": r * r if np.isfinite(r) else float("nan"),
+        "pearson_r2": signed_r2(r),
         "r2": r2_score(t, p),
         "spearman_rho": spearman_rho(t, p),
         "mse": mse(t, p),

@@ -6,9 +6,9 @@ sequences there are.
 
 ``predict_file`` reads FASTA or CSV/TSV (gzip ok) with the fasta source's readers
 (:mod:`promoter_cr.data.readers`): FASTA ids are the header text before the first ``|``,
-whitespace or ``::``; tables use an ``id``/``gene_id`` column when present (else the first
-non-sequence column, else ``seq000001``...) and the ``sequence`` column (else the only DNA
-column). Every sequence must have the training window length.
+whitespace or ``::``; tables use a ``gene_id``/``id`` column when present (else ``seq000001``,
+...) and the ``sequence`` column (else the only DNA column). Ids must be unique, IUPAC
+ambiguity codes are read as N, and every sequence must have the training window length.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import InvalidSequenceError, encode
 from promoter_cr.errors import InputDataError
 from promoter_cr.models.inference import predict_codes
 from promoter_cr.runtime import resolve_device
@@ -29,45 +28,30 @@ log = logging.getLogger(__name__)
 
 
 def read_sequences(path: str | Path) -> tuple[list[str], list[str], list[str]]:
-    """Read ids, sequences and record names (for error messages) from FASTA or CSV/TSV (gzip ok)."""
-    from promoter_cr.data import readers as tables
-    from promoter_cr.data.sources.fasta import _guess_sequence_column, parse_fasta_header
+    """Ids, sequences and record names (for error messages) from FASTA or CSV/TSV (gzip ok).
 
-    path = tables.require_file(path, "sequence file")
-    if tables.is_fasta(path):
-        ids, seqs, recs = [], [], []
-        for header, seq, lineno in tables.read_fasta(path):
-            gid = parse_fasta_header(header)[0]
-            ids.append(gid)
-            seqs.append(seq)
-            recs.append(f">{header} (line {lineno})")
-        if not ids:
-            raise InputDataError(path, "no sequences (empty input)")
+    The readers and policies of the ``fasta`` data source (:mod:`promoter_cr.data.readers`):
+    FASTA ids from the header, a table's ``gene_id``/``id`` column (else ``seq000001``, ...),
+    unique ids, IUPAC ambiguity codes read as N.
+    """
+    from promoter_cr.data import readers
+
+    path = readers.require_file(path, "sequence file")
+    if readers.is_fasta(path):
+        ids, seqs, recs, _ = readers.read_fasta_records(path)
         return ids, seqs, recs
-    df = tables.read_table(path, has_header=True)
-    seq_col = _guess_sequence_column(df, path)
-    lower = {c.lower(): c for c in df.columns}
-    id_col = lower.get("id") or lower.get("gene_id") or lower.get("name")
-    if id_col is None:
-        others = [c for c in df.columns if c != seq_col]
-        cand = [c for c in others if pd.to_numeric(df[c], errors="coerce").isna().all()]
-        id_col = cand[0] if cand else None
-    ids = df[id_col].str.strip().tolist() if id_col else [f"seq{i:06d}" for i in range(1, len(df) + 1)]
-    recs = [f"line {i + 2} (id {g})" for i, g in enumerate(ids)]
-    return ids, df[seq_col].str.strip().tolist(), recs
+    _, ids, seqs, recs, _, _ = readers.read_sequence_table(path, sequence_column=None, id_col=None, has_header=True)
+    return ids, seqs, recs
 
 
 def encode_fixed(seqs: list[str], records: list[str], path: str | Path, length: int) -> np.ndarray:
     """Encode sequences that must all be ``length`` bp: ``(N, length)`` uint8; errors name file and record."""
-    out = np.empty((len(seqs), length), dtype=np.uint8)
-    for i, s in enumerate(seqs):
+    from promoter_cr.data.readers import encode_records
+
+    for s, rec in zip(seqs, records):
         if len(s) != length:
-            raise InputDataError(path, f"sequence has {len(s)} bp; the model was trained on {length} bp windows", record=records[i])
-        try:
-            out[i] = encode(s)
-        except InvalidSequenceError as exc:
-            raise InputDataError(path, str(exc), record=records[i]) from None
-    return out
+            raise InputDataError(path, f"sequence has {len(s)} bp; the model was trained on {length} bp windows", record=rec)
+    return encode_records(seqs, records, path, pad_to=None)
 
 
 def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndarray:
@@ -100,18 +84,23 @@ def predict_file(
     weighted_features: str | Path | None = None,
     *,
     batch_size: int,
-    device: str = "cpu",
+    device: str | None = None,
     extra: str | Path | None = None,
 ) -> pd.DataFrame:
     """Predict every sequence of ``sequences`` with ``checkpoint`` (a ``.ckpt`` or a k-mer ``model.pkl``).
 
-    Writes ``out`` (TSV ``id<TAB>prediction``) atomically and, for CR models, the ``(N, L)``
-    float32 weighted features to ``weighted_features`` (``.npy``, filled batch by batch).
+    Writes ``out`` (TSV: ``id``, ``prediction`` and, for CR models, ``bias``) atomically. For CR
+    models, ``weighted_features`` (``.npz``) gets one self-describing file: ``ids`` ``(N,)``,
+    ``prediction`` and ``bias`` ``(N,)`` float64, ``weighted_features`` ``(N, L)`` float32
+    (``prediction == weighted_features.sum(1) + bias`` [+ ``extra_contributions.sum(1)``]) and, for
+    models with extra features, ``extra_contributions`` ``(N, F)`` and ``extra_features`` names.
+    The weighted features are filled batch by batch through a temporary memory map.
     """
-    from promoter_cr.atomic import atomic_path, write_tsv
+    from promoter_cr.atomic import write_tsv
 
     ids, seqs, recs = read_sequences(sequences)
     checkpoint = Path(checkpoint)
+    bias = None
     if checkpoint.suffix == ".pkl":
         from promoter_cr.models.kmer import load_kmer_model
 
@@ -121,7 +110,7 @@ def predict_file(
             raise InputDataError(checkpoint, "k-mer models with extra features cannot predict from a sequence file")
         if weighted_features:
             raise InputDataError(checkpoint, "--weighted-features needs a CR model checkpoint")
-        preds = km.predict_codes(codes)
+        preds = km.predict_codes(codes).astype(np.float64)
     else:
         from promoter_cr.models.checkpoint import load_model
 
@@ -129,24 +118,51 @@ def predict_file(
         model, meta = load_model(checkpoint, map_location=device)
         codes = encode_fixed(seqs, recs, sequences, int(meta["length"]))
         feats = None
-        if meta.get("n_extra"):
+        if meta["n_extra"]:
             if extra is None:
                 raise InputDataError(checkpoint, f"this model uses extra features ({', '.join(meta['extra_features'])}); give them with --extra TABLE")
             feats = read_extra(extra, ids, list(meta["extra_features"]))
         if weighted_features:
             if meta["model_type"] != "cr":
                 raise InputDataError(checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}")
-            with atomic_path(weighted_features, suffix=".npy") as tmp:
-                arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=codes.shape)
-                preds, _ = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, contributions_out=arr, progress=len(codes) > 10 * batch_size)
-                arr.flush()
-                del arr
+            preds, bias = _write_weighted_features(model, codes, ids, feats, list(meta["extra_features"]), weighted_features, batch_size=batch_size, device=device)
         else:
-            preds, _ = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size)
-    table = pd.DataFrame({"id": ids, "prediction": preds.astype(np.float64)})
-    write_tsv(out, table, float_format="%.6g")
+            preds, bias = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size)
+    table = pd.DataFrame({"id": ids, "prediction": preds})
+    if bias is not None:
+        table["bias"] = bias
+    write_tsv(out, table, float_format="%.7g")
     log.info("wrote %d predictions to %s", len(table), out)
     return table
+
+
+def _write_weighted_features(model, codes: np.ndarray, ids: list[str], feats: np.ndarray | None, feature_names: list[str],
+                             path: str | Path, *, batch_size: int, device) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the weighted features batch by batch into a temporary memmap, then publish the ``.npz`` atomically."""
+    import tempfile
+
+    from promoter_cr.atomic import atomic_path
+    from promoter_cr.models.inference import run_batches
+
+    n, length = codes.shape
+    preds, bias = np.empty(n), np.empty(n)
+    extra_c = None
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
+        wf = np.lib.format.open_memmap(Path(scratch) / "wf.npy", mode="w+", dtype=np.float32, shape=(n, length))
+        for sl, res in run_batches(model, codes, batch_size=batch_size, device=device, extra=feats,
+                                   what=("prediction", "contributions", "extra"), progress=n > 10 * batch_size):
+            preds[sl], bias[sl], wf[sl] = res.prediction, res.bias, res.contributions
+            if res.extra is not None:
+                extra_c = np.empty((n, res.extra.shape[1])) if extra_c is None else extra_c
+                extra_c[sl] = res.extra
+        wf.flush()
+        arrays = {"ids": np.asarray(ids, dtype=str), "prediction": preds, "bias": bias, "weighted_features": wf}
+        if extra_c is not None:
+            arrays.update(extra_contributions=extra_c, extra_features=np.asarray(feature_names, dtype=str))
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, **arrays)
+        del wf
+    return preds, bias
 
 
 __all__: list[Any] = ["predict_file", "read_sequences", "encode_fixed", "read_extra"]

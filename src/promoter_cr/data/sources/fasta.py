@@ -34,7 +34,6 @@ the final window.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -43,68 +42,28 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
+from promoter_cr.data.readers import parse_fasta_header
 from promoter_cr.data.dataset import validate_genes, write_dataset
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
-_LOCATION = re.compile(r"::(?P<chrom>[^:\s|]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[^)]*)\))?\s*$")
-_DNA = re.compile(r"^[ACGTNacgtn]+$")
-
-
-def parse_fasta_header(header: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """Split a FASTA header into ``(gene_id, fields, location)``.
-
-    ``>ENSG1|TPM=2.6|log(TPM)=1.3::chr12:100-2148(1.3)`` gives ``("ENSG1",
-    {"TPM": "2.6", "log(TPM)": "1.3"}, {"chrom": "chr12", "start": 100, "end": 2148})``;
-    a ``(+)``/``(-)`` suffix also gives ``strand``.
-    """
-    location: dict[str, Any] = {}
-    m = _LOCATION.search(header)
-    if m:
-        location = {"chrom": m["chrom"], "start": int(m["start"]), "end": int(m["end"])}
-        if m["paren"] in ("+", "-"):
-            location["strand"] = m["paren"]
-        header = header[: m.start()]
-    parts = header.split("|")
-    first = parts[0].split()
-    gene_id = first[0] if first else ""
-    fields: dict[str, str] = {}
-    for token in [*first[1:], *parts[1:]]:
-        if "=" in token:
-            key, _, value = token.partition("=")
-            fields[key.strip()] = value.strip()
-    return gene_id, fields, location
-
-
 def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Genes table (gene_id, [label_raw], [chrom, start, end, strand]), sequences and record names of a FASTA."""
-    label_field = fc.get("label_column")
-    ids: list[str] = []
-    seqs: list[str] = []
-    records: list[str] = []
-    labels: list[str] = []
-    locs: list[dict[str, Any]] = []
-    for header, seq, lineno in tables.read_fasta(path):
-        gene_id, fields, loc = parse_fasta_header(header)
-        record = f">{header} (line {lineno})"
-        if not gene_id:
-            raise InputDataError(path, "FASTA header has no id", record=record)
-        if label_field is not None:
+    label_field = fc["label_column"]
+    ids, seqs, records, headers = tables.read_fasta_records(path)
+    parsed = [parse_fasta_header(h) for h in headers]
+    genes = pd.DataFrame({"gene_id": ids})
+    if label_field is not None:
+        labels = []
+        for (_, fields, _), record in zip(parsed, records):
             if label_field not in fields:
                 known = ", ".join(fields) or "none"
                 raise InputDataError(path, f"header has no field {label_field!r} for the label (fields: {known})", record=record)
             labels.append(fields[label_field])
-        ids.append(gene_id)
-        seqs.append(seq)
-        records.append(record)
-        locs.append(loc)
-    if not ids:
-        raise InputDataError(path, "no FASTA records (empty input)")
-    genes = pd.DataFrame({"gene_id": ids})
-    if label_field is not None:
         genes["label_raw"] = labels
+    locs = [loc for _, _, loc in parsed]
     if any(locs):
         loc_df = pd.DataFrame(locs)
         for col in ("chrom", "start", "end", "strand"):
@@ -117,42 +76,15 @@ def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, lis
     return genes, seqs, records
 
 
-def _guess_sequence_column(df: pd.DataFrame, path: Path) -> str:
-    for col in df.columns:
-        if col.lower() == "sequence":
-            return col
-    dna = []
-    for col in df.columns:
-        sample = df[col].head(50)
-        sample = sample[sample.str.len() > 0]
-        if len(sample) and sample.str.len().min() >= 8 and sample.str.match(_DNA).all():
-            dna.append(col)
-    if len(dna) == 1:
-        return dna[0]
-    raise InputDataError(
-        path,
-        f"cannot tell which column holds the sequence ({'candidates: ' + ', '.join(dna) if dna else 'no DNA column found'}); "
-        "set dataset.fasta.sequence_column",
-    )
-
-
 def _read_table_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
-    has_header = bool(fc["has_header"])
-    df = tables.read_table(path, has_header=has_header)
-    seq_col = tables.resolve_column(df, fc["sequence_column"], path, "sequence") if fc.get("sequence_column") is not None else _guess_sequence_column(df, path)
-    first_line = 2 if has_header else 1
-    if fc.get("id_column") is not None:
-        id_col = tables.resolve_column(df, fc["id_column"], path, "id")
-        ids = df[id_col].str.strip()
-    else:
-        id_col = None
-        width = max(6, len(str(len(df))))
-        ids = pd.Series([f"seq{i:0{width}d}" for i in range(1, len(df) + 1)], dtype=object)
-    genes = pd.DataFrame({"gene_id": ids.to_numpy(dtype=object)})
+    df, ids, seqs, records, seq_col, id_col = tables.read_sequence_table(
+        path, sequence_column=fc["sequence_column"], id_col=fc["id_column"], has_header=bool(fc["has_header"])
+    )
+    genes = pd.DataFrame({"gene_id": np.asarray(ids, dtype=object)})
     label_col = None
-    if fc.get("label_column") is not None:
+    if fc["label_column"] is not None:
         label_col = tables.resolve_column(df, fc["label_column"], path, "label")
-    elif not fc.get("labels"):
+    elif not fc["labels"]:
         if "label" in df.columns:
             label_col = "label"
         else:
@@ -165,11 +97,6 @@ def _read_table_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, lis
         genes["label_raw"] = df[label_col].to_numpy(dtype=object)
     if "chrom" in df.columns and "chrom" not in (seq_col, label_col, id_col):
         genes["chrom"] = df["chrom"].to_numpy(dtype=object)
-    seqs = df[seq_col].str.strip().tolist()
-    records = [f"line {i + first_line}" + (f" (id {g})" if id_col else "") for i, g in enumerate(genes["gene_id"])]
-    empty = [i for i, s in enumerate(seqs) if not s]
-    if empty:
-        raise InputDataError(path, "empty sequence", record=records[empty[0]])
     return genes, seqs, records
 
 

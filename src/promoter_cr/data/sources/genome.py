@@ -26,7 +26,8 @@ Genome FASTA
     clear message (htslib cannot index it). ``fasta_url`` downloads it into
     ``download.cache_dir`` (a plain-gzip download is decompressed there). Chromosome
     names match across ``chr1``/``1`` and ``MT``/``chrM``/``M``. IUPAC ambiguity
-    letters become N.
+    letters become N (counted in the log and meta.json), other letters are an error
+    (:mod:`promoter_cr.data.encoding`).
 
 Genes without a label are dropped (counted in the log); an empty join, duplicate
 ids, unknown chromosomes (unless ``missing_chromosome: skip``) and TSSs outside
@@ -52,7 +53,7 @@ from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
 from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
-from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.data.encoding import N_CODE, count_ambiguous, encode_bytes, reverse_complement_codes
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
 from promoter_cr.layout import DataFiles, download_dir
@@ -60,13 +61,6 @@ from promoter_cr.layout import DataFiles, download_dir
 log = logging.getLogger(__name__)
 
 BLOCK = 1024
-_GENOME_LUT = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate("ACGTN"):
-    _GENOME_LUT[ord(_c)] = _i
-    _GENOME_LUT[ord(_c.lower())] = _i
-for _c in "RYKMSWBDHVX":  # IUPAC ambiguity (and X) -> N
-    _GENOME_LUT[ord(_c)] = N_CODE
-    _GENOME_LUT[ord(_c.lower())] = N_CODE
 _VERSION = re.compile(r"\.\d+$")
 
 
@@ -257,6 +251,8 @@ class Genome:
         except (OSError, ValueError) as exc:
             raise InputDataError(self.path, f"cannot open the genome FASTA: {exc}") from None
         self.lengths = dict(zip(self.fasta.references, self.fasta.lengths))
+        #: IUPAC ambiguity codes read as N by fetch_codes so far
+        self.n_ambiguous = 0
         self._alias: dict[str, str] = {}
         for ref in self.fasta.references:
             self._alias.setdefault(normalise_chrom(ref), ref)
@@ -273,12 +269,13 @@ class Genome:
         out = np.full(n, N_CODE, dtype=np.uint8)
         a, b = max(start, 0), min(end, self.lengths[ref])
         if b > a:
-            raw = self.fasta.fetch(reference=ref, start=a, end=b).encode("ascii", errors="replace")
-            codes = _GENOME_LUT[np.frombuffer(raw, dtype=np.uint8)]
+            raw = np.frombuffer(self.fasta.fetch(reference=ref, start=a, end=b).encode("ascii", errors="replace"), dtype=np.uint8)
+            codes = encode_bytes(raw)
+            self.n_ambiguous += count_ambiguous(raw)
             bad = np.flatnonzero(codes == 255)
             if bad.size:
                 pos = a + int(bad[0])
-                raise InputDataError(self.path, f"invalid character {chr(raw[bad[0]])!r} in the genome", record=f"{ref}:{pos + 1}")
+                raise InputDataError(self.path, f"invalid character {chr(raw[bad[0]])!r} in the genome (allowed: ACGT, N and IUPAC ambiguity codes)", record=f"{ref}:{pos + 1}")
             out[a - start : b - start] = codes
         return out
 
@@ -446,9 +443,12 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
                 for s in _progress(range(0, len(genes), BLOCK), len(genes), "extracting promoter windows"):
                     e = min(s + BLOCK, len(genes))
                     writer.write(s, extract_windows(genome, ref_arr[s:e], tss_arr[s:e], strand_arr[s:e], up, down))
+            meta["ambiguous_bases_read_as_n"] = genome.n_ambiguous
             write_dataset(tmp, None, genes, meta, sequences_written=True)
     finally:
         genome.close()
+    if genome.n_ambiguous:
+        log.warning("%s: %d IUPAC ambiguity bases in the promoter windows were read as N", fasta_path, genome.n_ambiguous)
     log.info("genome source: %d genes, %d bp windows (TSS at index %d)", len(genes), up + down, up)
 
 
