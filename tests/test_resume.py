@@ -27,7 +27,9 @@ def _cmd(workdir: Path, config: Path, target: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    """No activated venv: the jobs run the package with Snakemake's own interpreter."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin)}
 
 
 @pytest.mark.slow

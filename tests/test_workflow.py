@@ -19,8 +19,16 @@ TINY = ROOT / "tests" / "data" / "tiny_config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
+def no_venv_env() -> dict[str, str]:
+    """The environment of a user who did not activate the venv: its bin/ is not on PATH (the jobs
+    run the package with the interpreter Snakemake runs under, so they need no PATH entry)."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
+    return {**os.environ, "PATH": os.pathsep.join(path)}
+
+
 def smk(*args: str, cwd: Path = ROOT, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    env = no_venv_env()
     proc = subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
@@ -64,6 +72,43 @@ def test_invalid_config_fails_at_start_naming_key(tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "train.max_epoch" in out and "bad.yaml" in out
+
+
+def test_a_config_file_is_the_whole_configuration(tmp_path):
+    """A --configfile is not merged onto config/config.yaml: one listed model trains one model."""
+    cfg = tmp_path / "one.yaml"
+    cfg.write_text(yaml.safe_dump({"dataset": {"name": "one", "simulate": {"n_genes": 200, "length": 300}}, "models": {"cr": {"type": "cr"}}}))
+    proc = smk("-n", "--configfile", str(cfg), "-d", str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert "train_network" in out and "train_kmer" not in out
+    assert "results/one/models/xpresso_cnn" not in out and "results/one/models/kmer_ridge" not in out
+
+
+def test_empty_config_file_is_an_error(tmp_path):
+    """An empty config file never silently runs the simulated default: Snakemake refuses a file
+    without keys, and the workflow refuses an empty mapping, naming the file."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here\n")
+    proc = smk("-n", "--configfile", str(empty), "-d", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "keys at top level" in proc.stdout + proc.stderr
+    empty.write_text("{}\n")
+    proc = smk("-n", "--configfile", str(empty), "-d", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "empty.yaml is empty" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_failing_job_prints_its_cause_in_one_line_and_its_log(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,label\n" + "ACGTACGT,1\n" * 2 + "ACGTXCGT,2\n" + "ACGTACGA,3\n" * 3)
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"dataset": {"name": "bad", "source": "fasta", "fasta": {"sequences": str(bad)}, "split": {"valid_fraction": 0.34, "test_fraction": 0.34}}}))
+    proc = smk("--cores", "1", "--configfile", str(cfg), "-d", str(tmp_path), "results/bad/data/meta.json", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [line for line in out.splitlines() if line.startswith("promoter-cr build-data: error:")]
+    assert len(lines) == 1, out[-3000:]
+    assert "bad.csv, line 4: invalid character 'X' at position 5" in lines[0] and "logs/build_data.log" in lines[0]
+    assert '"dataset":' not in out  # the config never travels on a command line
 
 
 @pytest.fixture(scope="module")

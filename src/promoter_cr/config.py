@@ -147,9 +147,11 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not raw:
+        raise ConfigError(f"config file {path} is empty: start from config/config.yaml")
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: the top level must be a mapping")
     if overrides:

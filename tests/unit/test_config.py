@@ -63,6 +63,10 @@ def test_load_config_file_errors(tmp_path):
     wrong.write_text("train:\n  lr: -1\n")
     with pytest.raises(ConfigError, match=r"wrong\.yaml.*train\.lr"):
         load_config(wrong)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match=r"config file \S*empty\.yaml is empty"):
+        load_config(empty)
 
 
 def test_model_config_merges_train_defaults():
@@ -80,3 +84,30 @@ def test_shipped_configs_validate_schema(path):
     raw = yaml.safe_load(path.read_text())
     # schema-level validation (input files of user configs may not exist on this machine)
     validate_config(raw, source=path, semantics=False)
+
+
+#: what each shipped config trains: model name -> type (a config file is the whole configuration)
+SHIPPED_MODELS = {
+    "config.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "genome.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "xpresso.yaml": {"cr": "cr", "cr_halflife": "cr", "xpresso_cnn": "xpresso_cnn", "xpresso_cnn_halflife": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "xpresso_mouse.yaml": {"cr": "cr", "cr_halflife": "cr", "xpresso_cnn": "xpresso_cnn", "xpresso_cnn_halflife": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_resolved_config_of_each_shipped_file(name):
+    """Each shipped config trains exactly the models it lists, and models that differ only in
+    use_extra (with/without half-life features) share one architecture and optimiser setting."""
+    from promoter_cr.models.train import architecture_config
+
+    cfg = validate_config(yaml.safe_load((ROOT / "config" / name).read_text()), semantics=False)
+    assert {n: m["type"] for n, m in cfg["models"].items()} == SHIPPED_MODELS[name]
+    for base in ("cr", "xpresso_cnn"):
+        if f"{base}_halflife" in cfg["models"]:
+            a, b = model_config(cfg, base), model_config(cfg, f"{base}_halflife")
+            assert not a["use_extra"] and b["use_extra"]
+            keys = set(architecture_config(a)) - {"use_extra"}
+            assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+            for k in ("lr", "weight_decay", "batch_size", "max_epochs", "patience", "optimizer"):
+                assert a[k] == b[k], (name, k)

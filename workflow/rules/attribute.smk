@@ -20,7 +20,14 @@ rule attribute:
         gpu=train_resources("gpus"),
     params:
         command="attribute",
-        args=lambda wc, input: ["--checkpoint", input.checkpoint, "--data", s(DATA.dir), "--out", s(ATTR.dir)],
+        args=lambda wc, input: [
+            "--checkpoint",
+            input.checkpoint,
+            "--data",
+            s(DATA.dir),
+            "--out",
+            s(ATTR.dir),
+        ],
         config=sections("attribution"),
     script:
         JOB_SCRIPT
@@ -93,7 +100,14 @@ rule cluster:
         runtime=60,
     params:
         command="cluster",
-        args=["--data", s(DATA.dir), "--attributions", s(ATTR.dir), "--out", s(CLUSTERS.dir)],
+        args=[
+            "--data",
+            s(DATA.dir),
+            "--attributions",
+            s(ATTR.dir),
+            "--out",
+            s(CLUSTERS.dir),
+        ],
         config=sections("cluster"),
     script:
         JOB_SCRIPT

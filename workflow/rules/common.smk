@@ -26,7 +26,8 @@ DEFAULT_CONFIG = Path(workflow.basedir) / "config" / "config.yaml"
 
 def _load_configuration():
     """A --configfile is the whole configuration (on top of the schema's defaults); the embedded
-    default config/config.yaml applies only when none is given. An empty config file is an error."""
+    default config/config.yaml applies only when none is given. An empty config file is an error.
+    """
     given = [str(f) for f in (workflow.overwrite_configfiles or [])]
     for path in given:
         if not yaml.safe_load(Path(path).read_text()):
@@ -86,9 +87,19 @@ def dataset_config():
     ds = copy.deepcopy(config["dataset"])
     if ds["source"] == "xpresso" and not ds["xpresso"]["local_dir"]:
         ds["xpresso"]["local_dir"] = s(download_path(DOWNLOADS, "xpresso", ""))
-    if ds["source"] == "genome" and ds["genome"]["fasta_url"] and not ds["genome"]["fasta"]:
-        ds["genome"]["fasta"] = s(download_path(DOWNLOADS, "genome", genome_fasta_name()))
-    return {"dataset": ds, "download": config["download"], "results_dir": config["results_dir"]}
+    if (
+        ds["source"] == "genome"
+        and ds["genome"]["fasta_url"]
+        and not ds["genome"]["fasta"]
+    ):
+        ds["genome"]["fasta"] = s(
+            download_path(DOWNLOADS, "genome", genome_fasta_name())
+        )
+    return {
+        "dataset": ds,
+        "download": config["download"],
+        "results_dir": config["results_dir"],
+    }
 
 
 def genome_fasta_name():
@@ -103,7 +114,9 @@ def data_inputs(wildcards):
         local = ds["xpresso"]["local_dir"]
         if local:
             return [s(Path(local) / f) for f in XPRESSO_FILES.values()]
-        return [s(download_path(DOWNLOADS, "xpresso", f)) for f in XPRESSO_FILES.values()]
+        return [
+            s(download_path(DOWNLOADS, "xpresso", f)) for f in XPRESSO_FILES.values()
+        ]
     if src == "genome":
         g = ds["genome"]
         fasta = g["fasta"] or s(download_path(DOWNLOADS, "genome", genome_fasta_name()))
@@ -123,7 +136,9 @@ def checksum_args(digest):
         return []
     flag = {32: "--md5", 64: "--sha256"}.get(len(digest))
     if flag is None:
-        raise WorkflowError(f"checksum {digest!r} is neither an md5 nor a sha256 hex digest")
+        raise WorkflowError(
+            f"checksum {digest!r} is neither an md5 nor a sha256 hex digest"
+        )
     return [flag, digest]
 
 

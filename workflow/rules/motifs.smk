@@ -99,7 +99,14 @@ rule recovery:
         "../../envs/promoter-cr.yaml"
     params:
         command="recovery",
-        args=["--data", s(DATA.dir), "--motifs-dir", s(MOTIFS.dir), "--out", s(MOTIFS.dir)],
+        args=[
+            "--data",
+            s(DATA.dir),
+            "--motifs-dir",
+            s(MOTIFS.dir),
+            "--out",
+            s(MOTIFS.dir),
+        ],
         config=sections("grammar", "motifs"),
     script:
         JOB_SCRIPT

@@ -24,8 +24,17 @@ rule train_network:
         gpu=train_resources("gpus"),
     params:
         command="train",
-        args=lambda wc: ["--data", s(DATA.dir), "--model", wc.model, "--out", s(MODELS.model(wc.model).dir)],
-        config=lambda wc: sections("train", models={wc.model: config["models"][wc.model]}),
+        args=lambda wc: [
+            "--data",
+            s(DATA.dir),
+            "--model",
+            wc.model,
+            "--out",
+            s(MODELS.model(wc.model).dir),
+        ],
+        config=lambda wc: sections(
+            "train", models={wc.model: config["models"][wc.model]}
+        ),
     script:
         JOB_SCRIPT
 
@@ -50,8 +59,17 @@ rule train_kmer:
         runtime=train_resources("runtime"),
     params:
         command="train",
-        args=lambda wc: ["--data", s(DATA.dir), "--model", wc.model, "--out", s(MODELS.model(wc.model).dir)],
-        config=lambda wc: sections("train", models={wc.model: config["models"][wc.model]}),
+        args=lambda wc: [
+            "--data",
+            s(DATA.dir),
+            "--model",
+            wc.model,
+            "--out",
+            s(MODELS.model(wc.model).dir),
+        ],
+        config=lambda wc: sections(
+            "train", models={wc.model: config["models"][wc.model]}
+        ),
     script:
         JOB_SCRIPT
 
@@ -71,7 +89,14 @@ rule collect_metrics:
         "../../envs/promoter-cr.yaml"
     params:
         command="metrics",
-        args=lambda wc, output: ["--models-dir", s(MODELS.dir), "--names", *MODEL_NAMES, "--out", output[0]],
+        args=lambda wc, output: [
+            "--models-dir",
+            s(MODELS.dir),
+            "--names",
+            *MODEL_NAMES,
+            "--out",
+            output[0],
+        ],
         config=None,
     script:
         JOB_SCRIPT

@@ -139,6 +139,7 @@ def predict_file(
 def _write_weighted_features(model, codes: np.ndarray, ids: list[str], feats: np.ndarray | None, feature_names: list[str],
                              path: str | Path, *, batch_size: int, device) -> tuple[np.ndarray, np.ndarray]:
     """Fill the weighted features batch by batch into a temporary memmap, then publish the ``.npz`` atomically."""
+    import os
     import tempfile
 
     from promoter_cr.atomic import atomic_path
@@ -148,7 +149,9 @@ def _write_weighted_features(model, codes: np.ndarray, ids: list[str], feats: np
     preds, bias = np.empty(n), np.empty(n)
     extra_c = None
     with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
-        wf = np.lib.format.open_memmap(Path(scratch) / "wf.npy", mode="w+", dtype=np.float32, shape=(n, length))
+        fd, scratch_npy = tempfile.mkstemp(suffix=".npy", dir=scratch)
+        os.close(fd)
+        wf = np.lib.format.open_memmap(scratch_npy, mode="w+", dtype=np.float32, shape=(n, length))
         for sl, res in run_batches(model, codes, batch_size=batch_size, device=device, extra=feats,
                                    what=("prediction", "contributions", "extra"), progress=n > 10 * batch_size):
             preds[sl], bias[sl], wf[sl] = res.prediction, res.bias, res.contributions
