@@ -37,11 +37,15 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=10500)
     ap.add_argument("--n-seqs", type=int, default=32, help="sequences for CR export and gradient x input")
     ap.add_argument("--ism-seqs", type=int, default=1)
-    ap.add_argument("--ism-positions", type=int, default=100, help="positions mutated per ISM sequence (extrapolated to L)")
+    ap.add_argument(
+        "--ism-positions", type=int, default=100, help="positions mutated per ISM sequence (extrapolated to L)"
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default=None, help="default: GPU when available")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--channels", type=int, default=None, help="override CR_DEFAULTS channels (default: package default)")
+    ap.add_argument(
+        "--channels", type=int, default=None, help="override CR_DEFAULTS channels (default: package default)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
@@ -63,10 +67,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "wf.npy"
         # warm-up (kernel selection, allocator)
-        compute_weighted_features(model, codes[: min(2, len(codes))], np.arange(min(2, len(codes))), out, batch_size=args.batch_size, device=dev, progress=False)
+        compute_weighted_features(
+            model,
+            codes[: min(2, len(codes))],
+            np.arange(min(2, len(codes))),
+            out,
+            batch_size=args.batch_size,
+            device=dev,
+            progress=False,
+        )
         sync()
         t0 = time.perf_counter()
-        compute_weighted_features(model, codes, np.arange(len(codes)), out, batch_size=args.batch_size, device=dev, progress=False)
+        compute_weighted_features(
+            model, codes, np.arange(len(codes)), out, batch_size=args.batch_size, device=dev, progress=False
+        )
         sync()
         t_cr = time.perf_counter() - t0
 
@@ -90,14 +104,26 @@ def main() -> None:
     cr_rate = args.n_seqs / t_cr
     gx_rate = args.n_seqs / t_gx
     ism_rate = args.ism_seqs / t_ism_full
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, device {dev}"
-          + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else f", torch threads {torch.get_num_threads()}"))
-    print(f"model: CRModel(L={L}, {kw}, downsample={model.downsample}), batch {args.batch_size}, torch {torch.__version__}")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, device {dev}"
+        + (
+            f" ({torch.cuda.get_device_name(dev)})"
+            if dev.type == "cuda"
+            else f", torch threads {torch.get_num_threads()}"
+        )
+    )
+    print(
+        f"model: CRModel(L={L}, {kw}, downsample={model.downsample}), batch {args.batch_size}, torch {torch.__version__}"
+    )
     print(f"CR weighted features : {args.n_seqs} seqs in {t_cr:.3f} s -> {cr_rate:.2f} seqs/s")
     print(f"gradient x input     : {args.n_seqs} seqs in {t_gx:.3f} s -> {gx_rate:.2f} seqs/s")
-    print(f"ISM (measured)       : {n_mut} mutants ({args.ism_seqs} seq x {len(positions)} positions x 3) in {t_ism_part:.3f} s"
-          f" -> {n_mut / t_ism_part:.1f} mutants/s")
-    print(f"ISM (extrapolated)   : {3 * L} mutants per sequence -> {t_ism_full / args.ism_seqs:.1f} s/seq -> {ism_rate:.5f} seqs/s")
+    print(
+        f"ISM (measured)       : {n_mut} mutants ({args.ism_seqs} seq x {len(positions)} positions x 3) in {t_ism_part:.3f} s"
+        f" -> {n_mut / t_ism_part:.1f} mutants/s"
+    )
+    print(
+        f"ISM (extrapolated)   : {3 * L} mutants per sequence -> {t_ism_full / args.ism_seqs:.1f} s/seq -> {ism_rate:.5f} seqs/s"
+    )
     print(f"speed ratio CR / ISM : {cr_rate / ism_rate:,.0f}x   (CR / gradient x input: {cr_rate / gx_rate:.2f}x)")
 
 

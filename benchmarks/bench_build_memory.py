@@ -66,7 +66,9 @@ def write_xpresso(root: Path, n_genes: int, seed: int, compression: str | None) 
     block = 256
     for split, n in sizes.items():
         with h5py.File(root / f"{split}.h5", "w") as h5:
-            prom = h5.create_dataset("promoter", shape=(n, STORED, 4), dtype=bool, chunks=(16, STORED, 4), compression=compression)
+            prom = h5.create_dataset(
+                "promoter", shape=(n, STORED, 4), dtype=bool, chunks=(16, STORED, 4), compression=compression
+            )
             for s in range(0, n, block):
                 e = min(s + block, n)
                 codes = rng.integers(0, 4, size=(e - s, STORED), dtype=np.uint8)
@@ -75,7 +77,10 @@ def write_xpresso(root: Path, n_genes: int, seed: int, compression: str | None) 
             h5["data"] = rng.normal(size=(n, 8)).astype(np.float32)
             h5["label"] = rng.normal(size=n).astype(np.float32)
             h5["geneName"] = np.array([f"ENSG{split[:2]}{i:09d}".encode() for i in range(n)])
-    return {"source": "xpresso", "xpresso": {"local_dir": str(root), "window_start": -7000, "window_end": 3500, "half_life": True}}
+    return {
+        "source": "xpresso",
+        "xpresso": {"local_dir": str(root), "window_start": -7000, "window_end": 3500, "half_life": True},
+    }
 
 
 def write_genome(root: Path, n_genes: int, seed: int) -> dict:
@@ -94,7 +99,9 @@ def write_genome(root: Path, n_genes: int, seed: int) -> dict:
             fh.write(f">{name}\n".encode())
             width = 60
             n_full = length // width
-            body = np.concatenate([seq[: n_full * width].reshape(n_full, width), np.full((n_full, 1), 10, np.uint8)], axis=1)
+            body = np.concatenate(
+                [seq[: n_full * width].reshape(n_full, width), np.full((n_full, 1), 10, np.uint8)], axis=1
+            )
             fh.write(body.tobytes())
             if length % width:
                 fh.write(seq[n_full * width :].tobytes() + b"\n")
@@ -126,7 +133,11 @@ def run(source: str, n_genes: int, seed: int, compression: str | None, tmp_root:
     with tempfile.TemporaryDirectory(prefix="bench_build_", dir=tmp_root) as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        ds_cfg = write_xpresso(root, n_genes, seed, compression) if source == "xpresso" else write_genome(root, n_genes, seed)
+        ds_cfg = (
+            write_xpresso(root, n_genes, seed, compression)
+            if source == "xpresso"
+            else write_genome(root, n_genes, seed)
+        )
         t_inputs = time.perf_counter() - t0
         input_mb = sum(p.stat().st_size for p in root.iterdir()) / 2**20
         cfg = {"dataset": ds_cfg, "download": {"cache_dir": str(root / "cache")}}
@@ -153,7 +164,11 @@ def run(source: str, n_genes: int, seed: int, compression: str | None, tmp_root:
 
 
 def _child(cfg: dict, out: Path, trace: bool) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cfg), str(out), "trace" if trace else "plain"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(cfg), str(out), "trace" if trace else "plain"],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"build failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -164,7 +179,12 @@ def main() -> None:
     ap.add_argument("--source", choices=["xpresso", "genome"], default="xpresso")
     ap.add_argument("--n-genes", type=int, default=FULL)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--compression", choices=["none", "lzf", "gzip"], default="none", help="h5 compression of the synthetic promoter dataset")
+    ap.add_argument(
+        "--compression",
+        choices=["none", "lzf", "gzip"],
+        default="none",
+        help="h5 compression of the synthetic promoter dataset",
+    )
     ap.add_argument("--tmp", default=None, help="folder for the temporary inputs (default: system temp)")
     args = ap.parse_args()
     res = run(args.source, args.n_genes, args.seed, None if args.compression == "none" else args.compression, args.tmp)

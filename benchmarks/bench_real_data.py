@@ -70,16 +70,64 @@ MODELS = {
     "liver": {
         # chosen by VALID r among the variants tried (see the module docstring)
         # (``_m``; the previous choice ``_f`` was stem 128 / 32 ch x 4 layers, downsample 16, l1 1e-3, lr 1e-3, wd 1e-2, 15 epochs)
-        "cr": {"type": "cr", "channels": 16, "n_layers": 3, "kernel_size": 3, "stem_kernel": 10, "dropout": 0.3, "downsample": None,
-               "l1": 1e-4, "lr": 2e-3, "weight_decay": 1e-1, "batch_size": 64, "max_epochs": 100, "patience": 12, "rc_augment": True},
-        "xpresso_cnn": {"type": "xpresso_cnn", "lr": 1e-3, "batch_size": 128, "max_epochs": 30, "patience": 5, "optimizer": "adam"},
-        "kmer_ridge": {"type": "kmer_ridge", "k": [4, 5, 6], "alphas": [10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0]},
+        "cr": {
+            "type": "cr",
+            "channels": 16,
+            "n_layers": 3,
+            "kernel_size": 3,
+            "stem_kernel": 10,
+            "dropout": 0.3,
+            "downsample": None,
+            "l1": 1e-4,
+            "lr": 2e-3,
+            "weight_decay": 1e-1,
+            "batch_size": 64,
+            "max_epochs": 100,
+            "patience": 12,
+            "rc_augment": True,
+        },
+        "xpresso_cnn": {
+            "type": "xpresso_cnn",
+            "lr": 1e-3,
+            "batch_size": 128,
+            "max_epochs": 30,
+            "patience": 5,
+            "optimizer": "adam",
+        },
+        "kmer_ridge": {
+            "type": "kmer_ridge",
+            "k": [4, 5, 6],
+            "alphas": [10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0],
+        },
     },
     "yeast": {
-        "cr": {"type": "cr", "channels": 32, "n_layers": 6, "kernel_size": 3, "stem_kernel": 9, "dropout": 0.2, "l1": 1e-3,
-               "lr": 2e-3, "weight_decay": 1e-2, "batch_size": 64, "max_epochs": 25, "patience": 5},
-        "xpresso_cnn": {"type": "xpresso_cnn", "lr": 1e-3, "batch_size": 128, "max_epochs": 40, "patience": 6, "optimizer": "adam"},
-        "kmer_ridge": {"type": "kmer_ridge", "k": [4, 5, 6], "alphas": [1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0]},
+        "cr": {
+            "type": "cr",
+            "channels": 32,
+            "n_layers": 6,
+            "kernel_size": 3,
+            "stem_kernel": 9,
+            "dropout": 0.2,
+            "l1": 1e-3,
+            "lr": 2e-3,
+            "weight_decay": 1e-2,
+            "batch_size": 64,
+            "max_epochs": 25,
+            "patience": 5,
+        },
+        "xpresso_cnn": {
+            "type": "xpresso_cnn",
+            "lr": 1e-3,
+            "batch_size": 128,
+            "max_epochs": 40,
+            "patience": 6,
+            "optimizer": "adam",
+        },
+        "kmer_ridge": {
+            "type": "kmer_ridge",
+            "k": [4, 5, 6],
+            "alphas": [1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0],
+        },
     },
 }
 
@@ -89,9 +137,19 @@ def _build_fasta_source(csv: Path, out_dir: Path, name: str) -> None:
     from promoter_cr.data.sources.fasta import build
 
     cfg = validate_config(
-        {"dataset": {"name": name, "source": "fasta",
-                     "fasta": {"sequences": str(csv), "id_column": "id", "sequence_column": "sequence", "label_column": "label"},
-                     "split": {"method": "random", "seed": 0}}},
+        {
+            "dataset": {
+                "name": name,
+                "source": "fasta",
+                "fasta": {
+                    "sequences": str(csv),
+                    "id_column": "id",
+                    "sequence_column": "sequence",
+                    "label_column": "label",
+                },
+                "split": {"method": "random", "seed": 0},
+            }
+        },
         semantics=False,
     )
     build(cfg, out_dir)
@@ -103,7 +161,11 @@ def _resplit(data_dir: Path, split: np.ndarray, note: dict) -> None:
     ds = load_dataset(data_dir)
     genes = ds.genes.copy()
     genes["split"] = split
-    meta = {k: v for k, v in ds.meta.items() if k not in ("n_genes", "length", "split_counts", "encoding", "promoter_cr_version", "created")}
+    meta = {
+        k: v
+        for k, v in ds.meta.items()
+        if k not in ("n_genes", "length", "split_counts", "encoding", "promoter_cr_version", "created")
+    }
     meta["split"] = note
     write_dataset(data_dir, None, genes, meta, sequences_written=True)
 
@@ -116,7 +178,11 @@ def build_liver(root: Path, seed: int = 0) -> Path:
     bt = pd.read_csv(d / "liver_promoters_b_train.csv.gz").assign(origin="b_train")
     bd = pd.read_csv(d / "liver_promoters_b_dev.csv.gz").assign(origin="b_dev")
     pool = pd.concat([a, bt, bd], ignore_index=True)
-    agg = pool.groupby("sequence", sort=False).agg(label=("label", "mean"), origins=("origin", lambda s: ",".join(sorted(set(s))))).reset_index()
+    agg = (
+        pool.groupby("sequence", sort=False)
+        .agg(label=("label", "mean"), origins=("origin", lambda s: ",".join(sorted(set(s)))))
+        .reset_index()
+    )
     agg["id"] = [f"liver{i:05d}" for i in range(len(agg))]
     csv = root / "liver_input.csv"
     root.mkdir(parents=True, exist_ok=True)
@@ -124,13 +190,24 @@ def build_liver(root: Path, seed: int = 0) -> Path:
     out = root / "data"
     _build_fasta_source(csv, out, "liver")
     split = random_split(len(agg), 0.1, 0.2, seed)
-    _resplit(out, split, {"method": "benchmark: pooled a + b_train + b_dev, de-duplicated, seeded random 70/10/20", "seed": seed})
+    _resplit(
+        out,
+        split,
+        {"method": "benchmark: pooled a + b_train + b_dev, de-duplicated, seeded random 70/10/20", "seed": seed},
+    )
     return out
 
 
 def build_yeast(root: Path, seed: int = 0) -> Path:
     y = pd.read_csv(SHARED / "yeast" / "vaishnav2022_native_promoters.csv.gz")
-    df = pd.DataFrame({"id": [f"y{i:05d}" for i in range(len(y))], "sequence": y["seq110"], "label": y["meanEL"], "group": y["nativeGene"].astype(str)})
+    df = pd.DataFrame(
+        {
+            "id": [f"y{i:05d}" for i in range(len(y))],
+            "sequence": y["seq110"],
+            "label": y["meanEL"],
+            "group": y["nativeGene"].astype(str),
+        }
+    )
     root.mkdir(parents=True, exist_ok=True)
     csv = root / "yeast_input.csv"
     df[["id", "sequence", "label"]].to_csv(csv, index=False)
@@ -146,7 +223,9 @@ def build_yeast(root: Path, seed: int = 0) -> Path:
     return out
 
 
-def run(out: Path, sets: list[str], only: list[str] | None = None, cr_override: dict | None = None, tag: str = "") -> pd.DataFrame:
+def run(
+    out: Path, sets: list[str], only: list[str] | None = None, cr_override: dict | None = None, tag: str = ""
+) -> pd.DataFrame:
     from promoter_cr.config import validate_config
     from promoter_cr.models.train import train_model
 
@@ -160,15 +239,32 @@ def run(out: Path, sets: list[str], only: list[str] | None = None, cr_override: 
         if cr_override or tag:  # a tuning variant of the CR model, trained under its own name
             spec[f"cr{tag}"] = {**spec.pop("cr"), **(cr_override or {})}
         models = {k: v for k, v in spec.items() if not only or k in only or (k.startswith("cr") and "cr" in only)}
-        cfg = validate_config({"models": spec, "analysis_model": next(k for k in spec if k.startswith("cr")),
-                               "train": {"accelerator": "cpu", "devices": 1, "seed": 0}}, semantics=False)
+        cfg = validate_config(
+            {
+                "models": spec,
+                "analysis_model": next(k for k in spec if k.startswith("cr")),
+                "train": {"accelerator": "cpu", "devices": 1, "seed": 0},
+            },
+            semantics=False,
+        )
         for model in models:
             t0 = time.time()
             m = train_model(cfg, model, data, root / "models" / model)
             for split in ("valid", "test"):
-                rows.append({"set": name, "model": model, "split": split, **m["splits"][split], "seconds": round(time.time() - t0, 1),
-                             "epochs": m.get("epochs_trained")})
-            print(f"{name} {model}: test r = {m['splits']['test']['pearson_r']:.4f} valid r = {m['splits']['valid']['pearson_r']:.4f} ({time.time() - t0:.0f} s)", flush=True)
+                rows.append(
+                    {
+                        "set": name,
+                        "model": model,
+                        "split": split,
+                        **m["splits"][split],
+                        "seconds": round(time.time() - t0, 1),
+                        "epochs": m.get("epochs_trained"),
+                    }
+                )
+            print(
+                f"{name} {model}: test r = {m['splits']['test']['pearson_r']:.4f} valid r = {m['splits']['valid']['pearson_r']:.4f} ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
     table = pd.DataFrame(rows)
     return table
 
@@ -179,7 +275,9 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=["yeast", "liver"], choices=["liver", "yeast"])
     ap.add_argument("--models", nargs="+", default=None, help="subset of models (default: all)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--cr-override", type=json.loads, default=None, help="JSON dict of CR settings to try (tuning; pick by VALID r)")
+    ap.add_argument(
+        "--cr-override", type=json.loads, default=None, help="JSON dict of CR settings to try (tuning; pick by VALID r)"
+    )
     ap.add_argument("--tag", default="", help="suffix of the tuned CR model's name")
     args = ap.parse_args()
     import torch

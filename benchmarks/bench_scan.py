@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memesuite", type=int, default=0, help="also time pymemesuite FIMO on this many genes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the result JSON here")
-    ap.add_argument("--grammar", action="store_true", help="also time `grammar` (run_grammar, default settings) on the hits")
+    ap.add_argument(
+        "--grammar", action="store_true", help="also time `grammar` (run_grammar, default settings) on the hits"
+    )
     ap.add_argument("--keep", default=None, help="copy hits.parquet into this folder (to benchmark `grammar` on it)")
     args = ap.parse_args(argv)
 
@@ -89,8 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     from promoter_cr.motifs.scan import scan_codes, scan_dataset
 
     motifs = load_jaspar()
-    result: dict = {"genes": args.genes, "length": args.length, "motifs": len(motifs), "threshold": args.threshold,
-                    "batch_genes": args.batch, "numba_threads": numba.get_num_threads(), "cpus": os.cpu_count()}
+    result: dict = {
+        "genes": args.genes,
+        "length": args.length,
+        "motifs": len(motifs),
+        "threshold": args.threshold,
+        "batch_genes": args.batch,
+        "numba_threads": numba.get_num_threads(),
+        "cpus": os.cpu_count(),
+    }
     # compile numba kernels on a tiny input so the timing is the scan itself
     t = time.perf_counter()
     scan_codes(np.zeros((1, 200), np.uint8), motifs, args.threshold)
@@ -104,15 +113,29 @@ def main(argv: list[str] | None = None) -> int:
         clusters = [str(i % 5) for i in range(args.genes)]
         t = time.perf_counter()
         cpu0 = time.process_time()
-        summary = scan_dataset(seqs, wf, ids, clusters, motifs, root / "hits.parquet", threshold=args.threshold,
-                               batch_genes=args.batch, progress=True)
+        summary = scan_dataset(
+            seqs,
+            wf,
+            ids,
+            clusters,
+            motifs,
+            root / "hits.parquet",
+            threshold=args.threshold,
+            batch_genes=args.batch,
+            progress=True,
+        )
         dt = time.perf_counter() - t
         cpu = time.process_time() - cpu0
-        result.update({
-            "scan_s": round(dt, 2), "scan_cpu_s": round(cpu, 2), "hits": summary["n_hits"], "hits_per_gene": round(summary["n_hits"] / args.genes, 1),
-            "parquet_mb": round((root / "hits.parquet").stat().st_size / 2**20, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        })
+        result.update(
+            {
+                "scan_s": round(dt, 2),
+                "scan_cpu_s": round(cpu, 2),
+                "hits": summary["n_hits"],
+                "hits_per_gene": round(summary["n_hits"] / args.genes, 1),
+                "parquet_mb": round((root / "hits.parquet").stat().st_size / 2**20, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
         if args.genes < FULL_GENES:
             result["extrapolated_full_scan_s"] = round(dt * FULL_GENES / args.genes, 1)
             result["extrapolated_full_cpu_s"] = round(cpu * FULL_GENES / args.genes, 1)
@@ -124,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             from promoter_cr.motifs.grammar import run_grammar
 
             write_meme(motifs, root / "motifs.meme")
-            pd.DataFrame({"gene_id": ids, "cluster": clusters}).to_csv(root / "gene_clusters.tsv", sep="\t", index=False)
+            pd.DataFrame({"gene_id": ids, "cluster": clusters}).to_csv(
+                root / "gene_clusters.tsv", sep="\t", index=False
+            )
             write_json(root / "scan_summary.json", summary)
             t = time.perf_counter()
             cpu0 = time.process_time()

@@ -59,8 +59,15 @@ def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
         for _ in range(steps):
             predict_tensor(model, one_hot_torch(codes))
         di = time.perf_counter() - t1
-    return {"model": kind, "length": length, "batch": batch, "steps": steps, "params": n_parameters(model),
-            "train_seq_per_s": round(batch * steps / dt, 2), "infer_seq_per_s": round(batch * steps / di, 2)}
+    return {
+        "model": kind,
+        "length": length,
+        "batch": batch,
+        "steps": steps,
+        "params": n_parameters(model),
+        "train_seq_per_s": round(batch * steps / dt, 2),
+        "infer_seq_per_s": round(batch * steps / di, 2),
+    }
 
 
 def peak_rss(n_genes: int, length: int, steps: int, batch: int, keep: Path | None, channels: int) -> dict:
@@ -78,16 +85,38 @@ def peak_rss(n_genes: int, length: int, steps: int, batch: int, keep: Path | Non
     arr.flush()
     del arr
     split = np.array(["train"] * (n_genes - 2000) + ["valid"] * 1000 + ["test"] * 1000, dtype=object)
-    genes = pd.DataFrame({"gene_id": [f"g{i:05d}" for i in range(n_genes)], "label": rng.normal(size=n_genes), "split": split})
+    genes = pd.DataFrame(
+        {"gene_id": [f"g{i:05d}" for i in range(n_genes)], "label": rng.normal(size=n_genes), "split": split}
+    )
     write_dataset(data, None, genes, {"source": "benchmark"}, sequences_written=True)
-    cfg = validate_config({"models": {"cr": {"type": "cr", "channels": channels}}, "train": {"max_epochs": 1, "batch_size": batch, "limit_train_batches": steps,
-                                                                        "accelerator": "cpu", "devices": 1}}, semantics=False)
+    cfg = validate_config(
+        {
+            "models": {"cr": {"type": "cr", "channels": channels}},
+            "train": {
+                "max_epochs": 1,
+                "batch_size": batch,
+                "limit_train_batches": steps,
+                "accelerator": "cpu",
+                "devices": 1,
+            },
+        },
+        semantics=False,
+    )
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.time()
     m = train_model(cfg, "cr", data, tmp / "cr")
-    return {"n_genes": n_genes, "length": length, "channels": channels, "train_steps": steps, "batch": batch, "seconds": round(time.time() - t0, 1),
-            "peak_rss_mb_before": round(rss0, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "global_step": m["global_step"], "dir": str(tmp)}
+    return {
+        "n_genes": n_genes,
+        "length": length,
+        "channels": channels,
+        "train_steps": steps,
+        "batch": batch,
+        "seconds": round(time.time() - t0, 1),
+        "peak_rss_mb_before": round(rss0, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "global_step": m["global_step"],
+        "dir": str(tmp),
+    }
 
 
 def main() -> None:
@@ -98,7 +127,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="training batches (throughput and the RSS run)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-rss", action="store_true")
-    ap.add_argument("--rss-channels", type=int, default=32, help="CR channels in the end-to-end RSS run (it predicts all genes)")
+    ap.add_argument(
+        "--rss-channels", type=int, default=32, help="CR channels in the end-to-end RSS run (it predicts all genes)"
+    )
     ap.add_argument("--tmp", type=Path, default=None, help="parent folder of the temporary data set")
     args = ap.parse_args()
     import logging

@@ -31,7 +31,9 @@ import numpy as np
 WINDOWS = {"10.5 kb": (7000, 3500), "2 kb": (1500, 500)}
 
 
-def write_inputs(root: Path, up: int, down: int, n_genes: int, per_gene: int, indel_fraction: float, seed: int) -> tuple[Path, Path, Path]:
+def write_inputs(
+    root: Path, up: int, down: int, n_genes: int, per_gene: int, indel_fraction: float, seed: int
+) -> tuple[Path, Path, Path]:
     """Genome FASTA, BED TSS table and a sorted VCF in ``root``; returns their paths."""
     rng = np.random.default_rng(seed)
     length = up + down
@@ -59,7 +61,9 @@ def write_inputs(root: Path, up: int, down: int, n_genes: int, per_gene: int, in
     bed = root / "tss.bed"
     bed.write_text("".join(bed_rows))
     vcf = root / "variants.vcf"
-    header = f"##fileformat=VCFv4.2\n##contig=<ID=chr1,length={chrom_len}>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    header = (
+        f"##fileformat=VCFv4.2\n##contig=<ID=chr1,length={chrom_len}>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
     vcf.write_text(header + "".join(f"chr1\t{p + 1}\t.\t{r}\t{a}\t.\t.\t.\n" for p, r, a in sorted(records)))
     return fa, bed, vcf
 
@@ -71,9 +75,16 @@ def main() -> None:
     ap.add_argument("--indel-fraction", type=float, default=0.1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--motifs", action="store_true", help="also time motif gain/loss with all JASPAR CORE vertebrate matrices")
+    ap.add_argument(
+        "--motifs", action="store_true", help="also time motif gain/loss with all JASPAR CORE vertebrate matrices"
+    )
     ap.add_argument("--windows", nargs="+", default=list(WINDOWS), choices=list(WINDOWS))
-    ap.add_argument("--repeats", type=int, default=2, help="timed runs of each measurement; the fastest is reported (shared machines)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="timed runs of each measurement; the fastest is reported (shared machines)",
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tmp", default="/tmp")
     ap.add_argument("--seed", type=int, default=0)
@@ -96,9 +107,13 @@ def main() -> None:
         from promoter_cr.motifs.database import load_jaspar
         from promoter_cr.motifs.scan import scan_codes
 
-        motifs = load_jaspar(release="JASPAR2024", collection="CORE", tax_group=["vertebrates"], ids=None, non_redundant=True)
+        motifs = load_jaspar(
+            release="JASPAR2024", collection="CORE", tax_group=["vertebrates"], ids=None, non_redundant=True
+        )
         scan_codes(np.zeros((2, 64), np.uint8), motifs, 1e-4)  # numba JIT compile outside the timings
-    print(f"# {platform.node()} {platform.machine()}, torch {torch.__version__}, {args.threads} threads, device {dev}, batch {args.batch_size}")
+    print(
+        f"# {platform.node()} {platform.machine()}, torch {torch.__version__}, {args.threads} threads, device {dev}, batch {args.batch_size}"
+    )
     rows = []
     for name in args.windows:
         up, down = WINDOWS[name]
@@ -106,15 +121,36 @@ def main() -> None:
         torch.manual_seed(args.seed)
         model = build_model(model_defaults("cr"), spec.length, 0).to(dev).eval()
         with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench_variants_") as tmp:
-            fa, bed, vcf = write_inputs(Path(tmp), up, down, args.genes, args.variants_per_gene, args.indel_fraction, args.seed)
+            fa, bed, vcf = write_inputs(
+                Path(tmp), up, down, args.genes, args.variants_per_gene, args.indel_fraction, args.seed
+            )
             genome = Genome(fa)
             try:
-                tss = V.load_tss(bed, {"tss_format": "bed", "bed_tss": "start", "gtf_feature": "gene", "gtf_id_attribute": "gene_id", "strip_version": False}, None)
+                tss = V.load_tss(
+                    bed,
+                    {
+                        "tss_format": "bed",
+                        "bed_tss": "start",
+                        "gtf_feature": "gene",
+                        "gtf_id_attribute": "gene_id",
+                        "strip_version": False,
+                    },
+                    None,
+                )
                 genes = V.gene_windows(tss, genome, spec, tss_path=bed, on_unknown_chromosome="error")
-                kw = dict(regions=None, p_threshold=1e-4, local_flank=10, on_ref_mismatch="error", on_unknown_chromosome="error",
-                          batch_size=args.batch_size, device=dev)
+                kw = dict(
+                    regions=None,
+                    p_threshold=1e-4,
+                    local_flank=10,
+                    on_ref_mismatch="error",
+                    on_unknown_chromosome="error",
+                    batch_size=args.batch_size,
+                    device=dev,
+                )
                 # warm-up (allocator, oneDNN kernels) on one gene's worth of variants
-                V.predict_windows(model, np.zeros((args.batch_size, spec.length), np.uint8), batch_size=args.batch_size, device=dev)
+                V.predict_windows(
+                    model, np.zeros((args.batch_size, spec.length), np.uint8), batch_size=args.batch_size, device=dev
+                )
                 t_plain, t_motif = float("inf"), float("inf")
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
@@ -135,9 +171,23 @@ def main() -> None:
             V.predict_windows(model, windows, batch_size=args.batch_size, device=dev)
             t_fwd = min(t_fwd, time.perf_counter() - t0)
         kinds = table["kind"].value_counts().to_dict()
-        rows.append((name, spec.length, args.genes, n, kinds, t_plain, n / t_plain, n / t_motif if motifs else float("nan"), n / t_fwd))
+        rows.append(
+            (
+                name,
+                spec.length,
+                args.genes,
+                n,
+                kinds,
+                t_plain,
+                n / t_plain,
+                n / t_motif if motifs else float("nan"),
+                n / t_fwd,
+            )
+        )
     print()
-    print("| window | L (bp) | genes | variants (kinds) | time | variants/s | variants/s with JASPAR gain/loss | bare forward windows/s |")
+    print(
+        "| window | L (bp) | genes | variants (kinds) | time | variants/s | variants/s with JASPAR gain/loss | bare forward windows/s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, length, g, n, kinds, t, vps, vps_m, fwd in rows:
         kind_s = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))

@@ -79,7 +79,10 @@ def main() -> None:
     island = np.zeros(L, dtype=bool)
     a, b = sim["island"]
     island[max(tss + a, 0) : min(tss + b, L)] = True
-    for name, zone, tgt in (("bulk", ~island, (sim["gc"], sim["cpg_ratio"])), ("island", island, (sim["island_gc"], sim["island_cpg_ratio"]))):
+    for name, zone, tgt in (
+        ("bulk", ~island, (sim["gc"], sim["cpg_ratio"])),
+        ("island", island, (sim["island_gc"], sim["island_cpg_ratio"])),
+    ):
         bg = np.where(plant[:, zone], 4, codes[:, zone])
         c = S.composition(bg)
         print(f"background {name}: GC {c['gc']:.3f} (target {tgt[0]}), CpG o/e {c['cpg_ratio']:.3f} (target {tgt[1]})")
@@ -109,13 +112,17 @@ def main() -> None:
         w = motifs[mid].width
         if not any(p["motif_id"] == mid and p["start"] < s + w and s < p["end"] for p in gt["genes"][r]["plants"]):
             own += 1
-    print(f"FIMO p<1e-4 finds {rec:.3f} of {len(planted)} planted sites at exact start+strand; by role "
-          + ", ".join(f"{k} {np.mean(v):.3f} (n={len(v)})" for k, v in by_role.items()))
+    print(
+        f"FIMO p<1e-4 finds {rec:.3f} of {len(planted)} planted sites at exact start+strand; by role "
+        + ", ".join(f"{k} {np.mean(v):.3f} (n={len(v)})" for k, v in by_role.items())
+    )
     print(f"FIMO hits of planted motifs: {n_hits}; away from any plant of the same motif: {own}")
 
     y = genes["label"].to_numpy()
     f = np.array([S.planted_function(g["plants"], gt) for g in gt["genes"]])
-    print(f"label ~ planted function: r2 {np.corrcoef(f, y)[0, 1] ** 2:.3f}; residual sd {np.std(y - f):.3f} (noise_sd {sim['noise_sd']}); label sd {y.std():.3f}")
+    print(
+        f"label ~ planted function: r2 {np.corrcoef(f, y)[0, 1] ** 2:.3f}; residual sd {np.std(y - f):.3f} (noise_sd {sim['noise_sd']}); label sd {y.std():.3f}"
+    )
     print("class means:", genes.groupby("sim_class")["label"].mean().round(2).to_dict())
     kw = stats.kruskal(*[y[genes["sim_class"] == c] for c in range(sim["n_classes"])])
     print(f"Kruskal-Wallis across classes: H {kw.statistic:.1f}, p {kw.pvalue:.2e}")
@@ -129,15 +136,24 @@ def main() -> None:
     t0 = time.time()
     X = np.hstack([kmer_counts(codes, k) for k in (4, 5, 6)])
     m = RidgeCV(alphas=np.logspace(0, 4, 9)).fit(X[tr_i], y[tr_i])
-    print(f"4-6-mer ridge: test r2 {np.corrcoef(m.predict(X[te_i]), y[te_i])[0, 1] ** 2:.3f} ({time.time() - t0:.1f} s)")
+    print(
+        f"4-6-mer ridge: test r2 {np.corrcoef(m.predict(X[te_i]), y[te_i])[0, 1] ** 2:.3f} ({time.time() - t0:.1f} s)"
+    )
 
     for noise in (0.0, 0.02):
         B = binned(ideal_tracks(gt, N, L, np.random.default_rng(1), noise))
         km = KMeans(4, n_init=10, random_state=0).fit(B)
         ari = adjusted_rand_score(genes["sim_class"], km.labels_)
-        sil = {k: silhouette_score(B, KMeans(k, n_init=10, random_state=0).fit_predict(B), sample_size=1500, random_state=0) for k in range(2, 9)}
-        print(f"ideal tracks (noise {noise}/bp), k-means k=4: ARI {ari:.3f}; silhouette-best k {max(sil, key=sil.get)} "
-              + " ".join(f"{k}:{v:.2f}" for k, v in sil.items()))
+        sil = {
+            k: silhouette_score(
+                B, KMeans(k, n_init=10, random_state=0).fit_predict(B), sample_size=1500, random_state=0
+            )
+            for k in range(2, 9)
+        }
+        print(
+            f"ideal tracks (noise {noise}/bp), k-means k=4: ARI {ari:.3f}; silhouette-best k {max(sil, key=sil.get)} "
+            + " ".join(f"{k}:{v:.2f}" for k, v in sil.items())
+        )
 
 
 if __name__ == "__main__":

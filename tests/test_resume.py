@@ -23,13 +23,30 @@ TINY = ROOT / "tests" / "data" / "tiny_config.yaml"
 
 
 def _cmd(workdir: Path, config: Path, target: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(config), "-d", str(workdir), "--rerun-incomplete", target]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--cores",
+        "1",
+        "--configfile",
+        str(config),
+        "-d",
+        str(workdir),
+        "--rerun-incomplete",
+        target,
+    ]
 
 
 def _env() -> dict[str, str]:
     """No activated venv: the jobs run the package with Snakemake's own interpreter."""
     venv_bin = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin)}
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin),
+    }
 
 
 @pytest.mark.slow
@@ -42,7 +59,13 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     target = "results/tiny/models/cr/predictions.tsv"
     ckpt = tmp_path / "results" / "tiny" / "models" / "cr" / "last.ckpt"
 
-    proc = subprocess.Popen(_cmd(tmp_path, config, target), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _cmd(tmp_path, config, target),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 600
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
@@ -52,7 +75,9 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     assert not (tmp_path / target).exists(), "the run was killed before it finished"
 
     # a SIGKILL leaves Snakemake's lock behind: the documented recovery is --unlock, then the same command
-    subprocess.run([*_cmd(tmp_path, config, target), "--unlock"], env=_env(), capture_output=True, check=True, timeout=300)
+    subprocess.run(
+        [*_cmd(tmp_path, config, target), "--unlock"], env=_env(), capture_output=True, check=True, timeout=300
+    )
     done = subprocess.run(_cmd(tmp_path, config, target), env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     metrics = json.loads((tmp_path / "results" / "tiny" / "models" / "cr" / "metrics.json").read_text())
@@ -66,8 +91,14 @@ def test_failed_job_leaves_no_output(tmp_path):
     labels = tmp_path / "labels.tsv"
     labels.write_text("gene_id\tlabel\ng1\t1.0\ng2\t2.0\n")
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"dataset": {"name": "bad", "source": "fasta", "fasta": {"sequences": str(bad), "labels": str(labels)}}}))
-    proc = subprocess.run(_cmd(tmp_path, config, "results/bad/data/meta.json"), env=_env(), capture_output=True, text=True, timeout=300)
+    config.write_text(
+        yaml.safe_dump(
+            {"dataset": {"name": "bad", "source": "fasta", "fasta": {"sequences": str(bad), "labels": str(labels)}}}
+        )
+    )
+    proc = subprocess.run(
+        _cmd(tmp_path, config, "results/bad/data/meta.json"), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode != 0
     data = tmp_path / "results" / "bad" / "data"
     assert not any(data.glob("*")) if data.exists() else True

@@ -46,8 +46,10 @@ SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 
 # test-only overrides of the profile (see module docstring)
 SLURM_TEST_ARGS = [
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "1",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
     "--slurm-keep-successful-logs",
 ]
 SUBMITTED_RE = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.?$", re.M)
@@ -76,7 +78,7 @@ class SlurmJob:
         """Rule name from the plugin's job comment ``rule_<rule>[_wildcards_<...>]``."""
         comment = self.fields.get("Comment", "")
         assert comment.startswith("rule_"), f"job {self.job_id}: unexpected comment {comment!r}"
-        return comment[len("rule_"):].split("_wildcards_")[0]
+        return comment[len("rule_") :].split("_wildcards_")[0]
 
 
 # ----------------------------------------------------------------------------- cluster fixture
@@ -115,8 +117,14 @@ def slurm_cluster():
     reuse_dir = os.environ.get("PROMOTER_CR_SLURM_DIR")
     if not reuse_dir:
         if os.geteuid() != 0:
-            what = "starting munged/slurmd" if have_binaries else "installing slurm-wlm + munge (apt-get) and starting them"
-            pytest.skip(f"real SLURM test needs root for {what}; run as root or set PROMOTER_CR_SLURM_DIR to a running cluster")
+            what = (
+                "starting munged/slurmd"
+                if have_binaries
+                else "installing slurm-wlm + munge (apt-get) and starting them"
+            )
+            pytest.skip(
+                f"real SLURM test needs root for {what}; run as root or set PROMOTER_CR_SLURM_DIR to a running cluster"
+            )
         if not have_binaries and _which("apt-get") is None:
             pytest.skip("slurm-wlm/munge not installed and apt-get unavailable to install them")
     state_dir = Path(reuse_dir) if reuse_dir else Path(tempfile.mkdtemp(prefix="pcr-slurm-", dir="/tmp"))
@@ -126,20 +134,31 @@ def slurm_cluster():
         env["PROMOTER_CR_SLURMD_PORT"] = str(_free_port())
     proc = subprocess.run(
         ["bash", str(SETUP), "start", str(state_dir)],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if proc.returncode != 0:
-        pytest.fail(f"could not start the SLURM test cluster ({SETUP.name} exit {proc.returncode}):\n{proc.stderr[-6000:]}")
+        pytest.fail(
+            f"could not start the SLURM test cluster ({SETUP.name} exit {proc.returncode}):\n{proc.stderr[-6000:]}"
+        )
     cluster_env, started = _parse_env(proc.stdout)
     assert "SLURM_CONF" in cluster_env, proc.stdout
-    cluster = Cluster(env=cluster_env, state_dir=state_dir, started=started,
-                      partition=cluster_env.get("PROMOTER_CR_SLURM_PARTITION", "debug"))
+    cluster = Cluster(
+        env=cluster_env,
+        state_dir=state_dir,
+        started=started,
+        partition=cluster_env.get("PROMOTER_CR_SLURM_PARTITION", "debug"),
+    )
     yield cluster
     if started:
         subprocess.run(
             ["bash", str(TEARDOWN), str(state_dir)],
             env={**os.environ, "PROMOTER_CR_SLURM_PURGE": os.environ.get("PROMOTER_CR_SLURM_PURGE", "1")},
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
 
@@ -158,11 +177,16 @@ def snakemake_slurm(
     """`snakemake --profile profiles/slurm` + the test overrides; targets go first (options
     such as --set-resources take several values and would swallow them)."""
     cmd = [
-        sys.executable, "-m", "snakemake",
+        sys.executable,
+        "-m",
+        "snakemake",
         *targets,
-        "--snakefile", str(snakefile),
-        "--profile", str(PROFILE),
-        "--directory", str(workdir),
+        "--snakefile",
+        str(snakefile),
+        "--profile",
+        str(PROFILE),
+        "--directory",
+        str(workdir),
         *SLURM_TEST_ARGS,
         *args,
     ]
@@ -192,8 +216,9 @@ def submitted_jobs(text: str) -> dict[str, Path]:
 
 
 def scontrol_job(cluster: Cluster, job_id: str) -> dict[str, str]:
-    proc = subprocess.run(["scontrol", "-o", "show", "job", job_id], env=run_env(cluster),
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], env=run_env(cluster), capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0, f"scontrol show job {job_id}: {proc.stderr}"
     return dict(re.findall(r"(\w[\w/:]*)=(\S*)", proc.stdout))
 
@@ -243,7 +268,9 @@ def check_ran_through_slurm(
     assert not (set(completed) | set(failed)) & local_rules, "a local rule was submitted to SLURM"
     for job in jobs:
         state = job.fields["JobState"]
-        assert job.jobcomp_state == state, f"job {job.job_id}: job-completion log says {job.jobcomp_state}, scontrol {state}"
+        assert job.jobcomp_state == state, (
+            f"job {job.job_id}: job-completion log says {job.jobcomp_state}, scontrol {state}"
+        )
         assert job.fields.get("Partition") == cluster.partition
         assert Path(job.fields.get("WorkDir", "")) == workdir
     return jobs
@@ -265,15 +292,22 @@ def test_tiny_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     shutil.copy(TINY_SNAKEFILE, snakefile)
     # the profile's training block (32 GB, 8 CPUs) does not fit the test node: replace it,
     # keeping its GPU request (the test cluster has one fake GPU)
-    overrides = ["--set-threads", "train_model=2",
-                 "--set-resources", "train_model:mem_mb=500", "train_model:runtime=5", "train_model:gpu=1"]
+    overrides = [
+        "--set-threads",
+        "train_model=2",
+        "--set-resources",
+        "train_model:mem_mb=500",
+        "train_model:runtime=5",
+        "train_model:gpu=1",
+    ]
 
     proc = snakemake_slurm(slurm_cluster, snakefile, work, *overrides, timeout=240)
     text = output_of(proc)
     assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{text[-6000:]}"
 
-    jobs = check_ran_through_slurm(slurm_cluster, text, work, local_rules={"all", "download", "plot"},
-                                   expected_failures=Counter({"evaluate": 1}))
+    jobs = check_ran_through_slurm(
+        slurm_cluster, text, work, local_rules={"all", "download", "plot"}, expected_failures=Counter({"evaluate": 1})
+    )
     by_id = {j.job_id: j for j in jobs}
 
     # each non-local output was written inside the SLURM job that snakemake submitted for it
@@ -288,9 +322,17 @@ def test_tiny_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     # resources: rule-level (prepare), command-line override of the profile (train_model),
     # profile default-resources (evaluate declares none)
     prepare = job_of(jobs, "prepare")
-    assert (prepare.fields["NumCPUs"], prepare.fields["MinMemoryNode"], prepare.fields["TimeLimit"]) == ("1", "200M", "00:05:00")
+    assert (prepare.fields["NumCPUs"], prepare.fields["MinMemoryNode"], prepare.fields["TimeLimit"]) == (
+        "1",
+        "200M",
+        "00:05:00",
+    )
     train = job_of(jobs, "train_model")
-    assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == ("2", "500M", "00:05:00")
+    assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == (
+        "2",
+        "500M",
+        "00:05:00",
+    )
     assert train.fields.get("TresPerJob") == "gres:gpu:1", "resource gpu=1 must reach sbatch as --gpus=1"
     assert "TresPerJob" not in prepare.fields
     assert "cuda_visible_devices=0" in (work / "results" / "model.txt").read_text(), "GPU not visible in the job step"
@@ -317,10 +359,16 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     work = tmp_path / "real"
     work.mkdir()
     proc = snakemake_slurm(
-        slurm_cluster, ROOT / "Snakefile", work,
-        "--configfile", str(TINY_CONFIG),
-        "--set-threads", "train_model=1",
-        "--set-resources", "train_model:mem_mb=2000", "train_model:runtime=10",
+        slurm_cluster,
+        ROOT / "Snakefile",
+        work,
+        "--configfile",
+        str(TINY_CONFIG),
+        "--set-threads",
+        "train_model=1",
+        "--set-resources",
+        "train_model:mem_mb=2000",
+        "train_model:runtime=10",
         targets=tuple(targets),
         timeout=600,
     )
@@ -333,7 +381,11 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     rules = Counter(j.rule for j in jobs)
     assert rules["build_data"] == 1 and rules["train_model"] == 3
     train = job_of(jobs, "train_model")
-    assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == ("1", "2000M", "00:10:00")
+    assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == (
+        "1",
+        "2000M",
+        "00:10:00",
+    )
     metrics = pd.read_csv(work / "results" / "tiny" / "models" / "metrics.tsv", sep="\t")
     assert set(metrics["model"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
     assert (work / "results" / "tiny" / "logs" / "train_cr.log").is_file()

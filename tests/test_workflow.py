@@ -29,9 +29,18 @@ def no_venv_env() -> dict[str, str]:
 
 def smk(*args: str, cwd: Path = ROOT, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
     env = no_venv_env()
-    proc = subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -77,7 +86,11 @@ def test_invalid_config_fails_at_start_naming_key(tmp_path):
 def test_a_config_file_is_the_whole_configuration(tmp_path):
     """A --configfile is not merged onto config/config.yaml: one listed model trains one model."""
     cfg = tmp_path / "one.yaml"
-    cfg.write_text(yaml.safe_dump({"dataset": {"name": "one", "simulate": {"n_genes": 200, "length": 300}}, "models": {"cr": {"type": "cr"}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"dataset": {"name": "one", "simulate": {"n_genes": 200, "length": 300}}, "models": {"cr": {"type": "cr"}}}
+        )
+    )
     proc = smk("-n", "--configfile", str(cfg), "-d", str(tmp_path))
     out = proc.stdout + proc.stderr
     assert "train_network" in out and "train_kmer" not in out
@@ -101,7 +114,18 @@ def test_failing_job_prints_its_cause_in_one_line_and_its_log(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("sequence,label\n" + "ACGTACGT,1\n" * 2 + "ACGTXCGT,2\n" + "ACGTACGA,3\n" * 3)
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml.safe_dump({"dataset": {"name": "bad", "source": "fasta", "fasta": {"sequences": str(bad)}, "split": {"valid_fraction": 0.34, "test_fraction": 0.34}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": {
+                    "name": "bad",
+                    "source": "fasta",
+                    "fasta": {"sequences": str(bad)},
+                    "split": {"valid_fraction": 0.34, "test_fraction": 0.34},
+                }
+            }
+        )
+    )
     proc = smk("--cores", "1", "--configfile", str(cfg), "-d", str(tmp_path), "results/bad/data/meta.json", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -132,11 +156,15 @@ def test_tiny_pipeline_outputs(tiny_run):
     attr = pd.read_csv(ds / "attributions" / "attributions.tsv", sep="\t")
     assert tracks.shape == (300, 300)
     # the exported tracks are the model's exact explanation
-    np.testing.assert_allclose(np.asarray(tracks, dtype=np.float64).sum(1) + attr["bias"], attr["prediction"], rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(tracks, dtype=np.float64).sum(1) + attr["bias"], attr["prediction"], rtol=1e-3, atol=1e-3
+    )
     summary = json.loads((ds / "clusters" / "summary.json").read_text())
     assert summary["k"] >= 2
     activity = pd.read_csv(ds / "motifs" / "activity.tsv", sep="\t")
-    assert {"motif_id", "motif_name", "cluster", "n_hits", "mean_contribution", "effect", "q_value"} <= set(activity.columns)
+    assert {"motif_id", "motif_name", "cluster", "n_hits", "mean_contribution", "effect", "q_value"} <= set(
+        activity.columns
+    )
     assert (ds / "motifs" / "recovery.tsv").exists()
     figures = sorted(p.relative_to(ds / "figures").as_posix() for p in (ds / "figures").rglob("*.png"))
     for stage in ("models", "attribution", "clusters", "motifs", "examples", "recovery"):

@@ -65,8 +65,19 @@ def global_options(in_subcommand: bool) -> argparse.ArgumentParser:
     def default(value):
         return argparse.SUPPRESS if in_subcommand else value
 
-    g.add_argument("--log", metavar="FILE", default=default(None), help="write everything (log, progress, warnings, tracebacks) to FILE; the console then shows only progress lines and a one-line error")
-    g.add_argument("--threads", type=int, default=default(None), metavar="N", help="threads for torch, BLAS/OpenMP and numba (default: the libraries' own choice)")
+    g.add_argument(
+        "--log",
+        metavar="FILE",
+        default=default(None),
+        help="write everything (log, progress, warnings, tracebacks) to FILE; the console then shows only progress lines and a one-line error",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=default(None),
+        metavar="N",
+        help="threads for torch, BLAS/OpenMP and numba (default: the libraries' own choice)",
+    )
     g.add_argument("-v", "--verbose", action="store_true", default=default(False), help="debug logging")
     return p
 

@@ -63,7 +63,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"key '{key}': {error.message}"
 
 
-def validate_config(config: Mapping[str, Any], source: str | Path | None = None, semantics: bool = True) -> dict[str, Any]:
+def validate_config(
+    config: Mapping[str, Any], source: str | Path | None = None, semantics: bool = True
+) -> dict[str, Any]:
     """Validate ``config`` against the schema and fill in defaults.
 
     Returns a new dict (the input is not modified). Raises :class:`ConfigError`
@@ -76,7 +78,9 @@ def validate_config(config: Mapping[str, Any], source: str | Path | None = None,
     schema = load_schema()
     validator = _Validator(schema)
     # fill defaults, then collect errors (defaults may make later checks meaningful)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(list(e.absolute_path))), reverse=True)
+    errors = sorted(
+        validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(list(e.absolute_path))), reverse=True
+    )
     if errors:
         where = f" in {source}" if source else ""
         raise ConfigError(f"invalid config{where}: {_describe(errors[0])}")
@@ -116,15 +120,21 @@ def _check_semantics(cfg: dict[str, Any], source: str | Path | None) -> None:
         elif not x.get("url"):
             raise ConfigError(f"invalid config{where}: key 'dataset.xpresso': give url or local_dir")
         if x["window_end"] <= x["window_start"]:
-            raise ConfigError(f"invalid config{where}: key 'dataset.xpresso.window_end' must be greater than window_start")
+            raise ConfigError(
+                f"invalid config{where}: key 'dataset.xpresso.window_end' must be greater than window_start"
+            )
     if cfg["motifs"].get("meme_file"):
         _need_path(cfg, "motifs.meme_file", source)
     name = cfg["analysis_model"]
     models = cfg["models"]
     if name not in models:
-        raise ConfigError(f"invalid config{where}: key 'analysis_model': {name!r} is not one of the models ({', '.join(models)})")
+        raise ConfigError(
+            f"invalid config{where}: key 'analysis_model': {name!r} is not one of the models ({', '.join(models)})"
+        )
     if models[name]["type"] != "cr":
-        raise ConfigError(f"invalid config{where}: key 'analysis_model': model {name!r} has type {models[name]['type']!r}; it must be a 'cr' model")
+        raise ConfigError(
+            f"invalid config{where}: key 'analysis_model': model {name!r} has type {models[name]['type']!r}; it must be a 'cr' model"
+        )
     lo, hi = cfg["cluster"]["k_range"]
     if hi < lo:
         raise ConfigError(f"invalid config{where}: key 'cluster.k_range': upper bound {hi} is below lower bound {lo}")

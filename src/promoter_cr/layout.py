@@ -33,7 +33,6 @@ class _Folder:
 class DataFiles(_Folder):
     """``data/``: the on-disk data set (see :mod:`promoter_cr.data.dataset`)."""
 
-
     @property
     def sequences(self) -> Path:
         return self.dir / "sequences.npy"
@@ -60,7 +59,6 @@ class DataFiles(_Folder):
 @dataclass(frozen=True)
 class ModelFiles(_Folder):
     """``models/<name>/``: one trained model."""
-
 
     @property
     def name(self) -> str:
@@ -112,7 +110,6 @@ class ModelFiles(_Folder):
 class ModelsFiles(_Folder):
     """``models/``: every trained model and their metrics table."""
 
-
     def model(self, name: str) -> ModelFiles:
         return ModelFiles(self.dir / name)
 
@@ -124,7 +121,6 @@ class ModelsFiles(_Folder):
 @dataclass(frozen=True)
 class AttributionFiles(_Folder):
     """``attributions/``: weighted features of the analysis model and their checks."""
-
 
     @property
     def weighted_features(self) -> Path:
@@ -163,7 +159,6 @@ class AttributionFiles(_Folder):
 class ClusterFiles(_Folder):
     """``clusters/``: k-means clustering of genes on their weighted features."""
 
-
     @property
     def assignments(self) -> Path:
         return self.dir / "assignments.tsv"
@@ -193,13 +188,20 @@ class ClusterFiles(_Folder):
         return self.dir / "summary.json"
 
     def outputs(self) -> list[Path]:
-        return [self.assignments, self.centroids, self.profiles, self.k_selection, self.stats, self.pairwise, self.summary]
+        return [
+            self.assignments,
+            self.centroids,
+            self.profiles,
+            self.k_selection,
+            self.stats,
+            self.pairwise,
+            self.summary,
+        ]
 
 
 @dataclass(frozen=True)
 class DenovoFiles(_Folder):
     """``motifs/denovo/``: de novo motifs (TF-MoDISco) from the model's own weights."""
-
 
     @property
     def patterns_meme(self) -> Path:
@@ -221,7 +223,6 @@ class DenovoFiles(_Folder):
 @dataclass(frozen=True)
 class MotifFiles(_Folder):
     """``motifs/``: scan, grammar statistics and (simulated sets) recovery."""
-
 
     # scan
     @property
@@ -274,7 +275,15 @@ class MotifFiles(_Folder):
         return self.dir / "grammar_summary.json"
 
     def grammar_outputs(self) -> list[Path]:
-        return [self.activity, self.enrichment, self.cooccurrence, self.communities, self.spacing, self.periodicity, self.grammar_summary]
+        return [
+            self.activity,
+            self.enrichment,
+            self.cooccurrence,
+            self.communities,
+            self.spacing,
+            self.periodicity,
+            self.grammar_summary,
+        ]
 
     # recovery
     @property
@@ -293,7 +302,6 @@ class MotifFiles(_Folder):
 @dataclass(frozen=True)
 class VariantFiles(_Folder):
     """``variants/``: promoter variant effects from a VCF."""
-
 
     @property
     def scores(self) -> Path:
@@ -342,7 +350,6 @@ def figure_stages(simulated: bool) -> list[str]:
 class FigureFiles(_Folder):
     """``figures/<stage>/<name>.<format>``."""
 
-
     def stage_dir(self, stage: str) -> Path:
         return self.dir / stage
 
@@ -369,7 +376,6 @@ def saturation_stem(folder: str | Path, gene_id: str) -> Path:
 @dataclass(frozen=True)
 class LogFiles(_Folder):
     """``logs/<job>.log``: one log per workflow job."""
-
 
     def job(self, name: str) -> Path:
         return self.dir / f"{name}.log"

@@ -9,8 +9,8 @@ import pandas as pd
 
 from promoter_cr.config import model_defaults, validate_config
 from promoter_cr.data.dataset import write_dataset
-from promoter_cr.data.splits import random_split
 from promoter_cr.data.encoding import encode
+from promoter_cr.data.splits import random_split
 
 MOTIF = "TGACGTCA"
 REPRESSOR = "CCCCCCCC"
@@ -25,7 +25,7 @@ def planted_dataset(root: Path, n: int = 480, length: int = 80, seed: int = 0, n
     n_act = rng.integers(0, 3, size=n)
     n_rep = rng.integers(0, 2, size=n)
     for i in range(n):
-        for j in range(n_act[i]):
+        for _ in range(n_act[i]):
             p = rng.integers(0, length - len(act))
             codes[i, p : p + len(act)] = act
         if n_rep[i]:
@@ -54,7 +54,16 @@ def tiny_config(tmp: Path, **train) -> dict:
             "cnn": {"type": "xpresso_cnn", "conv1_filters": 16, "conv2_filters": 8, "dense1": 16},
             "kmer": {"type": "kmer_ridge", "k": [3, 4], "alphas": [1.0, 10.0, 100.0]},
         },
-        "train": {"max_epochs": 6, "batch_size": 32, "lr": 0.002, "patience": 10, "accelerator": "cpu", "devices": 1, "seed": 1, **train},
+        "train": {
+            "max_epochs": 6,
+            "batch_size": 32,
+            "lr": 0.002,
+            "patience": 10,
+            "accelerator": "cpu",
+            "devices": 1,
+            "seed": 1,
+            **train,
+        },
     }
     return validate_config(cfg, semantics=False)
 

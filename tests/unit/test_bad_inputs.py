@@ -68,7 +68,9 @@ def test_corrupt_gzip_is_named(tmp_path, capsys):
 def test_fasta_given_as_checkpoint(tmp_path, capsys):
     fa = tmp_path / "s.fa"
     fa.write_text(">a\nACGT\n")
-    rc, err = _run(["predict", "--checkpoint", str(fa), "--sequences", str(fa), "--out", str(tmp_path / "o.tsv")], capsys)
+    rc, err = _run(
+        ["predict", "--checkpoint", str(fa), "--sequences", str(fa), "--out", str(tmp_path / "o.tsv")], capsys
+    )
     assert rc == EXIT_INPUT
     line = err.strip()
     assert "s.fa: not a PyTorch checkpoint (no zip or pickle header" in line and "\n" not in line and len(line) < 400
@@ -81,7 +83,16 @@ def test_exit_codes_tell_usage_config_and_data_errors_apart(tmp_path, capsys):
     assert info.value.code == EXIT_USAGE
     rc, err = _run(["build-data", "--config", '{"train": {"max_epoch": 3}}', "--out", str(tmp_path / "x")], capsys)
     assert rc == EXIT_CONFIG and "unknown key 'train.max_epoch'" in err
-    rc, err = _run(["build-data", "--config", '{"dataset": {"source": "fasta", "fasta": {"sequences": "/no/such.csv"}}}', "--out", str(tmp_path / "x")], capsys)
+    rc, err = _run(
+        [
+            "build-data",
+            "--config",
+            '{"dataset": {"source": "fasta", "fasta": {"sequences": "/no/such.csv"}}}',
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capsys,
+    )
     assert rc == EXIT_INPUT and "/no/such.csv" in err
 
 

@@ -31,7 +31,9 @@ def ccfg(**overrides):
     return {**validate_config({})["cluster"], **overrides}
 
 
-def synthetic_tracks(n_per: int = 30, length: int = 200, n_groups: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic_tracks(
+    n_per: int = 30, length: int = 200, n_groups: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Groups with an activating bump at a group-specific place (and a repressive one for group 1)."""
     rng = np.random.default_rng(seed)
     truth = np.repeat(np.arange(n_groups), n_per)
@@ -97,9 +99,23 @@ def test_clear_errors():
     bad = tracks.copy()
     bad[4, 10] = np.nan
     with pytest.raises(InputDataError, match="gene g4.*NaN"):
-        represent(bad, smoothing=51, bin_size=50, split_sign=False, gene_ids=np.array([f"g{i}" for i in range(6)]), path="wf.npy")
+        represent(
+            bad,
+            smoothing=51,
+            bin_size=50,
+            split_sign=False,
+            gene_ids=np.array([f"g{i}" for i in range(6)]),
+            path="wf.npy",
+        )
     with pytest.raises(ClusterError, match="N = 6"):
-        select_k(represent(tracks, smoothing=51, bin_size=50, split_sign=False), (7, 8), seed=0, n_init=10, criterion="silhouette", silhouette_sample=None)
+        select_k(
+            represent(tracks, smoothing=51, bin_size=50, split_sign=False),
+            (7, 8),
+            seed=0,
+            n_init=10,
+            criterion="silhouette",
+            silhouette_sample=None,
+        )
 
 
 def test_profiles_are_cluster_means():
@@ -116,10 +132,37 @@ def test_cluster_genes_writes_all_outputs(tmp_path: Path):
     data.mkdir()
     ids = [f"g{i:03d}" for i in range(len(truth))]
     np.save(attr / "weighted_features.npy", tracks.astype(np.float16))
-    write_tsv(attr / "attributions.tsv", pd.DataFrame({"gene_id": ids, "split": "train", "label": expression, "prediction": 0.0, "bias": 0.0, "contribution_sum": tracks.sum(1)}))
-    write_tsv(data / "genes.tsv", pd.DataFrame({"gene_id": ids[::-1], "label": expression[::-1], "split": "train", "sim_class": truth[::-1]}))
+    write_tsv(
+        attr / "attributions.tsv",
+        pd.DataFrame(
+            {
+                "gene_id": ids,
+                "split": "train",
+                "label": expression,
+                "prediction": 0.0,
+                "bias": 0.0,
+                "contribution_sum": tracks.sum(1),
+            }
+        ),
+    )
+    write_tsv(
+        data / "genes.tsv",
+        pd.DataFrame({"gene_id": ids[::-1], "label": expression[::-1], "split": "train", "sim_class": truth[::-1]}),
+    )
     cfg = json.dumps({"cluster": {"k_range": [2, 5], "bin_size": 10, "n_init": 3}})
-    rc = cli.main(["cluster", "--config", cfg, "--data", str(data), "--attributions", str(attr), "--out", str(tmp_path / "clusters")])
+    rc = cli.main(
+        [
+            "cluster",
+            "--config",
+            cfg,
+            "--data",
+            str(data),
+            "--attributions",
+            str(attr),
+            "--out",
+            str(tmp_path / "clusters"),
+        ]
+    )
     assert rc == 0
     out = tmp_path / "clusters"
     summary = json.loads((out / "summary.json").read_text())
@@ -131,7 +174,9 @@ def test_cluster_genes_writes_all_outputs(tmp_path: Path):
     assert np.load(out / "centroids.npy").shape == (3, 20)  # 200 bp / 10 bp bins, signs together
     assert np.load(out / "cluster_profiles.npy").shape == (3, 200)
     stats = pd.read_csv(out / "cluster_stats.tsv", sep="\t")
-    assert stats["size"].sum() == 75 and stats["expression_mean"].is_monotonic_increasing and (stats["purity"] == 1).all()
+    assert (
+        stats["size"].sum() == 75 and stats["expression_mean"].is_monotonic_increasing and (stats["purity"] == 1).all()
+    )
     pairs = pd.read_csv(out / "pairwise_tests.tsv", sep="\t")
     assert len(pairs) == 3 and (pairs["q"] >= pairs["p"]).all() and (pairs["q"] < 0.05).all()
     ksel = pd.read_csv(out / "k_selection.tsv", sep="\t")
@@ -148,11 +193,28 @@ def test_cluster_figures_from_tables(tmp_path: Path):
     data.mkdir()
     ids = [f"g{i}" for i in range(len(truth))]
     np.save(attr / "weighted_features.npy", tracks)
-    write_tsv(attr / "attributions.tsv", pd.DataFrame({"gene_id": ids, "split": "train", "label": expression, "prediction": 0.0, "bias": 0.0, "contribution_sum": 0.0}))
+    write_tsv(
+        attr / "attributions.tsv",
+        pd.DataFrame(
+            {
+                "gene_id": ids,
+                "split": "train",
+                "label": expression,
+                "prediction": 0.0,
+                "bias": 0.0,
+                "contribution_sum": 0.0,
+            }
+        ),
+    )
     (data / "meta.json").write_text(json.dumps({"tss_index": 150}))
     cluster_genes(attr, None, ds / "clusters", ccfg(k_range=[2, 4], n_init=2, bin_size=10))
     paths = plot_clusters(ds, tmp_path / "fig", {"formats": ["png"], "dpi": 40})
-    assert sorted(p.name for p in paths) == ["cluster_expression.png", "cluster_heatmap.png", "cluster_profiles.png", "k_selection.png"]
+    assert sorted(p.name for p in paths) == [
+        "cluster_expression.png",
+        "cluster_heatmap.png",
+        "cluster_profiles.png",
+        "k_selection.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in paths)
 
 

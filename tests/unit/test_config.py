@@ -79,7 +79,11 @@ def test_deep_merge():
     assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}, "d": 4}) == {"a": {"b": 1, "c": 3}, "d": 4}
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")) + [ROOT / "tests" / "data" / "tiny_config.yaml"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "config").glob("*.yaml")) + [ROOT / "tests" / "data" / "tiny_config.yaml"],
+    ids=lambda p: p.name,
+)
 def test_shipped_configs_validate_schema(path):
     raw = yaml.safe_load(path.read_text())
     # schema-level validation (input files of user configs may not exist on this machine)
@@ -90,8 +94,20 @@ def test_shipped_configs_validate_schema(path):
 SHIPPED_MODELS = {
     "config.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
     "genome.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
-    "xpresso.yaml": {"cr": "cr", "cr_halflife": "cr", "xpresso_cnn": "xpresso_cnn", "xpresso_cnn_halflife": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
-    "xpresso_mouse.yaml": {"cr": "cr", "cr_halflife": "cr", "xpresso_cnn": "xpresso_cnn", "xpresso_cnn_halflife": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "xpresso.yaml": {
+        "cr": "cr",
+        "cr_halflife": "cr",
+        "xpresso_cnn": "xpresso_cnn",
+        "xpresso_cnn_halflife": "xpresso_cnn",
+        "kmer_ridge": "kmer_ridge",
+    },
+    "xpresso_mouse.yaml": {
+        "cr": "cr",
+        "cr_halflife": "cr",
+        "xpresso_cnn": "xpresso_cnn",
+        "xpresso_cnn_halflife": "xpresso_cnn",
+        "kmer_ridge": "kmer_ridge",
+    },
 }
 
 

@@ -37,11 +37,34 @@ def test_normalise_and_chromosome_split():
 
 
 def test_assign_split_methods():
-    genes = pd.DataFrame({"gene_id": list("abcd"), "label": [1.0] * 4, "chrom": ["1", "2", "1", "3"], "split": ["train", "train", "valid", "test"]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": list("abcd"),
+            "label": [1.0] * 4,
+            "chrom": ["1", "2", "1", "3"],
+            "split": ["train", "train", "valid", "test"],
+        }
+    )
     split = section_defaults("dataset")["split"]
-    assert list(assign_split(genes, {**split, "method": "auto"}, has_source_split=True)) == ["train", "train", "valid", "test"]
-    assert list(assign_split(genes, {**split, "method": "auto", "test_chromosomes": ["chr2"]}, has_source_split=False)) == ["train", "test", "train", "train"]
-    assert len(assign_split(genes.drop(columns="chrom"), {**split, "method": "auto", "test_chromosomes": ["2"], "test_fraction": 0.25, "valid_fraction": 0.25}, has_source_split=False)) == 4
+    assert list(assign_split(genes, {**split, "method": "auto"}, has_source_split=True)) == [
+        "train",
+        "train",
+        "valid",
+        "test",
+    ]
+    assert list(
+        assign_split(genes, {**split, "method": "auto", "test_chromosomes": ["chr2"]}, has_source_split=False)
+    ) == ["train", "test", "train", "train"]
+    assert (
+        len(
+            assign_split(
+                genes.drop(columns="chrom"),
+                {**split, "method": "auto", "test_chromosomes": ["2"], "test_fraction": 0.25, "valid_fraction": 0.25},
+                has_source_split=False,
+            )
+        )
+        == 4
+    )
     with pytest.raises(ValueError, match="no split of its own"):
         assign_split(genes, {**split, "method": "keep"}, has_source_split=False)
     with pytest.raises(ValueError, match="no chromosome"):
@@ -52,17 +75,27 @@ def test_a_split_that_leaves_valid_or_test_empty_is_refused_at_build_time():
     genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "chrom": ["chr1", "chr1", "chr2", "chr3"]})
     split = section_defaults("dataset")["split"]
     cfg = {**split, "method": "chromosome", "valid_chromosomes": ["chr2"], "test_chromosomes": ["chrX"]}
-    with pytest.raises(InputDataError, match=r"genes.tsv: split method 'chromosome' leaves no genes in test .*valid_chromosomes / test_chromosomes"):
+    with pytest.raises(
+        InputDataError,
+        match=r"genes.tsv: split method 'chromosome' leaves no genes in test .*valid_chromosomes / test_chromosomes",
+    ):
         apply_split(genes, cfg, has_source_split=False, path="genes.tsv")
     with pytest.raises(InputDataError, match="leaves no genes in valid and test"):
-        apply_split(genes, {**split, "method": "random", "valid_fraction": 0.0, "test_fraction": 0.0}, has_source_split=False, path="x.csv")
+        apply_split(
+            genes,
+            {**split, "method": "random", "valid_fraction": 0.0, "test_fraction": 0.0},
+            has_source_split=False,
+            path="x.csv",
+        )
     ok, record = apply_split(genes, {**cfg, "test_chromosomes": ["chr3"]}, has_source_split=False, path="genes.tsv")
     assert list(ok) == ["train", "train", "valid", "test"] and record["method"] == "chromosome"
 
 
 # --------------------------------------------------------------------------- genes table
 def _genes(n=3, **cols):
-    return pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.arange(n, dtype=float), "split": ["train"] * n, **cols})
+    return pd.DataFrame(
+        {"gene_id": [f"g{i}" for i in range(n)], "label": np.arange(n, dtype=float), "split": ["train"] * n, **cols}
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +130,11 @@ def test_write_and_load_roundtrip(tmp_path):
     assert isinstance(ds.sequences, np.memmap) and np.array_equal(ds.sequences, seqs)
     assert list(ds.genes.columns) == ["gene_id", "label", "split", "hl_0", "chrom"]
     assert ds.n == 3 and ds.length == 12 and ds.extra().shape == (3, 1) and ds.extra().dtype == np.float32
-    assert list(ds.indices("train")) == [0, 1, 2] and list(ds.indices("test")) == [] and list(ds.indices(None)) == [0, 1, 2]
+    assert (
+        list(ds.indices("train")) == [0, 1, 2]
+        and list(ds.indices("test")) == []
+        and list(ds.indices(None)) == [0, 1, 2]
+    )
     with pytest.raises(ValueError):
         ds.indices("dev")
     meta = json.loads((tmp_path / "d" / "meta.json").read_text())
@@ -106,7 +143,9 @@ def test_write_and_load_roundtrip(tmp_path):
 
 
 def test_gene_ids_stay_strings(tmp_path):
-    genes = pd.DataFrame({"gene_id": ["001", "1e5", "NA"], "label": [1.0, 2.0, 3.0], "split": ["train", "valid", "test"]})
+    genes = pd.DataFrame(
+        {"gene_id": ["001", "1e5", "NA"], "label": [1.0, 2.0, 3.0], "split": ["train", "valid", "test"]}
+    )
     write_dataset(tmp_path / "d", np.zeros((3, 4), np.uint8), genes, {"source": "test"})
     assert list(load_dataset(tmp_path / "d").genes["gene_id"]) == ["001", "1e5", "NA"]
 

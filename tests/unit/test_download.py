@@ -190,7 +190,10 @@ def test_local_path_and_file_url(tmp_path):
         download(str(src), tmp_path / "d.bin", sha256="1" * 64, **FAST)
     assert not (tmp_path / "d.bin").exists()
     # fetch_to_cache uses a local file in place
-    assert fetch_to_cache(str(src), tmp_path / "cache", {"retries": 0, "backoff_s": 0.001, "timeout_s": 5}, checksum=SHA) == src
+    assert (
+        fetch_to_cache(str(src), tmp_path / "cache", {"retries": 0, "backoff_s": 0.001, "timeout_s": 5}, checksum=SHA)
+        == src
+    )
 
 
 def test_fetch_to_cache_remote(server, tmp_path):
@@ -212,6 +215,8 @@ def test_cli_download(server, tmp_path):
 
     url, _ = server
     out = tmp_path / "x.bin"
-    assert main(["download", "--url", f"{url}/file.bin", "--out", str(out), "--sha256", SHA, "--retries", "1"]) == 0
+    fast = '{"download": {"retries": 0, "backoff_s": 0.001, "timeout_s": 5}}'
+    assert main(["download", "--url", f"{url}/file.bin", "--out", str(out), "--sha256", SHA, "--config", fast]) == 0
     assert out.read_bytes() == PAYLOAD
-    assert main(["download", "--url", f"{url}/missing.bin", "--out", str(tmp_path / "y.bin"), "--retries", "0"]) == 2
+    assert main(["download", "--url", f"{url}/missing.bin", "--out", str(tmp_path / "y.bin"), "--config", fast]) == 5  # download failed
+    assert not (tmp_path / "y.bin").exists()

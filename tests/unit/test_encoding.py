@@ -66,7 +66,9 @@ def test_iupac_ambiguity_codes_are_read_as_n_and_counted():
     assert count_ambiguous("ACRYnN") == 2 and count_ambiguous("ryS") == 3 and count_ambiguous(b"ACGT") == 0
 
 
-@pytest.mark.parametrize(("seq", "pos", "char"), [("ACGU", 3, "U"), ("X", 0, "X"), ("AC GT", 2, " "), ("AC-G", 2, "-"), ("ACé", 2, "?")])
+@pytest.mark.parametrize(
+    ("seq", "pos", "char"), [("ACGU", 3, "U"), ("X", 0, "X"), ("AC GT", 2, " "), ("AC-G", 2, "-"), ("ACé", 2, "?")]
+)
 def test_encode_rejects_other_characters(seq, pos, char):
     with pytest.raises(InvalidSequenceError) as info:
         encode(seq)
@@ -86,7 +88,9 @@ def test_one_hot_values_and_shapes():
     codes = np.stack([encode("ACGTN"), encode("NNAAT")])
     oh = one_hot_numpy(codes)
     assert oh.shape == (2, 4, 5) and oh.dtype == np.float32
-    assert np.array_equal(oh[0], np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]], dtype=np.float32))
+    assert np.array_equal(
+        oh[0], np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0]], dtype=np.float32)
+    )
     assert oh[0, :, 4].sum() == 0 and oh[1, :, :2].sum() == 0  # N is all zero
     assert np.array_equal(oh.sum(axis=1), (codes < 4).astype(np.float32))
     ot = one_hot_torch(torch.from_numpy(codes))

@@ -14,8 +14,10 @@ from _model_fixtures import arch
 from scipy.stats import pearsonr, spearmanr
 
 from promoter_cr import cli
+from promoter_cr.config import section_defaults
 from promoter_cr.data.dataset import write_dataset
 from promoter_cr.data.encoding import one_hot_torch
+from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import export_weighted_features
 from promoter_cr.interpret.faithfulness import (
     active_site_mask,
@@ -29,8 +31,6 @@ from promoter_cr.interpret.faithfulness import (
     summary_table,
     topk_overlap,
 )
-from promoter_cr.config import section_defaults
-from promoter_cr.errors import InputDataError
 from promoter_cr.models.cr import CRModel
 from promoter_cr.models.lit import CKPT_KEY
 
@@ -144,11 +144,17 @@ def test_planted_mass_known_answer():
     tracks[0, 3] = 3.0
     tracks[0, 9] = -1.0
     tracks[1, 0] = 1.0
-    gt = {"genes": [
-        {"gene_id": "a", "class": 1, "plants": [{"start": 2, "end": 5, "active": True}, {"start": 8, "end": 10, "active": False}]},
-        {"gene_id": "b", "class": 0, "plants": []},
-        {"gene_id": "c", "class": 2, "plants": [{"start": 0, "end": 2, "active": True}]},
-    ]}
+    gt = {
+        "genes": [
+            {
+                "gene_id": "a",
+                "class": 1,
+                "plants": [{"start": 2, "end": 5, "active": True}, {"start": 8, "end": 10, "active": False}],
+            },
+            {"gene_id": "b", "class": 0, "plants": []},
+            {"gene_id": "c", "class": 2, "plants": [{"start": 0, "end": 2, "active": True}]},
+        ]
+    }
     df = planted_mass(tracks, np.array(["a", "b", "c"]), gt, chunk=2)
     assert df["site_fraction_of_length"].tolist() == [0.3, 0.0, 0.2]
     assert df["contribution_fraction"].iloc[0] == pytest.approx(0.75)
@@ -167,21 +173,53 @@ def test_evaluate_faithfulness_end_to_end(tmp_path: Path):
     rng = np.random.default_rng(5)
     n, length = 8, 32
     codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
-    genes = pd.DataFrame({"gene_id": [f"s{i}" for i in range(n)], "label": rng.normal(size=n), "split": ["train"] * 6 + ["test"] * 2})
+    genes = pd.DataFrame(
+        {"gene_id": [f"s{i}" for i in range(n)], "label": rng.normal(size=n), "split": ["train"] * 6 + ["test"] * 2}
+    )
     data = write_dataset(tmp_path / "data", codes, genes, {"source": "simulate", "tss_index": 20})
-    gt = {"genes": [{"gene_id": f"s{i}", "class": i % 2, "plants": [{"start": 4, "end": 12, "active": True, "role": "activator"}]} for i in range(n)]}
+    gt = {
+        "genes": [
+            {
+                "gene_id": f"s{i}",
+                "class": i % 2,
+                "plants": [{"start": 4, "end": 12, "active": True, "role": "activator"}],
+            }
+            for i in range(n)
+        ]
+    }
     (data / "ground_truth.json").write_text(json.dumps(gt))
     torch.manual_seed(1)
     cfg = {"type": "cr", "channels": 6, "n_layers": 2, "kernel_size": 3, "stem_kernel": 5, "dropout": 0.0}
     model = CRModel(length, 0, **arch("cr", **{k: v for k, v in cfg.items() if k != "type"}))
     ckpt = tmp_path / "cr.ckpt"
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
-                CKPT_KEY: {"model_type": "cr", "config": cfg, "length": length, "n_extra": 0, "extra_features": []}}, ckpt)
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            CKPT_KEY: {"model_type": "cr", "config": cfg, "length": length, "n_extra": 0, "extra_features": []},
+        },
+        ckpt,
+    )
     attr_cfg = section_defaults("attribution")
     export_weighted_features(ckpt, data, tmp_path / "attr", attr_cfg, device="cpu", progress=False)
     conf = json.dumps({"attribution": {"faithfulness_genes": 5, "top_k": 4, "batch_size": 64}})
-    rc = cli.main(["faithfulness", "--config", conf, "--checkpoint", str(ckpt), "--data", str(data),
-                   "--attributions", str(tmp_path / "attr"), "--out", str(tmp_path / "attr"), "--device", "cpu", "--no-progress"])
+    rc = cli.main(
+        [
+            "faithfulness",
+            "--config",
+            conf,
+            "--checkpoint",
+            str(ckpt),
+            "--data",
+            str(data),
+            "--attributions",
+            str(tmp_path / "attr"),
+            "--out",
+            str(tmp_path / "attr"),
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     per_gene = pd.read_csv(tmp_path / "attr" / "faithfulness.tsv", sep="\t")
     assert list(per_gene.columns) == ["gene_id", "method", "pearson", "spearman", "topk_overlap"]
@@ -194,7 +232,15 @@ def test_evaluate_faithfulness_end_to_end(tmp_path: Path):
     planted = pd.read_csv(tmp_path / "attr" / "planted_mass.tsv", sep="\t")
     assert len(planted) == n and np.allclose(planted["site_fraction_of_length"], 8 / 32)
     # the same seed picks the same genes
-    evaluate_faithfulness(ckpt, data, tmp_path / "attr", tmp_path / "again", {**attr_cfg, "faithfulness_genes": 5, "top_k": 4}, device="cpu", progress=False)
+    evaluate_faithfulness(
+        ckpt,
+        data,
+        tmp_path / "attr",
+        tmp_path / "again",
+        {**attr_cfg, "faithfulness_genes": 5, "top_k": 4},
+        device="cpu",
+        progress=False,
+    )
     again = pd.read_csv(tmp_path / "again" / "faithfulness.tsv", sep="\t")
     pd.testing.assert_frame_equal(per_gene, again)
 
@@ -205,8 +251,15 @@ def test_attribution_figures_from_tables(tmp_path: Path):
     rng = np.random.default_rng(6)
     attr = tmp_path / "ds" / "attributions"
     attr.mkdir(parents=True)
-    per_gene = pd.DataFrame({"gene_id": np.repeat([f"g{i}" for i in range(6)], 2), "method": ["ism_mean", "grad_x_input"] * 6,
-                             "pearson": rng.uniform(0, 1, 12), "spearman": rng.uniform(0, 1, 12), "topk_overlap": rng.uniform(0, 1, 12)})
+    per_gene = pd.DataFrame(
+        {
+            "gene_id": np.repeat([f"g{i}" for i in range(6)], 2),
+            "method": ["ism_mean", "grad_x_input"] * 6,
+            "pearson": rng.uniform(0, 1, 12),
+            "spearman": rng.uniform(0, 1, 12),
+            "topk_overlap": rng.uniform(0, 1, 12),
+        }
+    )
     per_gene.to_csv(attr / "faithfulness.tsv", sep="\t", index=False)
     with pytest.raises(InputDataError, match="faithfulness_summary.tsv: figure input is missing"):
         plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
@@ -217,7 +270,16 @@ def test_attribution_figures_from_tables(tmp_path: Path):
     (tmp_path / "ds" / "data" / "ground_truth.json").write_text("{}")  # a simulated data set
     with pytest.raises(InputDataError, match="planted_mass.tsv: figure input is missing"):
         plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
-    pd.DataFrame({"gene_id": ["a", "b", "c"], "class": [0, 1, 3], "site_fraction_of_length": [0.05, 0.1, 0.0],
-                  "contribution_fraction": [0.6, 0.5, 0.0], "n_active_sites": [2, 1, 0]}).to_csv(attr / "planted_mass.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c"],
+            "class": [0, 1, 3],
+            "site_fraction_of_length": [0.05, 0.1, 0.0],
+            "contribution_fraction": [0.6, 0.5, 0.0],
+            "n_active_sites": [2, 1, 0],
+        }
+    ).to_csv(attr / "planted_mass.tsv", sep="\t", index=False)
     paths = plot_attribution(tmp_path / "ds", tmp_path / "fig", {"formats": ["png"], "dpi": 40})
-    assert [p.name for p in paths] == ["faithfulness.png", "planted_mass.png"] and all(p.stat().st_size > 1000 for p in paths)
+    assert [p.name for p in paths] == ["faithfulness.png", "planted_mass.png"] and all(
+        p.stat().st_size > 1000 for p in paths
+    )

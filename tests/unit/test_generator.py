@@ -9,15 +9,16 @@ import re
 import numpy as np
 import pytest
 
+from promoter_cr.config import section_defaults
 from promoter_cr.data.encoding import encode, reverse_complement_codes
 from promoter_cr.data.sources.simulate import families as F
 from promoter_cr.data.sources.simulate import generator as G
 from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
-from promoter_cr.config import section_defaults
 from promoter_cr.errors import ConfigError
 
 RELEASE = "JASPAR2024"
 L = 1000
+
 
 def hard(**groups) -> dict:
     """The hard preset (the schema's generator defaults), groups updated."""
@@ -61,7 +62,11 @@ def _check_sites(codes, gt):
         covered = np.zeros(codes.shape[1], dtype=int)
         for p in g["plants"]:
             site = encode(p["site"])
-            assert p["end"] - p["start"] == len(site) == next(m["width"] for m in gt["motifs"] if m["motif_id"] == p["motif_id"])
+            assert (
+                p["end"] - p["start"]
+                == len(site)
+                == next(m["width"] for m in gt["motifs"] if m["motif_id"] == p["motif_id"])
+            )
             want = site if p["strand"] == "+" else reverse_complement_codes(site)
             np.testing.assert_array_equal(row[p["start"] : p["end"]], want)
             covered[p["start"] : p["end"]] += 1
@@ -71,7 +76,12 @@ def _check_sites(codes, gt):
 def test_ground_truth_matches_sequences(big):
     codes, genes, gt = big
     assert codes.shape == (3000, L) and codes.dtype == np.uint8 and codes.max() <= 3
-    assert gt["length"] == L and gt["tss_index"] == round(2 * L / 3) and gt["seed"] == 11 and gt["jaspar_release"] == RELEASE
+    assert (
+        gt["length"] == L
+        and gt["tss_index"] == round(2 * L / 3)
+        and gt["seed"] == 11
+        and gt["jaspar_release"] == RELEASE
+    )
     _check_sites(codes, gt)
     assert list(genes.columns[:3]) == ["gene_id", "label", "sim_class"]
     assert genes["gene_id"].tolist() == [g["gene_id"] for g in gt["genes"]]
@@ -121,8 +131,13 @@ def test_pairs_exact_and_decoys_inert(big):
     # wrong spacing and wrong orientation decoys exist; none of them forms the pair
     dec_pairs = [
         (q["start"] - p["start"], p["strand"] + q["strand"])
-        for g in gt["genes"] for p in g["plants"] for q in g["plants"]
-        if p["role"] == q["role"] == "decoy" and p["motif_id"] == pair["a"] and q["motif_id"] == pair["b"] and 0 < q["start"] - p["start"] <= pair["spacing"] + 20
+        for g in gt["genes"]
+        for p in g["plants"]
+        for q in g["plants"]
+        if p["role"] == q["role"] == "decoy"
+        and p["motif_id"] == pair["a"]
+        and q["motif_id"] == pair["b"]
+        and 0 < q["start"] - p["start"] <= pair["spacing"] + 20
     ]
     assert any(sp != pair["spacing"] and 2 <= abs(sp - pair["spacing"]) <= 20 for sp, _ in dec_pairs)
     assert any(sp == pair["spacing"] and o != pair["orientation"] for sp, o in dec_pairs)
@@ -134,7 +149,13 @@ def test_decoys_never_complete_a_pair():
     """Crowded short windows (lone halves only, many per gene): accidental completions would be common."""
     cfg = hard(
         motifs={"n_activators": 0, "n_repressors": 0},
-        pairs={"fraction": 0.5, "decoys": [3, 5], "decoy_weights": {"half_a": 1.0, "half_b": 1.0}, "spacing": [24, 26], "orientation": "++"},
+        pairs={
+            "fraction": 0.5,
+            "decoys": [3, 5],
+            "decoy_weights": {"half_a": 1.0, "half_b": 1.0},
+            "spacing": [24, 26],
+            "orientation": "++",
+        },
     )
     codes, genes, gt = run(cfg, 300, length=200)
     _check_sites(codes, gt)
@@ -217,7 +238,9 @@ def test_additive_pair_mode():
         assert not any(p["role"] == "decoy" for p in ps)  # every partner site counts
         n_a = sum(p["motif_id"] == pair["a"] for p in ps)
         n_b = sum(p["motif_id"] == pair["b"] for p in ps)
-        singles = sum(m["effect"] for p in ps for m in gt["motifs"] if m["motif_id"] == p["motif_id"] and m["role"] != "pair")
+        singles = sum(
+            m["effect"] for p in ps for m in gt["motifs"] if m["motif_id"] == p["motif_id"] and m["role"] != "pair"
+        )
         assert c == pytest.approx(singles + n_a * ea + n_b * eb)
         lone += (n_a + n_b) == 1
         a = [p for p in ps if p["motif_id"] == pair["a"]]
@@ -266,11 +289,17 @@ def test_synthetic_motif_is_novel(method, collection):
 
 
 def test_confound_and_windows():
-    cfg = hard(confound={"feature": "gc", "beta": 1.0}, motifs={"activator_windows": [[-100, 0]]}, pairs={"window": [-300, -100], "orientation": "-+"})
+    cfg = hard(
+        confound={"feature": "gc", "beta": 1.0},
+        motifs={"activator_windows": [[-100, 0]]},
+        pairs={"window": [-300, -100], "orientation": "-+"},
+    )
     codes, genes, gt = run(cfg, 500)
     conf = gt["grammar"]["confound"]
     gc, _ = G.gene_composition(codes)
-    assert conf["feature"] == "gc" and conf["mean"] == pytest.approx(gc.mean()) and conf["sd"] == pytest.approx(gc.std())
+    assert (
+        conf["feature"] == "gc" and conf["mean"] == pytest.approx(gc.mean()) and conf["sd"] == pytest.approx(gc.std())
+    )
     clean = G.clean_labels(gt, codes)
     np.testing.assert_allclose(clean, [g["clean_label"] for g in gt["genes"]], atol=1e-12)
     grammar_only = np.array([planted_function(g["plants"], gt) for g in gt["genes"]])

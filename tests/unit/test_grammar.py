@@ -47,8 +47,20 @@ def test_positive_motif_is_activating_and_negative_is_repressive():
     contrib = rng.normal(0, 0.1, size=motif.size)
     contrib[motif == 0] += 1.0  # placed only under positive contributions
     contrib[motif == 1] -= 1.0  # only under negative ones
-    table = motif_activity(motif, gene, np.zeros(motif.size, int), contrib, null, ["A", "R", "N"], ["act", "rep", "neutral"],
-                           ["c0"], fdr=0.05, min_hits=10, min_effect=0.3, min_relative=0.0)
+    table = motif_activity(
+        motif,
+        gene,
+        np.zeros(motif.size, int),
+        contrib,
+        null,
+        ["A", "R", "N"],
+        ["act", "rep", "neutral"],
+        ["c0"],
+        fdr=0.05,
+        min_hits=10,
+        min_effect=0.3,
+        min_relative=0.0,
+    )
     allrows = table[table["cluster"] == "all"].set_index("motif_id")
     assert allrows.loc["A", "effect"] == "activating" and allrows.loc["A", "effect_size"] > 0.9
     assert allrows.loc["R", "effect"] == "repressive" and allrows.loc["R", "effect_size"] < -0.9
@@ -62,8 +74,20 @@ def test_null_data_gives_no_more_calls_than_expected():
     motif, gene, start, end = _hits([60] * n_motifs, 100, 1000, rng)
     contrib = rng.normal(0, 1, size=motif.size)
     null = rng.normal(0, 1, size=motif.size)  # same distribution: no effect anywhere
-    table = motif_activity(motif, gene, rng.integers(0, 2, motif.size), contrib, null, [f"M{i}" for i in range(n_motifs)],
-                           [f"m{i}" for i in range(n_motifs)], ["0", "1"], fdr=0.05, min_hits=10, min_effect=0.0, min_relative=0.0)
+    table = motif_activity(
+        motif,
+        gene,
+        rng.integers(0, 2, motif.size),
+        contrib,
+        null,
+        [f"M{i}" for i in range(n_motifs)],
+        [f"m{i}" for i in range(n_motifs)],
+        ["0", "1"],
+        fdr=0.05,
+        min_hits=10,
+        min_effect=0.0,
+        min_relative=0.0,
+    )
     tested = table["p_value"].notna()
     frac = (table.loc[tested, "p_value"] < 0.05).mean()
     assert 0.02 < frac < 0.08  # calibrated p-values
@@ -86,8 +110,24 @@ def test_overlapping_redundant_motif_is_explained_by_the_stronger_one():
     contrib[: 2 * n_genes] += 1.0  # A sites and the B hits on them
     contrib[motif == 0] += 0.2  # A is the better matrix: it captures slightly more
     null = rng.normal(0, 0.05, size=motif.size)
-    table = motif_activity(motif, g, np.zeros(motif.size, int), contrib, null, ["A", "B"], ["a", "b"], ["0"],
-                           fdr=0.05, min_hits=10, min_effect=0.3, min_relative=0.0, start=s, end=s + 8, n_genes=n_genes, length=length)
+    table = motif_activity(
+        motif,
+        g,
+        np.zeros(motif.size, int),
+        contrib,
+        null,
+        ["A", "B"],
+        ["a", "b"],
+        ["0"],
+        fdr=0.05,
+        min_hits=10,
+        min_effect=0.3,
+        min_relative=0.0,
+        start=s,
+        end=s + 8,
+        n_genes=n_genes,
+        length=length,
+    )
     allrows = table[table["cluster"] == "all"].set_index("motif_id")
     assert allrows.loc["A", "effect"] == "activating"
     assert allrows.loc["B", "marginal_effect"] == "activating"
@@ -99,14 +139,39 @@ def test_empty_cluster_and_motif_without_hits_are_reported_not_crashing(caplog):
     motif = np.array([0] * 12)
     gene = np.arange(12)
     contrib = np.linspace(1, 2, 12)
-    table = motif_activity(motif, gene, np.zeros(12, int), contrib, np.zeros(12), ["A", "EMPTY"], ["a", "empty"],
-                           ["0", "1"], fdr=0.05, min_hits=5, min_effect=0.0, min_relative=0.0)
+    table = motif_activity(
+        motif,
+        gene,
+        np.zeros(12, int),
+        contrib,
+        np.zeros(12),
+        ["A", "EMPTY"],
+        ["a", "empty"],
+        ["0", "1"],
+        fdr=0.05,
+        min_hits=5,
+        min_effect=0.0,
+        min_relative=0.0,
+    )
     rows = table.set_index(["motif_id", "cluster"])
     assert rows.loc[("EMPTY", "all"), "note"] == "no hits" and rows.loc[("EMPTY", "all"), "effect"] == "none"
     assert rows.loc[("A", "1"), "n_hits"] == 0 and rows.loc[("A", "1"), "note"] == "no hits"
     assert np.isnan(rows.loc[("A", "1"), "p_value"])
     assert "no hit at all" in caplog.text
-    empty = motif_activity(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0), ["A"], ["a"], ["0"], fdr=0.05, min_hits=10, min_effect=0.0, min_relative=0.0)
+    empty = motif_activity(
+        np.zeros(0, int),
+        np.zeros(0, int),
+        np.zeros(0, int),
+        np.zeros(0),
+        np.zeros(0),
+        ["A"],
+        ["a"],
+        ["0"],
+        fdr=0.05,
+        min_hits=10,
+        min_effect=0.0,
+        min_relative=0.0,
+    )
     assert (empty["n_hits"] == 0).all() and (empty["effect"] == "none").all()
 
 
@@ -127,7 +192,13 @@ def test_close_pairs_matches_brute_force():
     brute = np.zeros((3, 3), int)
     for i in range(motif.size):
         for j in range(motif.size):
-            if i != j and gene[i] == gene[j] and motif[i] != motif[j] and 0 <= start[j] - start[i] <= 40 and start[j] >= end[i]:
+            if (
+                i != j
+                and gene[i] == gene[j]
+                and motif[i] != motif[j]
+                and 0 <= start[j] - start[i] <= 40
+                and start[j] >= end[i]
+            ):
                 brute[motif[i], motif[j]] += 1
     brute = brute + brute.T
     np.testing.assert_array_equal(obs, brute)
@@ -152,7 +223,9 @@ def test_cooccurring_pair_is_significant_and_communities_split():
     s1, s2 = rng.integers(0, 500, 150), rng.integers(0, 500, 150)
     gene = np.concatenate([g1, g1, g2, g2, rng.integers(0, n_genes, 200)])
     start = np.concatenate([s1, s1 + 15, s2, s2 + 20, rng.integers(0, 590, 200)])
-    motif = np.concatenate([np.zeros(150, int), np.ones(150, int), np.full(150, 2), np.full(150, 3), rng.integers(0, 4, 200)])
+    motif = np.concatenate(
+        [np.zeros(150, int), np.ones(150, int), np.full(150, 2), np.full(150, 3), rng.integers(0, 4, 200)]
+    )
     widths = np.full(4, 8)
     obs = close_pairs(gene, start, start + 8, motif, 4, 100)
     exp = expected_close_pairs(gene, start, motif, widths, n_genes, length, 100)
@@ -176,13 +249,26 @@ def test_pair_planted_at_12_bp_is_called_at_12():
     ga = np.arange(n_genes)
     sa = rng.integers(0, length - 40, n_genes)
     # planted: b 12 bp after a, both '+'; plus background hits of each at random places
-    hits_a = {"gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
-              "start": np.concatenate([sa, rng.integers(0, length - 8, 300)]), "minus": np.zeros(600, bool)}
-    hits_b = {"gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
-              "start": np.concatenate([sa + 12, rng.integers(0, length - 10, 300)]),
-              "minus": np.concatenate([np.zeros(n_genes, bool), rng.random(300) < 0.5])}
-    spacing, periodicity = spacing_analysis([("A", "B")], {"A": hits_a, "B": hits_b}, {"A": 8, "B": 10},
-                                            {"A": "a", "B": "b"}, length, max_spacing=50, shuffles=50, seed=0)
+    hits_a = {
+        "gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
+        "start": np.concatenate([sa, rng.integers(0, length - 8, 300)]),
+        "minus": np.zeros(600, bool),
+    }
+    hits_b = {
+        "gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
+        "start": np.concatenate([sa + 12, rng.integers(0, length - 10, 300)]),
+        "minus": np.concatenate([np.zeros(n_genes, bool), rng.random(300) < 0.5]),
+    }
+    spacing, periodicity = spacing_analysis(
+        [("A", "B")],
+        {"A": hits_a, "B": hits_b},
+        {"A": 8, "B": 10},
+        {"A": "a", "B": "b"},
+        length,
+        max_spacing=50,
+        shuffles=50,
+        seed=0,
+    )
     pref = preferred_spacings(spacing, 0.05)
     top = pref[pref["orientation"] == "++"].iloc[0]
     assert top["spacing"] == 12 and top["q_value"] < 1e-10
@@ -248,25 +334,58 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
             seqs[g, s + 12 : s + 12 + len(cons["NRF1"])] = cons["NRF1"]
     genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.zeros(n), "split": ["train"] * n})
     write_dataset(tmp_path / "data", seqs, genes, {"source": "test", "length": length})
-    gt = {"motifs": [{"motif_id": planted["SP1"], "name": "SP1", "role": "activator", "effect": 1.0},
-                     {"motif_id": planted["REST"], "name": "REST", "role": "repressor", "effect": -1.0},
-                     {"motif_id": planted["CREB1"], "name": "CREB1", "role": "pair", "effect": 1.0},
-                     {"motif_id": planted["NRF1"], "name": "NRF1", "role": "pair", "effect": 1.0}],
-          "pairs": [{"a": planted["CREB1"], "b": planted["NRF1"], "spacing": 12, "orientation": "++", "effect": 1.0}]}
+    gt = {
+        "motifs": [
+            {"motif_id": planted["SP1"], "name": "SP1", "role": "activator", "effect": 1.0},
+            {"motif_id": planted["REST"], "name": "REST", "role": "repressor", "effect": -1.0},
+            {"motif_id": planted["CREB1"], "name": "CREB1", "role": "pair", "effect": 1.0},
+            {"motif_id": planted["NRF1"], "name": "NRF1", "role": "pair", "effect": 1.0},
+        ],
+        "pairs": [{"a": planted["CREB1"], "b": planted["NRF1"], "spacing": 12, "orientation": "++", "effect": 1.0}],
+    }
     (tmp_path / "data" / "ground_truth.json").write_text(json.dumps(gt))
     (tmp_path / "attr").mkdir()
     np.save(tmp_path / "attr" / "weighted_features.npy", wf)
     (tmp_path / "clu").mkdir()
-    genes[["gene_id"]].assign(cluster=(np.arange(n) >= 80).astype(int)).to_csv(tmp_path / "clu" / "assignments.tsv", sep="\t", index=False)
+    genes[["gene_id"]].assign(cluster=(np.arange(n) >= 80).astype(int)).to_csv(
+        tmp_path / "clu" / "assignments.tsv", sep="\t", index=False
+    )
     write_meme(motifs, tmp_path / "set.meme")
-    cfg = json.dumps({"motifs": {"meme_file": str(tmp_path / "set.meme")},
-                      "grammar": {"spacing_shuffles": 20, "cooccurrence_min_genes": 3, "top_pairs": 5}})
+    cfg = json.dumps(
+        {
+            "motifs": {"meme_file": str(tmp_path / "set.meme")},
+            "grammar": {"spacing_shuffles": 20, "cooccurrence_min_genes": 3, "top_pairs": 5},
+        }
+    )
     mdir = tmp_path / "res" / "motifs"
     base = ["--config", cfg, "--data", str(tmp_path / "data")]
-    assert main(["scan", *base, "--attributions", str(tmp_path / "attr"), "--clusters", str(tmp_path / "clu"), "--out", str(mdir)]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                *base,
+                "--attributions",
+                str(tmp_path / "attr"),
+                "--clusters",
+                str(tmp_path / "clu"),
+                "--out",
+                str(mdir),
+            ]
+        )
+        == 0
+    )
     assert main(["grammar", *base, "--motifs-dir", str(mdir), "--out", str(mdir)]) == 0
     assert main(["recovery", *base, "--motifs-dir", str(mdir), "--out", str(mdir)]) == 0
-    for name in ("activity", "enrichment", "cooccurrence", "communities", "spacing", "periodicity", "recovery", "recovery_matches"):
+    for name in (
+        "activity",
+        "enrichment",
+        "cooccurrence",
+        "communities",
+        "spacing",
+        "periodicity",
+        "recovery",
+        "recovery_matches",
+    ):
         assert (mdir / f"{name}.tsv").exists(), name
     act = pd.read_csv(mdir / "activity.tsv", sep="\t", dtype={"cluster": str})
     allrows = act[act["cluster"] == "all"].set_index("motif_id")
@@ -280,32 +399,49 @@ def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
     assert rec.loc["activating", "recall"] == 1.0 and rec.loc["repressive", "recall"] == 1.0
     assert rec.loc["pair_cooccurrence", "recall"] == 1.0 and rec.loc["pair_spacing", "recall"] == 1.0
     paths = plot_motifs(tmp_path / "res", tmp_path / "figs", {"formats": ["png"], "dpi": 50})
-    assert {p.name for p in paths} == {"activity_volcano.png", "motif_logos.png", "enrichment_heatmap.png",
-                                      "cooccurrence_network.png", "spacing_histograms.png"}
+    assert {p.name for p in paths} == {
+        "activity_volcano.png",
+        "motif_logos.png",
+        "enrichment_heatmap.png",
+        "cooccurrence_network.png",
+        "spacing_histograms.png",
+    }
     assert all(p.stat().st_size > 0 for p in paths)
 
 
 def test_motif_figures_with_empty_or_missing_tables(tmp_path):
     from promoter_cr.errors import InputDataError
-    from promoter_cr.motifs.database import write_meme
     from promoter_cr.motifs.activity import ACTIVITY_COLUMNS
     from promoter_cr.motifs.cooccurrence import COOC_COLUMNS
+    from promoter_cr.motifs.database import write_meme
     from promoter_cr.motifs.spacing import SPACING_COLUMNS
     from promoter_cr.plots.motifs import plot_motifs
 
     mdir = tmp_path / "ds" / "motifs"
     mdir.mkdir(parents=True)
-    for name, cols in (("activity", ACTIVITY_COLUMNS), ("cooccurrence", COOC_COLUMNS), ("spacing", SPACING_COLUMNS),
-                       ("communities", ["motif_id", "motif_name", "community"])):
+    for name, cols in (
+        ("activity", ACTIVITY_COLUMNS),
+        ("cooccurrence", COOC_COLUMNS),
+        ("spacing", SPACING_COLUMNS),
+        ("communities", ["motif_id", "motif_name", "community"]),
+    ):
         pd.DataFrame(columns=cols).to_csv(mdir / f"{name}.tsv", sep="\t", index=False)
     write_meme([], mdir / "motifs.meme")
     # enrichment.tsv is missing: an error naming it, never a silently skipped figure
     with pytest.raises(InputDataError, match="enrichment.tsv: figure input is missing"):
         plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
-    pd.DataFrame(columns=["motif_id", "cluster", "p_value", "q_value", "log2_enrichment"]).to_csv(mdir / "enrichment.tsv", sep="\t", index=False)
+    pd.DataFrame(columns=["motif_id", "cluster", "p_value", "q_value", "log2_enrichment"]).to_csv(
+        mdir / "enrichment.tsv", sep="\t", index=False
+    )
     paths = plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
     # empty tables give figures that say so
-    assert {p.name for p in paths} == {"activity_volcano.png", "motif_logos.png", "enrichment_heatmap.png", "cooccurrence_network.png", "spacing_histograms.png"}
+    assert {p.name for p in paths} == {
+        "activity_volcano.png",
+        "motif_logos.png",
+        "enrichment_heatmap.png",
+        "cooccurrence_network.png",
+        "spacing_histograms.png",
+    }
 
 
 def test_spacing_sweep_matches_brute_force():

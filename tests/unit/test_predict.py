@@ -48,8 +48,21 @@ def test_predict_round_trip_fasta_and_weighted_features(trained, tmp_path):
     _write_fasta(fa, ids, seqs)
     out = tmp_path / "pred.tsv"
     wf = tmp_path / "wf.npz"
-    rc = main(["predict", "--checkpoint", str(tmp / "cr" / "best.ckpt"), "--sequences", str(fa), "--out", str(out),
-               "--weighted-features", str(wf), "--batch-size", "7"])
+    rc = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp / "cr" / "best.ckpt"),
+            "--sequences",
+            str(fa),
+            "--out",
+            str(out),
+            "--weighted-features",
+            str(wf),
+            "--batch-size",
+            "7",
+        ]
+    )
     assert rc == 0
     got = pd.read_csv(out, sep="\t")
     assert list(got.columns) == ["id", "prediction", "bias"] and list(got["id"]) == ids
@@ -92,7 +105,17 @@ def test_bad_checkpoint_fails_clearly(trained, tmp_path, capsys):
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(InputDataError, match="not a promoter-cr checkpoint"):
         predict_file(foreign, fa, tmp_path / "o.tsv", batch_size=64)
-    rc = main(["predict", "--checkpoint", str(tmp_path / "missing.ckpt"), "--sequences", str(fa), "--out", str(tmp_path / "o.tsv")])
+    rc = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "missing.ckpt"),
+            "--sequences",
+            str(fa),
+            "--out",
+            str(tmp_path / "o.tsv"),
+        ]
+    )
     assert rc == 4 and "missing.ckpt" in capsys.readouterr().err
     assert not (tmp_path / "o.tsv").exists()
 

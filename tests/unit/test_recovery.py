@@ -33,29 +33,47 @@ def jaspar():
 
 
 def _activity(calls: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "motif_id": list(calls), "cluster": ["all"] * len(calls), "effect": list(calls.values()),
-        "q_value": [1e-5] * len(calls),
-    })
+    return pd.DataFrame(
+        {
+            "motif_id": list(calls),
+            "cluster": ["all"] * len(calls),
+            "effect": list(calls.values()),
+            "q_value": [1e-5] * len(calls),
+        }
+    )
 
 
 def test_precision_recall_on_hand_made_activity(jaspar):
-    activity = _activity({
-        "MA0079.5": "activating",   # SP1: TP
-        "MA0039.5": "activating",   # KLF4: same family as SP1 by Tomtom -> TP
-        "MA0046.3": "activating",   # HNF1A: unplanted -> FP
-        "MA0506.3": "activating",   # NRF1: planted pair member, positive pair -> TP
-        "MA0138.3": "repressive",   # REST: TP
-        "MA0028.3": "repressive",   # ELK1 called with the wrong sign -> FP
-        "MA0095.4": "none",         # YY1 missed
-    })
+    activity = _activity(
+        {
+            "MA0079.5": "activating",  # SP1: TP
+            "MA0039.5": "activating",  # KLF4: same family as SP1 by Tomtom -> TP
+            "MA0046.3": "activating",  # HNF1A: unplanted -> FP
+            "MA0506.3": "activating",  # NRF1: planted pair member, positive pair -> TP
+            "MA0138.3": "repressive",  # REST: TP
+            "MA0028.3": "repressive",  # ELK1 called with the wrong sign -> FP
+            "MA0095.4": "none",  # YY1 missed
+        }
+    )
     # extra row of another cluster must be ignored
-    activity = pd.concat([activity, pd.DataFrame({"motif_id": ["MA0046.3"], "cluster": ["1"], "effect": ["repressive"], "q_value": [1e-9]})])
+    activity = pd.concat(
+        [
+            activity,
+            pd.DataFrame({"motif_id": ["MA0046.3"], "cluster": ["1"], "effect": ["repressive"], "q_value": [1e-9]}),
+        ]
+    )
     cooc = pd.DataFrame({"motif_a": ["MA0506.3"], "motif_b": ["MA0018.5"], "significant": [True]})
-    spacing = pd.DataFrame({
-        "motif_a": ["MA0506.3"] * 3, "motif_b": ["MA0018.5"] * 3, "orientation": ["++", "++", "+-"],
-        "spacing": [-12, -30, 5], "observed": [90, 12, 30], "expected": [2.0, 2.0, 2.0], "q_value": [1e-30, 1e-3, 1e-40],
-    })
+    spacing = pd.DataFrame(
+        {
+            "motif_a": ["MA0506.3"] * 3,
+            "motif_b": ["MA0018.5"] * 3,
+            "orientation": ["++", "++", "+-"],
+            "spacing": [-12, -30, 5],
+            "observed": [90, 12, 30],
+            "expected": [2.0, 2.0, 2.0],
+            "q_value": [1e-30, 1e-3, 1e-40],
+        }
+    )
     planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
     rec, matches = score_recovery(GT, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
     rec = rec.set_index("category")
@@ -77,8 +95,17 @@ def test_precision_recall_on_hand_made_activity(jaspar):
 def test_spacing_off_by_more_than_tolerance_is_missed(jaspar):
     activity = _activity({"MA0079.5": "activating"})
     cooc = pd.DataFrame({"motif_a": ["MA0018.5"], "motif_b": ["MA0506.3"], "significant": [True]})
-    spacing = pd.DataFrame({"motif_a": ["MA0018.5"], "motif_b": ["MA0506.3"], "orientation": ["++"], "spacing": [17],
-                            "observed": [50], "expected": [1.0], "q_value": [1e-20]})
+    spacing = pd.DataFrame(
+        {
+            "motif_a": ["MA0018.5"],
+            "motif_b": ["MA0506.3"],
+            "orientation": ["++"],
+            "spacing": [17],
+            "observed": [50],
+            "expected": [1.0],
+            "q_value": [1e-20],
+        }
+    )
     planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
     rec, _ = score_recovery(GT, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
     rec = rec.set_index("category")

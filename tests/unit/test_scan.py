@@ -87,21 +87,51 @@ def test_scan_dataset_contribution_is_sum_under_hit_and_batches_agree(tmp_path):
         expect = wf[row.gene_index, row.start : row.end].sum()
         assert row.contribution == pytest.approx(expect, rel=1e-5, abs=1e-5)
         assert row.gene_id == ids[row.gene_index] and row.cluster == clusters[row.gene_index]
-    assert set(h1.columns) >= {"gene_id", "cluster", "motif_id", "motif_name", "start", "end", "strand", "score", "p_value", "contribution"}
+    assert set(h1.columns) >= {
+        "gene_id",
+        "cluster",
+        "motif_id",
+        "motif_name",
+        "start",
+        "end",
+        "strand",
+        "score",
+        "p_value",
+        "contribution",
+    }
     assert not list(tmp_path.glob("one/.*tmp*"))  # no temporary left behind
 
 
 def test_scan_dataset_no_hits_writes_empty_table(tmp_path):
     seqs = np.zeros((3, 50), np.uint8)  # poly-A: no GATTACAGGC match
     wf = np.zeros((3, 50), np.float32)
-    s = scan_dataset(seqs, wf, ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "hits.parquet", **SCAN, batch_genes=100, progress=False)
+    s = scan_dataset(
+        seqs,
+        wf,
+        ["a", "b", "c"],
+        ["0"] * 3,
+        [MOTIF],
+        tmp_path / "hits.parquet",
+        **SCAN,
+        batch_genes=100,
+        progress=False,
+    )
     assert s["n_hits"] == 0
     assert len(read_hits(tmp_path / "hits.parquet")) == 0
 
 
 def test_scan_dataset_rejects_mismatched_features(tmp_path):
     with pytest.raises(InputDataError):
-        scan_dataset(np.zeros((3, 50), np.uint8), np.zeros((3, 40), np.float32), ["a", "b", "c"], ["0"] * 3, [MOTIF], tmp_path / "h.parquet", **SCAN, batch_genes=100)
+        scan_dataset(
+            np.zeros((3, 50), np.uint8),
+            np.zeros((3, 40), np.float32),
+            ["a", "b", "c"],
+            ["0"] * 3,
+            [MOTIF],
+            tmp_path / "h.parquet",
+            **SCAN,
+            batch_genes=100,
+        )
 
 
 def test_load_clusters(tmp_path):
@@ -124,16 +154,33 @@ def test_scan_cli(tmp_path):
     n, length = 12, 300
     seqs = _background(n, length, seed=5)
     seqs[:, 100:110] = encode(SITE)
-    genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.arange(n, dtype=float), "split": ["train"] * n})
+    genes = pd.DataFrame(
+        {"gene_id": [f"g{i}" for i in range(n)], "label": np.arange(n, dtype=float), "split": ["train"] * n}
+    )
     write_dataset(tmp_path / "data", seqs, genes, {"source": "test", "length": length})
     (tmp_path / "attr").mkdir()
     np.save(tmp_path / "attr" / "weighted_features.npy", np.ones((n, length), np.float16))
     (tmp_path / "clu").mkdir()
-    genes[["gene_id"]].assign(cluster=[i % 2 for i in range(n)]).to_csv(tmp_path / "clu" / "assignments.tsv", sep="\t", index=False)
+    genes[["gene_id"]].assign(cluster=[i % 2 for i in range(n)]).to_csv(
+        tmp_path / "clu" / "assignments.tsv", sep="\t", index=False
+    )
     write_meme([MOTIF, _motif("CCGGAAGTGG", "M2", "ETSLIKE")], tmp_path / "m.meme")
     cfg = json.dumps({"motifs": {"meme_file": str(tmp_path / "m.meme"), "batch_genes": 5}})
-    rc = main(["scan", "--config", cfg, "--data", str(tmp_path / "data"), "--attributions", str(tmp_path / "attr"),
-               "--clusters", str(tmp_path / "clu"), "--out", str(tmp_path / "motifs")])
+    rc = main(
+        [
+            "scan",
+            "--config",
+            cfg,
+            "--data",
+            str(tmp_path / "data"),
+            "--attributions",
+            str(tmp_path / "attr"),
+            "--clusters",
+            str(tmp_path / "clu"),
+            "--out",
+            str(tmp_path / "motifs"),
+        ]
+    )
     assert rc == 0
     for name in ("hits.parquet", "motifs.meme", "gene_clusters.tsv", "scan_summary.json"):
         assert (tmp_path / "motifs" / name).exists()
@@ -141,8 +188,19 @@ def test_scan_cli(tmp_path):
     planted = hits[(hits["motif_id"] == "M1") & (hits["start"] == 100)]
     assert len(planted) == n and np.allclose(planted["contribution"], 10.0)
     # missing attributions: clean error, exit code 4 (bad input)
-    rc = main(["scan", "--config", cfg, "--data", str(tmp_path / "data"), "--attributions", str(tmp_path / "none"),
-               "--out", str(tmp_path / "m2")])
+    rc = main(
+        [
+            "scan",
+            "--config",
+            cfg,
+            "--data",
+            str(tmp_path / "data"),
+            "--attributions",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "m2"),
+        ]
+    )
     assert rc == 4
 
 
@@ -159,8 +217,28 @@ def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog)
     write_meme([MOTIF], tmp_path / "m.meme")
     cfg = json.dumps({"motifs": {"meme_file": str(tmp_path / "m.meme")}})
     out = tmp_path / "motifs"
-    assert main(["scan", "--config", cfg, "--data", str(tmp_path / "data"), "--attributions", str(tmp_path / "attr"), "--out", str(out)]) == 0
-    assert main(["grammar", "--config", cfg, "--data", str(tmp_path / "data"), "--motifs-dir", str(out), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                "--config",
+                cfg,
+                "--data",
+                str(tmp_path / "data"),
+                "--attributions",
+                str(tmp_path / "attr"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["grammar", "--config", cfg, "--data", str(tmp_path / "data"), "--motifs-dir", str(out), "--out", str(out)]
+        )
+        == 0
+    )
     act = pd.read_csv(out / "activity.tsv", sep="\t")
     assert (act["effect"] == "none").all() and (act["note"] == "no hits").all()
     assert "no motif hit at all" in caplog.text

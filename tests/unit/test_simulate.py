@@ -65,7 +65,18 @@ def test_shapes_dtypes_and_classes(sim_cfg, simulated):
     roles = {m["motif_id"]: (m["role"], m["effect"]) for m in gt["motifs"]}
     assert roles["MA0079.5"] == ("activator", 1.0) and roles["MA0138.3"] == ("repressor", -1.0)
     assert roles["MA0018.5"][0] == "pair" and roles["MA0506.3"][0] == "pair"
-    assert gt["pairs"] == [{"a": "MA0018.5", "b": "MA0506.3", "a_name": "CREB1", "b_name": "Nrf1", "spacing": 12, "orientation": "++", "effect": 1.5, "mode": "cooperative"}]
+    assert gt["pairs"] == [
+        {
+            "a": "MA0018.5",
+            "b": "MA0506.3",
+            "a_name": "CREB1",
+            "b_name": "Nrf1",
+            "spacing": 12,
+            "orientation": "++",
+            "effect": 1.5,
+            "mode": "cooperative",
+        }
+    ]
 
 
 def test_plants_are_strand_correct_pwm_samples(sim_cfg, motifs, simulated):
@@ -86,7 +97,9 @@ def test_memelite_fimo_finds_every_plant(sim_cfg, motifs, simulated):
     from memelite import fimo
 
     codes, _, gt = simulated
-    hits = fimo({mid: motifs[mid].pwm for mid in S.motif_ids(sim_cfg)}, one_hot_numpy(codes[:60]), threshold=sim_cfg["site_p"])
+    hits = fimo(
+        {mid: motifs[mid].pwm for mid in S.motif_ids(sim_cfg)}, one_hot_numpy(codes[:60]), threshold=sim_cfg["site_p"]
+    )
     found = set()
     for df in hits:
         found |= set(zip(df["sequence_name"].astype(int), df["motif_name"], df["start"].astype(int), df["strand"]))
@@ -112,7 +125,9 @@ def test_class_grammar(sim_cfg, simulated):
     n_decoy_sites = 0
     for g in gt["genes"]:
         ps = g["plants"]
-        by_role = {r: [p for p in ps if p["role"] == r] for r in ("activator", "repressor", "pair_a", "pair_b", "decoy")}
+        by_role = {
+            r: [p for p in ps if p["role"] == r] for r in ("activator", "repressor", "pair_a", "pair_b", "decoy")
+        }
         for p in ps:
             assert p["active"] == (p["role"] in FUNCTIONAL_ROLES)
         n_decoy_sites += len(by_role["decoy"])
@@ -135,7 +150,9 @@ def test_class_grammar(sim_cfg, simulated):
         else:
             assert inst == []  # decoys never complete the pair by accident
     hi = sim_cfg["n_decoys"][1]
-    assert max(sum(p["role"] == "decoy" for p in g["plants"]) for g in gt["genes"]) <= 2 * hi  # <= 2 sites per decoy element
+    assert (
+        max(sum(p["role"] == "decoy" for p in g["plants"]) for g in gt["genes"]) <= 2 * hi
+    )  # <= 2 sites per decoy element
     assert n_decoy_sites > N_SMALL / 2
     with_decoys = {g["class"] for g in gt["genes"] if any(p["role"] == "decoy" for p in g["plants"])}
     assert with_decoys == {0, 1, 2, 3}  # decoys in every class
@@ -156,7 +173,10 @@ def test_labels_are_planted_function_plus_noise(sim_cfg, motifs, simulated):
 
 def test_planted_function_needs_exact_spacing_and_orientation():
     gt = {
-        "motifs": [{"motif_id": "A1", "role": "activator", "effect": 1.0}, {"motif_id": "R1", "role": "repressor", "effect": -0.5}],
+        "motifs": [
+            {"motif_id": "A1", "role": "activator", "effect": 1.0},
+            {"motif_id": "R1", "role": "repressor", "effect": -0.5},
+        ],
         "pairs": [{"a": "PA", "b": "PB", "spacing": 12, "orientation": "+-", "effect": 2.0}],
     }
 
@@ -212,7 +232,11 @@ def test_other_class_counts(motifs, n_classes):
     assert [c["name"] for c in gt["classes"]] == [S.CLASS_TEMPLATES[c][0] for c in range(n_classes)]
     if n_classes == 6:  # class 5 = proximal activation + repressed
         g5 = [g for g in gt["genes"] if g["class"] == 5]
-        assert all(sum(p["role"] == "activator" for p in g["plants"]) == 2 and sum(p["role"] == "repressor" for p in g["plants"]) == 2 for g in g5)
+        assert all(
+            sum(p["role"] == "activator" for p in g["plants"]) == 2
+            and sum(p["role"] == "repressor" for p in g["plants"]) == 2
+            for g in g5
+        )
 
 
 def test_build_writes_complete_dataset(tmp_path):
@@ -227,7 +251,17 @@ def test_build_writes_complete_dataset(tmp_path):
     assert ds.meta["window"] == {"start": -400, "end": 200, "relative_to": "TSS"}
     assert ds.meta["simulate"]["regions"]["activators"] == [345, 385]
     gt = json.loads((out / "ground_truth.json").read_text())
-    assert set(gt) == {"length", "tss_index", "seed", "noise_sd", "jaspar_release", "motifs", "pairs", "classes", "genes"}
+    assert set(gt) == {
+        "length",
+        "tss_index",
+        "seed",
+        "noise_sd",
+        "jaspar_release",
+        "motifs",
+        "pairs",
+        "classes",
+        "genes",
+    }
     assert [g["gene_id"] for g in gt["genes"]] == ds.genes["gene_id"].tolist()
     assert [g["class"] for g in gt["genes"]] == ds.genes["sim_class"].tolist()
     plant = gt["genes"][0]["plants"][0]
@@ -252,7 +286,10 @@ def test_inconsistent_configs_are_clear_errors(motifs):
     with pytest.raises(ConfigError, match="pairs.*empty"):
         S.simulate({**base, "pairs": []}, motifs)
     with pytest.raises(ConfigError, match="overlap"):
-        S.simulate({**base, "pairs": [{"a": "MA0018.5", "b": "MA0506.3", "spacing": 4, "orientation": "++", "effect": 1.5}]}, motifs)
+        S.simulate(
+            {**base, "pairs": [{"a": "MA0018.5", "b": "MA0506.3", "spacing": 4, "orientation": "++", "effect": 1.5}]},
+            motifs,
+        )
     with pytest.raises(ConfigError, match="one role"):
         S.simulate({**base, "repressors": ["MA0079.5"]}, motifs)
     with pytest.raises(ConfigError, match="longer window"):

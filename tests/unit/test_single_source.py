@@ -61,7 +61,7 @@ def _literal_defaults(tree: ast.AST):
             continue
         args = fn.args
         positional = args.posonlyargs + args.args
-        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults))
         pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
         for arg, default in pairs:
             if arg.arg in KEYS and _is_literal(default):

@@ -45,12 +45,22 @@ def test_fasta_with_header_fields_and_location(tmp_path):
     lines = []
     for i, s in enumerate(seqs):
         chrom = "chr2" if i < 3 else "chr3" if i < 5 else "chr5"
-        lines += [f">ENSG{i:05d}|TPM={i + 0.5}|log(TPM)={np.log(i + 1.5):.4f}::{chrom}:{1000 * i}-{1000 * i + 40}({i})", s[:25], s[25:]]
+        lines += [
+            f">ENSG{i:05d}|TPM={i + 0.5}|log(TPM)={np.log(i + 1.5):.4f}::{chrom}:{1000 * i}-{1000 * i + 40}({i})",
+            s[:25],
+            s[25:],
+        ]
     path = tmp_path / "p.fa.gz"
     with gzip.open(path, "wt") as fh:
         fh.write("\n".join(lines) + "\n")
     out = tmp_path / "ds"
-    build_dataset(_cfg({"sequences": str(path), "label_column": "TPM", "log_transform": "log1p"}, {"method": "chromosome", "test_chromosomes": ["2"], "valid_chromosomes": ["chr3"]}), out)
+    build_dataset(
+        _cfg(
+            {"sequences": str(path), "label_column": "TPM", "log_transform": "log1p"},
+            {"method": "chromosome", "test_chromosomes": ["2"], "valid_chromosomes": ["chr3"]},
+        ),
+        out,
+    )
     ds = load_dataset(out)
     assert ds.n == 12 and ds.length == 40
     assert list(ds.genes["gene_id"]) == [f"ENSG{i:05d}" for i in range(12)]
@@ -92,7 +102,18 @@ def test_tsv_without_header_and_separate_labels(tmp_path):
     lab_path = tmp_path / "labels.csv"
     lab_path.write_text("gene,expr,other\n" + "".join(f"g{i},{10 * i},x\n" for i in reversed(range(5))) + "extra,1,x\n")
     out = tmp_path / "ds"
-    cfg = _cfg({"sequences": str(seq_path), "has_header": False, "id_column": "0", "sequence_column": "1", "labels": str(lab_path), "labels_id_column": "gene", "labels_value_column": "expr", "log_transform": "log10p"})
+    cfg = _cfg(
+        {
+            "sequences": str(seq_path),
+            "has_header": False,
+            "id_column": "0",
+            "sequence_column": "1",
+            "labels": str(lab_path),
+            "labels_id_column": "gene",
+            "labels_value_column": "expr",
+            "log_transform": "log10p",
+        }
+    )
     build_dataset(cfg, out)
     ds = load_dataset(out)
     assert list(ds.genes["gene_id"]) == [f"g{i}" for i in range(5)]
@@ -100,7 +121,16 @@ def test_tsv_without_header_and_separate_labels(tmp_path):
     assert decode(ds.sequences[3]) == seqs[3]
     assert ds.meta["inputs"]["labels"] == str(lab_path)
     # integer column positions work too
-    cfg2 = _cfg({"sequences": str(seq_path), "has_header": False, "id_column": 0, "sequence_column": 1, "labels": str(lab_path), "labels_value_column": "expr"})
+    cfg2 = _cfg(
+        {
+            "sequences": str(seq_path),
+            "has_header": False,
+            "id_column": 0,
+            "sequence_column": 1,
+            "labels": str(lab_path),
+            "labels_value_column": "expr",
+        }
+    )
     build_dataset(cfg2, tmp_path / "ds2")
     assert list(load_dataset(tmp_path / "ds2").genes["gene_id"]) == [f"g{i}" for i in range(5)]
 
@@ -216,7 +246,9 @@ def _shared(sub: str) -> Path:
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", ["liver_promoters_a.csv.gz", "liver_promoters_b_train.csv.gz", "liver_promoters_b_dev.csv.gz"])
+@pytest.mark.parametrize(
+    "name", ["liver_promoters_a.csv.gz", "liver_promoters_b_train.csv.gz", "liver_promoters_b_dev.csv.gz"]
+)
 def test_shared_liver_csv(tmp_path, name):
     path = _shared("human_liver") / name
     build_dataset(_cfg({"sequences": str(path)}), tmp_path / "ds")
@@ -233,7 +265,10 @@ def test_shared_liver_csv(tmp_path, name):
 @pytest.mark.shared_data
 def test_shared_liver_fasta(tmp_path):
     path = _shared("human_liver") / "liver_promoters_b.fa.gz"
-    cfg = _cfg({"sequences": str(path), "label_column": "log(TPM)"}, {"test_chromosomes": ["chr8"], "valid_chromosomes": ["chr9"]})
+    cfg = _cfg(
+        {"sequences": str(path), "label_column": "log(TPM)"},
+        {"test_chromosomes": ["chr8"], "valid_chromosomes": ["chr9"]},
+    )
     build_dataset(cfg, tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     assert ds.n == 1170 and ds.length == 2048
@@ -252,7 +287,9 @@ def test_shared_liver_fasta(tmp_path):
 @pytest.mark.shared_data
 def test_shared_yeast_vaishnav(tmp_path):
     path = _shared("yeast") / "vaishnav2022_native_promoters.csv.gz"
-    build_dataset(_cfg({"sequences": str(path), "sequence_column": "seq110", "label_column": "meanEL"}), tmp_path / "ds")
+    build_dataset(
+        _cfg({"sequences": str(path), "sequence_column": "seq110", "label_column": "meanEL"}), tmp_path / "ds"
+    )
     ds = load_dataset(tmp_path / "ds")
     assert ds.n == 3782 and ds.length == 110
     assert np.isfinite(ds.labels()).all()

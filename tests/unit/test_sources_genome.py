@@ -99,9 +99,24 @@ def test_bed_windows_both_strands_with_padding(tmp_path, small_genome):
         ("g_unlabelled", "2", 10, 20, "+"),
     ]
     bed = _bed(tmp_path / "tss.bed", [(c, s, e, g + ".3", 0, st) for g, c, s, e, st in genes])
-    expr = _expr(tmp_path / "expr.tsv", [(g, i + 1.0) for i, (g, *_rest) in enumerate(genes[:-1])] + [("g_not_in_bed", 5)])
+    expr = _expr(
+        tmp_path / "expr.tsv", [(g, i + 1.0) for i, (g, *_rest) in enumerate(genes[:-1])] + [("g_not_in_bed", 5)]
+    )
     out = tmp_path / "ds"
-    build_dataset(_cfg({"fasta": str(bgz), "tss": str(bed), "expression": str(expr), "upstream": up, "downstream": down, "log_transform": "log2p"}, tmp=tmp_path), out)
+    build_dataset(
+        _cfg(
+            {
+                "fasta": str(bgz),
+                "tss": str(bed),
+                "expression": str(expr),
+                "upstream": up,
+                "downstream": down,
+                "log_transform": "log2p",
+            },
+            tmp=tmp_path,
+        ),
+        out,
+    )
     ds = load_dataset(out)
     assert list(ds.genes["gene_id"]) == [g for g, *_ in genes[:-1]]
     np.testing.assert_allclose(ds.labels(), np.log2(2 + np.arange(7)), rtol=1e-6)
@@ -113,7 +128,13 @@ def test_bed_windows_both_strands_with_padding(tmp_path, small_genome):
         assert decode(ds.sequences[i]) == want, g
         assert ds.genes["tss"].iloc[i] == tss and ds.genes["strand"].iloc[i] == st and ds.genes["chrom"].iloc[i] == c
     assert decode(ds.sequences[2])[:15] == "N" * 15
-    assert ds.meta["join"] == {"tss_records": 8, "genes": 7, "tss_without_label": 1, "label_without_tss": 1, "skipped_missing_chromosome": 0}
+    assert ds.meta["join"] == {
+        "tss_records": 8,
+        "genes": 7,
+        "tss_without_label": 1,
+        "label_without_tss": 1,
+        "skipped_missing_chromosome": 0,
+    }
     assert set(ds.meta["input_sha256"]) == {"fasta", "tss", "expression"}
 
 
@@ -129,19 +150,49 @@ def test_gtf_and_gff3(tmp_path, small_genome):
         fh.write('chr2\tsrc\tgene\t311\t320\t.\t+\t.\tgene_id "C";\n')
     expr = _expr(tmp_path / "e.csv", [], header=None)
     expr.write_text("id,v\nA,1\nB,2\nC,3\n")
-    build_dataset(_cfg({"fasta": str(fa), "tss": str(gtf), "expression": str(expr), "upstream": 5, "downstream": 5}), tmp_path / "ds")
+    build_dataset(
+        _cfg({"fasta": str(fa), "tss": str(gtf), "expression": str(expr), "upstream": 5, "downstream": 5}),
+        tmp_path / "ds",
+    )
     ds = load_dataset(tmp_path / "ds")
     assert list(ds.genes["tss"]) == [100, 299, 310] and ds.meta["tss_format"] == "gtf"
     assert decode(ds.sequences[0]) == contigs["chr2"][95:105].decode().upper()
     assert decode(ds.sequences[1]) == reverse_complement(contigs["chr2"][295:305].decode())
     gff = tmp_path / "ann.gff3"
-    gff.write_text("##gff-version 3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\nchr2\tsrc\tgene\t311\t320\t.\t+\t.\tID=gene:C\n")
-    build_dataset(_cfg({"fasta": str(fa), "tss": str(gff), "expression": str(expr), "gtf_id_attribute": "ID", "upstream": 5, "downstream": 5}), tmp_path / "ds2")
+    gff.write_text(
+        "##gff-version 3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\nchr2\tsrc\tgene\t311\t320\t.\t+\t.\tID=gene:C\n"
+    )
+    build_dataset(
+        _cfg(
+            {
+                "fasta": str(fa),
+                "tss": str(gff),
+                "expression": str(expr),
+                "gtf_id_attribute": "ID",
+                "upstream": 5,
+                "downstream": 5,
+            }
+        ),
+        tmp_path / "ds2",
+    )
     ds2 = load_dataset(tmp_path / "ds2")
     assert np.array_equal(ds2.sequences, ds.sequences)
     # transcripts sharing a gene id are one TSS per gene too many
     with pytest.raises(InputDataError, match=r"gene A \(line 3\): duplicate gene id"):
-        build_dataset(_cfg({"fasta": str(fa), "tss": str(gtf), "expression": str(expr), "gtf_feature": "transcript", "upstream": 5, "downstream": 5}) | {}, tmp_path / "ds3")
+        build_dataset(
+            _cfg(
+                {
+                    "fasta": str(fa),
+                    "tss": str(gtf),
+                    "expression": str(expr),
+                    "gtf_feature": "transcript",
+                    "upstream": 5,
+                    "downstream": 5,
+                }
+            )
+            | {},
+            tmp_path / "ds3",
+        )
 
 
 def test_read_tss_table_center(tmp_path):
@@ -155,7 +206,12 @@ def _bad_build(tmp_path, fasta, bed_rows, expr_rows, **extra):
     expr = _expr(tmp_path / "expr.tsv", expr_rows)
     out = tmp_path / "ds"
     try:
-        build_dataset(_cfg({"fasta": str(fasta), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5, **extra}), out)
+        build_dataset(
+            _cfg(
+                {"fasta": str(fasta), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5, **extra}
+            ),
+            out,
+        )
     finally:
         assert not (out / "sequences.npy").exists() or (out / "meta.json").exists()
     return out
@@ -164,7 +220,9 @@ def _bad_build(tmp_path, fasta, bed_rows, expr_rows, **extra):
 def test_unknown_chromosome_error_or_skip(tmp_path, small_genome):
     _, fa, _ = small_genome
     rows = [("2", 10, 20, "a", 0, "+"), ("chr7", 10, 20, "b", 0, "+"), *FILL_BED]
-    with pytest.raises(InputDataError, match=r"tss\.bed, gene b \(line 2\): chromosome 'chr7' is not in the genome FASTA"):
+    with pytest.raises(
+        InputDataError, match=r"tss\.bed, gene b \(line 2\): chromosome 'chr7' is not in the genome FASTA"
+    ):
         _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2), *FILL_EXPR])
     assert not (tmp_path / "ds" / "meta.json").exists()
     out = _bad_build(tmp_path, fa, rows, [("a", 1), ("b", 2), *FILL_EXPR], missing_chromosome="skip")
@@ -175,12 +233,28 @@ def test_unknown_chromosome_error_or_skip(tmp_path, small_genome):
 @pytest.mark.parametrize(
     ("bed_rows", "expr_rows", "match"),
     [
-        ([("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "a", 0, "-")], [("a", 1)], r"tss\.bed, gene a \(line 1\): duplicate gene id"),
+        (
+            [("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "a", 0, "-")],
+            [("a", 1)],
+            r"tss\.bed, gene a \(line 1\): duplicate gene id",
+        ),
         ([("2", 10, 20, "a", 0, "+")], [("x", 1), ("y", 2)], r"expr\.tsv: no gene id in common"),
-        ([("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")], [("a", 1), ("b", "NaN")], r"expr\.tsv, gene b: expression value 'NaN' is not a finite number"),
-        ([("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")], [("a", 1), ("b", "n/a")], r"gene b: expression value 'n/a'"),
+        (
+            [("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")],
+            [("a", 1), ("b", "NaN")],
+            r"expr\.tsv, gene b: expression value 'NaN' is not a finite number",
+        ),
+        (
+            [("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")],
+            [("a", 1), ("b", "n/a")],
+            r"gene b: expression value 'n/a'",
+        ),
         ([("2", 10, 20, "a", 0, "+")], [("a", 1), ("a", 2)], r"expr\.tsv, gene a: duplicate gene id"),
-        ([("2", 10, 20, "a", 0, "+"), ("2", 500, 520, "b", 0, "+")], [("a", 1), ("b", 2)], r"gene b \(line 2\): TSS 500 \(0-based\) lies outside chromosome chr2 of length 400"),
+        (
+            [("2", 10, 20, "a", 0, "+"), ("2", 500, 520, "b", 0, "+")],
+            [("a", 1), ("b", 2)],
+            r"gene b \(line 2\): TSS 500 \(0-based\) lies outside chromosome chr2 of length 400",
+        ),
         ([("2", 10, 20, "a", 0, ".")], [("a", 1)], r"line 1: strand '\.' is not"),
         ([("2", "ten", 20, "a", 0, "+")], [("a", 1)], r"line 1: BED start 'ten' is not an integer"),
         ([("2", 10, 20, "a")], [("a", 1)], r"BED needs 6 columns"),
@@ -213,17 +287,27 @@ def test_plain_gzip_genome_is_refused(tmp_path, small_genome):
 def test_missing_files(tmp_path, small_genome):
     _, fa, _ = small_genome
     with pytest.raises(InputDataError, match=r"nope\.bed: dataset.genome.tss \(TSS table\) not found"):
-        build_dataset(_cfg({"fasta": str(fa), "tss": str(tmp_path / "nope.bed"), "expression": str(fa)}), tmp_path / "ds")
+        build_dataset(
+            _cfg({"fasta": str(fa), "tss": str(tmp_path / "nope.bed"), "expression": str(fa)}), tmp_path / "ds"
+        )
     assert not (tmp_path / "ds").exists()
 
 
 def test_chromosome_split(tmp_path, small_genome):
     _, fa, _ = small_genome
-    rows = [("2", 10 * i, 10 * i + 5, f"a{i}", 0, "+") for i in range(1, 20)] + [("S", i, i + 1, f"s{i}", 0, "-") for i in range(10)]
+    rows = [("2", 10 * i, 10 * i + 5, f"a{i}", 0, "+") for i in range(1, 20)] + [
+        ("S", i, i + 1, f"s{i}", 0, "-") for i in range(10)
+    ]
     rows += [("chrM", 20 * i, 20 * i + 1, f"m{i}", 0, "+") for i in range(3)]
     bed = _bed(tmp_path / "tss.bed", rows)
     expr = _expr(tmp_path / "e.tsv", [(r[3], i) for i, r in enumerate(rows)])
-    build_dataset(_cfg({"fasta": str(fa), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5}, {"test_chromosomes": ["chrS"], "valid_chromosomes": ["MT"]}), tmp_path / "ds")
+    build_dataset(
+        _cfg(
+            {"fasta": str(fa), "tss": str(bed), "expression": str(expr), "upstream": 5, "downstream": 5},
+            {"test_chromosomes": ["chrS"], "valid_chromosomes": ["MT"]},
+        ),
+        tmp_path / "ds",
+    )
     ds = load_dataset(tmp_path / "ds")
     assert ds.meta["split"]["method"] == "chromosome"
     assert (ds.genes.loc[ds.genes["chrom"] == "chrM", "split"] == "valid").all()
@@ -289,7 +373,13 @@ def test_fasta_url_plain_gzip_is_decompressed_into_cache(tmp_path, small_genome)
         dst.write(src.read())
     bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "+"), *FILL_BED])
     expr = _expr(tmp_path / "e.tsv", [("a", 1), *FILL_EXPR])
-    build_dataset(_cfg({"fasta_url": gz.as_uri(), "tss": str(bed), "expression": str(expr), "upstream": 3, "downstream": 3}, tmp=tmp_path), tmp_path / "ds")
+    build_dataset(
+        _cfg(
+            {"fasta_url": gz.as_uri(), "tss": str(bed), "expression": str(expr), "upstream": 3, "downstream": 3},
+            tmp=tmp_path,
+        ),
+        tmp_path / "ds",
+    )
     ds = load_dataset(tmp_path / "ds")
     assert decode(ds.sequences[0]) == contigs["chr2"][97:103].decode().upper()
     assert ds.meta["inputs"]["fasta"] == str(tmp_path / "cache" / "genome" / "dl.fa")
@@ -304,7 +394,14 @@ def test_downloaded_plain_gzip_set_as_fasta_is_decompressed(tmp_path, small_geno
         dst.write(src.read())
     bed = _bed(tmp_path / "tss.bed", [("2", 100, 150, "a", 0, "-"), *FILL_BED])
     expr = _expr(tmp_path / "e.tsv", [("a", 1), *FILL_EXPR])
-    g = {"fasta": str(gz), "fasta_url": "https://example.org/hg.fa.gz", "tss": str(bed), "expression": str(expr), "upstream": 3, "downstream": 3}
+    g = {
+        "fasta": str(gz),
+        "fasta_url": "https://example.org/hg.fa.gz",
+        "tss": str(bed),
+        "expression": str(expr),
+        "upstream": 3,
+        "downstream": 3,
+    }
     build_dataset(_cfg(g, tmp=tmp_path), tmp_path / "ds")
     ds = load_dataset(tmp_path / "ds")
     assert decode(ds.sequences[0]) == reverse_complement(contigs["chr2"][147:153].decode())

@@ -39,7 +39,12 @@ def _write_h5(path: Path, n: int, seed: int, drop: str | None = None) -> np.ndar
         }
         for name, arr in items.items():
             if name != drop:
-                h5.create_dataset(name, data=arr, chunks=True if name == "promoter" else None, compression="gzip" if name == "promoter" else None)
+                h5.create_dataset(
+                    name,
+                    data=arr,
+                    chunks=True if name == "promoter" else None,
+                    compression="gzip" if name == "promoter" else None,
+                )
     return codes
 
 
@@ -53,7 +58,10 @@ def h5dir(tmp_path):
 
 def _cfg(xp: dict, tmp: Path, split: dict | None = None) -> dict:
     return validate_config(
-        {"dataset": {"source": "xpresso", "xpresso": xp, "split": split or {}}, "download": {"cache_dir": str(tmp / "cache"), "retries": 1, "backoff_s": 0.001, "timeout_s": 5}},
+        {
+            "dataset": {"source": "xpresso", "xpresso": xp, "split": split or {}},
+            "download": {"cache_dir": str(tmp / "cache"), "retries": 1, "backoff_s": 0.001, "timeout_s": 5},
+        },
         semantics=False,
     )
 
@@ -76,13 +84,24 @@ def test_local_dir_crop_features_and_split(tmp_path, h5dir, monkeypatch):
         assert list(ds.genes["gene_id"][7:10]) == [x.decode() for x in h5["geneName"][()]]
     m = ds.meta
     assert m["source"] == "xpresso" and m["tss_index"] == 30 and m["split"]["method"] == "keep"
-    assert m["window"]["window_start"] == -30 and m["window"]["window_end"] == 20 and m["window"]["stored_tss_index"] == 100
+    assert (
+        m["window"]["window_start"] == -30
+        and m["window"]["window_end"] == 20
+        and m["window"]["stored_tss_index"] == 100
+    )
     assert set(m["input_sha256"]) == {"train_h5", "valid_h5", "test_h5"}
 
 
 def test_no_half_life_and_random_split(tmp_path, h5dir):
     d, _ = h5dir
-    build_dataset(_cfg({"local_dir": str(d), "window_start": -10, "window_end": 10, "half_life": False}, tmp_path, {"method": "random", "test_fraction": 0.25}), tmp_path / "ds")
+    build_dataset(
+        _cfg(
+            {"local_dir": str(d), "window_start": -10, "window_end": 10, "half_life": False},
+            tmp_path,
+            {"method": "random", "test_fraction": 0.25},
+        ),
+        tmp_path / "ds",
+    )
     ds = load_dataset(tmp_path / "ds")
     assert ds.extra() is None and ds.meta["split"]["method"] == "random" and (ds.genes["split"] == "test").sum() == 3
 
@@ -114,7 +133,9 @@ def test_not_one_hot(tmp_path, h5dir):
     d, _ = h5dir
     with h5py.File(d / "train.h5", "r+") as h5:
         h5["promoter"][4, 100, :] = True
-    with pytest.raises(InputDataError, match=r"train\.h5, gene row 4: 'promoter' is not one-hot: 4 bases set at position 10"):
+    with pytest.raises(
+        InputDataError, match=r"train\.h5, gene row 4: 'promoter' is not one-hot: 4 bases set at position 10"
+    ):
         build_dataset(_cfg({"local_dir": str(d), "window_start": -10, "window_end": 10}, tmp_path), tmp_path / "ds")
     assert not (tmp_path / "ds").exists()
 
@@ -143,8 +164,13 @@ def file_server(h5dir):
 
 def test_download_from_url_with_checksums(tmp_path, file_server):
     url, d = file_server
-    sums = {"train.h5": hashlib.sha256((d / "train.h5").read_bytes()).hexdigest(), "test.h5": hashlib.md5((d / "test.h5").read_bytes()).hexdigest()}
-    build_dataset(_cfg({"url": url, "checksums": sums, "window_start": -10, "window_end": 10}, tmp_path), tmp_path / "ds")
+    sums = {
+        "train.h5": hashlib.sha256((d / "train.h5").read_bytes()).hexdigest(),
+        "test.h5": hashlib.md5((d / "test.h5").read_bytes()).hexdigest(),
+    }
+    build_dataset(
+        _cfg({"url": url, "checksums": sums, "window_start": -10, "window_end": 10}, tmp_path), tmp_path / "ds"
+    )
     ds = load_dataset(tmp_path / "ds")
     assert ds.n == 12 and ds.meta["url"] == url
     assert sorted(p.name for p in (tmp_path / "cache" / "xpresso").iterdir()) == ["test.h5", "train.h5", "valid.h5"]

@@ -131,7 +131,8 @@ def test_extra_features(tmp_path):
 
 
 DDP_SCRIPT = """
-import sys, torch
+import logging, sys, torch
+logging.basicConfig(level=logging.INFO)  # as the CLI does: Lightning reports its DDP backend
 torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 from pathlib import Path

@@ -36,7 +36,9 @@ GENES = [("gP", "chr1", 1000, "+"), ("gM", "chr1", 1999, "-"), ("gM2", "chr2", 4
 
 
 def _write_fasta(path: Path, contigs: dict[str, str]) -> Path:
-    path.write_text("".join(f">{k}\n" + "\n".join(v[i : i + 60] for i in range(0, len(v), 60)) + "\n" for k, v in contigs.items()))
+    path.write_text(
+        "".join(f">{k}\n" + "\n".join(v[i : i + 60] for i in range(0, len(v), 60)) + "\n" for k, v in contigs.items())
+    )
     return path
 
 
@@ -96,7 +98,12 @@ def planted_ckpt(tmp_path_factory):
     train_model(tiny_config(tmp, max_epochs=10), "cr", data, tmp / "cr")
     trained = tmp / "cr" / "best.ckpt"
     ckpt = torch.load(trained, map_location="cpu", weights_only=True)
-    ckpt[CKPT_KEY]["dataset_meta"] = {"source": "genome", "window": {"upstream": UP, "downstream": DOWN, "length": UP + DOWN}, "tss_index": UP, "bed_tss": "start"}
+    ckpt[CKPT_KEY]["dataset_meta"] = {
+        "source": "genome",
+        "window": {"upstream": UP, "downstream": DOWN, "length": UP + DOWN},
+        "tss_index": UP,
+        "bed_tss": "start",
+    }
     genome_ckpt = tmp / "genome.ckpt"
     torch.save(ckpt, genome_ckpt)
     return {"trained": trained, "genome": genome_ckpt}
@@ -131,7 +138,16 @@ def _gene(world, gene_id):
 
 
 def _score(model, world, vcf: Path, **kw):
-    opts = dict(regions=None, motifs=None, p_threshold=1e-4, local_flank=10, on_ref_mismatch="error", on_unknown_chromosome="error", batch_size=BATCH, device="cpu")
+    opts = dict(
+        regions=None,
+        motifs=None,
+        p_threshold=1e-4,
+        local_flank=10,
+        on_ref_mismatch="error",
+        on_unknown_chromosome="error",
+        batch_size=BATCH,
+        device="cpu",
+    )
     opts.update(kw)
     return V.score_variants(model, vcf, world["genes"], world["genome"], SPEC, **opts)
 
@@ -146,28 +162,36 @@ def _variant_lines(contigs: dict[str, str]) -> list[str]:
         return f"{chrom}\t{pos}\t{vid}\t{ref}\t{'A' if ref != 'A' else 'G'}\t.\t.\t."
 
     return [
-        snv("chr1", 960, "rsP_up"),            # + gene, 41 bp upstream
-        snv("chr1", 1010),                      # + gene, downstream
-        f"chr1\t985\tdelP\t{c1[984:989]}\t{c1[984]}\t.\t.\t.",          # + gene, 4 bp deletion upstream
-        f"chr1\t1005\tinsP\t{c1[1004]}\t{c1[1004]}TTGCA\t.\t.\t.",     # + gene, 5 bp insertion downstream
+        snv("chr1", 960, "rsP_up"),  # + gene, 41 bp upstream
+        snv("chr1", 1010),  # + gene, downstream
+        f"chr1\t985\tdelP\t{c1[984:989]}\t{c1[984]}\t.\t.\t.",  # + gene, 4 bp deletion upstream
+        f"chr1\t1005\tinsP\t{c1[1004]}\t{c1[1004]}TTGCA\t.\t.\t.",  # + gene, 5 bp insertion downstream
         f"chr1\t1019\tmnvP\t{c1[1018:1020]}\t{comp[c1[1018]] + comp[c1[1019]]}\t.\t.\t.",
-        snv("chr1", 2000),                      # - gene, the TSS base itself (an SNV keeps the TSS)
-        snv("chr1", 2030, "rsM_up"),            # - gene, upstream (higher genomic coordinate)
-        f"chr1\t2010\tdelM\t{c1[2009:2013]}\t{c1[2009]}\t.\t.\t.",      # - gene, 3 bp deletion upstream
-        f"chr1\t1985\tinsM\t{c1[1984]}\t{c1[1984]}GG\t.\t.\t.",         # - gene, insertion downstream
-        snv("chr2", 390),                       # second chromosome, - gene
+        snv("chr1", 2000),  # - gene, the TSS base itself (an SNV keeps the TSS)
+        snv("chr1", 2030, "rsM_up"),  # - gene, upstream (higher genomic coordinate)
+        f"chr1\t2010\tdelM\t{c1[2009:2013]}\t{c1[2009]}\t.\t.\t.",  # - gene, 3 bp deletion upstream
+        f"chr1\t1985\tinsM\t{c1[1984]}\t{c1[1984]}GG\t.\t.\t.",  # - gene, insertion downstream
+        snv("chr2", 390),  # second chromosome, - gene
         f"chr2\t420\tcplx\t{c2[419:422]}\t{other}\t.\t.\t.",  # complex (3 bp -> 1 other bp)
     ]
 
 
 # ------------------------------------------------------------------------- window parameters
 def test_window_spec_from_checkpoint_metadata():
-    genome_meta = {"path": "m.ckpt", "length": 80, "dataset_meta": {"source": "genome", "window": {"upstream": 50, "downstream": 30}, "tss_index": 50}}
+    genome_meta = {
+        "path": "m.ckpt",
+        "length": 80,
+        "dataset_meta": {"source": "genome", "window": {"upstream": 50, "downstream": 30}, "tss_index": 50},
+    }
     assert V.window_spec(genome_meta, upstream=None, downstream=None) == V.WindowSpec(50, 30)
     assert V.window_spec(genome_meta, upstream=50, downstream=30) == V.WindowSpec(50, 30)
     with pytest.raises(InputDataError, match="differs from the one the model was trained on"):
         V.window_spec(genome_meta, upstream=60, downstream=20)
-    other = {"path": "sim.ckpt", "length": 80, "dataset_meta": {"source": "simulate", "window": {"start": -50, "end": 30}}}
+    other = {
+        "path": "sim.ckpt",
+        "length": 80,
+        "dataset_meta": {"source": "simulate", "window": {"start": -50, "end": 30}},
+    }
     with pytest.raises(InputDataError, match=r"sim\.ckpt.*'simulate' data set.*give upstream and downstream") as err:
         V.window_spec(other, upstream=None, downstream=None)
     assert err.value.path == "sim.ckpt"
@@ -199,14 +223,19 @@ def test_minus_strand_snv_is_complemented_and_placed(world, random_cr):
     g = _gene(world, "gM")
     edit = V.orient_edit(pos - 1, pos, encode(alt), int(g["start"]), True, SPEC)
     ext = 4
-    extended = extract_windows(world["genome"], np.array([g["ref"]]), np.array([g["tss"]]), np.array(["-"]), UP + ext, DOWN + ext)[0]
+    extended = extract_windows(
+        world["genome"], np.array([g["ref"]]), np.array([g["tss"]]), np.array(["-"]), UP + ext, DOWN + ext
+    )[0]
     got = V.alt_window(extended, ext, UP + DOWN, edit)
     ref_w, alt_w = _hand_window(contig, 1999, "-"), _hand_alt(contig, 1999, "-", pos, ref, alt)
     assert edit.start == UP - 30 and edit.substitution
     assert np.array_equal(got, encode(alt_w))
     diff = [i for i in range(UP + DOWN) if ref_w[i] != alt_w[i]]
     assert diff == [UP - 30] and alt_w[UP - 30] == reverse_complement(alt) and ref_w[UP - 30] == reverse_complement(ref)
-    exp = V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0] - V.predict_windows(random_cr, encode(ref_w)[None], batch_size=BATCH, device="cpu")[0]
+    exp = (
+        V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0]
+        - V.predict_windows(random_cr, encode(ref_w)[None], batch_size=BATCH, device="cpu")[0]
+    )
     assert row["delta"] == exp
 
 
@@ -242,7 +271,9 @@ def test_indel_anchoring_at_the_tss(world):
     g = _gene(world, "gP")
     contig = world["contigs"]["chr1"]
     ext = 12
-    extended = extract_windows(world["genome"], np.array([g["ref"]]), np.array([g["tss"]]), np.array(["+"]), UP + ext, DOWN + ext)[0]
+    extended = extract_windows(
+        world["genome"], np.array([g["ref"]]), np.array([g["tss"]]), np.array(["+"]), UP + ext, DOWN + ext
+    )[0]
     ref_w = encode(_hand_window(contig, 1000, "+"))
     # delete genomic 985..988 (0-based; 4 bases after the anchor at 984), 12..15 bp upstream of the TSS
     edit = V.orient_edit(985, 989, np.zeros(0, np.uint8), int(g["start"]), False, SPEC)
@@ -254,7 +285,12 @@ def test_indel_anchoring_at_the_tss(world):
     # insert 3 bases before genomic 1010 (downstream): 3' end trimmed
     edit = V.orient_edit(1010, 1010, encode("GGG"), int(g["start"]), False, SPEC)
     alt = V.alt_window(extended, ext, UP + DOWN, edit)
-    assert edit.shift == 0 and np.array_equal(alt[:60], ref_w[:60]) and decode(alt[60:63]) == "GGG" and np.array_equal(alt[63:], ref_w[60:77])
+    assert (
+        edit.shift == 0
+        and np.array_equal(alt[:60], ref_w[:60])
+        and decode(alt[60:63]) == "GGG"
+        and np.array_equal(alt[63:], ref_w[60:77])
+    )
     # a deletion of the TSS base itself: the TSS moves to the first base after it
     edit = V.orient_edit(1000, 1002, np.zeros(0, np.uint8), int(g["start"]), False, SPEC)
     alt = V.alt_window(extended, ext, UP + DOWN, edit)
@@ -292,16 +328,34 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
         genes = V.gene_windows(tss, genome, SPEC, tss_path=None, on_unknown_chromosome="error")
         ref = contig[304]
         vcf = _write_vcf(tmp_path / "v.vcf", [f"chr1\t305\t.\t{ref}\t{'A' if ref != 'A' else 'T'}\t.\t.\t."])
-        table, _ = V.score_variants(random_cr, vcf, genes, genome, SPEC, regions=None, motifs=None, p_threshold=1e-4, local_flank=10,
-                                    on_ref_mismatch="error", on_unknown_chromosome="error", batch_size=BATCH, device="cpu")
+        table, _ = V.score_variants(
+            random_cr,
+            vcf,
+            genes,
+            genome,
+            SPEC,
+            regions=None,
+            motifs=None,
+            p_threshold=1e-4,
+            local_flank=10,
+            on_ref_mismatch="error",
+            on_unknown_chromosome="error",
+            batch_size=BATCH,
+            device="cpu",
+        )
     finally:
         genome.close()
     assert list(table["gene_id"]) == ["a", "b"]
-    assert list(table["offset_to_tss"]) == [4, 6]  # + gene (TSS 300): 4 bp downstream; - gene (TSS 310): 6 bp downstream
+    assert list(table["offset_to_tss"]) == [
+        4,
+        6,
+    ]  # + gene (TSS 300): 4 bp downstream; - gene (TSS 310): 6 bp downstream
 
 
 def test_indexed_vcf_region_queries_match_streaming(world, random_cr):
-    lines = sorted(_variant_lines(world["contigs"]), key=lambda line: (line.split("\t")[0], int(line.split("\t")[1])))  # tabix needs sorted
+    lines = sorted(
+        _variant_lines(world["contigs"]), key=lambda line: (line.split("\t")[0], int(line.split("\t")[1]))
+    )  # tabix needs sorted
     plain = _write_vcf(world["tmp"] / "idx.vcf", lines)
     bgz = world["tmp"] / "idx.vcf.gz"
     pysam.tabix_compress(str(plain), str(bgz), force=True)
@@ -309,7 +363,9 @@ def test_indexed_vcf_region_queries_match_streaming(world, random_cr):
     pysam.tabix_index(str(bgz), preset="vcf", force=True)
     queried, _ = _score(random_cr, world, bgz)
     key = ["variant_id", "gene_id", "alt"]
-    pd.testing.assert_frame_equal(streamed.sort_values(key).reset_index(drop=True), queried.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        streamed.sort_values(key).reset_index(drop=True), queried.sort_values(key).reset_index(drop=True)
+    )
     only_chr2, summary = _score(random_cr, world, bgz, regions=["chr2:1-800"])
     assert set(only_chr2["chrom"]) == {"chr2"} and len(only_chr2) == 2
     streamed_chr2, s2 = _score(random_cr, world, plain, regions=["chr2"])
@@ -326,36 +382,83 @@ def test_destroying_a_planted_activator_site_lowers_the_prediction(world, plante
     out = tmp_path / "scores.tsv"
     cre = Motif("CRE1", "CRE", np.eye(4)[:, encode(MOTIF)] * 0.96 + 0.01)
     summary = V.score_vcf(
-        planted_ckpt["genome"], vcf, world["fasta"], world["bed"], out, tss_options=_genome_cfg(), upstream=None, downstream=None,
-        regions=None, genes=None, motifs=[cre], p_threshold=1e-4, local_flank=10, on_ref_mismatch="error",
-        on_unknown_chromosome="error", batch_size=BATCH, device="cpu", summary_out=tmp_path / "summary.json",
+        planted_ckpt["genome"],
+        vcf,
+        world["fasta"],
+        world["bed"],
+        out,
+        tss_options=_genome_cfg(),
+        upstream=None,
+        downstream=None,
+        regions=None,
+        genes=None,
+        motifs=[cre],
+        p_threshold=1e-4,
+        local_flank=10,
+        on_ref_mismatch="error",
+        on_unknown_chromosome="error",
+        batch_size=BATCH,
+        device="cpu",
+        summary_out=tmp_path / "summary.json",
     )
     table = V.read_variant_table(out)
     assert list(table.columns) == V.VARIANT_COLUMNS and summary["n_rows"] == 2 and (tmp_path / "summary.json").exists()
     assert list(table["gene_id"]) == ["gP", "gM"]
-    assert (table["delta"] < -0.1).all(), table[["variant_id", "delta"]]  # about -0.4 and -0.6 here; a planted site adds 1.0
+    assert (table["delta"] < -0.1).all(), table[
+        ["variant_id", "delta"]
+    ]  # about -0.4 and -0.6 here; a planted site adds 1.0
     assert (table["local_contribution_change"] < 0).all()
     assert list(table["motif_lost"]) == ["CRE1:CRE", "CRE1:CRE"] and list(table["motif_gained"]) == ["", ""]
     # written at full precision: delta round-trips
-    assert np.array_equal(table["delta"].to_numpy(), table["alt_prediction"].to_numpy() - table["ref_prediction"].to_numpy())
+    assert np.array_equal(
+        table["delta"].to_numpy(), table["alt_prediction"].to_numpy() - table["ref_prediction"].to_numpy()
+    )
     # the reverse: restoring the site (a VCF on the mutated genome) gains the motif
     mutated = contig[:973] + "A" + contig[974:]
     fa2 = _write_fasta(tmp_path / "mut.fa", {"chr1": mutated, "chr2": world["contigs"]["chr2"]})
     vcf2 = _write_vcf(tmp_path / "gain.vcf", [f"chr1\t974\tgain\tA\t{MOTIF[3]}\t.\t.\t."])
-    V.score_vcf(planted_ckpt["genome"], vcf2, fa2, world["bed"], tmp_path / "gain.tsv", tss_options=_genome_cfg(), upstream=None, downstream=None,
-                regions=None, genes=["gP"], motifs=[cre], p_threshold=1e-4, local_flank=10, on_ref_mismatch="error",
-                on_unknown_chromosome="error", batch_size=BATCH, device="cpu")
+    V.score_vcf(
+        planted_ckpt["genome"],
+        vcf2,
+        fa2,
+        world["bed"],
+        tmp_path / "gain.tsv",
+        tss_options=_genome_cfg(),
+        upstream=None,
+        downstream=None,
+        regions=None,
+        genes=["gP"],
+        motifs=[cre],
+        p_threshold=1e-4,
+        local_flank=10,
+        on_ref_mismatch="error",
+        on_unknown_chromosome="error",
+        batch_size=BATCH,
+        device="cpu",
+    )
     gain = V.read_variant_table(tmp_path / "gain.tsv")
     assert list(gain["motif_gained"]) == ["CRE1:CRE"] and gain["delta"].iloc[0] > 0.1
 
 
 def test_checkpoint_without_genome_window_needs_explicit_window(world, planted_ckpt, tmp_path):
     vcf = _write_vcf(tmp_path / "v.vcf", _variant_lines(world["contigs"])[:1])
-    kw = dict(tss_options=_genome_cfg(), regions=None, genes=None, motifs=None, p_threshold=1e-4, local_flank=10,
-              on_ref_mismatch="error", on_unknown_chromosome="error", batch_size=BATCH, device="cpu")
+    kw = dict(
+        tss_options=_genome_cfg(),
+        regions=None,
+        genes=None,
+        motifs=None,
+        p_threshold=1e-4,
+        local_flank=10,
+        on_ref_mismatch="error",
+        on_unknown_chromosome="error",
+        batch_size=BATCH,
+        device="cpu",
+    )
     out = tmp_path / "s.tsv"
     with pytest.raises(InputDataError, match="'test' data set") as err:
-        V.score_vcf(planted_ckpt["trained"], vcf, world["fasta"], world["bed"], out, upstream=None, downstream=None, **kw)
+        V.score_vcf(
+            planted_ckpt["trained"], vcf, world["fasta"], world["bed"], out, upstream=None, downstream=None, **kw
+        )
     assert err.value.path == str(planted_ckpt["trained"]) and not out.exists()
     V.score_vcf(planted_ckpt["trained"], vcf, world["fasta"], world["bed"], out, upstream=UP, downstream=DOWN, **kw)
     assert len(V.read_variant_table(out)) == 1
@@ -367,7 +470,12 @@ def test_checkpoint_without_genome_window_needs_explicit_window(world, planted_c
     [
         ("malformed", ["chr1\t974\t.\tC\tA\t.\t.\t.", "chr1\tXX\t.\tA\tC\t.\t.\t."], "malformed VCF record", "line 6"),
         ("ref_mismatch", ["chr1\t974\tbad\tG\tA\t.\t.\t."], "does not match the genome", "chr1:974"),
-        ("unknown_chrom", ["chr1\t974\t.\tC\tA\t.\t.\t.", "chrUn\t5\t.\tA\tC\t.\t.\t."], "chromosome 'chrUn' is not in the genome", "chrUn:5"),
+        (
+            "unknown_chrom",
+            ["chr1\t974\t.\tC\tA\t.\t.\t.", "chrUn\t5\t.\tA\tC\t.\t.\t."],
+            "chromosome 'chrUn' is not in the genome",
+            "chrUn:5",
+        ),
         ("bad_alt", ["chr1\t974\t.\tC\tAZ\t.\t.\t."], "characters other than", "chr1:974"),
     ],
 )
@@ -378,9 +486,26 @@ def test_bad_vcf_input_names_the_record_and_writes_nothing(world, planted_ckpt, 
     out = tmp_path / "out" / "scores.tsv"
     summary = tmp_path / "out" / "summary.json"
     with pytest.raises(InputDataError, match=match) as err:
-        V.score_vcf(planted_ckpt["genome"], vcf, world["fasta"], world["bed"], out, tss_options=_genome_cfg(), upstream=None, downstream=None,
-                    regions=None, genes=None, motifs=None, p_threshold=1e-4, local_flank=10, on_ref_mismatch="error",
-                    on_unknown_chromosome="error", batch_size=BATCH, device="cpu", summary_out=summary)
+        V.score_vcf(
+            planted_ckpt["genome"],
+            vcf,
+            world["fasta"],
+            world["bed"],
+            out,
+            tss_options=_genome_cfg(),
+            upstream=None,
+            downstream=None,
+            regions=None,
+            genes=None,
+            motifs=None,
+            p_threshold=1e-4,
+            local_flank=10,
+            on_ref_mismatch="error",
+            on_unknown_chromosome="error",
+            batch_size=BATCH,
+            device="cpu",
+            summary_out=summary,
+        )
     assert err.value.path == str(vcf) and record in (err.value.record or ""), str(err.value)
     assert not out.exists() and not summary.exists()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no temporary left either
@@ -396,12 +521,25 @@ def test_ref_mismatch_flag_and_unknown_chromosome_skip(world, random_cr, tmp_pat
     c1 = world["contigs"]["chr1"]
     wrong = "A" if c1[973] != "A" else "C"
     alt = "G" if c1[973] != "G" else "T"
-    vcf = _write_vcf(tmp_path / "v.vcf", [f"chr1\t974\tmis\t{wrong}\t{alt}\t.\t.\t.", "chrUn\t5\t.\tA\tC\t.\t.\t.", f"chr1\t1010\tok\t{c1[1009]}\t{'A' if c1[1009] != 'A' else 'C'}\t.\t.\t."])
+    vcf = _write_vcf(
+        tmp_path / "v.vcf",
+        [
+            f"chr1\t974\tmis\t{wrong}\t{alt}\t.\t.\t.",
+            "chrUn\t5\t.\tA\tC\t.\t.\t.",
+            f"chr1\t1010\tok\t{c1[1009]}\t{'A' if c1[1009] != 'A' else 'C'}\t.\t.\t.",
+        ],
+    )
     table, summary = _score(random_cr, world, vcf, on_ref_mismatch="flag", on_unknown_chromosome="skip")
     assert list(table["variant_id"]) == ["mis", "ok"] and list(table["ref_mismatch"]) == [True, False]
     assert summary["counts"]["unknown_chromosome"] == 1 and summary["counts"]["ref_mismatch"] == 1
     # the flagged ALT replaces the genome's base
-    assert table["delta"].iloc[0] == V.predict_windows(random_cr, encode(_hand_window(c1[:973] + alt + c1[974:], 1000, "+"))[None], batch_size=BATCH, device="cpu")[0] - table["ref_prediction"].iloc[0]
+    assert (
+        table["delta"].iloc[0]
+        == V.predict_windows(
+            random_cr, encode(_hand_window(c1[:973] + alt + c1[974:], 1000, "+"))[None], batch_size=BATCH, device="cpu"
+        )[0]
+        - table["ref_prediction"].iloc[0]
+    )
     skipped, s2 = _score(random_cr, world, vcf, on_ref_mismatch="skip", on_unknown_chromosome="skip")
     assert list(skipped["variant_id"]) == ["ok"] and s2["counts"]["ref_mismatch_skipped"] == 1
 
@@ -410,17 +548,28 @@ def test_ref_mismatch_flag_and_unknown_chromosome_skip(world, random_cr, tmp_pat
 def test_saturation_mutagenesis_table_exact_and_figure(world, random_cr, tmp_path):
     from promoter_cr.plots.variants import plot_saturation, saturation_matrix
 
-    table = saturation_from_genome(random_cr, world["genes"], world["genome"], SPEC, ["gM", "gP"], start=-5, end=5, batch_size=BATCH, device="cpu")
-    assert list(table.columns[:4]) == ["gene_id", "chrom", "strand", "genomic_pos"] and set(SATURATION_COLUMNS) <= set(table.columns)
+    table = saturation_from_genome(
+        random_cr, world["genes"], world["genome"], SPEC, ["gM", "gP"], start=-5, end=5, batch_size=BATCH, device="cpu"
+    )
+    assert list(table.columns[:4]) == ["gene_id", "chrom", "strand", "genomic_pos"] and set(SATURATION_COLUMNS) <= set(
+        table.columns
+    )
     assert len(table) == 2 * 10 * 3 and list(dict.fromkeys(table["gene_id"])) == ["gM", "gP"]
     contig = world["contigs"]["chr1"]
     ref_w = encode(_hand_window(contig, 1999, "-"))
     row = table[(table["gene_id"] == "gM") & (table["position"] == 3)].iloc[1]
     # minus strand: position +3 is genomic 0-based 1996; the forward-strand bases are complements
-    assert row["genomic_pos"] == 1997 and row["genomic_ref"] == contig[1996] and row["ref"] == reverse_complement(contig[1996])
+    assert (
+        row["genomic_pos"] == 1997
+        and row["genomic_ref"] == contig[1996]
+        and row["ref"] == reverse_complement(contig[1996])
+    )
     alt_w = _hand_alt(contig, 1999, "-", 1997, contig[1996], row["genomic_alt"])
     assert alt_w[UP + 3] == row["alt"]
-    exp = V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0] - V.predict_windows(random_cr, ref_w[None], batch_size=BATCH, device="cpu")[0]
+    exp = (
+        V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0]
+        - V.predict_windows(random_cr, ref_w[None], batch_size=BATCH, device="cpu")[0]
+    )
     assert row["delta"] == exp
     positions, delta, ref, wf = saturation_matrix(table, "gM")
     assert delta.shape == (4, 10) and np.isnan(delta).sum() == 10 and np.isfinite(wf).all()
@@ -434,11 +583,24 @@ def test_saturation_of_a_planted_site_from_a_checkpoint(world, planted_ckpt, tmp
     out = tmp_path / "sat.tsv"
     # window indices 14..35 around the + gene's CRE at 20..27
     table = saturation_from_checkpoint(
-        planted_ckpt["genome"], world["fasta"], world["bed"], out, ["gP"], tss_options=_genome_cfg(), upstream=None, downstream=None,
-        start=-36, end=-14, on_unknown_chromosome="error", batch_size=BATCH, device="cpu",
+        planted_ckpt["genome"],
+        world["fasta"],
+        world["bed"],
+        out,
+        ["gP"],
+        tss_options=_genome_cfg(),
+        upstream=None,
+        downstream=None,
+        start=-36,
+        end=-14,
+        on_unknown_chromosome="error",
+        batch_size=BATCH,
+        device="cpu",
     )
     written = pd.read_csv(out, sep="\t")
-    assert len(written) == len(table) == 22 * 3 and np.array_equal(written["delta"].to_numpy(), table["delta"].to_numpy())
+    assert len(written) == len(table) == 22 * 3 and np.array_equal(
+        written["delta"].to_numpy(), table["delta"].to_numpy()
+    )
     in_site = table["window_index"].between(20, 27)
     # breaking the activator costs more than changing its flanks; the track is positive on the site
     assert table.loc[in_site, "delta"].mean() < table.loc[~in_site, "delta"].mean() - 0.1

@@ -16,16 +16,35 @@ from typing import Any
 from promoter_cr.config import load_config, validate_config
 
 
-def add_command(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser, name: str, *, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:  # noqa: A002
+def add_command(
+    sub: argparse._SubParsersAction,
+    parent: argparse.ArgumentParser,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    examples: list[str],
+) -> argparse.ArgumentParser:  # noqa: A002
     """A sub-command with a description, the run options of ``parent`` and an examples epilog."""
     epilog = "example:\n" + "\n".join(f"  {e}" for e in examples)
-    return sub.add_parser(name, help=help, description=description, epilog=epilog, parents=[parent], formatter_class=argparse.RawDescriptionHelpFormatter)
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        parents=[parent],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_config(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
-        "--config", required=required, default=None, metavar="YAML|JSON",
-        help="config YAML file, or an inline JSON object of config sections; validated, defaults from the schema" + ("" if required else " (default: the schema's defaults)"),
+        "--config",
+        required=required,
+        default=None,
+        metavar="YAML|JSON",
+        help="config YAML file, or an inline JSON object of config sections; validated, defaults from the schema"
+        + ("" if required else " (default: the schema's defaults)"),
     )
 
 
@@ -42,12 +61,19 @@ def add_out(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help=f"output folder ({what})")
 
 
-def add_checkpoint(p: argparse.ArgumentParser, what: str = "a CR checkpoint (results/<dataset>/models/<name>/best.ckpt)") -> None:
+def add_checkpoint(
+    p: argparse.ArgumentParser, what: str = "a CR checkpoint (results/<dataset>/models/<name>/best.ckpt)"
+) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT", help=what)
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, metavar="DEV", help="torch device: cpu, cuda, cuda:1, mps (default: a GPU when there is one, else the CPU)")
+    p.add_argument(
+        "--device",
+        default=None,
+        metavar="DEV",
+        help="torch device: cpu, cuda, cuda:1, mps (default: a GPU when there is one, else the CPU)",
+    )
 
 
 def add_progress(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "build-data",
+        sub,
+        parent,
+        "build-data",
         help="build the data set (sequences.npy, genes.tsv, meta.json) of dataset.source",
         description="Build the on-disk data set configured in the 'dataset' section: the planted-grammar "
         "simulator, promoter sequences (FASTA/CSV/TSV) with labels, a genome FASTA with a TSS table and an "
@@ -25,12 +27,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.set_defaults(func=run_build_data)
 
     d = add_command(
-        sub, parent, "download",
+        sub,
+        parent,
+        "download",
         help="download a file (resumable, retried, checksum-verified, atomic)",
         description="Download URL to OUT: resume with HTTP Range, retry with back-off, verify the checksum and "
         "size, rename into place only when complete. A local path or file:// URL is copied. Retry settings "
         "come from the 'download' section of --config (default: the schema's defaults).",
-        examples=["promoter-cr download --url https://example.org/train.h5 --out resources/downloads/xpresso/train.h5 --md5 0123...cdef"],
+        examples=[
+            "promoter-cr download --url https://example.org/train.h5 --out resources/downloads/xpresso/train.h5 --md5 0123...cdef"
+        ],
     )
     d.add_argument("--url", required=True, help="http(s)/ftp URL, file:// URL or local path")
     d.add_argument("--out", required=True, type=Path, metavar="FILE", help="destination file")
@@ -53,6 +59,14 @@ def run_download(args: argparse.Namespace) -> int:
     from promoter_cr.data.download import download
 
     dl = read_config(args.config)["download"]
-    download(args.url, args.out, sha256=args.sha256, md5=args.md5, size=args.size,
-             retries=dl["retries"], backoff_s=dl["backoff_s"], timeout_s=dl["timeout_s"])
+    download(
+        args.url,
+        args.out,
+        sha256=args.sha256,
+        md5=args.md5,
+        size=args.size,
+        retries=dl["retries"],
+        backoff_s=dl["backoff_s"],
+        timeout_s=dl["timeout_s"],
+    )
     return 0

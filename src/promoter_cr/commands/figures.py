@@ -15,17 +15,27 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "figures",
+        sub,
+        parent,
+        "figures",
         help="draw one figure family from the results tables",
         description="Redraw the figures of one stage from the tables under results/<dataset> (no model is "
         "retrained or re-run). Formats and resolution come from the 'figures' config section. A missing "
         "input table is an error naming it.",
-        examples=["promoter-cr figures --stage clusters --config config/config.yaml --results results/simulated --out results/simulated/figures/clusters"],
+        examples=[
+            "promoter-cr figures --stage clusters --config config/config.yaml --results results/simulated --out results/simulated/figures/clusters"
+        ],
     )
     p.add_argument("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES))
     add_config(p, required=False)
     p.add_argument("--results", required=True, type=Path, metavar="DIR", help="results/<dataset> folder")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the figures, e.g. results/<dataset>/figures/<stage>")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="folder for the figures, e.g. results/<dataset>/figures/<stage>",
+    )
     p.set_defaults(func=run_figures)
 
 

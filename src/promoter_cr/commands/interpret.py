@@ -22,12 +22,16 @@ console = logging.getLogger("promoter_cr.console")
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "attribute",
+        sub,
+        parent,
+        "attribute",
         help="export the weighted features of a CR model (one forward pass per batch)",
         description="Run a CR checkpoint over the data set and write its weighted features (one contribution per "
         "position, weighted_features.npy), the per-gene prediction, bias and contribution sum "
         "(attributions.tsv). Every batch is checked: contributions + bias == prediction.",
-        examples=["promoter-cr attribute --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --out results/simulated/attributions"],
+        examples=[
+            "promoter-cr attribute --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --out results/simulated/attributions"
+        ],
     )
     add_config(p)
     add_checkpoint(p)
@@ -38,12 +42,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.set_defaults(func=run_attribute)
 
     p = add_command(
-        sub, parent, "faithfulness",
+        sub,
+        parent,
+        "faithfulness",
         help="compare weighted features with ISM and gradient x input of the same model",
         description="On a seeded sample of genes, correlate the exported weighted features with in-silico "
         "mutagenesis and gradient x input of the same checkpoint (per gene: Pearson, Spearman, top-k "
         "overlap); on simulated data also the share of |contribution| inside the planted sites.",
-        examples=["promoter-cr faithfulness --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/attributions"],
+        examples=[
+            "promoter-cr faithfulness --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/attributions"
+        ],
     )
     add_config(p)
     add_checkpoint(p)
@@ -55,12 +63,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.set_defaults(func=run_faithfulness)
 
     p = add_command(
-        sub, parent, "cluster",
+        sub,
+        parent,
+        "cluster",
         help="k-means clustering of genes on their weighted-feature tracks",
         description="Smooth, bin and (asinh) transform each gene's weighted features, run k-means (k fixed or "
         "chosen by silhouette over cluster.k_range), order clusters by mean expression, and describe "
         "expression per cluster (descriptive tests).",
-        examples=["promoter-cr cluster --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/clusters"],
+        examples=[
+            "promoter-cr cluster --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/clusters"
+        ],
     )
     add_config(p)
     add_data(p, required=False)
@@ -72,15 +84,35 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run_attribute(args: argparse.Namespace) -> int:
     from promoter_cr.interpret.attribute import export_weighted_features
 
-    res = export_weighted_features(args.checkpoint, args.data, args.out, read_config(args.config)["attribution"], device=args.device, progress=not args.no_progress)
-    console.info("weighted features of %d genes x %d bp; largest |sum + bias - prediction| = %.3g", res.n, res.length, res.max_abs_error)
+    res = export_weighted_features(
+        args.checkpoint,
+        args.data,
+        args.out,
+        read_config(args.config)["attribution"],
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    console.info(
+        "weighted features of %d genes x %d bp; largest |sum + bias - prediction| = %.3g",
+        res.n,
+        res.length,
+        res.max_abs_error,
+    )
     return 0
 
 
 def run_faithfulness(args: argparse.Namespace) -> int:
     from promoter_cr.interpret.faithfulness import evaluate_faithfulness
 
-    evaluate_faithfulness(args.checkpoint, args.data, args.attributions, args.out, read_config(args.config)["attribution"], device=args.device, progress=not args.no_progress)
+    evaluate_faithfulness(
+        args.checkpoint,
+        args.data,
+        args.attributions,
+        args.out,
+        read_config(args.config)["attribution"],
+        device=args.device,
+        progress=not args.no_progress,
+    )
     return 0
 
 

@@ -12,26 +12,36 @@ console = logging.getLogger("promoter_cr.console")
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "scan",
+        sub,
+        parent,
+        "scan",
         help="scan every promoter with FIMO and score each hit by its contribution",
         description="Scan the data set with the configured motifs (JASPAR via pyjaspar, or a MEME file) using "
         "memelite's FIMO on both strands; each hit gets the sum of the weighted features under it and under a "
         "nearby null window. Writes motifs.meme, gene_clusters.tsv, hits.parquet and scan_summary.json.",
-        examples=["promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"],
+        examples=[
+            "promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"
+        ],
     )
     add_config(p)
     add_data(p)
     add_dir(p, "--attributions", "folder with the weighted features ('promoter-cr attribute')")
-    add_dir(p, "--clusters", "folder with assignments.tsv ('promoter-cr cluster'); omitted: one cluster '0'", required=False)
+    add_dir(
+        p, "--clusters", "folder with assignments.tsv ('promoter-cr cluster'); omitted: one cluster '0'", required=False
+    )
     add_out(p, "results/<dataset>/motifs")
     p.set_defaults(func=run_scan)
 
     p = add_command(
-        sub, parent, "grammar",
+        sub,
+        parent,
+        "grammar",
         help="activating/repressive motifs, enrichment, co-occurrence communities, spacing",
         description="From the scan's hits: motif activity per cluster, per-cluster enrichment, the co-occurrence "
         "network of motif families and its communities, preferred spacings and helical periodicity.",
-        examples=["promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs --out results/simulated/motifs"],
+        examples=[
+            "promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs --out results/simulated/motifs"
+        ],
     )
     add_config(p)
     add_data(p, required=False)
@@ -40,11 +50,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.set_defaults(func=run_grammar)
 
     p = add_command(
-        sub, parent, "recovery",
+        sub,
+        parent,
+        "recovery",
         help="score recovery of a simulator's planted grammar",
         description="Compare the grammar tables with the simulated data set's ground_truth.json: precision and "
         "recall of activating and repressive motifs, cooperating pairs and their spacing.",
-        examples=["promoter-cr recovery --config config/config.yaml --data results/simulated/data --motifs-dir results/simulated/motifs --out results/simulated/motifs"],
+        examples=[
+            "promoter-cr recovery --config config/config.yaml --data results/simulated/data --motifs-dir results/simulated/motifs --out results/simulated/motifs"
+        ],
     )
     add_config(p)
     add_data(p)
@@ -66,7 +80,12 @@ def run_grammar(args: argparse.Namespace) -> int:
     from promoter_cr.motifs.grammar import run_grammar as grammar
 
     summary = grammar(args.motifs_dir, args.out, read_config(args.config)["grammar"])
-    console.info("calls in 'all': %s; significant edges: %d; communities: %d", summary["calls_all"], summary["significant_edges"], summary["communities"])
+    console.info(
+        "calls in 'all': %s; significant edges: %d; communities: %d",
+        summary["calls_all"],
+        summary["significant_edges"],
+        summary["communities"],
+    )
     return 0
 
 
@@ -75,5 +94,12 @@ def run_recovery(args: argparse.Namespace) -> int:
 
     recovery = recovery_stage(args.data, args.motifs_dir, args.out, read_config(args.config)["grammar"])
     for r in recovery.itertuples():
-        console.info("%s: precision %s recall %s (%s of %s planted)", r.category, r.precision, r.recall, r.n_recovered, r.n_planted)
+        console.info(
+            "%s: precision %s recall %s (%s of %s planted)",
+            r.category,
+            r.precision,
+            r.recall,
+            r.n_recovered,
+            r.n_planted,
+        )
     return 0

@@ -14,13 +14,17 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "train",
+        sub,
+        parent,
+        "train",
         help="train one model of the config on a data set",
         description="Train the model MODEL (a key of 'models' in the config) on the data set: CR and Xpresso CNN "
         "with Lightning (early stopping on the validation loss, best.ckpt and last.ckpt; an interrupted run "
         "resumes from last.ckpt), the k-mer ridge with scikit-learn. Writes predictions.tsv for every gene, "
         "metrics.json per split and history.tsv.",
-        examples=["promoter-cr train --config config/config.yaml --data results/simulated/data --model cr --out results/simulated/models/cr"],
+        examples=[
+            "promoter-cr train --config config/config.yaml --data results/simulated/data --model cr --out results/simulated/models/cr"
+        ],
     )
     add_config(p)
     add_data(p)
@@ -29,19 +33,29 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.set_defaults(func=run_train)
 
     m = add_command(
-        sub, parent, "metrics",
+        sub,
+        parent,
+        "metrics",
         help="collect the metrics.json of trained models into one table",
         description="One row per model and split (valid, test): Pearson r, signed squared Pearson r, coefficient "
         "of determination, Spearman rho, MSE.",
-        examples=["promoter-cr metrics --models-dir results/simulated/models --names cr xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"],
+        examples=[
+            "promoter-cr metrics --models-dir results/simulated/models --names cr xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"
+        ],
     )
-    m.add_argument("--models-dir", required=True, type=Path, metavar="DIR", help="folder holding one sub-folder per model")
-    m.add_argument("--names", nargs="+", required=True, metavar="NAME", help="model names (sub-folders of --models-dir)")
+    m.add_argument(
+        "--models-dir", required=True, type=Path, metavar="DIR", help="folder holding one sub-folder per model"
+    )
+    m.add_argument(
+        "--names", nargs="+", required=True, metavar="NAME", help="model names (sub-folders of --models-dir)"
+    )
     m.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table (models/metrics.tsv)")
     m.set_defaults(func=run_metrics)
 
     q = add_command(
-        sub, parent, "predict",
+        sub,
+        parent,
+        "predict",
         help="predict sequences from a FASTA/CSV/TSV with a trained model",
         description="Predict every sequence of a FASTA or CSV/TSV file (gzip ok; sequences of the training "
         "window length; ids must be unique) with a trained CR / Xpresso CNN checkpoint or a k-mer model.pkl. "
@@ -53,11 +67,35 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         ],
     )
     add_checkpoint(q, "best.ckpt of a CR / Xpresso CNN model, or model.pkl of a k-mer model")
-    q.add_argument("--sequences", required=True, type=Path, metavar="FILE", help="FASTA or CSV/TSV (gzip ok) of sequences of the training length")
+    q.add_argument(
+        "--sequences",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="FASTA or CSV/TSV (gzip ok) of sequences of the training length",
+    )
     q.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table: id, prediction")
-    q.add_argument("--weighted-features", default=None, type=Path, metavar="NPZ", help="also write ids, predictions, bias and the (N, L) CR weighted features to this .npz")
-    q.add_argument("--extra", default=None, type=Path, metavar="TABLE", help="table of extra per-gene features (id column + the model's feature columns) for models trained with them")
-    q.add_argument("--batch-size", type=int, default=None, metavar="N", help="sequences per forward pass (default: the schema's attribution.batch_size)")
+    q.add_argument(
+        "--weighted-features",
+        default=None,
+        type=Path,
+        metavar="NPZ",
+        help="also write ids, predictions, bias and the (N, L) CR weighted features to this .npz",
+    )
+    q.add_argument(
+        "--extra",
+        default=None,
+        type=Path,
+        metavar="TABLE",
+        help="table of extra per-gene features (id column + the model's feature columns) for models trained with them",
+    )
+    q.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sequences per forward pass (default: the schema's attribution.batch_size)",
+    )
     add_device(q)
     add_config(q, required=False)
     q.set_defaults(func=run_predict)
@@ -85,6 +123,13 @@ def run_predict(args: argparse.Namespace) -> int:
     from promoter_cr.models.predict import predict_file
 
     batch_size = args.batch_size or read_config(args.config)["attribution"]["batch_size"]
-    predict_file(args.checkpoint, args.sequences, args.out, weighted_features=args.weighted_features,
-                 batch_size=batch_size, device=args.device, extra=args.extra)
+    predict_file(
+        args.checkpoint,
+        args.sequences,
+        args.out,
+        weighted_features=args.weighted_features,
+        batch_size=batch_size,
+        device=args.device,
+        extra=args.extra,
+    )
     return 0

@@ -12,14 +12,30 @@ console = logging.getLogger("promoter_cr.console")
 
 
 def _window_inputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--genome", required=True, type=Path, metavar="FASTA", help="genome FASTA (plain or bgzip; indexed with pysam)")
-    p.add_argument("--tss", required=True, type=Path, metavar="TABLE", help="TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config")
-    p.add_argument("--extra-features", default=None, type=Path, metavar="TABLE", help="per-gene extra features (gene_id + the model's feature columns) for models trained with them")
+    p.add_argument(
+        "--genome", required=True, type=Path, metavar="FASTA", help="genome FASTA (plain or bgzip; indexed with pysam)"
+    )
+    p.add_argument(
+        "--tss",
+        required=True,
+        type=Path,
+        metavar="TABLE",
+        help="TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config",
+    )
+    p.add_argument(
+        "--extra-features",
+        default=None,
+        type=Path,
+        metavar="TABLE",
+        help="per-gene extra features (gene_id + the model's feature columns) for models trained with them",
+    )
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
-        sub, parent, "score-variants",
+        sub,
+        parent,
+        "score-variants",
         help="score the variants of a VCF in every promoter window they fall in",
         description="For every VCF allele inside a gene's promoter window (the window the checkpoint was trained "
         "on: upstream/downstream around the TSS, strand-aware, N past chromosome ends), predict the reference and "
@@ -27,31 +43,47 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "and the motifs gained or lost. SNVs, MNVs and small indels (the window keeps its length, anchored at the "
         "TSS); multi-allelic records are split; symbolic alleles are skipped and counted. Settings from the "
         "'variants' section of --config.",
-        examples=["promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"],
+        examples=[
+            "promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"
+        ],
     )
     add_checkpoint(p, "a trained model (CR gives weighted-feature changes too)")
-    p.add_argument("--vcf", required=True, type=Path, metavar="VCF", help="VCF or BCF (plain or bgzip; indexed: region queries)")
+    p.add_argument(
+        "--vcf", required=True, type=Path, metavar="VCF", help="VCF or BCF (plain or bgzip; indexed: region queries)"
+    )
     _window_inputs(p)
     p.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table, one row per allele and gene")
-    p.add_argument("--summary", default=None, type=Path, metavar="JSON", help="also write the counts (variants read, skipped, scored) here")
+    p.add_argument(
+        "--summary",
+        default=None,
+        type=Path,
+        metavar="JSON",
+        help="also write the counts (variants read, skipped, scored) here",
+    )
     add_config(p, required=False)
     add_device(p)
     add_progress(p)
     p.set_defaults(func=run_score_variants)
 
     q = add_command(
-        sub, parent, "saturation",
+        sub,
+        parent,
+        "saturation",
         help="saturation mutagenesis of chosen genes (every SNV in a region), table and heat maps",
         description="Predict every single-base substitution in a region around the TSS of each gene (variants."
         "saturation.start/end of --config) and write a long table (gene, position, ref, alt, delta, reference "
         "weighted feature); with --figures, one heat map per gene beside its weighted-feature track.",
-        examples=["promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"],
+        examples=[
+            "promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"
+        ],
     )
     add_checkpoint(q, "a trained model")
     _window_inputs(q)
     q.add_argument("--genes", nargs="+", required=True, metavar="GENE", help="gene ids of the TSS table")
     q.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table")
-    q.add_argument("--figures", default=None, type=Path, metavar="DIR", help="write saturation_<gene>.<format> heat maps here")
+    q.add_argument(
+        "--figures", default=None, type=Path, metavar="DIR", help="write saturation_<gene>.<format> heat maps here"
+    )
     add_config(q, required=False)
     add_device(q)
     add_progress(q)
@@ -73,11 +105,25 @@ def run_score_variants(args: argparse.Namespace) -> int:
     cfg = read_config(args.config)
     v = cfg["variants"]
     summary = score_vcf(
-        args.checkpoint, args.vcf, args.genome, args.tss, args.out,
-        tss_options=cfg["dataset"]["genome"], upstream=v["upstream"], downstream=v["downstream"], regions=v["regions"],
-        genes=v["genes"], motifs=load_motifs(cfg["motifs"]) if v["motif_changes"] else None, p_threshold=v["p_threshold"],
-        local_flank=v["local_flank"], on_ref_mismatch=v["on_ref_mismatch"], on_unknown_chromosome=v["on_unknown_chromosome"],
-        batch_size=v["batch_size"], device=args.device, summary_out=args.summary, extra_table=_extra(args.extra_features),
+        args.checkpoint,
+        args.vcf,
+        args.genome,
+        args.tss,
+        args.out,
+        tss_options=cfg["dataset"]["genome"],
+        upstream=v["upstream"],
+        downstream=v["downstream"],
+        regions=v["regions"],
+        genes=v["genes"],
+        motifs=load_motifs(cfg["motifs"]) if v["motif_changes"] else None,
+        p_threshold=v["p_threshold"],
+        local_flank=v["local_flank"],
+        on_ref_mismatch=v["on_ref_mismatch"],
+        on_unknown_chromosome=v["on_unknown_chromosome"],
+        batch_size=v["batch_size"],
+        device=args.device,
+        summary_out=args.summary,
+        extra_table=_extra(args.extra_features),
         progress=not args.no_progress,
     )
     console.info("%s rows written to %s", summary.get("n_rows", "?"), args.out)
@@ -92,10 +138,21 @@ def run_saturation(args: argparse.Namespace) -> int:
     cfg = read_config(args.config)
     v = cfg["variants"]
     table = saturation_from_checkpoint(
-        args.checkpoint, args.genome, args.tss, args.out, args.genes,
-        tss_options=cfg["dataset"]["genome"], upstream=v["upstream"], downstream=v["downstream"],
-        start=v["saturation"]["start"], end=v["saturation"]["end"], on_unknown_chromosome=v["on_unknown_chromosome"],
-        batch_size=v["batch_size"], device=args.device, extra_table=_extra(args.extra_features), progress=not args.no_progress,
+        args.checkpoint,
+        args.genome,
+        args.tss,
+        args.out,
+        args.genes,
+        tss_options=cfg["dataset"]["genome"],
+        upstream=v["upstream"],
+        downstream=v["downstream"],
+        start=v["saturation"]["start"],
+        end=v["saturation"]["end"],
+        on_unknown_chromosome=v["on_unknown_chromosome"],
+        batch_size=v["batch_size"],
+        device=args.device,
+        extra_table=_extra(args.extra_features),
+        progress=not args.no_progress,
     )
     if args.figures is not None:
         for gene in args.genes:

@@ -89,7 +89,9 @@ def load_dataset(root: str | Path, mmap: bool = True) -> Dataset:
 
     meta = json.loads(files.meta.read_text())
     seqs = np.load(files.sequences, mmap_mode="r" if mmap else None)
-    genes = pd.read_csv(files.genes, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
+    genes = pd.read_csv(
+        files.genes, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""]
+    )
     if seqs.ndim != 2 or seqs.dtype != np.uint8:
         raise InputDataError(files.sequences, f"expected a 2-D uint8 array, found {seqs.dtype} {seqs.shape}")
     if len(genes) != seqs.shape[0]:
@@ -113,7 +115,9 @@ def validate_genes(genes: pd.DataFrame, path: str | Path | None) -> pd.DataFrame
     if dup.any():
         first = ids[dup].iloc[0]
         n = int((ids == first).sum())
-        raise InputDataError(path, f"duplicate gene id (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}")
+        raise InputDataError(
+            path, f"duplicate gene id (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}"
+        )
     labels = pd.to_numeric(genes["label"], errors="coerce")
     bad = labels.isna() | ~np.isfinite(labels.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
@@ -128,7 +132,11 @@ def validate_genes(genes: pd.DataFrame, path: str | Path | None) -> pd.DataFrame
         unknown = ~out["split"].isin(SPLITS)
         if unknown.any():
             i = int(np.flatnonzero(unknown.to_numpy())[0])
-            raise InputDataError(path, f"unknown split {out['split'].iloc[i]!r} (expected train, valid or test)", record=f"gene {ids.iloc[i]}")
+            raise InputDataError(
+                path,
+                f"unknown split {out['split'].iloc[i]!r} (expected train, valid or test)",
+                record=f"gene {ids.iloc[i]}",
+            )
     return out
 
 
@@ -200,7 +208,9 @@ def write_dataset(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = DataFiles(out_dir)
-    genes = validate_genes(genes, meta.get("inputs", {}).get("labels") if isinstance(meta.get("inputs"), dict) else None)
+    genes = validate_genes(
+        genes, meta.get("inputs", {}).get("labels") if isinstance(meta.get("inputs"), dict) else None
+    )
     for col in ("gene_id", "label", "split"):
         if col not in genes.columns:
             raise ValueError(f"genes table lacks column {col!r}")

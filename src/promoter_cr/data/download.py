@@ -17,7 +17,6 @@ import http.client
 import logging
 import os
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -59,7 +58,9 @@ def file_digests(path: str | Path, chunk: int = CHUNK) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-def verify_file(path: str | Path, sha256: str | None = None, md5: str | None = None, size: int | None = None) -> str | None:
+def verify_file(
+    path: str | Path, sha256: str | None = None, md5: str | None = None, size: int | None = None
+) -> str | None:
     """Check a file against the expected size and checksums.
 
     Returns ``None`` when it matches, else a description of the first mismatch.
@@ -203,7 +204,7 @@ def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
     except urllib.error.URLError as exc:
         reason = exc.reason
         raise _Retryable(f"host unreachable or connection failed ({reason})") from None
-    except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
+    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
         raise _Retryable(f"connection failed ({type(exc).__name__}: {exc})") from None
 
     with resp:
@@ -233,8 +234,10 @@ def _fetch_once(url: str, part: Path, timeout_s: float) -> None:
                     received += len(block)
         except http.client.IncompleteRead as exc:
             raise _Retryable(f"transfer truncated after {offset + received} bytes ({exc})") from None
-        except (TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
-            raise _Retryable(f"transfer interrupted after {offset + received} bytes ({type(exc).__name__}: {exc})") from None
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            raise _Retryable(
+                f"transfer interrupted after {offset + received} bytes ({type(exc).__name__}: {exc})"
+            ) from None
         if expected is not None and received < expected:
             raise _Retryable(f"transfer truncated: got {received} of {expected} bytes")
 
@@ -268,7 +271,9 @@ def _copy_local(url: str, dest: Path, sha256: str | None, md5: str | None, size:
     return dest
 
 
-def fetch_to_cache(url: str, cache_dir: str | Path, download_cfg: dict, name: str | None = None, checksum: str | None = None) -> Path:
+def fetch_to_cache(
+    url: str, cache_dir: str | Path, download_cfg: dict, name: str | None = None, checksum: str | None = None
+) -> Path:
     """Download ``url`` into ``cache_dir`` (or return a local path as is).
 
     A local path or ``file://`` URL is used in place (after checking it exists and

@@ -42,7 +42,9 @@ class InvalidSequenceError(ValueError):
     def __init__(self, position: int, char: str):
         self.position = position
         self.char = char
-        super().__init__(f"invalid character {char!r} at position {position + 1} (allowed: ACGT, N and the IUPAC ambiguity codes RYSWKMBDHV, any case)")
+        super().__init__(
+            f"invalid character {char!r} at position {position + 1} (allowed: ACGT, N and the IUPAC ambiguity codes RYSWKMBDHV, any case)"
+        )
 
 
 def encode(seq: str | bytes) -> np.ndarray:
@@ -74,7 +76,11 @@ def encode_bytes(raw: np.ndarray) -> np.ndarray:
 
 def count_ambiguous(seq: str | bytes | np.ndarray) -> int:
     """Number of IUPAC ambiguity codes (other than N) in a sequence (read as N by :func:`encode`)."""
-    raw = seq if isinstance(seq, np.ndarray) else np.frombuffer(seq.encode("ascii", errors="replace") if isinstance(seq, str) else seq, dtype=np.uint8)
+    raw = (
+        seq
+        if isinstance(seq, np.ndarray)
+        else np.frombuffer(seq.encode("ascii", errors="replace") if isinstance(seq, str) else seq, dtype=np.uint8)
+    )
     return int(_IS_AMBIGUOUS[raw].sum())
 
 
@@ -121,5 +127,7 @@ def one_hot_torch(codes, dtype=None):
 
     dtype = dtype or torch.float32
     codes = codes.long()
-    eye = torch.cat([torch.eye(4, dtype=dtype, device=codes.device), torch.zeros(1, 4, dtype=dtype, device=codes.device)])
+    eye = torch.cat(
+        [torch.eye(4, dtype=dtype, device=codes.device), torch.zeros(1, 4, dtype=dtype, device=codes.device)]
+    )
     return eye[codes].transpose(1, 2).contiguous()

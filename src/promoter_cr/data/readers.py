@@ -79,7 +79,9 @@ def open_text(path: str | Path) -> Iterator[io.TextIOBase]:
         with fh:
             yield fh
     except GZIP_ERRORS as exc:
-        raise InputDataError(path, f"truncated or corrupt gzip file ({type(exc).__name__}: {exc}); download or compress it again") from None
+        raise InputDataError(
+            path, f"truncated or corrupt gzip file ({type(exc).__name__}: {exc}); download or compress it again"
+        ) from None
 
 
 def is_fasta(path: str | Path) -> bool:
@@ -118,7 +120,11 @@ def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
                     raise InputDataError(path, "empty FASTA header", record=f"line {lineno}")
             elif line.strip():
                 if header is None:
-                    raise InputDataError(path, "not a FASTA file: sequence text before the first '>' header line", record=f"line {lineno}")
+                    raise InputDataError(
+                        path,
+                        "not a FASTA file: sequence text before the first '>' header line",
+                        record=f"line {lineno}",
+                    )
                 parts.append("".join(line.split()))
     if header is not None:
         yield _finish_record(path, header, parts, header_line)
@@ -143,7 +149,9 @@ def table_separator(path: str | Path) -> str:
     return "\t" if first.count("\t") >= first.count(",") else ","
 
 
-def read_table(path: str | Path, *, has_header: bool, sep: str | None = None, comment: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, *, has_header: bool, sep: str | None = None, comment: str | None = None
+) -> pd.DataFrame:
     """Read a CSV/TSV (optionally gzipped) as strings (no NA conversion).
 
     Without a header the columns are named ``"0", "1", ...``. Raises
@@ -183,13 +191,24 @@ def resolve_column(df: pd.DataFrame, column: str | int | None, path: str | Path,
         raise InputDataError(path, f"{what} column index {column} is out of range (the table has {len(cols)} columns)")
     if column in cols:
         return str(column)
-    if isinstance(column, str) and column.isdigit() and 0 <= int(column) < len(cols) and not any(c.isdigit() for c in cols):
+    if (
+        isinstance(column, str)
+        and column.isdigit()
+        and 0 <= int(column) < len(cols)
+        and not any(c.isdigit() for c in cols)
+    ):
         return cols[int(column)]
     shown = ", ".join(repr(c) for c in cols[:20]) + (" ..." if len(cols) > 20 else "")
     raise InputDataError(path, f"{what} column {column!r} not found (columns: {shown})")
 
 
-def to_numeric_labels(values: pd.Series, path: str | Path, ids: pd.Series | None = None, what: str = "label", line_offset: int | None = None) -> np.ndarray:
+def to_numeric_labels(
+    values: pd.Series,
+    path: str | Path,
+    ids: pd.Series | None = None,
+    what: str = "label",
+    line_offset: int | None = None,
+) -> np.ndarray:
     """Parse labels to ``(n,)`` float64; a non-numeric, NaN or infinite value is an error.
 
     The error names the gene id (``ids``) or the line (``line_offset`` + row).
@@ -204,7 +223,9 @@ def to_numeric_labels(values: pd.Series, path: str | Path, ids: pd.Series | None
             record = f"line {i + line_offset}"
         else:
             record = f"row {i + 1}"
-        raise InputDataError(path, f"{what} {values.iloc[i]!r} is not a finite number ({int(bad.sum())} such values)", record=record)
+        raise InputDataError(
+            path, f"{what} {values.iloc[i]!r} is not a finite number ({int(bad.sum())} such values)", record=record
+        )
     return num
 
 
@@ -233,7 +254,9 @@ def check_unique(ids: pd.Series, path: str | Path, what: str = "id") -> None:
     if dup.any():
         first = ids[dup].iloc[0]
         n = int((ids == first).sum())
-        raise InputDataError(path, f"duplicate {what} (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}")
+        raise InputDataError(
+            path, f"duplicate {what} (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}"
+        )
 
 
 def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to: int | None) -> np.ndarray:
@@ -266,7 +289,9 @@ def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to
         over = np.flatnonzero(lengths > length)
         if over.size:
             i = int(over[0])
-            raise InputDataError(path, f"sequence of {lengths[i]} bp is longer than pad_to = {length}", record=records[i])
+            raise InputDataError(
+                path, f"sequence of {lengths[i]} bp is longer than pad_to = {length}", record=records[i]
+            )
     out = np.full((len(seqs), length), N_CODE, dtype=np.uint8)
     for i, s in enumerate(seqs):
         try:
@@ -284,7 +309,13 @@ def _log_ambiguous(seqs: list[str], records: list[str], path: str | Path) -> Non
     total = sum(counts)
     if total:
         first = next(i for i, c in enumerate(counts) if c)
-        log.warning("%s: %d IUPAC ambiguity bases in %d sequences read as N (first: %s)", path, total, sum(1 for c in counts if c), records[first])
+        log.warning(
+            "%s: %d IUPAC ambiguity bases in %d sequences read as N (first: %s)",
+            path,
+            total,
+            sum(1 for c in counts if c),
+            records[first],
+        )
 
 
 _LOCATION = re.compile(r"::(?P<chrom>[^:\s|]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[^)]*)\))?\s*$")
@@ -354,14 +385,20 @@ def generated_ids(n: int) -> list[str]:
     return [f"seq{i:0{width}d}" for i in range(1, n + 1)]
 
 
-def read_sequence_table(path: str | Path, *, sequence_column: str | int | None, id_col: str | int | None, has_header: bool) -> tuple[pd.DataFrame, list[str], list[str], list[str], str, str | None]:
+def read_sequence_table(
+    path: str | Path, *, sequence_column: str | int | None, id_col: str | int | None, has_header: bool
+) -> tuple[pd.DataFrame, list[str], list[str], list[str], str, str | None]:
     """A CSV/TSV of sequences: ``(table, ids, sequences, record names, sequence column, id column)``.
 
     The policies every reader shares: the id column is :func:`id_column`; ids must be unique
     (an error naming the duplicate); an empty sequence is an error naming its line.
     """
     df = read_table(path, has_header=has_header)
-    seq_col = resolve_column(df, sequence_column, path, "sequence") if sequence_column is not None else guess_sequence_column(df, path)
+    seq_col = (
+        resolve_column(df, sequence_column, path, "sequence")
+        if sequence_column is not None
+        else guess_sequence_column(df, path)
+    )
     icol = id_column(df, id_col, path)
     ids = df[icol].str.strip().tolist() if icol is not None else generated_ids(len(df))
     check_unique(pd.Series(ids, dtype=object), path, "gene id")

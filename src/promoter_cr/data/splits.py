@@ -81,7 +81,9 @@ def assign_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_spli
     raise ValueError(f"unknown dataset.split.method {method!r}")
 
 
-def apply_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool, path: str | Path | None) -> tuple[np.ndarray, dict[str, Any]]:
+def apply_split(
+    genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split: bool, path: str | Path | None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Assign splits; returns ``(split (n,) object array, meta record of the split)``.
 
     A split that leaves train, valid or test without genes is an :class:`InputDataError`
@@ -100,7 +102,9 @@ def apply_split(genes: pd.DataFrame, split_cfg: dict[str, Any], has_source_split
             "chromosome": "list chromosomes that hold genes in dataset.split.valid_chromosomes / test_chromosomes",
             "keep": "the source's own split is incomplete; use dataset.split.method: random",
         }[method]
-        raise InputDataError(path, f"split method {method!r} leaves no genes in {' and '.join(empty)} ({counts}); {hint}")
+        raise InputDataError(
+            path, f"split method {method!r} leaves no genes in {' and '.join(empty)} ({counts}); {hint}"
+        )
     record: dict[str, Any] = {"method": method}
     if method == "chromosome":
         record["valid_chromosomes"] = list(split_cfg["valid_chromosomes"])

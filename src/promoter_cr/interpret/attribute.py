@@ -72,7 +72,10 @@ def model_extra_features(metadata: dict[str, Any]) -> list[str]:
     if n_extra == 0:
         return []
     if len(features) != n_extra:
-        raise InputDataError(metadata.get("path"), f"checkpoint metadata lists {len(features)} extra features {features} but the model takes {n_extra}")
+        raise InputDataError(
+            metadata.get("path"),
+            f"checkpoint metadata lists {len(features)} extra features {features} but the model takes {n_extra}",
+        )
     return features
 
 
@@ -91,7 +94,11 @@ def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:
     bad = ~np.isfinite(values)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise InputDataError(path, f"extra feature {features[j]!r} is not a finite number", record=f"gene {dataset.genes['gene_id'].iloc[i]}")
+        raise InputDataError(
+            path,
+            f"extra feature {features[j]!r} is not a finite number",
+            record=f"gene {dataset.genes['gene_id'].iloc[i]}",
+        )
     return values
 
 
@@ -199,8 +206,15 @@ def compute_weighted_features(
     extra_all: np.ndarray | None = None
     max_err = 0.0
     batches = run_batches(
-        model, sequences, batch_size=batch_size, device=resolve_device(device), rows=indices, extra=extra,
-        what=("prediction", "contributions", "extra"), progress=progress, desc="weighted features",
+        model,
+        sequences,
+        batch_size=batch_size,
+        device=resolve_device(device),
+        rows=indices,
+        extra=extra,
+        what=("prediction", "contributions", "extra"),
+        progress=progress,
+        desc="weighted features",
     )
     with atomic_path(out_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, length))
@@ -208,12 +222,16 @@ def compute_weighted_features(
             for sl, res in batches:
                 c_np = res.contributions
                 if c_np.shape != (sl.stop - sl.start, length):
-                    raise AttributionError(f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}")
+                    raise AttributionError(
+                        f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}"
+                    )
                 ids = None if gene_ids is None else np.asarray(gene_ids)[sl]
                 max_err = max(max_err, check_decomposition(res.prediction, c_np, res.bias, res.extra, ids))
                 stored = c_np.astype(DTYPES[dtype])
                 if dtype == "float16" and not np.isfinite(stored).all():
-                    raise AttributionError("weighted features overflow float16 (|value| > 65504); export with dtype float32")
+                    raise AttributionError(
+                        "weighted features overflow float16 (|value| > 65504); export with dtype float32"
+                    )
                 out[sl] = stored
                 pred_all[sl] = res.prediction
                 bias_all[sl] = res.bias
@@ -227,7 +245,13 @@ def compute_weighted_features(
             raise AttributionError(f"{exc}: weighted features exist only for Contextual Regression models") from exc
         finally:
             del out
-    return {"prediction": pred_all, "bias": bias_all, "contribution_sum": csum_all, "extra": extra_all, "max_abs_error": max_err}
+    return {
+        "prediction": pred_all,
+        "bias": bias_all,
+        "contribution_sum": csum_all,
+        "extra": extra_all,
+        "max_abs_error": max_err,
+    }
 
 
 def export_weighted_features(
@@ -264,10 +288,14 @@ def export_weighted_features(
     ds = load_dataset(data_dir)
     model, meta = load_model(checkpoint)
     if meta["model_type"] != "cr":
-        raise InputDataError(checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint")
+        raise InputDataError(
+            checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint"
+        )
     want_len = meta.get("length")
     if want_len is not None and int(want_len) != ds.length:
-        raise InputDataError(data.sequences, f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp")
+        raise InputDataError(
+            data.sequences, f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp"
+        )
     features = model_extra_features(meta)
     extra = extra_matrix(ds, features)
     idx = ds.indices(split)
@@ -276,10 +304,25 @@ def export_weighted_features(
     files.dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     gene_ids = ds.genes["gene_id"].to_numpy()[idx]
-    log.info("exporting weighted features of %d genes x %d bp on %s (batch %d, %s)", len(idx), ds.length, dev, batch_size, dtype)
+    log.info(
+        "exporting weighted features of %d genes x %d bp on %s (batch %d, %s)",
+        len(idx),
+        ds.length,
+        dev,
+        batch_size,
+        dtype,
+    )
     res = compute_weighted_features(
-        model, ds.sequences, idx, files.weighted_features, extra=extra, gene_ids=gene_ids,
-        batch_size=batch_size, dtype=dtype, device=dev, progress=progress,
+        model,
+        ds.sequences,
+        idx,
+        files.weighted_features,
+        extra=extra,
+        gene_ids=gene_ids,
+        batch_size=batch_size,
+        dtype=dtype,
+        device=dev,
+        progress=progress,
     )
     table = pd.DataFrame(
         {
@@ -312,7 +355,9 @@ def export_weighted_features(
     }
     write_json(files.meta, info)
     log.info("wrote %s (largest |sum - prediction| = %.3g)", files.weighted_features, res["max_abs_error"])
-    return ExportResult(files.weighted_features, files.table, files.meta, len(idx), ds.length, float(res["max_abs_error"]))
+    return ExportResult(
+        files.weighted_features, files.table, files.meta, len(idx), ds.length, float(res["max_abs_error"])
+    )
 
 
 def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
@@ -325,7 +370,11 @@ def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarr
         if not path.exists():
             raise InputDataError(path, "attribution file is missing (run `promoter-cr attribute` first)")
     wf = np.load(files.weighted_features, mmap_mode="r" if mmap else None)
-    table = pd.read_csv(files.table, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""])
+    table = pd.read_csv(
+        files.table, sep="\t", dtype={"gene_id": str, "split": str}, keep_default_na=False, na_values=[""]
+    )
     if wf.ndim != 2 or len(wf) != len(table):
-        raise InputDataError(files.weighted_features, f"shape {wf.shape} does not match the {len(table)} rows of {files.table.name}")
+        raise InputDataError(
+            files.weighted_features, f"shape {wf.shape} does not match the {len(table)} rows of {files.table.name}"
+        )
     return wf, table

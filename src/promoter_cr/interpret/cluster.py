@@ -125,7 +125,13 @@ def represent(
             rec = f"gene {gene_ids[i]}" if gene_ids is not None else f"row {i}"
             raise InputDataError(path, "weighted-feature track holds NaN or infinite values", record=rec)
         if split_sign:
-            out[s] = np.concatenate([_smooth_bin(np.maximum(x, 0), smoothing, bin_size), _smooth_bin(np.minimum(x, 0), smoothing, bin_size)], axis=1)
+            out[s] = np.concatenate(
+                [
+                    _smooth_bin(np.maximum(x, 0), smoothing, bin_size),
+                    _smooth_bin(np.minimum(x, 0), smoothing, bin_size),
+                ],
+                axis=1,
+            )
         else:
             out[s] = _smooth_bin(x, smoothing, bin_size)
     return out
@@ -193,7 +199,9 @@ def fit_kmeans(features: np.ndarray, k: int, *, seed: int, n_init: int) -> tuple
     return labels, km.cluster_centers_.astype(np.float64), float(km.inertia_)
 
 
-def score_partition(features: np.ndarray, labels: np.ndarray, *, seed: int, silhouette_sample: int | None) -> dict[str, float]:
+def score_partition(
+    features: np.ndarray, labels: np.ndarray, *, seed: int, silhouette_sample: int | None
+) -> dict[str, float]:
     """Silhouette (on a seeded sample of at most ``silhouette_sample`` genes), Calinski-Harabasz, Davies-Bouldin."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
@@ -231,13 +239,23 @@ def select_k(
         raise ClusterError(f"k_range upper bound {hi} is below lower bound {lo}")
     hi_eff = min(hi, n - 1)
     if lo > hi_eff:
-        raise ClusterError(f"cannot choose k in [{lo}, {hi}] from N = {n} genes (need at least k + 1 genes for a silhouette)")
+        raise ClusterError(
+            f"cannot choose k in [{lo}, {hi}] from N = {n} genes (need at least k + 1 genes for a silhouette)"
+        )
     rows, fits = [], {}
     for k in range(lo, hi_eff + 1):
         labels, centroids, inertia = fit_kmeans(features, k, seed=seed, n_init=n_init)
         fits[k] = (labels, centroids, inertia)
-        rows.append({"k": k, **score_partition(features, labels, seed=seed, silhouette_sample=silhouette_sample), "inertia": inertia})
-        log.info("k = %d: silhouette %.4f, Calinski-Harabasz %.1f", k, rows[-1]["silhouette"], rows[-1]["calinski_harabasz"])
+        rows.append(
+            {
+                "k": k,
+                **score_partition(features, labels, seed=seed, silhouette_sample=silhouette_sample),
+                "inertia": inertia,
+            }
+        )
+        log.info(
+            "k = %d: silhouette %.4f, Calinski-Harabasz %.1f", k, rows[-1]["silhouette"], rows[-1]["calinski_harabasz"]
+        )
     table = pd.DataFrame(rows, columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
     score = table[criterion].to_numpy()
     if criterion == "davies_bouldin":
@@ -271,7 +289,9 @@ def cluster_profiles(tracks: np.ndarray, labels: np.ndarray, k: int, chunk_rows:
 
 
 # ----------------------------------------------------------------------------- statistics
-def expression_tests(labels: np.ndarray, expression: np.ndarray, k: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+def expression_tests(
+    labels: np.ndarray, expression: np.ndarray, k: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Per-cluster expression summary, pairwise Mann-Whitney U tests (BH FDR), Kruskal-Wallis.
 
     Returns (cluster_stats, pairwise_tests, {"kruskal_H", "kruskal_p"}).
@@ -279,13 +299,15 @@ def expression_tests(labels: np.ndarray, expression: np.ndarray, k: int) -> tupl
     from scipy.stats import false_discovery_control, kruskal, mannwhitneyu
 
     groups = [expression[labels == c] for c in range(k)]
-    stats = pd.DataFrame({
-        "cluster": np.arange(k),
-        "size": [len(g) for g in groups],
-        "expression_mean": [g.mean() for g in groups],
-        "expression_median": [np.median(g) for g in groups],
-        "expression_sd": [g.std(ddof=1) if len(g) > 1 else np.nan for g in groups],
-    })
+    stats = pd.DataFrame(
+        {
+            "cluster": np.arange(k),
+            "size": [len(g) for g in groups],
+            "expression_mean": [g.mean() for g in groups],
+            "expression_median": [np.median(g) for g in groups],
+            "expression_sd": [g.std(ddof=1) if len(g) > 1 else np.nan for g in groups],
+        }
+    )
     kw = {"kruskal_H": np.nan, "kruskal_p": np.nan}
     if k >= 2 and len(np.unique(expression)) > 1:
         res = kruskal(*groups)
@@ -295,12 +317,22 @@ def expression_tests(labels: np.ndarray, expression: np.ndarray, k: int) -> tupl
         for b in range(a + 1, k):
             ga, gb = groups[a], groups[b]
             u, p = mannwhitneyu(ga, gb, alternative="two-sided")
-            rows.append({
-                "cluster_a": a, "cluster_b": b, "n_a": len(ga), "n_b": len(gb),
-                "median_a": float(np.median(ga)), "median_b": float(np.median(gb)),
-                "U": float(u), "effect_size": float(u / (len(ga) * len(gb))) , "p": float(p),
-            })
-    pairs = pd.DataFrame(rows, columns=["cluster_a", "cluster_b", "n_a", "n_b", "median_a", "median_b", "U", "effect_size", "p"])
+            rows.append(
+                {
+                    "cluster_a": a,
+                    "cluster_b": b,
+                    "n_a": len(ga),
+                    "n_b": len(gb),
+                    "median_a": float(np.median(ga)),
+                    "median_b": float(np.median(gb)),
+                    "U": float(u),
+                    "effect_size": float(u / (len(ga) * len(gb))),
+                    "p": float(p),
+                }
+            )
+    pairs = pd.DataFrame(
+        rows, columns=["cluster_a", "cluster_b", "n_a", "n_b", "median_a", "median_b", "U", "effect_size", "p"]
+    )
     pairs["q"] = false_discovery_control(pairs["p"].to_numpy(), method="bh") if len(pairs) else []
     return stats, pairs, kw
 
@@ -337,25 +369,56 @@ def cluster_tracks(
     n = len(tracks)
     if k is not None and k > n:
         raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
-    feats = represent(tracks, smoothing=cfg["smoothing"], bin_size=cfg["bin_size"], split_sign=cfg["split_sign"], gene_ids=gene_ids, path=path)
+    feats = represent(
+        tracks,
+        smoothing=cfg["smoothing"],
+        bin_size=cfg["bin_size"],
+        split_sign=cfg["split_sign"],
+        gene_ids=gene_ids,
+        path=path,
+    )
     feats, scale = transform_features(feats, cfg["transform"])
     if cfg["standardize"]:
         feats = standardize_columns(feats)
     if k is None:
-        k, table, fits = select_k(feats, cfg["k_range"], seed=seed, n_init=n_init, criterion=cfg["k_criterion"], silhouette_sample=cfg["silhouette_sample"])
+        k, table, fits = select_k(
+            feats,
+            cfg["k_range"],
+            seed=seed,
+            n_init=n_init,
+            criterion=cfg["k_criterion"],
+            silhouette_sample=cfg["silhouette_sample"],
+        )
         labels, centroids, inertia = fits[k]
         chosen_by = cfg["k_criterion"]
     else:
         labels, centroids, inertia = fit_kmeans(feats, k, seed=seed, n_init=n_init)
-        table = pd.DataFrame([{"k": k, **score_partition(feats, labels, seed=seed, silhouette_sample=cfg["silhouette_sample"]), "inertia": inertia}],
-                             columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"])
+        table = pd.DataFrame(
+            [
+                {
+                    "k": k,
+                    **score_partition(feats, labels, seed=seed, silhouette_sample=cfg["silhouette_sample"]),
+                    "inertia": inertia,
+                }
+            ],
+            columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"],
+        )
         chosen_by = "fixed"
     new_of_old = order_clusters(labels, np.asarray(expression, dtype=np.float64), k)
     labels = new_of_old[labels]
     centroids_sorted = np.empty_like(centroids)
     centroids_sorted[new_of_old] = centroids
     scores = table.loc[table["k"] == k].iloc[0].to_dict()
-    return {"labels": labels, "centroids": centroids_sorted, "features": feats, "k": int(k), "chosen_by": chosen_by, "k_selection": table, "scores": scores, "transform_scale": scale}
+    return {
+        "labels": labels,
+        "centroids": centroids_sorted,
+        "features": feats,
+        "k": int(k),
+        "chosen_by": chosen_by,
+        "k_selection": table,
+        "scores": scores,
+        "transform_scale": scale,
+    }
 
 
 def simulated_classes(data_dir: str | Path | None, gene_ids: np.ndarray) -> np.ndarray | None:
@@ -372,7 +435,9 @@ def simulated_classes(data_dir: str | Path | None, gene_ids: np.ndarray) -> np.n
     return sim.to_numpy()
 
 
-def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:
+def cluster_genes(
+    attr_dir: str | Path, data_dir: str | Path | None, out_dir: str | Path, cfg: dict[str, Any]
+) -> dict[str, Any]:
     """Cluster the exported weighted features and write the cluster tables.
 
     Parameters
@@ -397,7 +462,9 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
     expression = table["label"].to_numpy(dtype=np.float64)
     res = cluster_tracks(wf, expression, cfg, gene_ids=gene_ids, path=AttributionFiles(attr_dir).weighted_features)
     k, labels = res["k"], res["labels"]
-    assign = pd.DataFrame({"gene_id": gene_ids, "cluster": labels, "label": expression, "split": table["split"].to_numpy()})
+    assign = pd.DataFrame(
+        {"gene_id": gene_ids, "cluster": labels, "label": expression, "split": table["split"].to_numpy()}
+    )
     sim = simulated_classes(data_dir, gene_ids)
     if sim is not None:
         assign["sim_class"] = sim
@@ -416,7 +483,10 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
         "n_genes": len(gene_ids),
         "feature_dim": int(res["features"].shape[1]),
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
-        "representation": {**{key: cfg[key] for key in ("smoothing", "bin_size", "split_sign", "transform", "standardize")}, "transform_scale": res["transform_scale"]},
+        "representation": {
+            **{key: cfg[key] for key in ("smoothing", "bin_size", "split_sign", "transform", "standardize")},
+            "transform_scale": res["transform_scale"],
+        },
         "seed": cfg["seed"],
         "n_init": cfg["n_init"],
     }
@@ -434,6 +504,12 @@ def cluster_genes(attr_dir: str | Path, data_dir: str | Path | None, out_dir: st
     write_tsv(out.stats, stats, float_format="%.6g")
     write_tsv(out.pairwise, pairs, float_format="%.6g")
     write_json(out.summary, summary)
-    log.info("clustered %d genes into k = %d (%s); Kruskal-Wallis p = %.3g%s", len(gene_ids), k, res["chosen_by"], kw["kruskal_p"],
-             f"; ARI vs sim_class = {summary['ari']:.3f}" if sim is not None else "")
+    log.info(
+        "clustered %d genes into k = %d (%s); Kruskal-Wallis p = %.3g%s",
+        len(gene_ids),
+        k,
+        res["chosen_by"],
+        kw["kruskal_p"],
+        f"; ARI vs sim_class = {summary['ari']:.3f}" if sim is not None else "",
+    )
     return summary

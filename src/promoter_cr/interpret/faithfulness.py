@@ -114,7 +114,17 @@ def ism(
 
     ref_pred = predict_codes(model, codes, batch_size=batch_size, device=dev, extra=extra)[0] if g else np.empty(0)
     deltas = np.empty(len(m_gene), dtype=np.float64)
-    for sl, out in run_batches(model, codes, batch_size=batch_size, device=dev, rows=m_gene, extra=extra, mutate=mutate, progress=progress, desc="ISM"):
+    for sl, out in run_batches(
+        model,
+        codes,
+        batch_size=batch_size,
+        device=dev,
+        rows=m_gene,
+        extra=extra,
+        mutate=mutate,
+        progress=progress,
+        desc="ISM",
+    ):
         deltas[sl] = out.prediction - ref_pred[m_gene[sl]]
     d = deltas.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
     ism_mean = np.zeros((g, p), dtype=np.float64)
@@ -206,7 +216,17 @@ def compare_tracks(gene_ids: np.ndarray, cr: np.ndarray, others: dict[str, np.nd
     frames = []
     for method, track in others.items():
         pr, sr = rowwise_correlations(cr, track)
-        frames.append(pd.DataFrame({"gene_id": gene_ids, "method": method, "pearson": pr, "spearman": sr, "topk_overlap": topk_overlap(cr, track, top_k)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "gene_id": gene_ids,
+                    "method": method,
+                    "pearson": pr,
+                    "spearman": sr,
+                    "topk_overlap": topk_overlap(cr, track, top_k),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -217,20 +237,36 @@ def summarise(values: pd.Series | np.ndarray) -> dict[str, float]:
     if v.size == 0:
         return {"n": 0, "mean": np.nan, "median": np.nan, "sd": np.nan, "q25": np.nan, "q75": np.nan}
     return {
-        "n": int(v.size), "mean": float(v.mean()), "median": float(np.median(v)),
+        "n": int(v.size),
+        "mean": float(v.mean()),
+        "median": float(np.median(v)),
         "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-        "q25": float(np.quantile(v, 0.25)), "q75": float(np.quantile(v, 0.75)),
+        "q25": float(np.quantile(v, 0.25)),
+        "q75": float(np.quantile(v, 0.75)),
     }
 
 
-def summary_table(per_gene: pd.DataFrame, top_k: int, n_positions: int, planted: pd.DataFrame | None = None) -> pd.DataFrame:
+def summary_table(
+    per_gene: pd.DataFrame, top_k: int, n_positions: int, planted: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Long summary: one row per (method, metric) with n, mean, median, sd, q25, q75."""
     rows = []
     for method, sub in per_gene.groupby("method", sort=False):
         for metric in ("pearson", "spearman", "topk_overlap"):
             rows.append({"method": method, "metric": metric, **summarise(sub[metric])})
         chance = min(top_k, n_positions) / n_positions if n_positions else np.nan
-        rows.append({"method": method, "metric": "topk_overlap_chance", "n": len(sub), "mean": chance, "median": chance, "sd": 0.0, "q25": chance, "q75": chance})
+        rows.append(
+            {
+                "method": method,
+                "metric": "topk_overlap_chance",
+                "n": len(sub),
+                "mean": chance,
+                "median": chance,
+                "sd": 0.0,
+                "q25": chance,
+                "q75": chance,
+            }
+        )
     if planted is not None and len(planted):
         has = planted[planted["n_active_sites"] > 0]
         ratio = has["contribution_fraction"] / has["site_fraction_of_length"]
@@ -258,7 +294,13 @@ def active_site_mask(plants: list[list[tuple[int, int]]], length: int) -> np.nda
     return np.cumsum(diff[:, :length], axis=1) > 0
 
 
-def planted_mass(tracks: np.ndarray, gene_ids: np.ndarray, ground_truth: dict[str, Any], chunk: int = 512, path: str | Path | None = None) -> pd.DataFrame:
+def planted_mass(
+    tracks: np.ndarray,
+    gene_ids: np.ndarray,
+    ground_truth: dict[str, Any],
+    chunk: int = 512,
+    path: str | Path | None = None,
+) -> pd.DataFrame:
     """Fraction of absolute contribution inside the active planted sites of each gene.
 
     Parameters
@@ -289,20 +331,26 @@ def planted_mass(tracks: np.ndarray, gene_ids: np.ndarray, ground_truth: dict[st
         if not keep:
             continue
         genes = [truth[ids[i]] for i in keep]
-        sites = [[(int(p["start"]), int(p["end"])) for p in g.get("plants", []) if p.get("active", False)] for g in genes]
+        sites = [
+            [(int(p["start"]), int(p["end"])) for p in g.get("plants", []) if p.get("active", False)] for g in genes
+        ]
         mask = active_site_mask(sites, length)
         a = np.abs(np.asarray(tracks[keep], dtype=np.float64))
         total = a.sum(1)
         inside = (a * mask).sum(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = np.where(total > 0, inside / total, np.nan)
-        out.append(pd.DataFrame({
-            "gene_id": ids[keep],
-            "class": [g.get("class") for g in genes],
-            "site_fraction_of_length": mask.sum(1) / length,
-            "contribution_fraction": frac,
-            "n_active_sites": [len(x) for x in sites],
-        }))
+        out.append(
+            pd.DataFrame(
+                {
+                    "gene_id": ids[keep],
+                    "class": [g.get("class") for g in genes],
+                    "site_fraction_of_length": mask.sum(1) / length,
+                    "contribution_fraction": frac,
+                    "n_active_sites": [len(x) for x in sites],
+                }
+            )
+        )
     if not out:
         raise InputDataError(path, "no exported gene appears in the ground truth")
     return pd.concat(out, ignore_index=True)
@@ -374,7 +422,9 @@ def evaluate_faithfulness(
     ds = load_dataset(data_dir)
     wf, table = load_attributions(attr_dir)
     if wf.shape[1] != ds.length:
-        raise InputDataError(attr.weighted_features, f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp")
+        raise InputDataError(
+            attr.weighted_features, f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp"
+        )
     row_of = pd.Series(np.arange(ds.n), index=ds.genes["gene_id"].astype(str).to_numpy())
     missing = ~table["gene_id"].isin(row_of.index)
     if missing.any():
@@ -384,26 +434,49 @@ def evaluate_faithfulness(
     pick = sample_genes(len(table), int(attr_cfg["faithfulness_genes"]), int(attr_cfg["seed"]))
     data_rows = row_of.loc[table["gene_id"].to_numpy()[pick]].to_numpy()
     positions = comparison_positions(ds.length, ds.meta.get("tss_index"), attr_cfg["ism_max_positions"])
-    log.info("faithfulness: %d genes, %d positions each (%d ISM mutants)", len(pick), len(positions), 3 * len(pick) * len(positions))
+    log.info(
+        "faithfulness: %d genes, %d positions each (%d ISM mutants)",
+        len(pick),
+        len(positions),
+        3 * len(pick) * len(positions),
+    )
     per_gene, _ = faithfulness_from_model(
-        model, np.asarray(ds.sequences[data_rows]), np.asarray(wf[pick], dtype=np.float64), table["gene_id"].to_numpy()[pick],
-        extra=None if extra_all is None else extra_all[data_rows], positions=positions, top_k=top_k,
-        batch_size=int(attr_cfg["batch_size"]), device=device, progress=progress,
+        model,
+        np.asarray(ds.sequences[data_rows]),
+        np.asarray(wf[pick], dtype=np.float64),
+        table["gene_id"].to_numpy()[pick],
+        extra=None if extra_all is None else extra_all[data_rows],
+        positions=positions,
+        top_k=top_k,
+        batch_size=int(attr_cfg["batch_size"]),
+        device=device,
+        progress=progress,
     )
     out.dir.mkdir(parents=True, exist_ok=True)
     paths = {"faithfulness": out.faithfulness, "summary": out.faithfulness_summary}
     planted = None
     if data.ground_truth.exists():
-        planted = planted_mass(wf, table["gene_id"].to_numpy(), json.loads(data.ground_truth.read_text()), path=data.ground_truth)
+        planted = planted_mass(
+            wf, table["gene_id"].to_numpy(), json.loads(data.ground_truth.read_text()), path=data.ground_truth
+        )
         write_tsv(out.planted_mass, planted, float_format="%.6g")
         paths["planted_mass"] = out.planted_mass
         has = planted[planted["n_active_sites"] > 0]
         log.info(
             "planted mass: active sites cover %.1f%% of the sequence on average and hold %.1f%% of the absolute contribution (%d genes)",
-            100 * has["site_fraction_of_length"].mean(), 100 * has["contribution_fraction"].mean(), len(has),
+            100 * has["site_fraction_of_length"].mean(),
+            100 * has["contribution_fraction"].mean(),
+            len(has),
         )
     write_tsv(out.faithfulness, per_gene, float_format="%.6g")
     write_tsv(out.faithfulness_summary, summary_table(per_gene, top_k, len(positions), planted), float_format="%.6g")
     for method, sub in per_gene.groupby("method", sort=False):
-        log.info("faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f", method, sub["pearson"].median(), sub["spearman"].median(), top_k, sub["topk_overlap"].median())
+        log.info(
+            "faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f",
+            method,
+            sub["pearson"].median(),
+            sub["spearman"].median(),
+            top_k,
+            sub["topk_overlap"].median(),
+        )
     return paths

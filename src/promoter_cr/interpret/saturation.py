@@ -33,7 +33,15 @@ from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.variants import EditPlan, WindowSpec, is_cr, run_padded
 
 SATURATION_COLUMNS = [
-    "gene_id", "position", "window_index", "ref", "alt", "ref_prediction", "alt_prediction", "delta", "ref_contribution",
+    "gene_id",
+    "position",
+    "window_index",
+    "ref",
+    "alt",
+    "ref_prediction",
+    "alt_prediction",
+    "delta",
+    "ref_contribution",
 ]
 GENOMIC_COLUMNS = ["chrom", "strand", "genomic_pos", "genomic_ref", "genomic_alt"]
 _BASES = np.array(list(ALPHABET + "N"), dtype=object)
@@ -44,7 +52,9 @@ def saturation_positions(length: int, tss_index: int, start: int, end: int) -> n
     """Window indices of ``[start, end)`` relative to the TSS, clipped to the window: ``(P,)`` int64."""
     lo, hi = max(0, tss_index + int(start)), min(length, tss_index + int(end))
     if hi <= lo:
-        raise ValueError(f"saturation region [{start}, {end}) relative to the TSS lies outside the {length} bp window (TSS at {tss_index})")
+        raise ValueError(
+            f"saturation region [{start}, {end}) relative to the TSS lies outside the {length} bp window (TSS at {tss_index})"
+        )
     return np.arange(lo, hi, dtype=np.int64)
 
 
@@ -81,12 +91,27 @@ def saturation_mutagenesis(
     m_alt = ((np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4).astype(np.uint8)
     n = len(m_gene)
     # one padded run: the G reference rows, then one row per mutant (the gene's row edited on the device)
-    plan = EditPlan(row=np.concatenate([np.arange(g), m_gene]), sub_idx=np.arange(g, g + n, dtype=np.int64), sub_pos=pos[m_pidx],
-                    sub_code=m_alt, replace=np.zeros(g + n, dtype=bool))
+    plan = EditPlan(
+        row=np.concatenate([np.arange(g), m_gene]),
+        sub_idx=np.arange(g, g + n, dtype=np.int64),
+        sub_pos=pos[m_pidx],
+        sub_code=m_alt,
+        replace=np.zeros(g + n, dtype=bool),
+    )
     pred = np.empty(g + n)
     ref_wf = np.full((g, len(pos)), np.nan)
-    for sl, out in run_padded(model, windows, plan.row, batch_size=batch_size, device=device, extra=extra, what=what,
-                              mutate=plan.hook(device), progress=progress, desc="saturation"):
+    for sl, out in run_padded(
+        model,
+        windows,
+        plan.row,
+        batch_size=batch_size,
+        device=device,
+        extra=extra,
+        what=what,
+        mutate=plan.hook(device),
+        progress=progress,
+        desc="saturation",
+    ):
         pred[sl] = out.prediction
         if has_wf and sl.start < g:
             k = min(sl.stop, g) - sl.start
@@ -132,12 +157,27 @@ def saturation_from_genome(
     index = pd.Index(genes["gene_id"].astype(str))
     missing = [x for x in ids if x not in index]
     if missing:
-        raise InputDataError(None, f"{len(missing)} genes chosen for saturation mutagenesis are not in the TSS table (e.g. {missing[0]!r})")
+        raise InputDataError(
+            None,
+            f"{len(missing)} genes chosen for saturation mutagenesis are not in the TSS table (e.g. {missing[0]!r})",
+        )
     rows = index.get_indexer(ids)
     sub = genes.iloc[rows]
-    windows = extract_windows(genome, sub["ref"].to_numpy(), sub["tss"].to_numpy(), sub["strand"].to_numpy(), spec.upstream, spec.downstream)
-    table = saturation_mutagenesis(model, windows, ids, tss_index=spec.upstream, start=start, end=end, batch_size=batch_size, device=device,
-                                   extra=None if extra is None else extra[rows], progress=progress)
+    windows = extract_windows(
+        genome, sub["ref"].to_numpy(), sub["tss"].to_numpy(), sub["strand"].to_numpy(), spec.upstream, spec.downstream
+    )
+    table = saturation_mutagenesis(
+        model,
+        windows,
+        ids,
+        tss_index=spec.upstream,
+        start=start,
+        end=end,
+        batch_size=batch_size,
+        device=device,
+        extra=None if extra is None else extra[rows],
+        progress=progress,
+    )
     info = sub.set_index(sub["gene_id"].astype(str))
     chrom = info.loc[table["gene_id"], "chrom"].to_numpy(dtype=object)
     strand = info.loc[table["gene_id"], "strand"].to_numpy(dtype=object)
@@ -190,10 +230,23 @@ def saturation_from_checkpoint(
     genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
     try:
         table_tss = load_tss(tss, tss_options, meta.get("dataset_meta"))
-        genes = gene_windows(table_tss, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=gene_ids)
+        genes = gene_windows(
+            table_tss, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=gene_ids
+        )
         extra = gene_extra_matrix(genes, extra_table, model_extra_features(meta), checkpoint)
-        table = saturation_from_genome(model, genes, genome, spec, gene_ids, start=start, end=end, batch_size=batch_size,
-                                       device=resolve_device(device), extra=extra, progress=progress)
+        table = saturation_from_genome(
+            model,
+            genes,
+            genome,
+            spec,
+            gene_ids,
+            start=start,
+            end=end,
+            batch_size=batch_size,
+            device=resolve_device(device),
+            extra=extra,
+            progress=progress,
+        )
     finally:
         genome.close()
     write_tsv(out, table)

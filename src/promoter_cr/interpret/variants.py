@@ -94,8 +94,21 @@ log = logging.getLogger(__name__)
 
 #: columns of the variant table, in order
 VARIANT_COLUMNS = [
-    "variant_id", "chrom", "pos", "ref", "alt", "kind", "gene_id", "strand", "offset_to_tss",
-    "ref_prediction", "alt_prediction", "delta", "local_contribution_change", "motif_gained", "motif_lost",
+    "variant_id",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "kind",
+    "gene_id",
+    "strand",
+    "offset_to_tss",
+    "ref_prediction",
+    "alt_prediction",
+    "delta",
+    "local_contribution_change",
+    "motif_gained",
+    "motif_lost",
     "ref_mismatch",
 ]
 ON_REF_MISMATCH = ("error", "flag", "skip")
@@ -138,7 +151,9 @@ def window_spec(meta: Mapping[str, Any], *, upstream: int | None, downstream: in
     stored = dmeta.get("window") if source == "genome" else None
     if upstream is not None or downstream is not None:
         if upstream is None or downstream is None:
-            raise InputDataError(path, "give both upstream and downstream (bp around the TSS), or neither to use the checkpoint's window")
+            raise InputDataError(
+                path, "give both upstream and downstream (bp around the TSS), or neither to use the checkpoint's window"
+            )
         spec = WindowSpec(int(upstream), int(downstream))
         if stored and (int(stored["upstream"]), int(stored["downstream"])) != (spec.upstream, spec.downstream):
             raise InputDataError(
@@ -150,7 +165,9 @@ def window_spec(meta: Mapping[str, Any], *, upstream: int | None, downstream: in
         spec = WindowSpec(int(stored["upstream"]), int(stored["downstream"]))
         tss_index = dmeta.get("tss_index")
         if tss_index is not None and int(tss_index) != spec.upstream:
-            raise InputDataError(path, f"stored data-set meta has tss_index {tss_index} but window upstream {spec.upstream}")
+            raise InputDataError(
+                path, f"stored data-set meta has tss_index {tss_index} but window upstream {spec.upstream}"
+            )
     else:
         raise InputDataError(
             path,
@@ -177,7 +194,9 @@ def load_tss(path: str | Path, tss_options: Mapping[str, Any], dataset_meta: Map
     opts = dict(tss_options)
     trained = (dataset_meta or {}).get("bed_tss") if (dataset_meta or {}).get("source") == "genome" else None
     if trained and trained != opts.get("bed_tss"):
-        log.warning("bed_tss %r -> %r: the checkpoint's data set placed BED TSSs with %r", opts.get("bed_tss"), trained, trained)
+        log.warning(
+            "bed_tss %r -> %r: the checkpoint's data set placed BED TSSs with %r", opts.get("bed_tss"), trained, trained
+        )
         opts["bed_tss"] = trained
     tss = read_tss_table(Path(path), opts)
     if opts["strip_version"]:
@@ -218,18 +237,29 @@ def gene_windows(
         wanted = pd.Index([str(g) for g in gene_ids])
         missing = wanted[~wanted.isin(tss["gene_id"])]
         if len(missing):
-            raise InputDataError(tss_path, f"{len(missing)} requested genes are not in the TSS table (e.g. {missing[0]!r})")
+            raise InputDataError(
+                tss_path, f"{len(missing)} requested genes are not in the TSS table (e.g. {missing[0]!r})"
+            )
         tss = tss[tss["gene_id"].isin(wanted)]
     dup = tss["gene_id"].duplicated(keep=False)
     if dup.any():
         first = tss.loc[dup].iloc[0]
-        raise InputDataError(tss_path, "duplicate gene id; one TSS per gene is needed", record=f"gene {first['gene_id']} (line {first['line']})")
+        raise InputDataError(
+            tss_path,
+            "duplicate gene id; one TSS per gene is needed",
+            record=f"gene {first['gene_id']} (line {first['line']})",
+        )
     refs = tss["chrom"].map(genome.resolve)
     unknown = refs.isna().to_numpy()
     if unknown.any():
         bad = tss.loc[unknown]
         if on_unknown_chromosome == "skip":
-            log.warning("skipping %d genes on chromosomes absent from %s: %s", int(unknown.sum()), genome.path, ", ".join(sorted(set(bad["chrom"]))[:10]))
+            log.warning(
+                "skipping %d genes on chromosomes absent from %s: %s",
+                int(unknown.sum()),
+                genome.path,
+                ", ".join(sorted(set(bad["chrom"]))[:10]),
+            )
         else:
             raise InputDataError(
                 tss_path,
@@ -264,7 +294,9 @@ def gene_windows(
     )
 
 
-def gene_extra_matrix(genes: pd.DataFrame, extra_table: pd.DataFrame | None, features: Sequence[str], checkpoint: str | Path | None) -> np.ndarray | None:
+def gene_extra_matrix(
+    genes: pd.DataFrame, extra_table: pd.DataFrame | None, features: Sequence[str], checkpoint: str | Path | None
+) -> np.ndarray | None:
     """``(G, F)`` float32 extra features of ``genes`` for a model that uses them (``None`` when it does not).
 
     ``extra_table``: a table with ``gene_id`` and the feature columns (e.g. the training set's genes.tsv).
@@ -272,15 +304,24 @@ def gene_extra_matrix(genes: pd.DataFrame, extra_table: pd.DataFrame | None, fea
     if not features:
         return None
     if extra_table is None:
-        raise InputDataError(checkpoint, f"the model uses extra per-gene features {list(features)}; give a table of them (e.g. the data set's genes.tsv)")
+        raise InputDataError(
+            checkpoint,
+            f"the model uses extra per-gene features {list(features)}; give a table of them (e.g. the data set's genes.tsv)",
+        )
     missing = [f for f in list(features) + ["gene_id"] if f not in extra_table.columns]
     if missing:
         raise InputDataError(None, f"the extra-feature table lacks columns {missing}")
     tab = extra_table.drop_duplicates("gene_id").set_index("gene_id")
     absent = ~genes["gene_id"].isin(tab.index)
     if absent.any():
-        raise InputDataError(None, "no extra features for a gene to score", record=f"gene {genes['gene_id'][absent].iloc[0]}")
-    values = tab.loc[genes["gene_id"], list(features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+        raise InputDataError(
+            None, "no extra features for a gene to score", record=f"gene {genes['gene_id'][absent].iloc[0]}"
+        )
+    values = (
+        tab.loc[genes["gene_id"], list(features)]
+        .apply(pd.to_numeric, errors="coerce")
+        .to_numpy(dtype=np.float32, na_value=np.nan)
+    )
     if not np.isfinite(values).all():
         i = int(np.argwhere(~np.isfinite(values))[0][0])
         raise InputDataError(None, "extra feature is not a finite number", record=f"gene {genes['gene_id'].iloc[i]}")
@@ -415,8 +456,14 @@ def _iter_records(vf, path: Path, fetches: list[tuple[str, int, int]] | None) ->
             except StopIteration:
                 break
             except (OSError, ValueError) as exc:
-                where = _locate_bad_record(path, n_ok, last) if fetches is None else f"after {last or 'the start of ' + fetches[k][0]}"
-                raise InputDataError(path, f"malformed VCF record ({str(exc).strip() or type(exc).__name__})", record=where) from None
+                where = (
+                    _locate_bad_record(path, n_ok, last)
+                    if fetches is None
+                    else f"after {last or 'the start of ' + fetches[k][0]}"
+                )
+                raise InputDataError(
+                    path, f"malformed VCF record ({str(exc).strip() or type(exc).__name__})", record=where
+                ) from None
             if rec.start < skip_before:
                 continue
             n_ok += 1
@@ -425,7 +472,9 @@ def _iter_records(vf, path: Path, fetches: list[tuple[str, int, int]] | None) ->
 
 
 def _is_symbolic(alt: str) -> bool:
-    return alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", ".") or alt.startswith(".") or alt.endswith(".")
+    return (
+        alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", ".") or alt.startswith(".") or alt.endswith(".")
+    )
 
 
 def _codes(seq: str, path: Path, record: str, what: str) -> np.ndarray:
@@ -493,9 +542,34 @@ def read_alleles(
     for ref, grp in genes.groupby("ref", sort=False):
         order = np.argsort(grp["start"].to_numpy(), kind="stable")
         win[ref] = (grp["start"].to_numpy()[order], grp.index.to_numpy()[order])
-    counts = dict(records=0, alleles=0, symbolic_or_missing=0, same_as_ref=0, unknown_chromosome=0,
-                  outside_windows=0, outside_regions=0, ref_mismatch=0, ref_mismatch_skipped=0, alleles_scored=0, pairs=0)
-    out: dict[str, list] = {k: [] for k in ("variant_id", "chrom", "pos", "ref", "alt", "kind", "core_start", "core_end", "alt_core", "ref_mismatch")}
+    counts = dict(
+        records=0,
+        alleles=0,
+        symbolic_or_missing=0,
+        same_as_ref=0,
+        unknown_chromosome=0,
+        outside_windows=0,
+        outside_regions=0,
+        ref_mismatch=0,
+        ref_mismatch_skipped=0,
+        alleles_scored=0,
+        pairs=0,
+    )
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "variant_id",
+            "chrom",
+            "pos",
+            "ref",
+            "alt",
+            "kind",
+            "core_start",
+            "core_end",
+            "alt_core",
+            "ref_mismatch",
+        )
+    }
     pair_allele: list[int] = []
     pair_gene: list[np.ndarray] = []
 
@@ -597,10 +671,16 @@ def read_alleles(
     counts["alleles_scored"] = len(out["pos"])
     counts["pairs"] = len(pair_allele)
     return Alleles(
-        variant_id=out["variant_id"], chrom=out["chrom"], pos=np.asarray(out["pos"], dtype=np.int64),
-        ref=out["ref"], alt=out["alt"], kind=out["kind"],
-        core_start=np.asarray(out["core_start"], dtype=np.int64), core_end=np.asarray(out["core_end"], dtype=np.int64),
-        alt_core=out["alt_core"], ref_mismatch=np.asarray(out["ref_mismatch"], dtype=bool),
+        variant_id=out["variant_id"],
+        chrom=out["chrom"],
+        pos=np.asarray(out["pos"], dtype=np.int64),
+        ref=out["ref"],
+        alt=out["alt"],
+        kind=out["kind"],
+        core_start=np.asarray(out["core_start"], dtype=np.int64),
+        core_end=np.asarray(out["core_end"], dtype=np.int64),
+        alt_core=out["alt_core"],
+        ref_mismatch=np.asarray(out["ref_mismatch"], dtype=bool),
         pair_allele=np.asarray(pair_allele, dtype=np.int64),
         pair_gene=np.concatenate(pair_gene).astype(np.int64) if pair_gene else np.zeros(0, np.int64),
         counts=counts,
@@ -633,7 +713,9 @@ class Edit:
         return self.start - self.shift
 
 
-def orient_edit(core_start: int, core_end: int, alt_core: np.ndarray, window_start: int, minus: bool, spec: WindowSpec) -> Edit:
+def orient_edit(
+    core_start: int, core_end: int, alt_core: np.ndarray, window_start: int, minus: bool, spec: WindowSpec
+) -> Edit:
     """Map a genomic minimal change onto a gene's window (orientation, TSS anchoring; see the module docstring)."""
     length, up = spec.length, spec.upstream
     if minus:
@@ -677,10 +759,17 @@ def _trim(out, n: int):
 
     if n == len(out):
         return out
+
     def cut(a):
         return None if a is None else a[:n]
 
-    return BatchOutput(prediction=out.prediction[:n], bias=cut(out.bias), contributions=cut(out.contributions), weights=cut(out.weights), extra=cut(out.extra))
+    return BatchOutput(
+        prediction=out.prediction[:n],
+        bias=cut(out.bias),
+        contributions=cut(out.contributions),
+        weights=cut(out.weights),
+        extra=cut(out.extra),
+    )
 
 
 def run_padded(
@@ -711,14 +800,27 @@ def run_padded(
         return
     pad = (-n) % batch_size
     padded = np.concatenate([rows, np.repeat(rows[-1:], pad)]) if pad else rows
-    for sl, out in run_batches(model, codes, batch_size=batch_size, device=device, rows=padded, extra=extra, what=what, mutate=mutate, progress=progress, desc=desc):
+    for sl, out in run_batches(
+        model,
+        codes,
+        batch_size=batch_size,
+        device=device,
+        rows=padded,
+        extra=extra,
+        what=what,
+        mutate=mutate,
+        progress=progress,
+        desc=desc,
+    ):
         stop = min(sl.stop, n)
         if stop <= sl.start:
             continue
         yield slice(sl.start, stop), _trim(out, stop - sl.start)
 
 
-def predict_windows(model, windows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None) -> np.ndarray:
+def predict_windows(
+    model, windows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None
+) -> np.ndarray:
     """Predictions ``(n,)`` float64 of ``(n, L)`` uint8 windows, on the call path of the variant scores.
 
     ``delta`` of :func:`score_alleles` equals ``predict_windows(alt) - predict_windows(ref)`` exactly
@@ -726,7 +828,9 @@ def predict_windows(model, windows: np.ndarray, *, batch_size: int, device, extr
     """
     windows = np.ascontiguousarray(windows, dtype=np.uint8)
     pred = np.empty(len(windows), dtype=np.float64)
-    for sl, out in run_padded(model, windows, np.arange(len(windows)), batch_size=batch_size, device=device, extra=extra, what=("prediction",)):
+    for sl, out in run_padded(
+        model, windows, np.arange(len(windows)), batch_size=batch_size, device=device, extra=extra, what=("prediction",)
+    ):
         pred[sl] = out.prediction
     return pred
 
@@ -770,7 +874,7 @@ class EditPlan:
             if b > a:
                 block[idx_t[a:b] - sl.start, pos_t[a:b]] = code_t[a:b]
             stop = min(sl.stop, n)
-            rep = np.flatnonzero(self.replace[sl.start:stop])
+            rep = np.flatnonzero(self.replace[sl.start : stop])
             if rep.size:
                 alt = np.stack([self.replacement(sl.start + int(i)) for i in rep])
                 block[torch.from_numpy(rep).to(block.device)] = torch.from_numpy(alt).to(block.device)
@@ -904,11 +1008,25 @@ def score_alleles(
         local_row = np.searchsorted(cg, alleles.pair_gene[pairs])  # chunk row of each pair
         gsub = genes.iloc[cg]
         edits = [
-            orient_edit(int(alleles.core_start[a]), int(alleles.core_end[a]), alleles.alt_core[a], int(start_all[g]), bool(minus_all[g]), spec)
+            orient_edit(
+                int(alleles.core_start[a]),
+                int(alleles.core_end[a]),
+                alleles.alt_core[a],
+                int(start_all[g]),
+                bool(minus_all[g]),
+                spec,
+            )
             for a, g in zip(alleles.pair_allele[pairs], alleles.pair_gene[pairs], strict=True)
         ]
         ext = 1 + max((e.end - e.start) + len(e.alt) for e in edits)
-        extended = extract_windows(genome, gsub["ref"].to_numpy(), gsub["tss"].to_numpy(), gsub["strand"].to_numpy(), up + ext, spec.downstream + ext)
+        extended = extract_windows(
+            genome,
+            gsub["ref"].to_numpy(),
+            gsub["tss"].to_numpy(),
+            gsub["strand"].to_numpy(),
+            up + ext,
+            spec.downstream + ext,
+        )
         windows = np.ascontiguousarray(extended[:, ext : ext + length])
         gx = None if extra is None else np.ascontiguousarray(extra[cg], dtype=np.float32)
 
@@ -943,8 +1061,17 @@ def score_alleles(
         pred_all = np.empty(n_ref + n_edit)
         r_cs = np.zeros((n_ref, length + 1)) if has_wf else None
         a_local = np.full(n_edit, np.nan)
-        for sl, out in run_padded(model, windows, plan.row, batch_size=batch_size, device=device, extra=gx, what=what,
-                                  mutate=plan.hook(device), progress=progress and n_edit > 50 * batch_size):
+        for sl, out in run_padded(
+            model,
+            windows,
+            plan.row,
+            batch_size=batch_size,
+            device=device,
+            extra=gx,
+            what=what,
+            mutate=plan.hook(device),
+            progress=progress and n_edit > 50 * batch_size,
+        ):
             pred_all[sl] = out.prediction
             if has_wf:
                 cs = _cumsum(out.contributions)
@@ -972,7 +1099,15 @@ def score_alleles(
             return w
 
         if motifs:
-            g_, l_ = motif_changes(windows, np.stack([starts, ends], 1), alt_of, np.stack([alt_starts, alt_ends], 1), local_row, motifs, p_threshold=p_threshold)
+            g_, l_ = motif_changes(
+                windows,
+                np.stack([starts, ends], 1),
+                alt_of,
+                np.stack([alt_starts, alt_ends], 1),
+                local_row,
+                motifs,
+                p_threshold=p_threshold,
+            )
             gained[pairs] = g_
             lost[pairs] = l_
 
@@ -1028,22 +1163,57 @@ def score_variants(
     if spec.length != getattr(model, "length", spec.length):
         raise ValueError(f"model takes {model.length} bp windows, spec gives {spec.length}")
     genes = genes.reset_index(drop=True)  # pairs index genes by row
-    alleles = read_alleles(vcf, genes, genome, spec, regions=regions, on_ref_mismatch=on_ref_mismatch, on_unknown_chromosome=on_unknown_chromosome)
+    alleles = read_alleles(
+        vcf,
+        genes,
+        genome,
+        spec,
+        regions=regions,
+        on_ref_mismatch=on_ref_mismatch,
+        on_unknown_chromosome=on_unknown_chromosome,
+    )
     c = alleles.counts
     log.info(
         "%s: %d records, %d alleles; skipped %d symbolic/missing, %d ALT==REF, %d on unknown chromosomes, %d outside regions, "
         "%d outside every gene window, %d REF mismatches (%d skipped); scoring %d alleles x genes = %d rows",
-        vcf, c["records"], c["alleles"], c["symbolic_or_missing"], c["same_as_ref"], c["unknown_chromosome"], c["outside_regions"],
-        c["outside_windows"], c["ref_mismatch"], c["ref_mismatch_skipped"], c["alleles_scored"], c["pairs"],
+        vcf,
+        c["records"],
+        c["alleles"],
+        c["symbolic_or_missing"],
+        c["same_as_ref"],
+        c["unknown_chromosome"],
+        c["outside_regions"],
+        c["outside_windows"],
+        c["ref_mismatch"],
+        c["ref_mismatch_skipped"],
+        c["alleles_scored"],
+        c["pairs"],
     )
     if c["pairs"] == 0:
         log.warning("%s: no allele falls in a promoter window of the %d genes; the table is empty", vcf, len(genes))
-    table = score_alleles(model, alleles, genes, genome, spec, motifs=motifs, p_threshold=p_threshold, local_flank=local_flank,
-                          batch_size=batch_size, device=device, extra=extra, progress=progress)
+    table = score_alleles(
+        model,
+        alleles,
+        genes,
+        genome,
+        spec,
+        motifs=motifs,
+        p_threshold=p_threshold,
+        local_flank=local_flank,
+        batch_size=batch_size,
+        device=device,
+        extra=extra,
+        progress=progress,
+    )
     summary = {
-        "vcf": str(vcf), "window": {"upstream": spec.upstream, "downstream": spec.downstream}, "counts": c,
-        "n_rows": int(len(table)), "n_genes_hit": int(table["gene_id"].nunique()),
-        "n_motifs": len(motifs) if motifs else 0, "p_threshold": float(p_threshold), "local_flank": int(local_flank),
+        "vcf": str(vcf),
+        "window": {"upstream": spec.upstream, "downstream": spec.downstream},
+        "counts": c,
+        "n_rows": int(len(table)),
+        "n_genes_hit": int(table["gene_id"].nunique()),
+        "n_motifs": len(motifs) if motifs else 0,
+        "p_threshold": float(p_threshold),
+        "local_flank": int(local_flank),
     }
     return table, summary
 
@@ -1088,11 +1258,27 @@ def score_vcf(
     genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
     try:
         tss_table = load_tss(tss, tss_options, meta.get("dataset_meta"))
-        gtab = gene_windows(tss_table, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=genes)
+        gtab = gene_windows(
+            tss_table, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=genes
+        )
         extra = gene_extra_matrix(gtab, extra_table, model_extra_features(meta), checkpoint)
-        table, summary = score_variants(model, vcf, gtab, genome, spec, regions=regions, motifs=motifs, p_threshold=p_threshold,
-                                        local_flank=local_flank, on_ref_mismatch=on_ref_mismatch, on_unknown_chromosome=on_unknown_chromosome,
-                                        batch_size=batch_size, device=dev, extra=extra, progress=progress)
+        table, summary = score_variants(
+            model,
+            vcf,
+            gtab,
+            genome,
+            spec,
+            regions=regions,
+            motifs=motifs,
+            p_threshold=p_threshold,
+            local_flank=local_flank,
+            on_ref_mismatch=on_ref_mismatch,
+            on_unknown_chromosome=on_unknown_chromosome,
+            batch_size=batch_size,
+            device=dev,
+            extra=extra,
+            progress=progress,
+        )
     finally:
         genome.close()
     summary["checkpoint"] = str(checkpoint)
@@ -1112,8 +1298,21 @@ def read_variant_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputDataError(path, "variant table not found")
-    df = pd.read_csv(path, sep="\t", dtype={"variant_id": str, "chrom": str, "ref": str, "alt": str, "gene_id": str, "motif_gained": str, "motif_lost": str},
-                     keep_default_na=False, na_values={c: [""] for c in ("ref_prediction", "alt_prediction", "delta", "local_contribution_change")})
+    df = pd.read_csv(
+        path,
+        sep="\t",
+        dtype={
+            "variant_id": str,
+            "chrom": str,
+            "ref": str,
+            "alt": str,
+            "gene_id": str,
+            "motif_gained": str,
+            "motif_lost": str,
+        },
+        keep_default_na=False,
+        na_values={c: [""] for c in ("ref_prediction", "alt_prediction", "delta", "local_contribution_change")},
+    )
     missing = [c for c in VARIANT_COLUMNS if c not in df.columns]
     if missing:
         raise InputDataError(path, f"not a variant table: missing columns {missing}")

@@ -59,9 +59,24 @@ log = logging.getLogger(__name__)
 
 ALL = "all"
 ACTIVITY_COLUMNS = [
-    "motif_id", "motif_name", "cluster", "n_hits", "n_genes", "mean_contribution", "null_mean",
-    "mean_difference", "effect_size", "p_value", "q_value", "marginal_effect", "conditional_n_hits",
-    "conditional_effect_size", "conditional_p_value", "explained_by", "effect", "note",
+    "motif_id",
+    "motif_name",
+    "cluster",
+    "n_hits",
+    "n_genes",
+    "mean_contribution",
+    "null_mean",
+    "mean_difference",
+    "effect_size",
+    "p_value",
+    "q_value",
+    "marginal_effect",
+    "conditional_n_hits",
+    "conditional_effect_size",
+    "conditional_p_value",
+    "explained_by",
+    "effect",
+    "note",
 ]
 
 
@@ -101,7 +116,12 @@ def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_hits: i
     if min_relative > 0 and "mean_difference" in table.columns:
         diff = np.abs(table["mean_difference"].to_numpy(dtype=float))
         tested = (n >= min_hits) & np.isfinite(diff)
-        scale = pd.Series(np.where(tested, diff, np.nan), index=table.index).groupby(table["cluster"].to_numpy()).transform("max").to_numpy()
+        scale = (
+            pd.Series(np.where(tested, diff, np.nan), index=table.index)
+            .groupby(table["cluster"].to_numpy())
+            .transform("max")
+            .to_numpy()
+        )
         sig &= np.nan_to_num(diff) >= min_relative * np.nan_to_num(scale)
     out = np.where(sig & (r > 0), "activating", np.where(sig & (r < 0), "repressive", "none"))
     return pd.Series(out, index=table.index, dtype=object)
@@ -166,11 +186,16 @@ def motif_activity(
             x, y = contribution[sel], null_contribution[sel]
             n = int(sel.size)
             row = {
-                "motif_id": motif_ids[m], "motif_name": motif_names[m], "cluster": c, "n_hits": n,
+                "motif_id": motif_ids[m],
+                "motif_name": motif_names[m],
+                "cluster": c,
+                "n_hits": n,
                 "n_genes": int(np.unique(gene_index[sel]).size),
                 "mean_contribution": float(x.mean(dtype=np.float64)) if n else np.nan,
                 "null_mean": float(y.mean(dtype=np.float64)) if n else np.nan,
-                "effect_size": np.nan, "p_value": np.nan, "note": "",
+                "effect_size": np.nan,
+                "p_value": np.nan,
+                "note": "",
             }
             row["mean_difference"] = row["mean_contribution"] - row["null_mean"] if n else np.nan
             if n == 0:
@@ -191,8 +216,21 @@ def motif_activity(
     table["explained_by"] = ""
     if start is not None and end is not None and n_genes is not None and length is not None:
         conditional_calls(
-            table, motif_codes, gene_index, hit_cluster, np.asarray(start), np.asarray(end),
-            contribution, null_contribution, list(motif_ids), groups, n_genes, length, fdr, min_hits, min_effect,
+            table,
+            motif_codes,
+            gene_index,
+            hit_cluster,
+            np.asarray(start),
+            np.asarray(end),
+            contribution,
+            null_contribution,
+            list(motif_ids),
+            groups,
+            n_genes,
+            length,
+            fdr,
+            min_hits,
+            min_effect,
         )
     no_hits = table.loc[(table["cluster"] == ALL) & (table["n_hits"] == 0), "motif_id"]
     if len(no_hits):
@@ -236,13 +274,18 @@ def conditional_calls(
     max_w = int((end - start).max()) if end.size else 0
     mask = np.zeros((n_genes, length), dtype=bool)
     owner = np.full((n_genes, length), -1, dtype=np.int16 if len(motif_ids) < 32767 else np.int32)
-    cols = {c: table.columns.get_loc(c) for c in ("effect", "explained_by", "conditional_n_hits", "conditional_effect_size", "conditional_p_value")}
+    cols = {
+        c: table.columns.get_loc(c)
+        for c in ("effect", "explained_by", "conditional_n_hits", "conditional_effect_size", "conditional_p_value")
+    }
     for all_group in (True, False):
         for sign, label in ((1, "activating"), (-1, "repressive")):
             mask[:] = False
             owner[:] = -1
             sel_rows = table[(table["marginal_effect"] == label) & ((table["cluster"] == ALL) == all_group)]
-            sel_rows = sel_rows.assign(_abs=-sel_rows["effect_size"].abs()).sort_values(["_abs", "p_value"], kind="stable")
+            sel_rows = sel_rows.assign(_abs=-sel_rows["effect_size"].abs()).sort_values(
+                ["_abs", "p_value"], kind="stable"
+            )
             ci_of = {c: ci for c, ci in groups}
             for ridx, row in sel_rows.iterrows():
                 m = pos[row["motif_id"]]
@@ -258,8 +301,14 @@ def conditional_calls(
                 hit_mask = mask[g[:, None], cover] & valid
                 overl = hit_mask.any(axis=1)
                 keep = idx[~overl]
-                r, p = rank_biserial_test(contribution[keep], null_contribution[keep]) if keep.size >= min_hits else (np.nan, np.nan)
-                ok = keep.size >= min_hits and np.isfinite(p) and p < fdr and abs(r) >= min_effect and np.sign(r) == sign
+                r, p = (
+                    rank_biserial_test(contribution[keep], null_contribution[keep])
+                    if keep.size >= min_hits
+                    else (np.nan, np.nan)
+                )
+                ok = (
+                    keep.size >= min_hits and np.isfinite(p) and p < fdr and abs(r) >= min_effect and np.sign(r) == sign
+                )
                 i = table.index.get_loc(ridx)
                 table.iat[i, cols["conditional_n_hits"]] = int(keep.size)
                 table.iat[i, cols["conditional_effect_size"]] = r
@@ -314,16 +363,24 @@ def motif_enrichment(
         f_out = c / np.maximum((n_genes - size)[None, :], 1)
         l2 = np.log2((f_in + 1e-9) / (f_out + 1e-9))
     p = np.where(total > 0, p, np.nan)
-    table = pd.DataFrame({
-        "motif_id": np.repeat(np.asarray(motif_ids, dtype=object), k),
-        "motif_name": np.repeat(np.asarray(motif_names, dtype=object), k),
-        "cluster": np.tile(levels.astype(object), n_motifs),
-        "genes_with_hit": a.ravel(), "cluster_size": np.tile(size, n_motifs),
-        "rest_with_hit": c.ravel(), "rest_size": np.tile(n_genes - size, n_motifs),
-        "fraction_in": f_in.ravel(), "fraction_rest": f_out.ravel(),
-        "odds_ratio": odds.ravel(), "log2_enrichment": l2.ravel(),
-        "p_enriched": p_enr.ravel(), "p_depleted": p_dep.ravel(), "p_value": p.ravel(),
-    })
+    table = pd.DataFrame(
+        {
+            "motif_id": np.repeat(np.asarray(motif_ids, dtype=object), k),
+            "motif_name": np.repeat(np.asarray(motif_names, dtype=object), k),
+            "cluster": np.tile(levels.astype(object), n_motifs),
+            "genes_with_hit": a.ravel(),
+            "cluster_size": np.tile(size, n_motifs),
+            "rest_with_hit": c.ravel(),
+            "rest_size": np.tile(n_genes - size, n_motifs),
+            "fraction_in": f_in.ravel(),
+            "fraction_rest": f_out.ravel(),
+            "odds_ratio": odds.ravel(),
+            "log2_enrichment": l2.ravel(),
+            "p_enriched": p_enr.ravel(),
+            "p_depleted": p_dep.ravel(),
+            "p_value": p.ravel(),
+        }
+    )
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
     table["direction"] = np.where(table["fraction_in"] >= table["fraction_rest"], "enriched", "depleted")
     return table

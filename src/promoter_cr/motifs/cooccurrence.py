@@ -47,8 +47,18 @@ from promoter_cr.motifs.stats import bh_qvalues, nearby_pairs
 log = logging.getLogger(__name__)
 
 COOC_COLUMNS = [
-    "motif_a", "motif_b", "motif_a_name", "motif_b_name", "n_a", "n_b", "observed", "expected",
-    "odds_ratio", "p_value", "q_value", "significant",
+    "motif_a",
+    "motif_b",
+    "motif_a_name",
+    "motif_b_name",
+    "n_a",
+    "n_b",
+    "observed",
+    "expected",
+    "odds_ratio",
+    "p_value",
+    "q_value",
+    "significant",
 ]
 
 
@@ -91,9 +101,7 @@ def select_representatives(
     return chosen, member_of
 
 
-def presence_matrix(
-    unit: np.ndarray, motif: np.ndarray, n_units: int, n_motifs: int, binary: bool = True
-):
+def presence_matrix(unit: np.ndarray, motif: np.ndarray, n_units: int, n_motifs: int, binary: bool = True):
     """Sparse ``(n_units, n_motifs)`` int32 CSR matrix: 0/1 presence (or hit counts)."""
     from scipy import sparse
 
@@ -142,8 +150,14 @@ def _distance_kernel(n_bins: int, bin_size: int, wa: int, wb: int, max_distance:
 
 
 def expected_close_pairs(
-    gene: np.ndarray, start: np.ndarray, motif: np.ndarray, widths: np.ndarray, n_genes: int, length: int,
-    max_distance: int, position_bin: int = 10,
+    gene: np.ndarray,
+    start: np.ndarray,
+    motif: np.ndarray,
+    widths: np.ndarray,
+    n_genes: int,
+    length: int,
+    max_distance: int,
+    position_bin: int = 10,
 ) -> np.ndarray:
     """``(M, M)`` expected close-pair counts if hits were independent given each motif's
     promoter-wide position profile and its per-gene hit counts.
@@ -213,13 +227,25 @@ def cooccurrence_test(
     q = bh_qvalues(p)
     ids = np.asarray(motif_ids, dtype=object)
     names = np.asarray(motif_names, dtype=object)
-    table = pd.DataFrame({
-        "motif_a": ids[ia], "motif_b": ids[ib], "motif_a_name": names[ia], "motif_b_name": names[ib],
-        "n_a": na, "n_b": nb, "observed": obs, "expected": exp, "odds_ratio": ratio,
-        "p_value": p, "q_value": q,
-    })
+    table = pd.DataFrame(
+        {
+            "motif_a": ids[ia],
+            "motif_b": ids[ib],
+            "motif_a_name": names[ia],
+            "motif_b_name": names[ib],
+            "n_a": na,
+            "n_b": nb,
+            "observed": obs,
+            "expected": exp,
+            "odds_ratio": ratio,
+            "p_value": p,
+            "q_value": q,
+        }
+    )
     table["significant"] = (np.nan_to_num(q, nan=1.0) < fdr) & (obs > exp)
-    return table.sort_values(["significant", "odds_ratio", "q_value"], ascending=[False, False, True], na_position="last", kind="stable").reset_index(drop=True)
+    return table.sort_values(
+        ["significant", "odds_ratio", "q_value"], ascending=[False, False, True], na_position="last", kind="stable"
+    ).reset_index(drop=True)
 
 
 MIN_TOMTOM_TARGETS = 50
@@ -242,7 +268,9 @@ def tomtom_background(motifs: Sequence) -> list:
         return motifs
 
 
-def tomtom_against(queries: Sequence, columns: Sequence, background: Sequence, keys: Sequence[int] = (0,)) -> list[np.ndarray]:
+def tomtom_against(
+    queries: Sequence, columns: Sequence, background: Sequence, keys: Sequence[int] = (0,)
+) -> list[np.ndarray]:
     """Tomtom of ``queries`` against the background motif set, kept at the ``columns`` motifs.
 
     Tomtom's background is built from its targets, so the targets are the whole motif set
@@ -281,7 +309,11 @@ def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: flo
 
 
 def communities(
-    cooc: pd.DataFrame, motif_ids: Sequence[str], motif_names: Sequence[str], *, seed: int,
+    cooc: pd.DataFrame,
+    motif_ids: Sequence[str],
+    motif_names: Sequence[str],
+    *,
+    seed: int,
     members: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Louvain communities on significant edges: motif_id, motif_name, community, degree,
@@ -295,7 +327,9 @@ def communities(
     g = nx.Graph()
     g.add_nodes_from(motif_ids)
     sig = cooc[cooc["significant"]] if len(cooc) else cooc
-    for a, b, o, e in zip(sig.get("motif_a", []), sig.get("motif_b", []), sig.get("observed", []), sig.get("expected", [])):
+    for a, b, o, e in zip(
+        sig.get("motif_a", []), sig.get("motif_b", []), sig.get("observed", []), sig.get("expected", [])
+    ):
         g.add_edge(a, b, weight=float(np.log(max(o, 1e-9) / max(e, 1e-9))))
     comm = {mid: -1 for mid in motif_ids}
     connected = g.subgraph([n for n in g.nodes if g.degree(n) > 0])
@@ -305,8 +339,12 @@ def communities(
         for i, part in enumerate(parts):
             for mid in part:
                 comm[mid] = i
-    return pd.DataFrame({
-        "motif_id": list(motif_ids), "motif_name": list(motif_names),
-        "community": [comm[m] for m in motif_ids], "degree": [int(g.degree(m)) for m in motif_ids],
-        "family_members": list(members) if members is not None else [""] * len(motif_ids),
-    })
+    return pd.DataFrame(
+        {
+            "motif_id": list(motif_ids),
+            "motif_name": list(motif_names),
+            "community": [comm[m] for m in motif_ids],
+            "degree": [int(g.degree(m)) for m in motif_ids],
+            "family_members": list(members) if members is not None else [""] * len(motif_ids),
+        }
+    )

@@ -135,9 +135,15 @@ def read_meme(path: str | Path) -> list[Motif]:
                 try:
                     vals = [float(x) for x in s.split()]
                 except ValueError:
-                    raise InputDataError(path, f"non-numeric matrix row {s!r}", record=f"motif {mid}, line {k + 1}") from None
+                    raise InputDataError(
+                        path, f"non-numeric matrix row {s!r}", record=f"motif {mid}, line {k + 1}"
+                    ) from None
                 if len(vals) != 4:
-                    raise InputDataError(path, f"matrix row has {len(vals)} columns, expected 4 (ACGT)", record=f"motif {mid}, line {k + 1}")
+                    raise InputDataError(
+                        path,
+                        f"matrix row has {len(vals)} columns, expected 4 (ACGT)",
+                        record=f"motif {mid}, line {k + 1}",
+                    )
                 rows.append(vals)
                 k += 1
             if not rows:
@@ -157,7 +163,17 @@ def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
     """Write motifs as a MEME (version 4) file, uniform background."""
     from promoter_cr.atomic import write_text
 
-    out = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "", "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    out = [
+        "MEME version 4",
+        "",
+        "ALPHABET= ACGT",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        "A 0.25 C 0.25 G 0.25 T 0.25",
+        "",
+    ]
     for m in motifs:
         out.append(f"MOTIF {m.motif_id} {m.name}")
         out.append(f"letter-probability matrix: alength= 4 w= {m.width} nsites= 20 E= 0")
@@ -187,8 +203,11 @@ def load_motifs(motif_cfg: dict) -> list[Motif]:
         return read_meme(motif_cfg["meme_file"])
     try:
         return load_jaspar(
-            release=motif_cfg["jaspar_release"], collection=motif_cfg["collection"], tax_group=motif_cfg["tax_group"],
-            ids=motif_cfg["ids"], non_redundant=motif_cfg["non_redundant"],
+            release=motif_cfg["jaspar_release"],
+            collection=motif_cfg["collection"],
+            tax_group=motif_cfg["tax_group"],
+            ids=motif_cfg["ids"],
+            non_redundant=motif_cfg["non_redundant"],
         )
     except ValueError as exc:
         raise InputDataError(None, str(exc)) from None

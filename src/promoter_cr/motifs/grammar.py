@@ -46,7 +46,6 @@ from promoter_cr.motifs.spacing import spacing_analysis
 log = logging.getLogger(__name__)
 
 
-
 def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.DataFrame, dict]:
     """Hits (motif_id as int code into the motif list), motifs, gene clusters and scan summary."""
     import json
@@ -58,7 +57,9 @@ def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.Dat
     motifs = read_meme(files.meme)
     genes = pd.read_csv(files.gene_clusters, sep="\t", dtype=str, keep_default_na=False)
     summary = json.loads(files.scan_summary.read_text())
-    hits = read_hits(files.hits, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"])
+    hits = read_hits(
+        files.hits, ["gene_index", "cluster", "motif_id", "start", "end", "strand", "contribution", "null_contribution"]
+    )
     ids = [m.motif_id for m in motifs]
     levels = sorted(genes["cluster"].unique().tolist())
 
@@ -76,16 +77,18 @@ def load_scan(motifs_dir: str | Path) -> tuple[pd.DataFrame, list[Motif], pd.Dat
     ccodes = _codes(hits["cluster"], levels) if len(hits) else np.zeros(0, np.int64)
     minus = (_codes(hits["strand"], ["+", "-"]) == 1) if len(hits) else np.zeros(0, bool)
     # compact dtypes (29 bytes a hit): tens of millions of hits fit in memory
-    out = pd.DataFrame({
-        "gene": hits["gene_index"].to_numpy(np.int32),
-        "cluster": ccodes.astype(np.int32),
-        "motif": codes.astype(np.int32),
-        "start": hits["start"].to_numpy(np.int32),
-        "end": hits["end"].to_numpy(np.int32),
-        "minus": minus,
-        "contribution": hits["contribution"].to_numpy(np.float32),
-        "null_contribution": hits["null_contribution"].to_numpy(np.float32),
-    })
+    out = pd.DataFrame(
+        {
+            "gene": hits["gene_index"].to_numpy(np.int32),
+            "cluster": ccodes.astype(np.int32),
+            "motif": codes.astype(np.int32),
+            "start": hits["start"].to_numpy(np.int32),
+            "end": hits["end"].to_numpy(np.int32),
+            "minus": minus,
+            "contribution": hits["contribution"].to_numpy(np.float32),
+            "null_contribution": hits["null_contribution"].to_numpy(np.float32),
+        }
+    )
     del hits
     return out, motifs, genes, summary
 
@@ -99,8 +102,17 @@ def top_pairs(cooc: pd.DataFrame, n: int) -> list[tuple[str, str]]:
 
 
 def cooccurrence_network(
-    hits: pd.DataFrame, motifs: list[Motif], activity: pd.DataFrame, n_genes: int, length: int,
-    min_genes: int, max_distance: int | None, max_motifs: int, tomtom_threshold: float, fdr: float, seed: int,
+    hits: pd.DataFrame,
+    motifs: list[Motif],
+    activity: pd.DataFrame,
+    n_genes: int,
+    length: int,
+    min_genes: int,
+    max_distance: int | None,
+    max_motifs: int,
+    tomtom_threshold: float,
+    fdr: float,
+    seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Co-occurrence table, communities and the representative motif ids (see cooccurrence.py)."""
     ids = [m.motif_id for m in motifs]
@@ -157,11 +169,22 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
 
     log.info("activity: %d hits, %d motifs, %d clusters", len(hits), len(ids), len(levels))
     activity = motif_activity(
-        hits["motif"].to_numpy(), hits["gene"].to_numpy(), hits["cluster"].to_numpy(),
-        hits["contribution"].to_numpy(), hits["null_contribution"].to_numpy(), ids, names, levels,
-        fdr=fdr, min_hits=int(g["min_hits"]), min_effect=float(g["min_effect"]),
+        hits["motif"].to_numpy(),
+        hits["gene"].to_numpy(),
+        hits["cluster"].to_numpy(),
+        hits["contribution"].to_numpy(),
+        hits["null_contribution"].to_numpy(),
+        ids,
+        names,
+        levels,
+        fdr=fdr,
+        min_hits=int(g["min_hits"]),
+        min_effect=float(g["min_effect"]),
         min_relative=float(g["min_relative_contribution"]),
-        start=hits["start"].to_numpy(), end=hits["end"].to_numpy(), n_genes=n_genes, length=length,
+        start=hits["start"].to_numpy(),
+        end=hits["end"].to_numpy(),
+        n_genes=n_genes,
+        length=length,
     )
     write_tsv(out.activity, activity)
 
@@ -172,9 +195,19 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
     # co-occurrence on family representatives
     min_genes = int(g["cooccurrence_min_genes"])
     max_d = g["cooccurrence_max_distance"]
-    cooc, comm, selected = cooccurrence_network(hits, motifs, activity, n_genes, length, min_genes, max_d,
-                                                int(g["cooccurrence_max_motifs"]),
-                                                float(g["tomtom_threshold"]), fdr, seed)
+    cooc, comm, selected = cooccurrence_network(
+        hits,
+        motifs,
+        activity,
+        n_genes,
+        length,
+        min_genes,
+        max_d,
+        int(g["cooccurrence_max_motifs"]),
+        float(g["tomtom_threshold"]),
+        fdr,
+        seed,
+    )
     write_tsv(out.cooccurrence, cooc)
     write_tsv(out.communities, comm)
 
@@ -190,20 +223,31 @@ def run_grammar(motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[s
     widths = {m.motif_id: m.width for m in motifs}
     namemap = dict(zip(ids, names))
     spacing, periodicity = spacing_analysis(
-        pairs, per_motif, widths, namemap, length, max_spacing=int(g["max_spacing"]),
-        shuffles=int(g["spacing_shuffles"]), seed=seed,
+        pairs,
+        per_motif,
+        widths,
+        namemap,
+        length,
+        max_spacing=int(g["max_spacing"]),
+        shuffles=int(g["spacing_shuffles"]),
+        seed=seed,
     )
     write_tsv(out.spacing, spacing)
     write_tsv(out.periodicity, periodicity)
 
     calls = activity[activity["cluster"] == ALL]["effect"].value_counts().to_dict()
     summary = {
-        "n_hits": int(len(hits)), "n_motifs": len(ids), "clusters": levels,
+        "n_hits": int(len(hits)),
+        "n_motifs": len(ids),
+        "clusters": levels,
         "calls_all": {k: int(calls.get(k, 0)) for k in ("activating", "repressive", "none")},
         "calls_any_cluster": int(activity["effect"].isin(["activating", "repressive"]).sum()),
-        "cooccurrence_motifs": len(selected), "cooccurrence_max_distance": max_d, "significant_edges": int(cooc["significant"].sum()) if len(cooc) else 0,
+        "cooccurrence_motifs": len(selected),
+        "cooccurrence_max_distance": max_d,
+        "significant_edges": int(cooc["significant"].sum()) if len(cooc) else 0,
         "communities": int(comm.loc[comm["community"] >= 0, "community"].nunique()) if len(comm) else 0,
-        "spacing_pairs": len(pairs), "significant_spacings": int((spacing["q_value"] < fdr).sum()) if len(spacing) else 0,
+        "spacing_pairs": len(pairs),
+        "significant_spacings": int((spacing["q_value"] < fdr).sum()) if len(spacing) else 0,
         "settings": g,
     }
     write_json(out.grammar_summary, summary)

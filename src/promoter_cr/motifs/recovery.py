@@ -217,26 +217,45 @@ def score_recovery(
             tp += ok
             hit_planted.update(p for p in same if p in planted_set)
             best = min(mm, key=lambda p: pv[qpos[mid], ppos[p]]) if mm else ""
-            match_rows.append({
-                "kind": f"{label}_call", "motif_id": mid, "motif_name": names.get(mid, mid),
-                "matched_to": ";".join(same if same else mm), "matched_names": ";".join(names[p] for p in (same if same else mm)),
-                "tomtom_p": float(pv[qpos[mid], ppos[best]]) if best else np.nan,
-                "q_value": float(q), "status": "TP" if ok else ("wrong sign" if mm else "FP"), "value": np.nan,
-            })
+            match_rows.append(
+                {
+                    "kind": f"{label}_call",
+                    "motif_id": mid,
+                    "motif_name": names.get(mid, mid),
+                    "matched_to": ";".join(same if same else mm),
+                    "matched_names": ";".join(names[p] for p in (same if same else mm)),
+                    "tomtom_p": float(pv[qpos[mid], ppos[best]]) if best else np.nan,
+                    "q_value": float(q),
+                    "status": "TP" if ok else ("wrong sign" if mm else "FP"),
+                    "value": np.nan,
+                }
+            )
         for p in planted_set:
-            match_rows.append({
-                "kind": f"planted_{'activator' if s > 0 else 'repressor'}", "motif_id": p, "motif_name": names[p],
-                "matched_to": ";".join(m for m in c["motif_id"] if p in matches(m)),
-                "matched_names": ";".join(names.get(m, m) for m in c["motif_id"] if p in matches(m)),
-                "tomtom_p": np.nan, "q_value": np.nan, "status": "recovered" if p in hit_planted else "missed", "value": np.nan,
-            })
+            match_rows.append(
+                {
+                    "kind": f"planted_{'activator' if s > 0 else 'repressor'}",
+                    "motif_id": p,
+                    "motif_name": names[p],
+                    "matched_to": ";".join(m for m in c["motif_id"] if p in matches(m)),
+                    "matched_names": ";".join(names.get(m, m) for m in c["motif_id"] if p in matches(m)),
+                    "tomtom_p": np.nan,
+                    "q_value": np.nan,
+                    "status": "recovered" if p in hit_planted else "missed",
+                    "value": np.nan,
+                }
+            )
         n_calls = len(c)
-        summary_rows.append({
-            "category": label, "n_planted": len(planted_set), "n_called": n_calls, "tp_calls": tp,
-            "n_recovered": len(hit_planted & set(planted_set)),
-            "precision": tp / n_calls if n_calls else np.nan,
-            "recall": len(hit_planted & set(planted_set)) / len(planted_set) if planted_set else np.nan,
-        })
+        summary_rows.append(
+            {
+                "category": label,
+                "n_planted": len(planted_set),
+                "n_called": n_calls,
+                "tp_calls": tp,
+                "n_recovered": len(hit_planted & set(planted_set)),
+                "precision": tp / n_calls if n_calls else np.nan,
+                "recall": len(hit_planted & set(planted_set)) / len(planted_set) if planted_set else np.nan,
+            }
+        )
     # pairs
     pref = preferred_spacings(spacing, fdr) if len(spacing) else pd.DataFrame()
     n_pair_cooc = n_pair_sp = 0
@@ -244,7 +263,12 @@ def score_recovery(
     for p in gt["pairs"]:
         a, b = p["a"], p["b"]
         orient = p["orientation"]
-        exact = len(sig_edges) > 0 and bool((((sig_edges["motif_a"] == a) & (sig_edges["motif_b"] == b)) | ((sig_edges["motif_a"] == b) & (sig_edges["motif_b"] == a))).any())
+        exact = len(sig_edges) > 0 and bool(
+            (
+                ((sig_edges["motif_a"] == a) & (sig_edges["motif_b"] == b))
+                | ((sig_edges["motif_a"] == b) & (sig_edges["motif_b"] == a))
+            ).any()
+        )
         via = ""
         if not exact and len(sig_edges):
             for x, y in zip(sig_edges["motif_a"], sig_edges["motif_b"]):
@@ -270,7 +294,8 @@ def score_recovery(
                 ja, jb = ppos[pa], ppos[pb]
                 ia, ib = qpos[u], qpos[v]
                 rows = translate_spacing(
-                    rows, (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[pa].width),
+                    rows,
+                    (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[pa].width),
                     (poff[ib, jb], pstr[ib, jb], by_id[v].width, by_id[pb].width),
                 )
             pr = preferred_spacings(rows, fdr)
@@ -281,27 +306,61 @@ def score_recovery(
                     best_sp, best_q, via_sp = sp_, q_, f"{u}+{v}"
         ok_sp = bool(np.isfinite(best_sp) and abs(best_sp - int(p["spacing"])) <= tolerance)
         n_pair_sp += ok_sp
-        match_rows.append({
-            "kind": "planted_pair", "motif_id": f"{a}+{b}", "motif_name": f"{names.get(a, a)}+{names.get(b, b)}",
-            "matched_to": f"{a}+{b}" if exact else via, "matched_names": "", "tomtom_p": np.nan, "q_value": np.nan,
-            "status": "cooccurring" if found else "not cooccurring", "value": np.nan,
-        })
-        match_rows.append({
-            "kind": "planted_spacing", "motif_id": f"{a}+{b}", "motif_name": f"{names.get(a, a)}+{names.get(b, b)} {orient} {p['spacing']}",
-            "matched_to": via_sp, "matched_names": "", "tomtom_p": np.nan, "q_value": best_q,
-            "status": "recovered" if ok_sp else "missed", "value": best_sp,
-        })
+        match_rows.append(
+            {
+                "kind": "planted_pair",
+                "motif_id": f"{a}+{b}",
+                "motif_name": f"{names.get(a, a)}+{names.get(b, b)}",
+                "matched_to": f"{a}+{b}" if exact else via,
+                "matched_names": "",
+                "tomtom_p": np.nan,
+                "q_value": np.nan,
+                "status": "cooccurring" if found else "not cooccurring",
+                "value": np.nan,
+            }
+        )
+        match_rows.append(
+            {
+                "kind": "planted_spacing",
+                "motif_id": f"{a}+{b}",
+                "motif_name": f"{names.get(a, a)}+{names.get(b, b)} {orient} {p['spacing']}",
+                "matched_to": via_sp,
+                "matched_names": "",
+                "tomtom_p": np.nan,
+                "q_value": best_q,
+                "status": "recovered" if ok_sp else "missed",
+                "value": best_sp,
+            }
+        )
     n_pairs = len(gt["pairs"])
-    summary_rows.append({"category": "pair_cooccurrence", "n_planted": n_pairs, "n_called": int(len(sig_edges)),
-                         "tp_calls": np.nan, "n_recovered": n_pair_cooc, "precision": np.nan,
-                         "recall": n_pair_cooc / n_pairs if n_pairs else np.nan})
-    summary_rows.append({"category": "pair_spacing", "n_planted": n_pairs, "n_called": int(len(pref)),
-                         "tp_calls": np.nan, "n_recovered": n_pair_sp, "precision": np.nan,
-                         "recall": n_pair_sp / n_pairs if n_pairs else np.nan})
+    summary_rows.append(
+        {
+            "category": "pair_cooccurrence",
+            "n_planted": n_pairs,
+            "n_called": int(len(sig_edges)),
+            "tp_calls": np.nan,
+            "n_recovered": n_pair_cooc,
+            "precision": np.nan,
+            "recall": n_pair_cooc / n_pairs if n_pairs else np.nan,
+        }
+    )
+    summary_rows.append(
+        {
+            "category": "pair_spacing",
+            "n_planted": n_pairs,
+            "n_called": int(len(pref)),
+            "tp_calls": np.nan,
+            "n_recovered": n_pair_sp,
+            "precision": np.nan,
+            "recall": n_pair_sp / n_pairs if n_pairs else np.nan,
+        }
+    )
     return pd.DataFrame(summary_rows), pd.DataFrame(match_rows)
 
 
-def recovery_stage(data_dir: str | Path, motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[str, Any]) -> pd.DataFrame:
+def recovery_stage(
+    data_dir: str | Path, motifs_dir: str | Path, out_dir: str | Path, grammar_cfg: dict[str, Any]
+) -> pd.DataFrame:
     """Score the grammar tables of ``motifs_dir`` against the data set's ground truth.
 
     Writes ``recovery.tsv`` and ``recovery_matches.tsv`` (:class:`promoter_cr.layout.MotifFiles`)
@@ -326,8 +385,14 @@ def recovery_stage(data_dir: str | Path, motifs_dir: str | Path, out_dir: str | 
     extra = load_jaspar_ids(gt["jaspar_release"], missing) if missing else []
     planted = [have[w] for w in wanted if w in have] + extra
     recovery, matches = score_recovery(
-        gt, tables["activity"], tables["cooccurrence"], tables["spacing"], motifs, planted,
-        tomtom_threshold=float(grammar_cfg["tomtom_threshold"]), fdr=float(grammar_cfg["fdr"]),
+        gt,
+        tables["activity"],
+        tables["cooccurrence"],
+        tables["spacing"],
+        motifs,
+        planted,
+        tomtom_threshold=float(grammar_cfg["tomtom_threshold"]),
+        fdr=float(grammar_cfg["fdr"]),
     )
     write_tsv(out.recovery, recovery)
     write_tsv(out.recovery_matches, matches)

@@ -40,8 +40,18 @@ from promoter_cr.motifs.database import Motif
 log = logging.getLogger(__name__)
 
 HIT_COLUMNS = [
-    "gene_id", "gene_index", "cluster", "motif_id", "motif_name", "start", "end",
-    "strand", "score", "p_value", "contribution", "null_contribution",
+    "gene_id",
+    "gene_index",
+    "cluster",
+    "motif_id",
+    "motif_name",
+    "start",
+    "end",
+    "strand",
+    "score",
+    "p_value",
+    "contribution",
+    "null_contribution",
 ]
 
 
@@ -144,7 +154,9 @@ def null_starts(
 def _dict_array(codes: np.ndarray, values: Sequence[str]):
     import pyarrow as pa
 
-    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(values), type=pa.string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(values), type=pa.string())
+    )
 
 
 def hits_schema():
@@ -152,11 +164,22 @@ def hits_schema():
     import pyarrow as pa
 
     d = pa.dictionary(pa.int32(), pa.string())
-    return pa.schema([
-        ("gene_id", d), ("gene_index", pa.int32()), ("cluster", d), ("motif_id", d), ("motif_name", d),
-        ("start", pa.int32()), ("end", pa.int32()), ("strand", d), ("score", pa.float32()),
-        ("p_value", pa.float64()), ("contribution", pa.float32()), ("null_contribution", pa.float32()),
-    ])
+    return pa.schema(
+        [
+            ("gene_id", d),
+            ("gene_index", pa.int32()),
+            ("cluster", d),
+            ("motif_id", d),
+            ("motif_name", d),
+            ("start", pa.int32()),
+            ("end", pa.int32()),
+            ("strand", d),
+            ("score", pa.float32()),
+            ("p_value", pa.float64()),
+            ("contribution", pa.float32()),
+            ("null_contribution", pa.float32()),
+        ]
+    )
 
 
 def scan_dataset(
@@ -194,7 +217,9 @@ def scan_dataset(
 
     n, length = sequences.shape
     if weighted_features.shape != (n, length):
-        raise InputDataError(None, f"weighted features have shape {weighted_features.shape}, sequences {sequences.shape}")
+        raise InputDataError(
+            None, f"weighted features have shape {weighted_features.shape}, sequences {sequences.shape}"
+        )
     if len(gene_ids) != n or len(clusters) != n:
         raise ValueError("gene_ids and clusters must have one entry per sequence row")
     gene_ids = [str(g) for g in gene_ids]
@@ -296,7 +321,14 @@ def load_clusters(path: str | Path, gene_ids: Sequence[str]) -> np.ndarray:
     return out
 
 
-def scan_stage(data_dir: str | Path, attr_dir: str | Path, clusters_dir: str | Path | None, out_dir: str | Path, motif_cfg: dict, grammar_cfg: dict) -> dict:
+def scan_stage(
+    data_dir: str | Path,
+    attr_dir: str | Path,
+    clusters_dir: str | Path | None,
+    out_dir: str | Path,
+    motif_cfg: dict,
+    grammar_cfg: dict,
+) -> dict:
     """The scan stage: motif set, gene clusters and hits of every gene, written to ``out_dir``.
 
     Writes (:class:`promoter_cr.layout.MotifFiles`) ``motifs.meme`` (the scanned set),
@@ -326,11 +358,20 @@ def scan_stage(data_dir: str | Path, attr_dir: str | Path, clusters_dir: str | P
     out.dir.mkdir(parents=True, exist_ok=True)
     write_meme(motifs, out.meme)
     write_tsv(out.gene_clusters, pd.DataFrame({"gene_id": gene_ids, "cluster": clusters}))
-    log.info("scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"])
+    log.info(
+        "scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"]
+    )
     summary = scan_dataset(
-        ds.sequences, wf, gene_ids, clusters, motifs, out.hits,
-        threshold=float(motif_cfg["p_threshold"]), batch_genes=int(motif_cfg["batch_genes"]),
-        null_max_shift=int(grammar_cfg["null_max_shift"]), seed=int(grammar_cfg["seed"]),
+        ds.sequences,
+        wf,
+        gene_ids,
+        clusters,
+        motifs,
+        out.hits,
+        threshold=float(motif_cfg["p_threshold"]),
+        batch_genes=int(motif_cfg["batch_genes"]),
+        null_max_shift=int(grammar_cfg["null_max_shift"]),
+        seed=int(grammar_cfg["seed"]),
     )
     write_json(out.scan_summary, summary)
     log.info("%d hits written to %s", summary["n_hits"], out.hits)

@@ -41,8 +41,18 @@ log = logging.getLogger(__name__)
 
 ORIENTATIONS = ["++", "+-", "-+", "--"]
 SPACING_COLUMNS = [
-    "motif_a", "motif_b", "motif_a_name", "motif_b_name", "orientation", "spacing", "observed",
-    "expected", "null_lo", "null_hi", "p_value", "q_value",
+    "motif_a",
+    "motif_b",
+    "motif_a_name",
+    "motif_b_name",
+    "orientation",
+    "spacing",
+    "observed",
+    "expected",
+    "null_lo",
+    "null_hi",
+    "p_value",
+    "q_value",
 ]
 PERIODS = np.round(np.arange(10.0, 11.0001, 0.1), 1)
 
@@ -139,8 +149,16 @@ def pair_spacing(
         new_start = np.floor(rng.random((n, gene.size)) * hi[None, :]).astype(np.int64)
         grp = np.repeat(np.arange(n), gene.size)
         null[s0:s1] = sweep_spacing_counts(
-            np.tile(gene, n), new_start.ravel(), np.tile(minus, n), np.tile(is_b, n), wa, wb, max_spacing, same,
-            n_groups=n, group=grp,
+            np.tile(gene, n),
+            new_start.ravel(),
+            np.tile(minus, n),
+            np.tile(is_b, n),
+            wa,
+            wb,
+            max_spacing,
+            same,
+            n_groups=n,
+            group=grp,
         )
     return observed, null
 
@@ -156,12 +174,17 @@ def spacing_rows(observed: np.ndarray, null: np.ndarray, max_spacing: int) -> pd
     hi = np.percentile(null, 95, axis=0) if s else np.zeros((4, width))
     mu = np.maximum(expected, 0.5 / max(s, 1))
     p = poisson.sf(observed - 1, mu)
-    return pd.DataFrame({
-        "orientation": np.repeat(ORIENTATIONS, width),
-        "spacing": np.tile(np.arange(-max_spacing, max_spacing + 1), 4),
-        "observed": observed.ravel(), "expected": expected.ravel(),
-        "null_lo": lo.ravel(), "null_hi": hi.ravel(), "p_value": p.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            "orientation": np.repeat(ORIENTATIONS, width),
+            "spacing": np.tile(np.arange(-max_spacing, max_spacing + 1), 4),
+            "observed": observed.ravel(),
+            "expected": expected.ravel(),
+            "null_lo": lo.ravel(),
+            "null_hi": hi.ravel(),
+            "p_value": p.ravel(),
+        }
+    )
 
 
 def periodicity_stat(hist: np.ndarray, expected: np.ndarray, d_min: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +199,7 @@ def periodicity_stat(hist: np.ndarray, expected: np.ndarray, d_min: int) -> tupl
     dd = d[use].astype(np.float64)
     basis = np.exp(-2j * np.pi * dd[None, :] / PERIODS[:, None])  # (P, D')
     amp = r @ basis.T  # (..., P)
-    denom = np.maximum((r ** 2).sum(axis=-1, keepdims=True) * max(dd.size, 1), 1e-12)
+    denom = np.maximum((r**2).sum(axis=-1, keepdims=True) * max(dd.size, 1), 1e-12)
     power = np.abs(amp) ** 2 / denom
     k = power.argmax(axis=-1)
     return power.max(axis=-1), PERIODS[k]
@@ -198,12 +221,23 @@ def periodicity_row(observed: np.ndarray, null: np.ndarray, max_spacing: int, d_
     exp = h_null.mean(axis=0) if len(h_null) else np.zeros_like(h_obs, dtype=float)
     n_pairs = int(h_obs[d_min:].sum())
     if n_pairs == 0 or len(h_null) == 0:
-        return {"n_pairs": n_pairs, "best_period": np.nan, "power": np.nan, "null_mean_power": np.nan, "p_value": np.nan}
+        return {
+            "n_pairs": n_pairs,
+            "best_period": np.nan,
+            "power": np.nan,
+            "null_mean_power": np.nan,
+            "p_value": np.nan,
+        }
     p_obs, per = periodicity_stat(h_obs, exp, d_min)
     p_null, _ = periodicity_stat(h_null, exp, d_min)
     p = (1 + int((p_null >= p_obs).sum())) / (len(p_null) + 1)
-    return {"n_pairs": n_pairs, "best_period": float(per), "power": float(p_obs),
-            "null_mean_power": float(p_null.mean()), "p_value": p}
+    return {
+        "n_pairs": n_pairs,
+        "best_period": float(per),
+        "power": float(p_obs),
+        "null_mean_power": float(p_null.mean()),
+        "p_value": p,
+    }
 
 
 def spacing_analysis(
@@ -228,7 +262,9 @@ def spacing_analysis(
         empty = {"gene": np.zeros(0, np.int64), "start": np.zeros(0, np.int64), "minus": np.zeros(0, bool)}
         ha, hb = hits.get(a, empty), hits.get(b, empty)
         same = a == b
-        obs, null = pair_spacing(ha, hb, widths[a], widths[b], length, max_spacing=max_spacing, shuffles=shuffles, seed=seed + k, same=same)
+        obs, null = pair_spacing(
+            ha, hb, widths[a], widths[b], length, max_spacing=max_spacing, shuffles=shuffles, seed=seed + k, same=same
+        )
         rows = spacing_rows(obs, null, max_spacing)
         if same:
             rows = rows[rows["spacing"] >= 0]
@@ -246,7 +282,20 @@ def spacing_analysis(
         spacing["q_value"] = bh_qvalues(spacing["p_value"].to_numpy())
     else:
         spacing = pd.DataFrame(columns=SPACING_COLUMNS)
-    periodicity = pd.DataFrame(per_rows, columns=["motif_a", "motif_b", "motif_a_name", "motif_b_name", "n_pairs", "best_period", "power", "null_mean_power", "p_value"])
+    periodicity = pd.DataFrame(
+        per_rows,
+        columns=[
+            "motif_a",
+            "motif_b",
+            "motif_a_name",
+            "motif_b_name",
+            "n_pairs",
+            "best_period",
+            "power",
+            "null_mean_power",
+            "p_value",
+        ],
+    )
     periodicity["q_value"] = bh_qvalues(periodicity["p_value"].to_numpy(dtype=float)) if len(periodicity) else []
     return spacing[SPACING_COLUMNS], periodicity
 

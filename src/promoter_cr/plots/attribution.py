@@ -36,7 +36,9 @@ def plot_faithfulness(per_gene: pd.DataFrame, summary: pd.DataFrame | None, stem
     methods = list(dict.fromkeys(per_gene["method"]))
     labels = [METHOD_LABELS.get(m, m) for m in methods]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-    for ax, metric, title in zip(axes, ("pearson", "spearman", "topk_overlap"), ("Pearson r", "Spearman rho", "top-k overlap")):
+    for ax, metric, title in zip(
+        axes, ("pearson", "spearman", "topk_overlap"), ("Pearson r", "Spearman rho", "top-k overlap")
+    ):
         groups = [per_gene.loc[per_gene["method"] == m, metric].to_numpy(dtype=float) for m in methods]
         _box_strip(ax, groups, labels)
         ax.set_title(f"{title} with CR weighted features")
@@ -65,7 +67,15 @@ def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[
     for i, c in enumerate(classes):
         sub = has[has["class"] == c]
         if len(sub):
-            ax.scatter(sub["site_fraction_of_length"], sub["contribution_fraction"], s=8, alpha=0.5, lw=0, color=PALETTE[i % len(PALETTE)], label=f"class {c}")
+            ax.scatter(
+                sub["site_fraction_of_length"],
+                sub["contribution_fraction"],
+                s=8,
+                alpha=0.5,
+                lw=0,
+                color=PALETTE[i % len(PALETTE)],
+                label=f"class {c}",
+            )
     hi = max(float(has["site_fraction_of_length"].max()) * 1.15, 0.05) if len(has) else 1.0
     ax.plot([0, hi], [0, hi], color=NEUTRAL, ls="--", lw=0.8, label="no enrichment")
     ax.set_xlim(0, hi)
@@ -73,7 +83,9 @@ def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[
     ax.set_xlabel("active planted sites: share of sequence length")
     ax.set_ylabel("share of |contribution| inside the sites")
     if len(has):
-        ax.set_title(f"mean {has['contribution_fraction'].mean():.0%} of |contribution| in {has['site_fraction_of_length'].mean():.1%} of the sequence")
+        ax.set_title(
+            f"mean {has['contribution_fraction'].mean():.0%} of |contribution| in {has['site_fraction_of_length'].mean():.1%} of the sequence"
+        )
     ax.legend(loc="lower right", markerscale=2)
     ax = axes[1]
     groups = [has.loc[has["class"] == c, "contribution_fraction"].to_numpy(dtype=float) for c in classes]
@@ -82,7 +94,13 @@ def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[
         _box_strip(ax, [groups[i] for i in keep], [f"class {classes[i]}" for i in keep])
         for j, i in enumerate(keep):
             share = has.loc[has["class"] == classes[i], "site_fraction_of_length"].mean()
-            ax.plot([j + 0.7, j + 1.3], [share, share], color=ACTIVATING, lw=1.5, label="site share of length" if j == 0 else None)
+            ax.plot(
+                [j + 0.7, j + 1.3],
+                [share, share],
+                color=ACTIVATING,
+                lw=1.5,
+                label="site share of length" if j == 0 else None,
+            )
         ax.legend(loc="upper right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of |contribution| inside the sites")
@@ -103,5 +121,9 @@ def plot_attribution(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> 
     summary = pd.read_csv(require(attr.faithfulness_summary), sep="\t")
     paths = plot_faithfulness(per_gene, summary, figure_stem(out_dir, "faithfulness"), fig_cfg)
     if lay.data.ground_truth.exists():
-        paths += plot_planted_mass(pd.read_csv(require(attr.planted_mass), sep="\t", dtype={"gene_id": str}), figure_stem(out_dir, "planted_mass"), fig_cfg)
+        paths += plot_planted_mass(
+            pd.read_csv(require(attr.planted_mass), sep="\t", dtype={"gene_id": str}),
+            figure_stem(out_dir, "planted_mass"),
+            fig_cfg,
+        )
     return paths

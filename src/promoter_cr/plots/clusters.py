@@ -93,7 +93,9 @@ def binned(tracks: np.ndarray, rows: np.ndarray, bin_size: int) -> np.ndarray:
     return out
 
 
-def plot_heatmap(tracks: np.ndarray, assign: pd.DataFrame, bin_size: int, tss: int, stem: Path, fig_cfg: dict) -> list[Path]:
+def plot_heatmap(
+    tracks: np.ndarray, assign: pd.DataFrame, bin_size: int, tss: int, stem: Path, fig_cfg: dict
+) -> list[Path]:
     """Heatmap of binned tracks, genes grouped by cluster (a sample of at most MAX_HEATMAP_ROWS genes)."""
     rows = _heatmap_rows(assign, MAX_HEATMAP_ROWS)
     mat = binned(tracks, rows, bin_size)
@@ -107,7 +109,14 @@ def plot_heatmap(tracks: np.ndarray, assign: pd.DataFrame, bin_size: int, tss: i
     from matplotlib.colors import ListedColormap
 
     k = int(clusters.max()) + 1 if len(clusters) else 1
-    side.imshow(clusters[:, None], aspect="auto", cmap=ListedColormap([_colour(c) for c in range(k)]), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
+    side.imshow(
+        clusters[:, None],
+        aspect="auto",
+        cmap=ListedColormap([_colour(c) for c in range(k)]),
+        vmin=-0.5,
+        vmax=k - 0.5,
+        interpolation="nearest",
+    )
     side.set_xticks([])
     bounds = np.flatnonzero(np.diff(clusters)) + 1
     for b in bounds:
@@ -138,7 +147,9 @@ def plot_expression(assign: pd.DataFrame, summary: dict, stem: Path, fig_cfg: di
     ax.set_xlabel("cluster")
     ax.set_ylabel("expression (label)")
     p = summary.get("kruskal_p")
-    ax.set_title("Expression per cluster" + (f"\nKruskal-Wallis p = {p:.2g}" if p is not None and np.isfinite(p) else ""))
+    ax.set_title(
+        "Expression per cluster" + (f"\nKruskal-Wallis p = {p:.2g}" if p is not None and np.isfinite(p) else "")
+    )
     fig.tight_layout()
     return save(fig, stem, fig_cfg)
 
@@ -175,8 +186,19 @@ def plot_clusters(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
     paths = plot_profiles(profiles, stats, tss, figure_stem(out_dir, "cluster_profiles"), fig_cfg)
     tracks = np.load(require(lay.attributions.weighted_features), mmap_mode="r")
     if len(tracks) != len(assign):
-        raise InputDataError(lay.attributions.weighted_features, f"{len(tracks)} tracks but {len(assign)} genes in {cl.assignments.name}")
-    paths += plot_heatmap(tracks, assign, int(summary["representation"]["bin_size"]), tss, figure_stem(out_dir, "cluster_heatmap"), fig_cfg)
+        raise InputDataError(
+            lay.attributions.weighted_features, f"{len(tracks)} tracks but {len(assign)} genes in {cl.assignments.name}"
+        )
+    paths += plot_heatmap(
+        tracks,
+        assign,
+        int(summary["representation"]["bin_size"]),
+        tss,
+        figure_stem(out_dir, "cluster_heatmap"),
+        fig_cfg,
+    )
     paths += plot_expression(assign, summary, figure_stem(out_dir, "cluster_expression"), fig_cfg)
-    paths += plot_k_selection(pd.read_csv(require(cl.k_selection), sep="\t"), summary, figure_stem(out_dir, "k_selection"), fig_cfg)
+    paths += plot_k_selection(
+        pd.read_csv(require(cl.k_selection), sep="\t"), summary, figure_stem(out_dir, "k_selection"), fig_cfg
+    )
     return paths

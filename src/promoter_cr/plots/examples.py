@@ -39,7 +39,11 @@ def read_hits_for(hits_path: Path, gene_ids: list[str]) -> pd.DataFrame:
     """Hits of ``gene_ids`` only, filtered while reading (the table may hold tens of millions of rows)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(hits_path, columns=["gene_id", "motif_id", "motif_name", "start", "end", "strand", "contribution"], filters=[("gene_id", "in", list(gene_ids))])
+    table = pq.read_table(
+        hits_path,
+        columns=["gene_id", "motif_id", "motif_name", "start", "end", "strand", "contribution"],
+        filters=[("gene_id", "in", list(gene_ids))],
+    )
     df = table.to_pandas()
     for col in ("gene_id", "motif_id", "motif_name", "strand"):
         df[col] = df[col].astype(str)
@@ -100,13 +104,27 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
             y = -1.15 * lim - 0.22 * lim * (lane % 3)
             colour = ACTIVATING if effect_of[h["motif_id"]] == "activating" else REPRESSIVE
             ax.plot([h["start"] - tss, h["end"] - tss], [y, y], color=colour, lw=4, solid_capstyle="butt")
-            ax.text((h["start"] + h["end"]) / 2 - tss, y - 0.06 * lim, f"{h['motif_name']}{'' if h['strand'] == '+' else '(-)'}", ha="center", va="top", fontsize=6)
+            ax.text(
+                (h["start"] + h["end"]) / 2 - tss,
+                y - 0.06 * lim,
+                f"{h['motif_name']}{'' if h['strand'] == '+' else '(-)'}",
+                ha="center",
+                va="top",
+                fontsize=6,
+            )
         row = assign.loc[assign["gene_id"] == gid].iloc[0]
         pred = attr.loc[attr["gene_id"] == gid, "prediction"].iloc[0]
-        ax.set_title(f"{gid}  cluster {row['cluster']}  observed {row['label']:.2f}  predicted {pred:.2f}", fontsize=9, loc="left")
+        ax.set_title(
+            f"{gid}  cluster {row['cluster']}  observed {row['label']:.2f}  predicted {pred:.2f}",
+            fontsize=9,
+            loc="left",
+        )
         ax.set_ylabel("contribution")
         ax.set_xlim(x[0], x[-1])
     axes[-1, 0].set_xlabel("position relative to TSS (bp)")
-    fig.suptitle("Weighted features of example promoters; beneath, the strongest called motif at each site (red: activating, blue: repressive)", fontsize=10)
+    fig.suptitle(
+        "Weighted features of example promoters; beneath, the strongest called motif at each site (red: activating, blue: repressive)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return save(fig, figure_stem(out_dir, "example_promoters"), fig_cfg)

@@ -47,11 +47,18 @@ def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: di
             lo, hi = np.nanmin([obs.min(), pred.min()]), np.nanmax([obs.max(), pred.max()])
             ax.plot([lo, hi], [lo, hi], color=NEUTRAL, lw=0.8, ls="--")
             r = np.corrcoef(obs, pred)[0, 1] if obs.std() > 0 and pred.std() > 0 else float("nan")
-            ax.text(0.03, 0.97, f"r = {r:.3f}\nsigned r$^2$ = {signed_r2(r):.3f}\nn = {len(p)}", transform=ax.transAxes, va="top", fontsize=9)
+            ax.text(
+                0.03,
+                0.97,
+                f"r = {r:.3f}\nsigned r$^2$ = {signed_r2(r):.3f}\nn = {len(p)}",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=9,
+            )
         ax.set_title(f"{name} ({split})")
         ax.set_xlabel("observed")
         ax.set_ylabel("predicted")
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
     return save(fig, out_stem, fig_cfg)
@@ -79,7 +86,7 @@ def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg
             ax.set_xscale("log")
             ax.set_xlabel("ridge alpha")
             ax.set_ylabel("valid MSE")
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
     return save(fig, out_stem, fig_cfg)

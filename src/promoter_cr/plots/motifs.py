@@ -50,13 +50,26 @@ def plot_volcano(activity: pd.DataFrame, stem: Path, fmt, dpi, n_labels: int = 1
         explained = (a["effect"] == "none") & (marginal != "none")
         for eff in ("none", "repressive", "activating"):
             s = a[(a["effect"] == eff) & ~explained]
-            ax.scatter(s["effect_size"], s["y"], s=10 if eff == "none" else 22, c=EFFECT_COLOURS[eff],
-                       alpha=0.5 if eff == "none" else 0.9, label=f"{eff} ({len(s)})", edgecolors="none")
+            ax.scatter(
+                s["effect_size"],
+                s["y"],
+                s=10 if eff == "none" else 22,
+                c=EFFECT_COLOURS[eff],
+                alpha=0.5 if eff == "none" else 0.9,
+                label=f"{eff} ({len(s)})",
+                edgecolors="none",
+            )
         s = a[explained]
         if len(s):
-            ax.scatter(s["effect_size"], s["y"], s=14, facecolors="none",
-                       edgecolors=[EFFECT_COLOURS[e] for e in marginal[explained]], alpha=0.7,
-                       label=f"explained by an overlapping call ({len(s)})")
+            ax.scatter(
+                s["effect_size"],
+                s["y"],
+                s=14,
+                facecolors="none",
+                edgecolors=[EFFECT_COLOURS[e] for e in marginal[explained]],
+                alpha=0.7,
+                label=f"explained by an overlapping call ({len(s)})",
+            )
         top = a[a["effect"] != "none"].nlargest(n_labels, "y")
         for r in top.itertuples():
             ax.annotate(str(r.motif_name), (r.effect_size, r.y), fontsize=7, xytext=(3, 2), textcoords="offset points")
@@ -118,7 +131,9 @@ def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi) -
         names.setdefault(r.motif_a, r.motif_a_name)
         names.setdefault(r.motif_b, r.motif_b_name)
     pos = nx.spring_layout(g, seed=JITTER_SEED, weight="weight")
-    colours = [PALETTE[int(community.get(n, -1)) % len(PALETTE)] if community.get(n, -1) >= 0 else NEUTRAL for n in g.nodes]
+    colours = [
+        PALETTE[int(community.get(n, -1)) % len(PALETTE)] if community.get(n, -1) >= 0 else NEUTRAL for n in g.nodes
+    ]
     widths = [0.5 + 1.5 * min(d["weight"], 3) / 3 for _, _, d in g.edges(data=True)]
     nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.5, edge_color="0.5")
     nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=160)
@@ -142,7 +157,11 @@ def plot_spacing(spacing: pd.DataFrame, stem: Path, fmt, dpi, n_pairs: int = 6) 
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3 * rows), squeeze=False)
     for ax, r in zip(axes.ravel(), best.itertuples()):
-        s = spacing[(spacing["motif_a"] == r.motif_a) & (spacing["motif_b"] == r.motif_b) & (spacing["orientation"] == r.orientation)].sort_values("spacing")
+        s = spacing[
+            (spacing["motif_a"] == r.motif_a)
+            & (spacing["motif_b"] == r.motif_b)
+            & (spacing["orientation"] == r.orientation)
+        ].sort_values("spacing")
         x = s["spacing"].to_numpy()
         ax.fill_between(x, s["null_lo"], s["null_hi"], step="mid", color="0.8", label="null 5-95%")
         ax.step(x, s["expected"], where="mid", color="0.4", lw=0.8, label="null mean")
@@ -171,7 +190,14 @@ def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motif
     a = a.sort_values("q_value").head(n_motifs)
     if a.empty or not meme.exists():
         fig, ax = plt.subplots(figsize=(5, 3))
-        ax.text(0.5, 0.5, "no called motif" if meme.exists() else "motifs.meme is missing", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no called motif" if meme.exists() else "motifs.meme is missing",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return save_figure(fig, stem, fmt, dpi)
     pwms = {m.motif_id: m for m in read_meme(meme)}
@@ -210,6 +236,8 @@ def plot_motifs(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict[str, Any]
     paths = plot_volcano(activity, figure_stem(out_dir, "activity_volcano"), fmt, dpi)
     paths += plot_logos(activity, require(mdir.meme), figure_stem(out_dir, "motif_logos"), fmt, dpi)
     paths += plot_enrichment(_read(mdir.enrichment), figure_stem(out_dir, "enrichment_heatmap"), fmt, dpi)
-    paths += plot_network(_read(mdir.cooccurrence), _read(mdir.communities), figure_stem(out_dir, "cooccurrence_network"), fmt, dpi)
+    paths += plot_network(
+        _read(mdir.cooccurrence), _read(mdir.communities), figure_stem(out_dir, "cooccurrence_network"), fmt, dpi
+    )
     paths += plot_spacing(_read(mdir.spacing), figure_stem(out_dir, "spacing_histograms"), fmt, dpi)
     return paths

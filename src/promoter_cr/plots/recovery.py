@@ -34,7 +34,13 @@ def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
             vals = pd.to_numeric(rec[col], errors="coerce").to_numpy(dtype=float)
             ax.bar(idx + j * width - 0.4 + width / 2, np.nan_to_num(vals), width, label=col, color=PALETTE[j])
             for i, v in enumerate(vals):
-                ax.text(idx[i] + j * width - 0.4 + width / 2, (0 if np.isnan(v) else v) + 0.02, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", fontsize=7)
+                ax.text(
+                    idx[i] + j * width - 0.4 + width / 2,
+                    (0 if np.isnan(v) else v) + 0.02,
+                    "n/a" if np.isnan(v) else f"{v:.2f}",
+                    ha="center",
+                    fontsize=7,
+                )
         ax.set_xticks(idx, rec[label_col].astype(str), rotation=20, ha="right")
         ax.axhline(0.8, color=NEUTRAL, ls="--", lw=0.8)
         ax.set_ylim(0, 1.12)
@@ -61,7 +67,9 @@ def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
         ax.set_ylim(0, 1)
         ax.set_xlabel("planted sites' share of the sequence")
         ax.set_ylabel("share of |contribution|")
-        ax.set_title(f"Contribution inside planted sites\n(median {np.nanmedian(frac):.2f} vs share {np.nanmedian(share):.3f})")
+        ax.set_title(
+            f"Contribution inside planted sites\n(median {np.nanmedian(frac):.2f} vs share {np.nanmedian(share):.3f})"
+        )
         ax.legend(loc="lower right")
     else:
         ax.text(0.5, 0.5, "no planted-mass table", ha="center", va="center", transform=ax.transAxes)

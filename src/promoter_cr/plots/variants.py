@@ -37,15 +37,26 @@ def saturation_matrix(table: pd.DataFrame, gene_id: str) -> tuple[np.ndarray, np
     return positions, delta, first["ref"].to_numpy(dtype=object), first["ref_contribution"].to_numpy(dtype=float)
 
 
-def plot_saturation(table: pd.DataFrame, gene_id: str, stem: str | Path, fig_cfg: dict, title: str | None = None) -> list[Path]:
+def plot_saturation(
+    table: pd.DataFrame, gene_id: str, stem: str | Path, fig_cfg: dict, title: str | None = None
+) -> list[Path]:
     """Saturation-mutagenesis figure of ``gene_id`` (see the module docstring); returns the files written."""
     positions, delta, ref, wf = saturation_matrix(table, gene_id)
     n = len(positions)
     width = float(np.clip(2.5 + n * 0.06, 6, 18))
-    fig, (ax_t, ax_h) = plt.subplots(2, 1, figsize=(width, 4.2), sharex=True, gridspec_kw={"height_ratios": [1.2, 1], "hspace": 0.08})
+    fig, (ax_t, ax_h) = plt.subplots(
+        2, 1, figsize=(width, 4.2), sharex=True, gridspec_kw={"height_ratios": [1.2, 1], "hspace": 0.08}
+    )
     x = np.arange(n)
     if np.isfinite(wf).any():
-        ax_t.bar(x, np.nan_to_num(wf), width=1.0, color=np.where(wf >= 0, ACTIVATING, REPRESSIVE), lw=0, label="weighted feature (reference)")
+        ax_t.bar(
+            x,
+            np.nan_to_num(wf),
+            width=1.0,
+            color=np.where(wf >= 0, ACTIVATING, REPRESSIVE),
+            lw=0,
+            label="weighted feature (reference)",
+        )
     ism = -np.nanmean(delta, axis=0)
     ax_t.plot(x, ism, color="black", lw=0.8, label="-mean delta over alternatives")
     ax_t.axhline(0, color=NEUTRAL, lw=0.5)
@@ -53,7 +64,15 @@ def plot_saturation(table: pd.DataFrame, gene_id: str, stem: str | Path, fig_cfg
     ax_t.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, ncol=2)
     vmax = float(np.nanmax(np.abs(delta))) if np.isfinite(delta).any() else 1.0
     vmax = vmax if vmax > 0 else 1.0
-    im = ax_h.imshow(delta, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", extent=(-0.5, n - 0.5, 3.5, -0.5))
+    im = ax_h.imshow(
+        delta,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-vmax,
+        vmax=vmax,
+        interpolation="nearest",
+        extent=(-0.5, n - 0.5, 3.5, -0.5),
+    )
     ref_row = np.array([_BASES.index(b) if b in _BASES else -1 for b in ref])
     ok = ref_row >= 0
     ax_h.scatter(x[ok], ref_row[ok], s=min(12.0, 600.0 / max(n, 1)), color=NEUTRAL, marker="o", lw=0)

@@ -42,12 +42,13 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
-from promoter_cr.data.readers import parse_fasta_header
 from promoter_cr.data.dataset import validate_genes, write_dataset
+from promoter_cr.data.readers import parse_fasta_header
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
 
 log = logging.getLogger(__name__)
+
 
 def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Genes table (gene_id, [label_raw], [chrom, start, end, strand]), sequences and record names of a FASTA."""
@@ -60,7 +61,9 @@ def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, lis
         for (_, fields, _), record in zip(parsed, records):
             if label_field not in fields:
                 known = ", ".join(fields) or "none"
-                raise InputDataError(path, f"header has no field {label_field!r} for the label (fields: {known})", record=record)
+                raise InputDataError(
+                    path, f"header has no field {label_field!r} for the label (fields: {known})", record=record
+                )
             labels.append(fields[label_field])
         genes["label_raw"] = labels
     locs = [loc for _, _, loc in parsed]
@@ -71,7 +74,12 @@ def _read_fasta_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, lis
                 genes[col] = loc_df[col].to_numpy()
         if "chrom" in genes.columns and genes["chrom"].isna().any():
             i = int(np.flatnonzero(genes["chrom"].isna().to_numpy())[0])
-            log.warning("%s: %d records have no ::chrom:start-end location (first %s)", path, int(genes["chrom"].isna().sum()), records[i])
+            log.warning(
+                "%s: %d records have no ::chrom:start-end location (first %s)",
+                path,
+                int(genes["chrom"].isna().sum()),
+                records[i],
+            )
             genes = genes.drop(columns=[c for c in ("chrom", "start", "end", "strand") if c in genes.columns])
     return genes, seqs, records
 
@@ -92,7 +100,10 @@ def _read_table_input(path: Path, fc: dict[str, Any]) -> tuple[pd.DataFrame, lis
             if len(others) == 1:
                 label_col = others[0]
             else:
-                raise InputDataError(path, "cannot tell which column holds the label; set dataset.fasta.label_column or dataset.fasta.labels")
+                raise InputDataError(
+                    path,
+                    "cannot tell which column holds the label; set dataset.fasta.label_column or dataset.fasta.labels",
+                )
     if label_col is not None:
         genes["label_raw"] = df[label_col].to_numpy(dtype=object)
     if "chrom" in df.columns and "chrom" not in (seq_col, label_col, id_col):
@@ -104,7 +115,11 @@ def _join_labels(genes: pd.DataFrame, fc: dict[str, Any]) -> tuple[pd.DataFrame,
     """Attach ``label_raw`` from the separate label table (every id must be found)."""
     lpath = tables.require_file(fc["labels"], "dataset.fasta.labels (label table)")
     lab = tables.read_table(lpath, has_header=True)
-    id_col = tables.resolve_column(lab, fc["labels_id_column"], lpath, "labels id") if fc.get("labels_id_column") is not None else lab.columns[0]
+    id_col = (
+        tables.resolve_column(lab, fc["labels_id_column"], lpath, "labels id")
+        if fc.get("labels_id_column") is not None
+        else lab.columns[0]
+    )
     if fc.get("labels_value_column") is not None:
         val_col = tables.resolve_column(lab, fc["labels_value_column"], lpath, "labels value")
     elif "label" in lab.columns and "label" != id_col:
@@ -119,7 +134,11 @@ def _join_labels(genes: pd.DataFrame, fc: dict[str, Any]) -> tuple[pd.DataFrame,
     present = genes["gene_id"].isin(mapping.index)
     if not present.all():
         missing = genes.loc[~present, "gene_id"]
-        raise InputDataError(lpath, f"no label for {len(missing)} of {len(genes)} sequence ids (first: {missing.iloc[0]})", record=f"gene {missing.iloc[0]}")
+        raise InputDataError(
+            lpath,
+            f"no label for {len(missing)} of {len(genes)} sequence ids (first: {missing.iloc[0]})",
+            record=f"gene {missing.iloc[0]}",
+        )
     extra = int((~mapping.index.isin(genes["gene_id"])).sum())
     if extra:
         log.info("%s: %d label rows have no sequence and are ignored", lpath, extra)
@@ -148,7 +167,10 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             raise InputDataError(None, "give either dataset.fasta.label_column or dataset.fasta.labels, not both")
         genes, label_path = _join_labels(genes, fc)
     elif "label_raw" not in genes.columns:
-        raise InputDataError(path, "no labels: set dataset.fasta.label_column (a header field such as 'TPM') or dataset.fasta.labels (a label table)")
+        raise InputDataError(
+            path,
+            "no labels: set dataset.fasta.label_column (a header field such as 'TPM') or dataset.fasta.labels (a label table)",
+        )
     values = tables.to_numeric_labels(genes["label_raw"], label_path, ids=genes["gene_id"])
     genes["label"] = tables.log_transform(values, fc["log_transform"], label_path, ids=genes["gene_id"])
     genes = genes.drop(columns=["label_raw"])

@@ -87,7 +87,15 @@ def _read_raw_rows(path: Path, feature: str | None = None) -> pd.DataFrame:
     if not kept:
         return pd.DataFrame()
     try:
-        df = pd.read_csv(io.StringIO("\n".join(kept)), sep="\t", header=None, dtype=str, keep_default_na=False, na_filter=False, quoting=csv.QUOTE_NONE)
+        df = pd.read_csv(
+            io.StringIO("\n".join(kept)),
+            sep="\t",
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+        )
     except pd.errors.ParserError as exc:
         raise InputDataError(path, f"cannot parse the TSS table: {exc}") from None
     df.index = np.asarray(numbers, dtype=np.int64)
@@ -129,7 +137,11 @@ def _check_strand(strand: pd.Series, path: Path) -> None:
     bad = ~strand.isin(["+", "-"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(path, f"strand {strand.iloc[i]!r} is not '+' or '-' (a strand is needed to orient the promoter)", record=f"line {strand.index[i] + 1}")
+        raise InputDataError(
+            path,
+            f"strand {strand.iloc[i]!r} is not '+' or '-' (a strand is needed to orient the promoter)",
+            record=f"line {strand.index[i] + 1}",
+        )
 
 
 def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
@@ -150,7 +162,11 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
         raise InputDataError(path, "empty TSS table (no records)")
     if fmt == "bed":
         if raw.shape[1] < 6:
-            raise InputDataError(path, f"BED needs 6 columns (chrom, start, end, name, score, strand); found {raw.shape[1]}", record=f"line {raw.index[0] + 1}")
+            raise InputDataError(
+                path,
+                f"BED needs 6 columns (chrom, start, end, name, score, strand); found {raw.shape[1]}",
+                record=f"line {raw.index[0] + 1}",
+            )
         start = _int_column(raw[1], path, "BED start")
         end = _int_column(raw[2], path, "BED end")
         strand = raw[5].str.strip()
@@ -158,7 +174,9 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
         bad = np.flatnonzero((end <= start) | (start < 0))
         if bad.size:
             i = int(bad[0])
-            raise InputDataError(path, f"BED interval {start[i]}-{end[i]} is empty or negative", record=f"line {raw.index[i] + 1}")
+            raise InputDataError(
+                path, f"BED interval {start[i]}-{end[i]} is empty or negative", record=f"line {raw.index[i] + 1}"
+            )
         if gcfg["bed_tss"] == "center":
             tss = (start + end) // 2
         else:
@@ -166,14 +184,22 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
         ids = raw[3].str.strip()
     else:
         if raw.shape[1] < 9:
-            raise InputDataError(path, f"{fmt.upper()} needs 9 tab-separated columns; found {raw.shape[1]}", record=f"line {raw.index[0] + 1}")
+            raise InputDataError(
+                path,
+                f"{fmt.upper()} needs 9 tab-separated columns; found {raw.shape[1]}",
+                record=f"line {raw.index[0] + 1}",
+            )
         attr = re.escape(gcfg["gtf_id_attribute"])
         pattern = rf'(?:^|;)\s*{attr}\s+"([^"]*)"' if fmt == "gtf" else rf"(?:^|;)\s*{attr}=([^;]*)"
         ids = raw[8].str.extract(pattern, expand=False)
         missing = ids.isna().to_numpy()
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
-            raise InputDataError(path, f"record has no attribute {gcfg['gtf_id_attribute']!r} (dataset.genome.gtf_id_attribute)", record=f"line {raw.index[i] + 1}")
+            raise InputDataError(
+                path,
+                f"record has no attribute {gcfg['gtf_id_attribute']!r} (dataset.genome.gtf_id_attribute)",
+                record=f"line {raw.index[i] + 1}",
+            )
         ids = ids.str.strip()
         if fmt == "gff3":  # Ensembl GFF3 writes ID=gene:ENSG...
             ids = ids.str.replace(r"^(gene|transcript):", "", regex=True)
@@ -245,7 +271,9 @@ class Genome:
             try:
                 pysam.faidx(*args)
             except pysam.utils.SamtoolsError as exc:
-                raise InputDataError(self.path, f"cannot index the genome FASTA (malformed FASTA?): {str(exc).strip()}") from None
+                raise InputDataError(
+                    self.path, f"cannot index the genome FASTA (malformed FASTA?): {str(exc).strip()}"
+                ) from None
         try:
             self.fasta = pysam.FastaFile(str(self.path), **kwargs)
         except (OSError, ValueError) as exc:
@@ -269,13 +297,19 @@ class Genome:
         out = np.full(n, N_CODE, dtype=np.uint8)
         a, b = max(start, 0), min(end, self.lengths[ref])
         if b > a:
-            raw = np.frombuffer(self.fasta.fetch(reference=ref, start=a, end=b).encode("ascii", errors="replace"), dtype=np.uint8)
+            raw = np.frombuffer(
+                self.fasta.fetch(reference=ref, start=a, end=b).encode("ascii", errors="replace"), dtype=np.uint8
+            )
             codes = encode_bytes(raw)
             self.n_ambiguous += count_ambiguous(raw)
             bad = np.flatnonzero(codes == 255)
             if bad.size:
                 pos = a + int(bad[0])
-                raise InputDataError(self.path, f"invalid character {chr(raw[bad[0]])!r} in the genome (allowed: ACGT, N and IUPAC ambiguity codes)", record=f"{ref}:{pos + 1}")
+                raise InputDataError(
+                    self.path,
+                    f"invalid character {chr(raw[bad[0]])!r} in the genome (allowed: ACGT, N and IUPAC ambiguity codes)",
+                    record=f"{ref}:{pos + 1}",
+                )
             out[a - start : b - start] = codes
         return out
 
@@ -291,7 +325,9 @@ def window_bounds(tss: np.ndarray, strand: np.ndarray, upstream: int, downstream
     return start, start + upstream + downstream
 
 
-def extract_windows(genome: Genome, refs: np.ndarray, tss: np.ndarray, strand: np.ndarray, upstream: int, downstream: int) -> np.ndarray:
+def extract_windows(
+    genome: Genome, refs: np.ndarray, tss: np.ndarray, strand: np.ndarray, upstream: int, downstream: int
+) -> np.ndarray:
     """Windows of a block of genes: ``(b, upstream + downstream)`` uint8 codes, TSS at index ``upstream``."""
     start, end = window_bounds(tss, strand, upstream, downstream)
     block = np.empty((len(tss), upstream + downstream), dtype=np.uint8)
@@ -377,7 +413,12 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     labelled = tss["gene_id"].isin(expr.index).to_numpy()
     n_no_label = int((~labelled).sum())
     n_no_tss = int((~expr.index.isin(tss["gene_id"])).sum())
-    log.info("join on gene id: %d genes with TSS and label; %d TSS genes without a label (dropped); %d labelled genes without a TSS", int(labelled.sum()), n_no_label, n_no_tss)
+    log.info(
+        "join on gene id: %d genes with TSS and label; %d TSS genes without a label (dropped); %d labelled genes without a TSS",
+        int(labelled.sum()),
+        n_no_label,
+        n_no_tss,
+    )
     if not labelled.any():
         raise InputDataError(
             expr_path,
@@ -397,7 +438,9 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             names = sorted(set(bad["chrom"]))
             if gcfg["missing_chromosome"] == "skip":
                 n_skipped = int(unknown.sum())
-                log.warning("skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10]))
+                log.warning(
+                    "skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10])
+                )
                 genes, refs = genes[~unknown].reset_index(drop=True), refs[~unknown].reset_index(drop=True)
                 if len(genes) == 0:
                     raise InputDataError(fasta_path, "no gene left after skipping chromosomes absent from the genome")
@@ -425,12 +468,23 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         inputs, sums = tables.input_record({"fasta": fasta_path, "tss": tss_path, "expression": expr_path})
         meta = {
             "source": "genome",
-            "window": {"upstream": up, "downstream": down, "length": up + down, "coordinates": "tss column is 0-based; window [tss-upstream, tss+downstream) on +, reverse complement of [tss-downstream+1, tss+upstream+1) on -"},
+            "window": {
+                "upstream": up,
+                "downstream": down,
+                "length": up + down,
+                "coordinates": "tss column is 0-based; window [tss-upstream, tss+downstream) on +, reverse complement of [tss-downstream+1, tss+upstream+1) on -",
+            },
             "tss_index": up,
             "tss_format": detect_tss_format(tss_path, gcfg["tss_format"]),
             "bed_tss": gcfg["bed_tss"],
             "label": {"column": gcfg.get("expression_column"), "log_transform": gcfg["log_transform"]},
-            "join": {"tss_records": n_table, "genes": len(genes), "tss_without_label": n_no_label, "label_without_tss": n_no_tss, "skipped_missing_chromosome": n_skipped},
+            "join": {
+                "tss_records": n_table,
+                "genes": len(genes),
+                "tss_without_label": n_no_label,
+                "label_without_tss": n_no_tss,
+                "skipped_missing_chromosome": n_skipped,
+            },
             "inputs": inputs,
             "input_sha256": sums,
             "split": split_record,
@@ -448,7 +502,9 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     finally:
         genome.close()
     if genome.n_ambiguous:
-        log.warning("%s: %d IUPAC ambiguity bases in the promoter windows were read as N", fasta_path, genome.n_ambiguous)
+        log.warning(
+            "%s: %d IUPAC ambiguity bases in the promoter windows were read as N", fasta_path, genome.n_ambiguous
+        )
     log.info("genome source: %d genes, %d bp windows (TSS at index %d)", len(genes), up + down, up)
 
 
@@ -457,4 +513,6 @@ def _progress(it, total: int, desc: str):
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover
         return it
-    return tqdm(it, total=(total + BLOCK - 1) // BLOCK, desc=desc, unit="block", disable=total < 20 * BLOCK, mininterval=5)
+    return tqdm(
+        it, total=(total + BLOCK - 1) // BLOCK, desc=desc, unit="block", disable=total < 20 * BLOCK, mininterval=5
+    )

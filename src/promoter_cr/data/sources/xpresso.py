@@ -51,7 +51,9 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
         paths = {split: root / name for split, name in XPRESSO_FILES.items()}
         for p in paths.values():
             if not p.is_file():
-                raise InputDataError(p, "Xpresso h5 file not found (expected train.h5, valid.h5, test.h5 in dataset.xpresso.local_dir)")
+                raise InputDataError(
+                    p, "Xpresso h5 file not found (expected train.h5, valid.h5, test.h5 in dataset.xpresso.local_dir)"
+                )
         from promoter_cr.data.download import checksum_kwargs, verify_file
 
         for p in paths.values():
@@ -68,12 +70,19 @@ def locate_files(cfg: dict[str, Any]) -> dict[str, Path]:
     dl = cfg["download"]
     cache = download_dir(dl["cache_dir"], "xpresso")
     base = url if url.endswith("/") else url + "/"
-    return {split: fetch_to_cache(base + name, cache, dl, name=name, checksum=sums.get(name)) for split, name in XPRESSO_FILES.items()}
+    return {
+        split: fetch_to_cache(base + name, cache, dl, name=name, checksum=sums.get(name))
+        for split, name in XPRESSO_FILES.items()
+    }
 
 
 def _dataset(h5, path: Path, name: str):
     if name not in h5:
-        raise InputDataError(path, f"h5 file lacks dataset {name!r} (has: {', '.join(sorted(h5.keys())) or 'nothing'})", record=f"dataset {name}")
+        raise InputDataError(
+            path,
+            f"h5 file lacks dataset {name!r} (has: {', '.join(sorted(h5.keys())) or 'nothing'})",
+            record=f"dataset {name}",
+        )
     return h5[name]
 
 
@@ -86,7 +95,11 @@ def one_hot_to_codes(block: np.ndarray, path: Path, row0: int) -> np.ndarray:
     count = hot[..., 0] + hot[..., 1] + hot[..., 2] + hot[..., 3]  # (b, L) uint8
     if (count > 1).any():
         r, pos = np.argwhere(count > 1)[0]
-        raise InputDataError(path, f"'promoter' is not one-hot: {int(count[r, pos])} bases set at position {int(pos)}", record=f"gene row {row0 + int(r)}")
+        raise InputDataError(
+            path,
+            f"'promoter' is not one-hot: {int(count[r, pos])} bases set at position {int(pos)}",
+            record=f"gene row {row0 + int(r)}",
+        )
     codes = hot[..., 1] + 2 * hot[..., 2] + 3 * hot[..., 3]
     codes[count == 0] = N_CODE
     return codes.astype(np.uint8, copy=False)
@@ -105,18 +118,24 @@ def _inspect(path: Path, half_life: bool) -> tuple[int, int, pd.DataFrame]:
         names = _dataset(h5, path, "geneName")
         labels = _dataset(h5, path, "label")
         if prom.ndim != 3 or prom.shape[2] != 4:
-            raise InputDataError(path, f"dataset 'promoter' has shape {prom.shape}; expected (N, L, 4)", record="dataset promoter")
+            raise InputDataError(
+                path, f"dataset 'promoter' has shape {prom.shape}; expected (N, L, 4)", record="dataset promoter"
+            )
         n, length = int(prom.shape[0]), int(prom.shape[1])
         ids = np.asarray(names[()]).reshape(-1)
         lab = np.asarray(labels[()], dtype=np.float64).reshape(-1)
         for what, arr in (("geneName", ids), ("label", lab)):
             if len(arr) != n:
-                raise InputDataError(path, f"dataset {what!r} has {len(arr)} rows but 'promoter' has {n}", record=f"dataset {what}")
+                raise InputDataError(
+                    path, f"dataset {what!r} has {len(arr)} rows but 'promoter' has {n}", record=f"dataset {what}"
+                )
         genes = pd.DataFrame({"gene_id": [x.decode() if isinstance(x, bytes) else str(x) for x in ids], "label": lab})
         if half_life:
             data = np.asarray(_dataset(h5, path, "data")[()], dtype=np.float64)
             if data.ndim != 2 or len(data) != n:
-                raise InputDataError(path, f"dataset 'data' has shape {data.shape}; expected ({n}, F)", record="dataset data")
+                raise InputDataError(
+                    path, f"dataset 'data' has shape {data.shape}; expected ({n}, F)", record="dataset data"
+                )
             for j in range(data.shape[1]):
                 genes[f"hl_{j}"] = data[:, j]
     if n == 0:
@@ -140,7 +159,11 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     for split, path in paths.items():
         n, length, genes = _inspect(path, half_life)
         if stored_length is not None and length != stored_length:
-            raise InputDataError(path, f"promoter length {length} differs from {stored_length} in the other files", record="dataset promoter")
+            raise InputDataError(
+                path,
+                f"promoter length {length} differs from {stored_length} in the other files",
+                record="dataset promoter",
+            )
         stored_length = length
         genes["split"] = split
         parts.append(genes)
@@ -151,7 +174,11 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     tss_stored = stored_length // 2
     a, b = tss_stored + w0, tss_stored + w1
     if a < 0 or b > stored_length:
-        raise InputDataError(paths["train"], f"window {w0}..{w1} around the TSS (stored index {tss_stored}) exceeds the stored {stored_length} bp promoter", record="dataset promoter")
+        raise InputDataError(
+            paths["train"],
+            f"window {w0}..{w1} around the TSS (stored index {tss_stored}) exceeds the stored {stored_length} bp promoter",
+            record="dataset promoter",
+        )
     L = b - a
 
     split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=True, path=paths["train"])
@@ -160,7 +187,14 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     inputs, sums = tables.input_record({f"{s}_h5": p for s, p in paths.items()})
     meta = {
         "source": "xpresso",
-        "window": {"window_start": w0, "window_end": w1, "length": L, "stored_length": stored_length, "stored_tss_index": tss_stored, "crop": [a, b]},
+        "window": {
+            "window_start": w0,
+            "window_end": w1,
+            "length": L,
+            "stored_length": stored_length,
+            "stored_tss_index": tss_stored,
+            "crop": [a, b],
+        },
         "tss_index": -w0 if 0 <= -w0 < L else None,
         "extra_features": extra,
         "label": {"dataset": "label", "description": "log10(median RPKM + 0.1), z-scored (Xpresso)"},

@@ -102,9 +102,25 @@ from promoter_cr.motifs.database import Motif
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CLASS_TEMPLATES", "MAX_CLASSES", "N_SITES", "REFERENCE_REGIONS", "build", "class_definitions", "class_regions",
-    "composition", "load_simulation_motifs", "markov_chain", "motif_ids", "pair_instances", "planted_function",
-    "resolve_geometry", "scan_scores", "score_threshold", "simulate", "site_scores", "stray_matches",
+    "CLASS_TEMPLATES",
+    "MAX_CLASSES",
+    "N_SITES",
+    "REFERENCE_REGIONS",
+    "build",
+    "class_definitions",
+    "class_regions",
+    "composition",
+    "load_simulation_motifs",
+    "markov_chain",
+    "motif_ids",
+    "pair_instances",
+    "planted_function",
+    "resolve_geometry",
+    "scan_scores",
+    "score_threshold",
+    "simulate",
+    "site_scores",
+    "stray_matches",
 ]
 
 
@@ -151,14 +167,20 @@ def simulate(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> tuple[np.ndar
     scrub_p = sim_cfg.get("scrub_p")
     pools = {}
     for m in motif_ids(sim_cfg):
-        avoid = [] if scrub_p is None else [(motifs[o].pwm, score_threshold(motifs[o].pwm, scrub_p)) for o in motif_ids(sim_cfg) if o != m]
+        avoid = (
+            []
+            if scrub_p is None
+            else [(motifs[o].pwm, score_threshold(motifs[o].pwm, scrub_p)) for o in motif_ids(sim_cfg) if o != m]
+        )
         pools[m] = SitePool(motifs[m], float(sim_cfg["sharpen"]), sim_cfg.get("site_p"), rng_sites, avoid)
     maker = GeneMaker(sim_cfg, motifs, regions, pools, rng_place)
     plants = [maker.make(CLASS_TEMPLATES[c][1], codes[i]) for i, c in enumerate(classes)]
 
     planted_motifs = {m: motifs[m] for m in motif_ids(sim_cfg)}
     if sim_cfg.get("scrub_p") is not None:
-        scrub(codes, plants, classes, planted_motifs, float(sim_cfg["scrub_p"]), zones, chains, maker, rng_bg, rng_scrub)
+        scrub(
+            codes, plants, classes, planted_motifs, float(sim_cfg["scrub_p"]), zones, chains, maker, rng_bg, rng_scrub
+        )
 
     gt_motifs = _ground_truth_motifs(sim_cfg, motifs)
     ids = [f"sim{i:0{max(5, len(str(N - 1)))}d}" for i in range(N)]
@@ -194,17 +216,42 @@ def simulate(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> tuple[np.ndar
 def _ground_truth_motifs(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list[dict[str, Any]]:
     out = []
     for mid in sim_cfg["activators"]:
-        out.append({"motif_id": mid, "name": motifs[mid].name, "role": "activator", "effect": float(sim_cfg["activator_effect"]), "width": motifs[mid].width})
+        out.append(
+            {
+                "motif_id": mid,
+                "name": motifs[mid].name,
+                "role": "activator",
+                "effect": float(sim_cfg["activator_effect"]),
+                "width": motifs[mid].width,
+            }
+        )
     for mid in sim_cfg["repressors"]:
-        out.append({"motif_id": mid, "name": motifs[mid].name, "role": "repressor", "effect": -float(sim_cfg["repressor_effect"]), "width": motifs[mid].width})
+        out.append(
+            {
+                "motif_id": mid,
+                "name": motifs[mid].name,
+                "role": "repressor",
+                "effect": -float(sim_cfg["repressor_effect"]),
+                "width": motifs[mid].width,
+            }
+        )
     seen = set()
     for p in sim_cfg["pairs"]:
         for mid in (p["a"], p["b"]):
             if mid not in seen:
                 seen.add(mid)
                 # a pair member has no effect alone; its effect is the pair's, realised only jointly
-                out.append({"motif_id": mid, "name": motifs[mid].name, "role": "pair", "effect": float(p["effect"]), "width": motifs[mid].width})
+                out.append(
+                    {
+                        "motif_id": mid,
+                        "name": motifs[mid].name,
+                        "role": "pair",
+                        "effect": float(p["effect"]),
+                        "width": motifs[mid].width,
+                    }
+                )
     return out
+
 
 def _easy(sim_cfg: dict[str, Any]) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any], dict[str, Any], list[str]]:
     """The easy preset: codes, genes, ground truth, meta.json ``simulate`` block, annotation columns."""
@@ -256,4 +303,12 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         write_json(DataFiles(tmp).ground_truth, gt)
         write_dataset(tmp, codes, genes, meta)
     comp = sim_meta["observed_composition"]
-    log.info("simulated (%s) %d genes x %d bp into %s (GC %.3f, CpG o/e %.3f)", sim_cfg["preset"], len(genes), L, out_dir, comp["gc"], comp["cpg_ratio"])
+    log.info(
+        "simulated (%s) %d genes x %d bp into %s (GC %.3f, CpG o/e %.3f)",
+        sim_cfg["preset"],
+        len(genes),
+        L,
+        out_dir,
+        comp["gc"],
+        comp["cpg_ratio"],
+    )

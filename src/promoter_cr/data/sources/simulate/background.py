@@ -34,7 +34,9 @@ def markov_chain(gc: float, cpg_ratio: float) -> tuple[np.ndarray, np.ndarray]:
     dinuc[_BASE_C, _BASE_A] += d
     dinuc[_BASE_T, _BASE_G] += d
     if (dinuc < 0).any():
-        raise ConfigError(f"invalid config: dataset.simulate: no Markov chain has GC fraction {gc} and CpG observed/expected {cpg_ratio}")
+        raise ConfigError(
+            f"invalid config: dataset.simulate: no Markov chain has GC fraction {gc} and CpG observed/expected {cpg_ratio}"
+        )
     return pi, dinuc / pi[:, None]
 
 
@@ -53,7 +55,9 @@ def composition(codes: np.ndarray) -> dict[str, float]:
     return {"gc": float(c + g), "cpg_ratio": float(cg / (c * g)) if c * g > 0 else float("nan")}
 
 
-def sample_chain(n: int, zones: np.ndarray, chains: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator) -> np.ndarray:
+def sample_chain(
+    n: int, zones: np.ndarray, chains: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
+) -> np.ndarray:
     """Sample ``(n, L)`` uint8 codes; position ``j`` uses chain ``zones[j]`` (``(L,)`` int)."""
     L = len(zones)
     cum_pi = [np.cumsum(p) for p, _ in chains]
@@ -68,7 +72,9 @@ def sample_chain(n: int, zones: np.ndarray, chains: Sequence[tuple[np.ndarray, n
     return out
 
 
-def resample_positions(codes: np.ndarray, mask: np.ndarray, zones: np.ndarray, chains, rng: np.random.Generator) -> None:
+def resample_positions(
+    codes: np.ndarray, mask: np.ndarray, zones: np.ndarray, chains, rng: np.random.Generator
+) -> None:
     """Redraw ``codes[mask]`` in place from the chain, left to right, conditioned on the left neighbour.
 
     ``codes`` ``(N, L)`` uint8, ``mask`` ``(N, L)`` bool.

@@ -40,10 +40,16 @@ N_SITES: dict[str, tuple[int, int]] = {"activators": (2, 2), "repressors": (2, 2
 #: minimum number of free bases between two separately placed elements
 MIN_GAP = 2
 #: decoy kinds and their probabilities
-DECOY_KINDS: tuple[tuple[str, float], ...] = (("half_a", 0.35), ("half_b", 0.35), ("wrong_spacing", 0.2), ("wrong_orientation", 0.1))
+DECOY_KINDS: tuple[tuple[str, float], ...] = (
+    ("half_a", 0.35),
+    ("half_b", 0.35),
+    ("wrong_spacing", 0.2),
+    ("wrong_orientation", 0.1),
+)
 #: wrong spacings of decoy pairs differ from the true one by 2..DECOY_MAX_SHIFT bp
 DECOY_MIN_SHIFT = 2
 DECOY_MAX_SHIFT = 20
+
 
 def resolve_geometry(sim_cfg: dict[str, Any]) -> tuple[int, int]:
     """``(length, tss_index)``; the TSS defaults to ``round(2 * length / 3)``."""
@@ -51,7 +57,9 @@ def resolve_geometry(sim_cfg: dict[str, Any]) -> tuple[int, int]:
     tss = sim_cfg.get("tss_index")
     tss = int(round(2 * L / 3)) if tss is None else int(tss)
     if not 0 < tss < L:
-        raise ConfigError(f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})")
+        raise ConfigError(
+            f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})"
+        )
     return L, tss
 
 
@@ -89,19 +97,34 @@ def class_definitions(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list
         return f"{lo}" if lo == hi else f"{lo}-{hi}"
 
     parts = {
-        "activators": lambda: f"{count('activators')} activator sites (each one of {names(sim_cfg['activators'])}; "
-        f"+{sim_cfg['activator_effect']:g} each) at {rel('activators')}",
-        "repressors": lambda: f"{count('repressors')} repressor sites (each one of {names(sim_cfg['repressors'])}; "
-        f"-{sim_cfg['repressor_effect']:g} each) at {rel('repressors')}",
-        "pair": lambda: "one cooperating pair ("
-        + "; ".join(f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing {p['spacing']} {p['orientation']} +{p['effect']:g}" for p in sim_cfg["pairs"])
-        + f") at {rel('pair')}",
+        "activators": lambda: (
+            f"{count('activators')} activator sites (each one of {names(sim_cfg['activators'])}; "
+            f"+{sim_cfg['activator_effect']:g} each) at {rel('activators')}"
+        ),
+        "repressors": lambda: (
+            f"{count('repressors')} repressor sites (each one of {names(sim_cfg['repressors'])}; "
+            f"-{sim_cfg['repressor_effect']:g} each) at {rel('repressors')}"
+        ),
+        "pair": lambda: (
+            "one cooperating pair ("
+            + "; ".join(
+                f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing {p['spacing']} {p['orientation']} +{p['effect']:g}"
+                for p in sim_cfg["pairs"]
+            )
+            + f") at {rel('pair')}"
+        ),
     }
     out = []
     for c in range(int(sim_cfg["n_classes"])):
         name, kinds = CLASS_TEMPLATES[c]
         desc = "; ".join(parts[k]() for k in kinds) if kinds else "no functional element"
-        out.append({"class": c, "name": name, "description": desc + "; plus decoys (pair halves alone or misarranged, no effect)"})
+        out.append(
+            {
+                "class": c,
+                "name": name,
+                "description": desc + "; plus decoys (pair halves alone or misarranged, no effect)",
+            }
+        )
     return out
 
 
@@ -137,7 +160,9 @@ def _fetch(release: str, mid: str, key: str) -> Motif:
             warnings.simplefilter("ignore")  # pyjaspar warns before failing; the error below says it all
             (m,) = load_jaspar_ids(release, [mid])
     except Exception as exc:  # pyjaspar raises ValueError / AttributeError for unknown ids / releases
-        raise ConfigError(f"invalid config: key '{key}': JASPAR matrix id {mid!r} could not be loaded from {release}: {exc}") from exc
+        raise ConfigError(
+            f"invalid config: key '{key}': JASPAR matrix id {mid!r} could not be loaded from {release}: {exc}"
+        ) from exc
     return Motif(mid, m.name, m.pwm)
 
 
@@ -149,15 +174,23 @@ def check_config(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> None:
     if missing:
         raise ConfigError(f"invalid config: dataset.simulate: no matrix given for motif(s) {missing}")
     roles: dict[str, str] = {}
-    for key, ids in (("activators", sim_cfg["activators"]), ("repressors", sim_cfg["repressors"]), ("pairs", [x for p in sim_cfg["pairs"] for x in (p["a"], p["b"])])):
+    for key, ids in (
+        ("activators", sim_cfg["activators"]),
+        ("repressors", sim_cfg["repressors"]),
+        ("pairs", [x for p in sim_cfg["pairs"] for x in (p["a"], p["b"])]),
+    ):
         for mid in ids:
             if roles.get(mid, key) != key:
-                raise ConfigError(f"invalid config: dataset.simulate: motif {mid} appears in both '{roles[mid]}' and '{key}'; each motif has one role")
+                raise ConfigError(
+                    f"invalid config: dataset.simulate: motif {mid} appears in both '{roles[mid]}' and '{key}'; each motif has one role"
+                )
             roles[mid] = key
     used = {k for c in range(n_classes) for k in CLASS_TEMPLATES[c][1]}
     for kind, key in (("activators", "activators"), ("repressors", "repressors"), ("pair", "pairs")):
         if kind in used and not sim_cfg[key]:
-            raise ConfigError(f"invalid config: key 'dataset.simulate.{key}' is empty but class(es) with {kind} are used (n_classes {n_classes})")
+            raise ConfigError(
+                f"invalid config: key 'dataset.simulate.{key}' is empty but class(es) with {kind} are used (n_classes {n_classes})"
+            )
     for i, p in enumerate(sim_cfg["pairs"]):
         if p["spacing"] < motifs[p["a"]].width:
             raise ConfigError(
@@ -167,8 +200,10 @@ def check_config(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> None:
     L, tss = resolve_geometry(sim_cfg)
     regions = class_regions(L, tss)
     need = {
-        "activators": N_SITES["activators"][1] * (max((motifs[m].width for m in sim_cfg["activators"]), default=0) + MIN_GAP),
-        "repressors": N_SITES["repressors"][1] * (max((motifs[m].width for m in sim_cfg["repressors"]), default=0) + MIN_GAP),
+        "activators": N_SITES["activators"][1]
+        * (max((motifs[m].width for m in sim_cfg["activators"]), default=0) + MIN_GAP),
+        "repressors": N_SITES["repressors"][1]
+        * (max((motifs[m].width for m in sim_cfg["repressors"]), default=0) + MIN_GAP),
         "pair": max((p["spacing"] + motifs[p["b"]].width for p in sim_cfg["pairs"]), default=0) + MIN_GAP,
     }
     for kind in used:

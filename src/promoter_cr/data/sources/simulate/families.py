@@ -52,7 +52,13 @@ def load_collection(release: str, collection: str | None, tax_group: Sequence[st
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return load_jaspar(release=release, collection=collection, tax_group=list(tax_group) if tax_group else None, ids=None, non_redundant=True)
+            return load_jaspar(
+                release=release,
+                collection=collection,
+                tax_group=list(tax_group) if tax_group else None,
+                ids=None,
+                non_redundant=True,
+            )
     except Exception as exc:  # pyjaspar raises ValueError / AttributeError
         raise ConfigError(
             f"invalid config: dataset.simulate.generator.motifs: JASPAR {release} collection={collection} "
@@ -80,7 +86,12 @@ def name_parts(name: str) -> set[str]:
 
 @functools.lru_cache(maxsize=4)
 def family_table(
-    release: str, collection: str | None, tax_group: tuple[str, ...] | None, width: tuple[int, int], min_information: float, threshold: float
+    release: str,
+    collection: str | None,
+    tax_group: tuple[str, ...] | None,
+    width: tuple[int, int],
+    min_information: float,
+    threshold: float,
 ) -> tuple[tuple[Motif, ...], tuple[Motif, ...], np.ndarray]:
     """``(collection, candidates, similar)``: :func:`load_collection`, :func:`candidates` and their
     ``(M, M)`` bool :func:`similarity`. Cached (JASPAR releases do not change; loading and the
@@ -171,7 +182,9 @@ def synthetic_motifs(
             elif method == "dirichlet":
                 pwm, how = _dirichlet(width, alpha, min_information, rng), f"dirichlet alpha {alpha:g}"
             else:
-                raise ConfigError(f"invalid config: key 'dataset.simulate.generator.synthetic.method': {method!r} (allowed shuffle, dirichlet)")
+                raise ConfigError(
+                    f"invalid config: key 'dataset.simulate.generator.synthetic.method': {method!r} (allowed shuffle, dirichlet)"
+                )
             mid = f"{SYNTHETIC_PREFIX}{k + 1:04d}"
             cand = Motif(mid, f"synthetic_{k + 1}", pwm)
             targets = list(collection) + [m for m, _ in out]

@@ -112,8 +112,20 @@ PLACE_TRIES = 100
 PLAN_TRIES = 200
 
 __all__ = [
-    "CLASSES", "NULL_MODES", "PAIR_MODES", "check_generator_config", "clean_labels", "draw_composition", "gene_composition",
-    "generate", "generate_from_config", "generator_function", "generator_meta", "min_cpg_ratio", "planted_matrices", "sample_gene_chains",
+    "CLASSES",
+    "NULL_MODES",
+    "PAIR_MODES",
+    "check_generator_config",
+    "clean_labels",
+    "draw_composition",
+    "gene_composition",
+    "generate",
+    "generate_from_config",
+    "generator_function",
+    "generator_meta",
+    "min_cpg_ratio",
+    "planted_matrices",
+    "sample_gene_chains",
 ]
 
 
@@ -122,7 +134,9 @@ def _err(key: str, msg: str) -> ConfigError:
     return ConfigError(f"invalid config: key '{KEY}.{key}': {msg}")
 
 
-def _interval(cfg: dict[str, Any], key: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False) -> tuple[float, float]:
+def _interval(
+    cfg: dict[str, Any], key: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False
+) -> tuple[float, float]:
     group, _, name = key.rpartition(".")
     v = cfg[group][name] if group else cfg[name]
     if not isinstance(v, (list, tuple)) or len(v) != 2:
@@ -151,10 +165,34 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
     Raises :class:`ConfigError` naming the key.
     """
     groups = {
-        "motifs": ("collection", "tax_group", "width", "min_information", "tomtom_threshold", "n_activators", "n_repressors", "effect", "activator_windows", "repressor_windows"),
+        "motifs": (
+            "collection",
+            "tax_group",
+            "width",
+            "min_information",
+            "tomtom_threshold",
+            "n_activators",
+            "n_repressors",
+            "effect",
+            "activator_windows",
+            "repressor_windows",
+        ),
         "synthetic": ("n", "method", "role", "width", "dirichlet_alpha", "window"),
         "occupancy": ("fraction", "sites"),
-        "pairs": ("n", "mode", "effect", "sign", "fraction", "spacing", "orientation", "window", "decoys", "decoy_shift", "decoy_weights", "additive_spacing"),
+        "pairs": (
+            "n",
+            "mode",
+            "effect",
+            "sign",
+            "fraction",
+            "spacing",
+            "orientation",
+            "window",
+            "decoys",
+            "decoy_shift",
+            "decoy_weights",
+            "additive_spacing",
+        ),
         "composition": ("gc", "cpg_ratio"),
         "confound": ("feature", "beta"),
     }
@@ -220,9 +258,15 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
     gc, cpg = gen_cfg["composition"]["gc"], gen_cfg["composition"]["cpg_ratio"]
     lo_need = min_cpg_ratio(float(gc[1]))
     if lo_need > float(cpg[1]):
-        raise _err("composition", f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, above the cpg_ratio maximum {cpg[1]}")
+        raise _err(
+            "composition",
+            f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, above the cpg_ratio maximum {cpg[1]}",
+        )
     if float(cpg[1]) > 1.0 / float(gc[1]):
-        raise _err("composition", f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, below the cpg_ratio maximum {cpg[1]}")
+        raise _err(
+            "composition",
+            f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, below the cpg_ratio maximum {cpg[1]}",
+        )
 
 
 # ----------------------------------------------------------------------------- background
@@ -232,7 +276,9 @@ def min_cpg_ratio(gc: float) -> float:
     return max(0.0, 1.0 - ((1.0 - gc) / gc) ** 2)
 
 
-def draw_composition(n: int, gc: Sequence[float], cpg_ratio: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_composition(
+    n: int, gc: Sequence[float], cpg_ratio: Sequence[float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-gene background GC fraction ``U(gc)`` and CpG o/e ``U(max(cpg_ratio[0], min_cpg_ratio(gc_i)), cpg_ratio[1])``: two ``(n,)`` float64."""
     g = rng.uniform(float(gc[0]), float(gc[1]), n)
     lo = np.maximum(float(cpg_ratio[0]), [min_cpg_ratio(x) + 1e-9 for x in g])
@@ -286,7 +332,9 @@ def _feature(codes: np.ndarray, feature: str) -> np.ndarray:
     return gc if feature == "gc" else cpg
 
 
-def generator_function(plants: Sequence[dict[str, Any]], ground_truth: dict[str, Any], feature_value: float | None = None) -> float:
+def generator_function(
+    plants: Sequence[dict[str, Any]], ground_truth: dict[str, Any], feature_value: float | None = None
+) -> float:
     """The noise-free label of one gene of a generated grammar.
 
     :func:`~promoter_cr.data.sources.simulate.grammar.planted_function` over the
@@ -319,7 +367,12 @@ def clean_labels(ground_truth: dict[str, Any], codes: np.ndarray) -> np.ndarray:
         raise ValueError(f"ground truth lists {len(genes)} genes, codes have {codes.shape[0]} rows")
     feature = ground_truth.get("grammar", {}).get("confound", {"feature": "none"})["feature"]
     values = _feature(codes, feature) if feature != "none" else np.full(len(genes), np.nan)
-    return np.array([generator_function(g["plants"], ground_truth, None if feature == "none" else v) for g, v in zip(genes, values, strict=True)])
+    return np.array(
+        [
+            generator_function(g["plants"], ground_truth, None if feature == "none" else v)
+            for g, v in zip(genes, values, strict=True)
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------- grammar draw
@@ -333,13 +386,19 @@ def _abs_window(w: tuple[int, int] | None, length: int, tss: int) -> tuple[int, 
     return max(tss + w[0], 0), min(tss + w[1], length)
 
 
-def _draw_grammar(gen_cfg: dict[str, Any], release: str, rng_motif, rng_effect, rng_synth) -> tuple[list[dict], list[dict], dict[str, Motif], dict]:
+def _draw_grammar(
+    gen_cfg: dict[str, Any], release: str, rng_motif, rng_effect, rng_synth
+) -> tuple[list[dict], list[dict], dict[str, Motif], dict]:
     """Planted motifs (specs), pairs (ground-truth entries) and the matrices by id."""
     m, s, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["pairs"]
     thr = float(m["tomtom_threshold"])
     collection, cands, similar = family_table(
-        release, m["collection"], tuple(m["tax_group"]) if m["tax_group"] else None, (int(m["width"][0]), int(m["width"][1])),
-        float(m["min_information"]), thr,
+        release,
+        m["collection"],
+        tuple(m["tax_group"]) if m["tax_group"] else None,
+        (int(m["width"][0]), int(m["width"][1])),
+        float(m["min_information"]),
+        thr,
     )
     n_act, n_rep, n_pairs = int(m["n_activators"]), int(m["n_repressors"]), int(p["n"])
     n_total = n_act + n_rep + 2 * n_pairs
@@ -350,34 +409,72 @@ def _draw_grammar(gen_cfg: dict[str, Any], release: str, rng_motif, rng_effect, 
         wins = m["activator_windows"] if act else m["repressor_windows"]
         k = i if act else i - n_act
         win = _window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
-        specs.append({"motif": mo, "role": "activator" if act else "repressor", "effect": (1 if act else -1) * _uniform(rng_effect, m["effect"]), "window": win})
+        specs.append(
+            {
+                "motif": mo,
+                "role": "activator" if act else "repressor",
+                "effect": (1 if act else -1) * _uniform(rng_effect, m["effect"]),
+                "window": win,
+            }
+        )
     sign = 1.0 if p["sign"] == "activating" else -1.0
     pairs: list[dict[str, Any]] = []
     for k in range(n_pairs):
         a, b = chosen[n_act + n_rep + 2 * k], chosen[n_act + n_rep + 2 * k + 1]
-        entry: dict[str, Any] = {"a": a.motif_id, "b": b.motif_id, "a_name": a.name, "b_name": b.name, "mode": p["mode"], "window": _window(p["window"], "pairs.window")}
+        entry: dict[str, Any] = {
+            "a": a.motif_id,
+            "b": b.motif_id,
+            "a_name": a.name,
+            "b_name": b.name,
+            "mode": p["mode"],
+            "window": _window(p["window"], "pairs.window"),
+        }
         if p["mode"] == "cooperative":
             lo, hi = max(int(p["spacing"][0]), a.width), max(int(p["spacing"][1]), a.width)
             entry["spacing"] = int(rng_effect.integers(lo, hi + 1))
-            entry["orientation"] = p["orientation"] if p["orientation"] is not None else ORIENTATIONS[int(rng_effect.integers(4))]
+            entry["orientation"] = (
+                p["orientation"] if p["orientation"] is not None else ORIENTATIONS[int(rng_effect.integers(4))]
+            )
             entry["effect"] = sign * _uniform(rng_effect, p["effect"])
             ea = eb = entry["effect"]
         else:
             ea, eb = sign * _uniform(rng_effect, p["effect"]), sign * _uniform(rng_effect, p["effect"])
             # the joint effect of one site of each partner, at any spacing; each partner's own effect is in ``motifs``
-            entry.update(spacing=None, orientation=None, effect=ea + eb, effect_a=ea, effect_b=eb, spacing_range=[int(x) for x in p["additive_spacing"]])
+            entry.update(
+                spacing=None,
+                orientation=None,
+                effect=ea + eb,
+                effect_a=ea,
+                effect_b=eb,
+                spacing_range=[int(x) for x in p["additive_spacing"]],
+            )
         pairs.append(entry)
         for mo, e in ((a, ea), (b, eb)):
             specs.append({"motif": mo, "role": "pair", "effect": e, "window": entry["window"]})
     synth_info = {}
     if int(s["n"]):
         made = synthetic_motifs(
-            int(s["n"]), method=s["method"], sources=cands, collection=collection, threshold=thr, width=s["width"],
-            alpha=float(s["dirichlet_alpha"]), min_information=float(m["min_information"]), rng=rng_synth,
+            int(s["n"]),
+            method=s["method"],
+            sources=cands,
+            collection=collection,
+            threshold=thr,
+            width=s["width"],
+            alpha=float(s["dirichlet_alpha"]),
+            min_information=float(m["min_information"]),
+            rng=rng_synth,
         )
         for mo, how in made:
             e = (1 if s["role"] == "activator" else -1) * _uniform(rng_effect, m["effect"])
-            specs.append({"motif": mo, "role": s["role"], "effect": e, "window": _window(s["window"], "synthetic.window"), "synthetic": how})
+            specs.append(
+                {
+                    "motif": mo,
+                    "role": s["role"],
+                    "effect": e,
+                    "window": _window(s["window"], "synthetic.window"),
+                    "synthetic": how,
+                }
+            )
             synth_info[mo.motif_id] = how
     info = {"n_collection": len(collection), "n_candidates": len(cands), "synthetic": synth_info}
     return specs, pairs, {sp["motif"].motif_id: sp["motif"] for sp in specs}, info
@@ -397,7 +494,14 @@ def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str
             continue
         mid = sp["motif"].motif_id
         for _ in range(int(rng.integers(int(o["sites"][0]), int(o["sites"][1]) + 1))):
-            functional.append({"window": _abs_window(sp["window"], length, tss), "sites": [(mid, 0, strands[rng.integers(2)], sp["role"], True)], "pair": None, "free": sp["window"] is None})
+            functional.append(
+                {
+                    "window": _abs_window(sp["window"], length, tss),
+                    "sites": [(mid, 0, strands[rng.integers(2)], sp["role"], True)],
+                    "pair": None,
+                    "free": sp["window"] is None,
+                }
+            )
     for k, pr in enumerate(pairs):
         if rng.random() >= float(pc["fraction"]):
             continue
@@ -407,11 +511,14 @@ def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str
             sites = [(pr["a"], 0, o2[0], "pair_a", True), (pr["b"], pr["spacing"], o2[1], "pair_b", True)]
             functional.append({"window": win, "sites": sites, "pair": k, "free": pr["window"] is None})
         else:
-            first, second = (("a", "b") if rng.random() < 0.5 else ("b", "a"))
+            first, second = ("a", "b") if rng.random() < 0.5 else ("b", "a")
             lo = max(int(pr["spacing_range"][0]), widths[pr[first]])
             hi = int(pr["spacing_range"][1])
             sp_ = int(rng.integers(lo, max(hi, lo) + 1))
-            sites = [(pr[first], 0, strands[rng.integers(2)], f"pair_{first}", True), (pr[second], sp_, strands[rng.integers(2)], f"pair_{second}", True)]
+            sites = [
+                (pr[first], 0, strands[rng.integers(2)], f"pair_{first}", True),
+                (pr[second], sp_, strands[rng.integers(2)], f"pair_{second}", True),
+            ]
             functional.append({"window": win, "sites": sites, "pair": None, "free": pr["window"] is None})
     functional.sort(key=lambda el: el["free"])  # windowed first (stable)
     decoys: list[dict[str, Any]] = []
@@ -423,7 +530,14 @@ def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str
             pr = pairs[int(rng.integers(len(pairs)))]
             if pr["mode"] == "additive":  # lone partners, which count
                 side = "a" if rng.random() < 0.5 else "b"
-                decoys.append({"window": (0, length), "sites": [(pr[side], 0, strands[rng.integers(2)], f"pair_{side}", True)], "pair": None, "free": True})
+                decoys.append(
+                    {
+                        "window": (0, length),
+                        "sites": [(pr[side], 0, strands[rng.integers(2)], f"pair_{side}", True)],
+                        "pair": None,
+                        "free": True,
+                    }
+                )
                 continue
             kind = kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]
             a, b, s_, orient = pr["a"], pr["b"], int(pr["spacing"]), pr["orientation"]
@@ -433,15 +547,28 @@ def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str
                 sites = [(b, 0, strands[rng.integers(2)])]
             elif kind == "wrong_spacing":
                 shifts = [d for d in range(-shift_hi, shift_hi + 1) if abs(d) >= shift_lo and s_ + d >= widths[a]]
-                sites = [(a, 0, orient[0]), (b, s_ + int(shifts[rng.integers(len(shifts))]), orient[1])] if shifts else [(a, 0, strands[rng.integers(2)])]
+                sites = (
+                    [(a, 0, orient[0]), (b, s_ + int(shifts[rng.integers(len(shifts))]), orient[1])]
+                    if shifts
+                    else [(a, 0, strands[rng.integers(2)])]
+                )
             else:
                 other = [x for x in ORIENTATIONS if x != orient][int(rng.integers(3))]
                 sites = [(a, 0, other[0]), (b, s_, other[1])]
-            decoys.append({"window": (0, length), "sites": [(mid, off, st, "decoy", False) for mid, off, st in sites], "pair": None, "free": True})
+            decoys.append(
+                {
+                    "window": (0, length),
+                    "sites": [(mid, off, st, "decoy", False) for mid, off, st in sites],
+                    "pair": None,
+                    "free": True,
+                }
+            )
     return functional + decoys
 
 
-def _place_gene(elements, coop: list[dict[str, Any]], coop_index: dict[int, int], widths: dict[str, int], rng) -> list[dict[str, Any]] | None:
+def _place_gene(
+    elements, coop: list[dict[str, Any]], coop_index: dict[int, int], widths: dict[str, int], rng
+) -> list[dict[str, Any]] | None:
     """Non-overlapping starts for the elements (``MIN_GAP`` free bases between elements);
     ``None`` when they do not fit or a decoy would complete a functional arrangement."""
     plants: list[dict[str, Any]] = []
@@ -462,7 +589,14 @@ def _place_gene(elements, coop: list[dict[str, Any]], coop_index: dict[int, int]
             if any(a < e + MIN_GAP and s < b + MIN_GAP for s, e in occupied):
                 continue
             trial = plants + [
-                {"motif_id": mid, "start": start + off, "end": start + off + widths[mid], "strand": st, "role": role, "active": act}
+                {
+                    "motif_id": mid,
+                    "start": start + off,
+                    "end": start + off + widths[mid],
+                    "strand": st,
+                    "role": role,
+                    "active": act,
+                }
                 for mid, off, st, role, act in el["sites"]
             ]
             if any(len(pair_instances(trial, p)) != n for p, n in zip(coop, n_func, strict=True)):
@@ -533,19 +667,32 @@ def generate(
     N, L = int(n_genes), int(length)
     tss = int(round(2 * L / 3)) if tss_index is None else int(tss_index)
     if not 0 < tss < L:
-        raise ConfigError(f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})")
+        raise ConfigError(
+            f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})"
+        )
     if N < 2:
-        raise ConfigError(f"invalid config: n_genes {N}: at least 2 genes are needed (the noise is set from the label variance)")
+        raise ConfigError(
+            f"invalid config: n_genes {N}: at least 2 genes are needed (the noise is set from the label variance)"
+        )
     ss = np.random.SeedSequence(int(seed))
-    r_motif, r_effect, r_synth, r_comp, r_bg, r_sites, r_place, r_noise, r_null = (np.random.default_rng(x) for x in ss.spawn(9))
+    r_motif, r_effect, r_synth, r_comp, r_bg, r_sites, r_place, r_noise, r_null = (
+        np.random.default_rng(x) for x in ss.spawn(9)
+    )
 
     specs, pairs, matrices, info = _draw_grammar(gen_cfg, jaspar_release, r_motif, r_effect, r_synth)
     widths = {mid: mo.width for mid, mo in matrices.items()}
     for pr in pairs:
-        need = (pr["spacing"] if pr["mode"] == "cooperative" else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])) + max(widths[pr["a"]], widths[pr["b"]])
+        need = (
+            pr["spacing"]
+            if pr["mode"] == "cooperative"
+            else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])
+        ) + max(widths[pr["a"]], widths[pr["b"]])
         lo, hi = _abs_window(pr["window"], L, tss)
         if hi - lo < need:
-            raise _err("pairs.window", f"{hi - lo} bp of the {L} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)")
+            raise _err(
+                "pairs.window",
+                f"{hi - lo} bp of the {L} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)",
+            )
 
     # background: one chain per gene
     comp = gen_cfg["composition"]
@@ -555,16 +702,24 @@ def generate(
 
     # plants
     pools = {mid: SitePool(mo, 1.0, None, r_sites) for mid, mo in matrices.items()}
-    coop = [{"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]} for p in pairs if p["mode"] == "cooperative"]
+    coop = [
+        {"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]}
+        for p in pairs
+        if p["mode"] == "cooperative"
+    ]
     coop_index = {k: i for i, k in enumerate(k for k, p in enumerate(pairs) if p["mode"] == "cooperative")}
     plants_all: list[list[dict[str, Any]]] = []
     for i in range(N):
         for _ in range(PLAN_TRIES):
-            plants = _place_gene(_plan_gene(specs, pairs, gen_cfg, L, tss, widths, r_place), coop, coop_index, widths, r_place)
+            plants = _place_gene(
+                _plan_gene(specs, pairs, gen_cfg, L, tss, widths, r_place), coop, coop_index, widths, r_place
+            )
             if plants is not None:
                 break
         else:
-            raise ConfigError(f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; use a longer window, wider motif windows or fewer sites")
+            raise ConfigError(
+                f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; use a longer window, wider motif windows or fewer sites"
+            )
         row = codes[i]
         for p in plants:
             site = pools[p["motif_id"]].draw()
@@ -587,11 +742,20 @@ def generate(
     gt_motifs = []
     for sp in specs:
         mo = sp["motif"]
-        entry = {"motif_id": mo.motif_id, "name": mo.name, "role": sp["role"], "effect": float(sp["effect"]), "width": mo.width, "window": list(sp["window"]) if sp["window"] else None}
+        entry = {
+            "motif_id": mo.motif_id,
+            "name": mo.name,
+            "role": sp["role"],
+            "effect": float(sp["effect"]),
+            "width": mo.width,
+            "window": list(sp["window"]) if sp["window"] else None,
+        }
         if "synthetic" in sp:
             entry.update(synthetic=True, source=sp["synthetic"], pwm=[[float(x) for x in row] for row in mo.pwm])
         gt_motifs.append(entry)
-    gt_pairs = [{**p, "window": list(p["window"]) if p["window"] else None, "effect": float(p["effect"])} for p in pairs]
+    gt_pairs = [
+        {**p, "window": list(p["window"]) if p["window"] else None, "effect": float(p["effect"])} for p in pairs
+    ]
     gt: dict[str, Any] = {
         "length": L,
         "tss_index": tss,
@@ -602,14 +766,24 @@ def generate(
         "pairs": gt_pairs,
         "classes": [{"class": c, "name": n, "description": d} for c, n, d in CLASSES],
         "genes": [
-            {"gene_id": g, "class": _gene_class(ps, effects, pair_effect), "plants": ps, "background": {"gc": float(bg), "cpg_ratio": float(br)}}
+            {
+                "gene_id": g,
+                "class": _gene_class(ps, effects, pair_effect),
+                "plants": ps,
+                "background": {"gc": float(bg), "cpg_ratio": float(br)},
+            }
             for g, ps, bg, br in zip(ids, plants_all, bg_gc, bg_cpg, strict=True)
         ],
         "grammar": {
             "generator": __name__,
             "preset": preset,
             "config": copy.deepcopy(gen_cfg),
-            "collection": {"release": jaspar_release, "collection": gen_cfg["motifs"]["collection"], "tax_group": gen_cfg["motifs"]["tax_group"], **{k: v for k, v in info.items() if k != "synthetic"}},
+            "collection": {
+                "release": jaspar_release,
+                "collection": gen_cfg["motifs"]["collection"],
+                "tax_group": gen_cfg["motifs"]["tax_group"],
+                **{k: v for k, v in info.items() if k != "synthetic"},
+            },
             "confound": confound,
             "null": gen_cfg["null"],
         },
@@ -618,7 +792,9 @@ def generate(
     c = float(gen_cfg["r2_ceiling"])
     var_clean = float(np.var(clean))
     if not var_clean > 0:
-        raise ConfigError(f"invalid config: {KEY}: every gene has the same clean label; raise occupancy.fraction or pairs.fraction")
+        raise ConfigError(
+            f"invalid config: {KEY}: every gene has the same clean label; raise occupancy.fraction or pairs.fraction"
+        )
     sd = float(np.sqrt(var_clean * (1.0 - c) / c))
     labels = clean + r_noise.normal(0.0, sd, N)
     null = gen_cfg["null"]
@@ -634,20 +810,26 @@ def generate(
         g["clean_label"] = float(v)
     gt["grammar"].update(r2_ceiling_target=c, r2_ceiling=realised, clean_variance=var_clean)
     n_inst = [sum(len(pair_instances(ps, p)) for p in coop) for ps in plants_all]
-    genes = pd.DataFrame({
-        "gene_id": ids,
-        "label": labels.astype(np.float64),
-        "sim_class": np.array([g["class"] for g in gt["genes"]], dtype=np.int64),
-        "n_sites": np.array([len(ps) for ps in plants_all], dtype=np.int64),
-        "n_active_sites": np.array([sum(p["active"] for p in ps) for ps in plants_all], dtype=np.int64),
-        "n_pair_instances": np.array(n_inst, dtype=np.int64),
-        "gc": gc_real,
-        "cpg_ratio": cpg_real,
-    })
+    genes = pd.DataFrame(
+        {
+            "gene_id": ids,
+            "label": labels.astype(np.float64),
+            "sim_class": np.array([g["class"] for g in gt["genes"]], dtype=np.int64),
+            "n_sites": np.array([len(ps) for ps in plants_all], dtype=np.int64),
+            "n_active_sites": np.array([sum(p["active"] for p in ps) for ps in plants_all], dtype=np.int64),
+            "n_pair_instances": np.array(n_inst, dtype=np.int64),
+            "gc": gc_real,
+            "cpg_ratio": cpg_real,
+        }
+    )
     log.info(
         "generated grammar (seed %d): %s; pairs %s; realised r^2 ceiling %.3f (target %.3f), noise sd %.3f",
-        int(seed), ", ".join(f"{m['name']} {m['role']} {m['effect']:+.2f}" for m in gt_motifs),
-        ", ".join(f"{p['a_name']}-{p['b_name']} {p['mode']} {p['spacing']} {p['orientation']}" for p in gt_pairs), realised, c, sd,
+        int(seed),
+        ", ".join(f"{m['name']} {m['role']} {m['effect']:+.2f}" for m in gt_motifs),
+        ", ".join(f"{p['a_name']}-{p['b_name']} {p['mode']} {p['spacing']} {p['orientation']}" for p in gt_pairs),
+        realised,
+        c,
+        sd,
     )
     return codes, genes, gt
 
@@ -659,8 +841,13 @@ def generate_from_config(sim_cfg: dict[str, Any]) -> tuple[np.ndarray, pd.DataFr
     ``jaspar_release`` and ``preset`` from the section itself.
     """
     return generate(
-        sim_cfg["generator"], n_genes=int(sim_cfg["n_genes"]), length=int(sim_cfg["length"]), tss_index=sim_cfg["tss_index"],
-        seed=int(sim_cfg["seed"]), jaspar_release=sim_cfg["jaspar_release"], preset=sim_cfg["preset"],
+        sim_cfg["generator"],
+        n_genes=int(sim_cfg["n_genes"]),
+        length=int(sim_cfg["length"]),
+        tss_index=sim_cfg["tss_index"],
+        seed=int(sim_cfg["seed"]),
+        jaspar_release=sim_cfg["jaspar_release"],
+        preset=sim_cfg["preset"],
     )
 
 
@@ -688,7 +875,11 @@ def planted_matrices(gt: dict[str, Any]) -> list[Motif]:
 
     synth = [m for m in gt["motifs"] if m.get("pwm") is not None]
     jaspar_ids = [m["motif_id"] for m in gt["motifs"] if m.get("pwm") is None]
-    found = load_jaspar(release=gt["jaspar_release"], collection=None, tax_group=None, ids=jaspar_ids, non_redundant=False) if jaspar_ids else []
+    found = (
+        load_jaspar(release=gt["jaspar_release"], collection=None, tax_group=None, ids=jaspar_ids, non_redundant=False)
+        if jaspar_ids
+        else []
+    )
     out = {m.motif_id: m for m in found}
     for m in synth:
         out[m["motif_id"]] = Motif(m["motif_id"], m.get("name", m["motif_id"]), np.asarray(m["pwm"], dtype=np.float64))

@@ -15,7 +15,12 @@ def pair_instances(plants: Sequence[dict[str, Any]], pair: dict[str, Any]) -> li
         if p["motif_id"] != pair["a"] or p["strand"] != orient[0]:
             continue
         for j, q in enumerate(plants):
-            if j != i and q["motif_id"] == pair["b"] and q["strand"] == orient[1] and q["start"] - p["start"] == pair["spacing"]:
+            if (
+                j != i
+                and q["motif_id"] == pair["b"]
+                and q["strand"] == orient[1]
+                and q["start"] - p["start"] == pair["spacing"]
+            ):
                 out.append((i, j))
     return out
 

@@ -12,7 +12,9 @@ from promoter_cr.data.sources.simulate.grammar import pair_instances
 from promoter_cr.motifs.database import Motif
 
 
-def _decoy_elements(pair: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator) -> list[tuple[str, int, str]]:
+def _decoy_elements(
+    pair: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator
+) -> list[tuple[str, int, str]]:
     """Sites ``(motif_id, offset, strand)`` of one decoy of ``pair`` (offsets from the element start)."""
     kinds = [k for k, _ in DECOY_KINDS]
     probs = np.array([p for _, p in DECOY_KINDS])
@@ -34,7 +36,9 @@ def _decoy_elements(pair: dict[str, Any], motifs: dict[str, Motif], rng: np.rand
     return [(a, 0, o[0]), (b, s, o[1])]
 
 
-def _plan_gene(kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator) -> list[dict[str, Any]]:
+def _plan_gene(
+    kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator
+) -> list[dict[str, Any]]:
     """Elements of one gene: ``{"region", "sites": [(motif_id, offset, strand, role, active)], "functional_pair": bool}``."""
     elements: list[dict[str, Any]] = []
     strands = "+-"
@@ -51,7 +55,13 @@ def _plan_gene(kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str
                 ids = sim_cfg[kind]
                 mid = ids[rng.integers(len(ids))]
                 role = "activator" if kind == "activators" else "repressor"
-                elements.append({"region": kind, "sites": [(mid, 0, strands[rng.integers(2)], role, True)], "functional_pair": False})
+                elements.append(
+                    {
+                        "region": kind,
+                        "sites": [(mid, 0, strands[rng.integers(2)], role, True)],
+                        "functional_pair": False,
+                    }
+                )
     if sim_cfg["pairs"]:
         lo, hi = sim_cfg["n_decoys"]
         for _ in range(int(rng.integers(lo, hi + 1))):
@@ -62,7 +72,11 @@ def _plan_gene(kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str
 
 
 def _place_gene(
-    elements: list[dict[str, Any]], sim_cfg: dict[str, Any], motifs: dict[str, Motif], regions: dict[str, tuple[int, int]], rng: np.random.Generator
+    elements: list[dict[str, Any]],
+    sim_cfg: dict[str, Any],
+    motifs: dict[str, Motif],
+    regions: dict[str, tuple[int, int]],
+    rng: np.random.Generator,
 ) -> list[dict[str, Any]] | None:
     """Choose non-overlapping starts for the elements; ``None`` when they do not fit (re-plan)."""
     plants: list[dict[str, Any]] = []
@@ -82,7 +96,14 @@ def _place_gene(
             if any(a < e + MIN_GAP and s < b + MIN_GAP for s, e in occupied):
                 continue
             new = [
-                {"motif_id": m, "start": start + off, "end": start + off + motifs[m].width, "strand": st, "role": role, "active": act}
+                {
+                    "motif_id": m,
+                    "start": start + off,
+                    "end": start + off + motifs[m].width,
+                    "strand": st,
+                    "role": role,
+                    "active": act,
+                }
                 for m, off, st, role, act in el["sites"]
             ]
             trial = plants + new
@@ -105,11 +126,19 @@ class GeneMaker:
     def make(self, kinds: tuple[str, ...], row: np.ndarray) -> list[dict[str, Any]]:
         """Plant into ``row`` ``(L,)`` uint8 (modified in place); return the plants."""
         for _ in range(200):
-            plants = _place_gene(_plan_gene(kinds, self.sim_cfg, self.motifs, self.rng), self.sim_cfg, self.motifs, self.regions, self.rng)
+            plants = _place_gene(
+                _plan_gene(kinds, self.sim_cfg, self.motifs, self.rng),
+                self.sim_cfg,
+                self.motifs,
+                self.regions,
+                self.rng,
+            )
             if plants is not None:
                 break
         else:
-            raise RuntimeError("could not place the planted elements of a gene without overlap; use a longer window or fewer decoys")
+            raise RuntimeError(
+                "could not place the planted elements of a gene without overlap; use a longer window or fewer decoys"
+            )
         for p in plants:
             site = self.pools[p["motif_id"]].draw()
             row[p["start"] : p["end"]] = site if p["strand"] == "+" else reverse_complement_codes(site)

@@ -82,7 +82,9 @@ class SitePool:
         self.threshold = -np.inf if site_p is None else score_threshold(motif.pwm, site_p) + 1e-9
         best = float(log_odds(motif.pwm).max(axis=0).sum())
         if best < self.threshold:
-            raise ConfigError(f"invalid config: dataset.simulate.site_p: motif {motif.motif_id} ({motif.name}) cannot reach p < {site_p}")
+            raise ConfigError(
+                f"invalid config: dataset.simulate.site_p: motif {motif.motif_id} ({motif.name}) cannot reach p < {site_p}"
+            )
         self.rng = rng
         self._buf: list[np.ndarray] = []
 

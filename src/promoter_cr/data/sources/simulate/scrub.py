@@ -25,7 +25,9 @@ def _overlaps(mask: np.ndarray, w: int) -> np.ndarray:
     return (cs[:, w : w + n_win] - cs[:, :n_win]) > 0
 
 
-def stray_matches(codes: np.ndarray, plants: Sequence[Sequence[dict[str, Any]]], motifs: dict[str, Motif], p_value: float) -> list[tuple[int, str, int, str]]:
+def stray_matches(
+    codes: np.ndarray, plants: Sequence[Sequence[dict[str, Any]]], motifs: dict[str, Motif], p_value: float
+) -> list[tuple[int, str, int, str]]:
     """Matches (FIMO p < ``p_value``) of the planted motifs that overlap no plant of the same motif.
 
     ``codes`` ``(N, L)`` uint8, ``plants`` one list per row. Returns ``(row, motif_id, start, strand)``.
@@ -44,7 +46,9 @@ def stray_matches(codes: np.ndarray, plants: Sequence[Sequence[dict[str, Any]]],
     return out
 
 
-def scrub(codes, plants, classes, motifs, p_value, zones, chains, maker, rng_bg, rng_scrub, max_rounds: int = 60) -> None:
+def scrub(
+    codes, plants, classes, motifs, p_value, zones, chains, maker, rng_bg, rng_scrub, max_rounds: int = 60
+) -> None:
     """Remove stray matches of the planted motifs (see :func:`stray_matches`) in place.
 
     A stray match is resampled where it covers background bases; a gene whose stray match
@@ -62,7 +66,12 @@ def scrub(codes, plants, classes, motifs, p_value, zones, chains, maker, rng_bg,
         sub = codes[rows]
         stray = stray_matches(sub, [plants[r] for r in rows], motifs, p_value)
         if not stray:
-            log.info("scrub: clean after %d round(s); %d stray matches resampled, %d genes regenerated", rnd, n_resampled, n_regenerated)
+            log.info(
+                "scrub: clean after %d round(s); %d stray matches resampled, %d genes regenerated",
+                rnd,
+                n_resampled,
+                n_regenerated,
+            )
             return
         bad = np.zeros(sub.shape, dtype=bool)
         regen: set[int] = set()
@@ -90,4 +99,6 @@ def scrub(codes, plants, classes, motifs, p_value, zones, chains, maker, rng_bg,
             dirty_rounds[r] = 0
         n_regenerated += len(regen_arr)
         rows = touched
-    raise RuntimeError(f"scrubbing stray motif matches did not converge in {max_rounds} rounds; raise dataset.simulate.scrub_p or lower gc")
+    raise RuntimeError(
+        f"scrubbing stray motif matches did not converge in {max_rounds} rounds; raise dataset.simulate.scrub_p or lower gc"
+    )
