@@ -349,8 +349,9 @@ def test_tiny_workflow_through_slurm_profile(slurm_cluster, tmp_path):
 
 def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     """The real workflow with the tiny test config: data set and all three models are built
-    through SLURM (train_model with the command line's resources in place of the profile's
-    cluster-sized ones, which ask for a GPU); collect_metrics is a local rule.  Set PROMOTER_CR_SLURM_TARGETS=all
+    through SLURM (train_network and train_kmer with the command line's resources in place of the
+    profile's cluster-sized ones, which ask for a GPU); collect_metrics is a local rule.  Set
+    PROMOTER_CR_SLURM_TARGETS=all
     to run the whole pipeline (several minutes on 2 cores)."""
     if not (ROOT / "Snakefile").is_file() or not TINY_CONFIG.is_file():
         pytest.skip("Snakefile or tests/data/tiny_config.yaml missing")
@@ -365,10 +366,13 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
         "--configfile",
         str(TINY_CONFIG),
         "--set-threads",
-        "train_model=1",
+        "train_network=1",
+        "train_kmer=1",
         "--set-resources",
-        "train_model:mem_mb=2000",
-        "train_model:runtime=10",
+        "train_network:mem_mb=2000",
+        "train_network:runtime=10",
+        "train_kmer:mem_mb=2000",
+        "train_kmer:runtime=10",
         targets=tuple(targets),
         timeout=600,
     )
@@ -379,8 +383,8 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     }
     jobs = check_ran_through_slurm(slurm_cluster, text, work, local_rules=local)
     rules = Counter(j.rule for j in jobs)
-    assert rules["build_data"] == 1 and rules["train_model"] == 3
-    train = job_of(jobs, "train_model")
+    assert (rules["build_data"], rules["train_network"], rules["train_kmer"]) == (1, 2, 1), rules
+    train = job_of(jobs, "train_network")
     assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == (
         "1",
         "2000M",

@@ -8,7 +8,7 @@
 #   tests/slurm/run_profile.sh /tmp/slurm-tiny -s tests/slurm/Snakefile \
 #       --set-threads train_model=2 --set-resources train_model:mem_mb=500 train_model:gpu=1
 #   tests/slurm/run_profile.sh /tmp/slurm-real -s Snakefile --configfile tests/data/tiny_config.yaml \
-#       --set-threads train_model=1 --set-resources train_model:mem_mb=2000 train_model:runtime=10
+#       --set-threads train_network=1 train_kmer=1 --set-resources train_network:mem_mb=2000 train_network:runtime=10
 #
 # The cluster (state in $PROMOTER_CR_SLURM_DIR, default /tmp/promoter-cr-slurm) is stopped at
 # the end if this script started it, unless KEEP=1.  The job-status options below are only
