@@ -159,53 +159,57 @@ def _window(v: Any, key: str) -> tuple[int, int] | None:
     return int(v[0]), int(v[1])
 
 
-def check_generator_config(gen_cfg: dict[str, Any]) -> None:
-    """Check a complete generator config (every key present; see the module docstring).
+#: every key of a complete generator config, per group (top-level keys: :data:`_REQUIRED_TOP`)
+_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "motifs": (
+        "collection",
+        "tax_group",
+        "width",
+        "min_information",
+        "tomtom_threshold",
+        "n_activators",
+        "n_repressors",
+        "effect",
+        "activator_windows",
+        "repressor_windows",
+    ),
+    "synthetic": ("n", "method", "role", "width", "dirichlet_alpha", "window"),
+    "occupancy": ("fraction", "sites"),
+    "pairs": (
+        "n",
+        "mode",
+        "effect",
+        "sign",
+        "fraction",
+        "spacing",
+        "orientation",
+        "window",
+        "decoys",
+        "decoy_shift",
+        "decoy_weights",
+        "additive_spacing",
+    ),
+    "composition": ("gc", "cpg_ratio"),
+    "confound": ("feature", "beta"),
+}
+_REQUIRED_TOP = ("r2_ceiling", "null")
 
-    Raises :class:`ConfigError` naming the key.
-    """
-    groups = {
-        "motifs": (
-            "collection",
-            "tax_group",
-            "width",
-            "min_information",
-            "tomtom_threshold",
-            "n_activators",
-            "n_repressors",
-            "effect",
-            "activator_windows",
-            "repressor_windows",
-        ),
-        "synthetic": ("n", "method", "role", "width", "dirichlet_alpha", "window"),
-        "occupancy": ("fraction", "sites"),
-        "pairs": (
-            "n",
-            "mode",
-            "effect",
-            "sign",
-            "fraction",
-            "spacing",
-            "orientation",
-            "window",
-            "decoys",
-            "decoy_shift",
-            "decoy_weights",
-            "additive_spacing",
-        ),
-        "composition": ("gc", "cpg_ratio"),
-        "confound": ("feature", "beta"),
-    }
-    for g, keys in groups.items():
+
+def _check_required_keys(gen_cfg: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for the first missing group or key (:data:`_REQUIRED_KEYS`, :data:`_REQUIRED_TOP`)."""
+    for g, keys in _REQUIRED_KEYS.items():
         if not isinstance(gen_cfg.get(g), dict):
             raise ConfigError(f"invalid config: key '{KEY}.{g}' is missing")
         for k in keys:
             if k not in gen_cfg[g]:
                 raise ConfigError(f"invalid config: key '{KEY}.{g}.{k}' is missing")
-    for k in ("r2_ceiling", "null"):
+    for k in _REQUIRED_TOP:
         if k not in gen_cfg:
             raise ConfigError(f"invalid config: key '{KEY}.{k}' is missing")
-    m, s, o, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["occupancy"], gen_cfg["pairs"]
+
+
+def _check_intervals(gen_cfg: dict[str, Any]) -> None:
+    """Check every ``[min, max]`` setting (bounds, integer-ness, order)."""
     _interval(gen_cfg, "motifs.width", lo=1, integer=True)
     _interval(gen_cfg, "motifs.effect", lo=0)
     _interval(gen_cfg, "synthetic.width", lo=1, integer=True)
@@ -217,6 +221,10 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
     _interval(gen_cfg, "pairs.additive_spacing", lo=1, integer=True)
     _interval(gen_cfg, "composition.gc", lo=0.1, hi=0.9)
     _interval(gen_cfg, "composition.cpg_ratio", lo=0.0, hi=1.5)
+
+
+def _check_counts_and_windows(m: dict[str, Any], s: dict[str, Any], p: dict[str, Any]) -> None:
+    """Check the motif counts and every TSS-relative window (motifs ``m``, synthetic ``s``, pairs ``p`` groups)."""
     for k in ("n_activators", "n_repressors"):
         if int(m[k]) < 0:
             raise _err(f"motifs.{k}", f"{m[k]} must be >= 0")
@@ -227,6 +235,10 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
             _window(w, f"motifs.{k}[{i}]")
     _window(s["window"], "synthetic.window")
     _window(p["window"], "pairs.window")
+
+
+def _check_motif_options(m: dict[str, Any], s: dict[str, Any], p: dict[str, Any]) -> None:
+    """Check the Tomtom threshold, the synthetic / pair counts and the synthetic-motif options."""
     if not 0 < float(m["tomtom_threshold"]) < 1:
         raise _err("motifs.tomtom_threshold", f"{m['tomtom_threshold']} must lie in (0, 1)")
     if int(s["n"]) < 0 or int(p["n"]) < 0:
@@ -237,6 +249,10 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
         raise _err("synthetic.role", f"{s['role']!r} (allowed activator, repressor)")
     if float(s["dirichlet_alpha"]) <= 0:
         raise _err("synthetic.dirichlet_alpha", "must be > 0")
+
+
+def _check_pair_options(o: dict[str, Any], p: dict[str, Any]) -> None:
+    """Check the occupancy / pair fractions and the pair mode, sign, orientation and decoy weights."""
     for k, v in (("occupancy.fraction", o["fraction"]), ("pairs.fraction", p["fraction"])):
         if not 0 <= float(v) <= 1:
             raise _err(k, f"{v} must lie in 0..1")
@@ -249,24 +265,49 @@ def check_generator_config(gen_cfg: dict[str, Any]) -> None:
     w = p["decoy_weights"]
     if set(w) - set(DECOY_KINDS) or any(float(x) < 0 for x in w.values()) or sum(float(x) for x in w.values()) <= 0:
         raise _err("pairs.decoy_weights", f"{w!r}: non-negative weights of {', '.join(DECOY_KINDS)}, not all zero")
+
+
+def _check_label_options(gen_cfg: dict[str, Any]) -> None:
+    """Check the confound feature, the r^2 ceiling and the null mode."""
     if gen_cfg["confound"]["feature"] not in CONFOUND_FEATURES:
         raise _err("confound.feature", f"{gen_cfg['confound']['feature']!r} (allowed {', '.join(CONFOUND_FEATURES)})")
     if not 0 < float(gen_cfg["r2_ceiling"]) <= 1:
         raise _err("r2_ceiling", f"{gen_cfg['r2_ceiling']} must lie in (0, 1]")
     if gen_cfg["null"] not in NULL_MODES:
         raise _err("null", f"{gen_cfg['null']!r} (allowed {', '.join(NULL_MODES)})")
-    gc, cpg = gen_cfg["composition"]["gc"], gen_cfg["composition"]["cpg_ratio"]
+
+
+def _check_composition(composition_cfg: dict[str, Any]) -> None:
+    """Check that a Markov chain at the top GC fraction can reach the ``cpg_ratio`` maximum (both ways)."""
+    gc, cpg = composition_cfg["gc"], composition_cfg["cpg_ratio"]
     lo_need = min_cpg_ratio(float(gc[1]))
     if lo_need > float(cpg[1]):
         raise _err(
             "composition",
-            f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, above the cpg_ratio maximum {cpg[1]}",
+            f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, "
+            f"above the cpg_ratio maximum {cpg[1]}",
         )
     if float(cpg[1]) > 1.0 / float(gc[1]):
         raise _err(
             "composition",
-            f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, below the cpg_ratio maximum {cpg[1]}",
+            f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, "
+            f"below the cpg_ratio maximum {cpg[1]}",
         )
+
+
+def check_generator_config(gen_cfg: dict[str, Any]) -> None:
+    """Check a complete generator config (every key present; see the module docstring).
+
+    Raises :class:`ConfigError` naming the key.
+    """
+    _check_required_keys(gen_cfg)
+    m, s, o, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["occupancy"], gen_cfg["pairs"]
+    _check_intervals(gen_cfg)
+    _check_counts_and_windows(m, s, p)
+    _check_motif_options(m, s, p)
+    _check_pair_options(o, p)
+    _check_label_options(gen_cfg)
+    _check_composition(gen_cfg["composition"])
 
 
 # ----------------------------------------------------------------------------- background
@@ -279,7 +320,8 @@ def min_cpg_ratio(gc: float) -> float:
 def draw_composition(
     n: int, gc: Sequence[float], cpg_ratio: Sequence[float], rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene background GC fraction ``U(gc)`` and CpG o/e ``U(max(cpg_ratio[0], min_cpg_ratio(gc_i)), cpg_ratio[1])``: two ``(n,)`` float64."""
+    """Per-gene background GC fraction ``U(gc)`` and CpG o/e
+    ``U(max(cpg_ratio[0], min_cpg_ratio(gc_i)), cpg_ratio[1])``: two ``(n,)`` float64."""
     g = rng.uniform(float(gc[0]), float(gc[1]), n)
     lo = np.maximum(float(cpg_ratio[0]), [min_cpg_ratio(x) + 1e-9 for x in g])
     r = lo + rng.random(n) * np.maximum(float(cpg_ratio[1]) - lo, 0.0)
@@ -386,6 +428,112 @@ def _abs_window(w: tuple[int, int] | None, length: int, tss: int) -> tuple[int, 
     return max(tss + w[0], 0), min(tss + w[1], length)
 
 
+def _single_specs(
+    chosen: Sequence[Motif], m: dict[str, Any], n_act: int, n_rep: int, rng_effect: np.random.Generator
+) -> list[dict[str, Any]]:
+    """Specs of the single activators (``chosen[:n_act]``) and repressors (the next ``n_rep``).
+
+    Each ``{"motif", "role", "effect", "window"}``: effect ``+-U(m["effect"])`` drawn from
+    ``rng_effect`` in motif order, window from ``m["activator_windows"]`` / ``m["repressor_windows"]``
+    (``None`` past the end of the list).
+    """
+    specs: list[dict[str, Any]] = []
+    for i, mo in enumerate(chosen[: n_act + n_rep]):
+        act = i < n_act
+        wins = m["activator_windows"] if act else m["repressor_windows"]
+        k = i if act else i - n_act
+        win = _window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
+        specs.append(
+            {
+                "motif": mo,
+                "role": "activator" if act else "repressor",
+                "effect": (1 if act else -1) * _uniform(rng_effect, m["effect"]),
+                "window": win,
+            }
+        )
+    return specs
+
+
+def _draw_pair(
+    a: Motif, b: Motif, p: dict[str, Any], sign: float, rng_effect: np.random.Generator
+) -> tuple[dict[str, Any], float, float]:
+    """One pair's ground-truth entry and its partners' effects ``(entry, effect_a, effect_b)``.
+
+    ``cooperative``: spacing, orientation (when not fixed) and the joint effect drawn from
+    ``rng_effect``, both partners carrying the joint effect; ``additive``: one effect per partner,
+    ``entry["effect"]`` their sum, spacing and orientation ``None``.
+    """
+    entry: dict[str, Any] = {
+        "a": a.motif_id,
+        "b": b.motif_id,
+        "a_name": a.name,
+        "b_name": b.name,
+        "mode": p["mode"],
+        "window": _window(p["window"], "pairs.window"),
+    }
+    if p["mode"] == "cooperative":
+        lo, hi = max(int(p["spacing"][0]), a.width), max(int(p["spacing"][1]), a.width)
+        entry["spacing"] = int(rng_effect.integers(lo, hi + 1))
+        entry["orientation"] = (
+            p["orientation"] if p["orientation"] is not None else ORIENTATIONS[int(rng_effect.integers(4))]
+        )
+        entry["effect"] = sign * _uniform(rng_effect, p["effect"])
+        ea = eb = entry["effect"]
+    else:
+        ea, eb = sign * _uniform(rng_effect, p["effect"]), sign * _uniform(rng_effect, p["effect"])
+        # the joint effect of one site of each partner, at any spacing; each partner's own effect is in ``motifs``
+        entry.update(
+            spacing=None,
+            orientation=None,
+            effect=ea + eb,
+            effect_a=ea,
+            effect_b=eb,
+            spacing_range=[int(x) for x in p["additive_spacing"]],
+        )
+    return entry, ea, eb
+
+
+def _synthetic_specs(
+    m: dict[str, Any],
+    s: dict[str, Any],
+    cands: Sequence[Motif],
+    collection: Sequence[Motif],
+    threshold: float,
+    rng_synth: np.random.Generator,
+    rng_effect: np.random.Generator,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Specs of the ``s["n"]`` synthetic motifs (matrices from ``rng_synth``, then one effect each from
+    ``rng_effect``) and ``{motif_id: how it was made}``; both empty when ``s["n"]`` is 0."""
+    specs: list[dict[str, Any]] = []
+    synth_info: dict[str, Any] = {}
+    if not int(s["n"]):
+        return specs, synth_info
+    made = synthetic_motifs(
+        int(s["n"]),
+        method=s["method"],
+        sources=cands,
+        collection=collection,
+        threshold=threshold,
+        width=s["width"],
+        alpha=float(s["dirichlet_alpha"]),
+        min_information=float(m["min_information"]),
+        rng=rng_synth,
+    )
+    for mo, how in made:
+        e = (1 if s["role"] == "activator" else -1) * _uniform(rng_effect, m["effect"])
+        specs.append(
+            {
+                "motif": mo,
+                "role": s["role"],
+                "effect": e,
+                "window": _window(s["window"], "synthetic.window"),
+                "synthetic": how,
+            }
+        )
+        synth_info[mo.motif_id] = how
+    return specs, synth_info
+
+
 def _draw_grammar(
     gen_cfg: dict[str, Any], release: str, rng_motif, rng_effect, rng_synth
 ) -> tuple[list[dict], list[dict], dict[str, Motif], dict]:
@@ -403,86 +551,25 @@ def _draw_grammar(
     n_act, n_rep, n_pairs = int(m["n_activators"]), int(m["n_repressors"]), int(p["n"])
     n_total = n_act + n_rep + 2 * n_pairs
     chosen = draw_distinct(cands, similar, n_total, rng_motif) if n_total else []
-    specs: list[dict[str, Any]] = []
-    for i, mo in enumerate(chosen[: n_act + n_rep]):
-        act = i < n_act
-        wins = m["activator_windows"] if act else m["repressor_windows"]
-        k = i if act else i - n_act
-        win = _window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
-        specs.append(
-            {
-                "motif": mo,
-                "role": "activator" if act else "repressor",
-                "effect": (1 if act else -1) * _uniform(rng_effect, m["effect"]),
-                "window": win,
-            }
-        )
+    specs = _single_specs(chosen, m, n_act, n_rep, rng_effect)
     sign = 1.0 if p["sign"] == "activating" else -1.0
     pairs: list[dict[str, Any]] = []
     for k in range(n_pairs):
         a, b = chosen[n_act + n_rep + 2 * k], chosen[n_act + n_rep + 2 * k + 1]
-        entry: dict[str, Any] = {
-            "a": a.motif_id,
-            "b": b.motif_id,
-            "a_name": a.name,
-            "b_name": b.name,
-            "mode": p["mode"],
-            "window": _window(p["window"], "pairs.window"),
-        }
-        if p["mode"] == "cooperative":
-            lo, hi = max(int(p["spacing"][0]), a.width), max(int(p["spacing"][1]), a.width)
-            entry["spacing"] = int(rng_effect.integers(lo, hi + 1))
-            entry["orientation"] = (
-                p["orientation"] if p["orientation"] is not None else ORIENTATIONS[int(rng_effect.integers(4))]
-            )
-            entry["effect"] = sign * _uniform(rng_effect, p["effect"])
-            ea = eb = entry["effect"]
-        else:
-            ea, eb = sign * _uniform(rng_effect, p["effect"]), sign * _uniform(rng_effect, p["effect"])
-            # the joint effect of one site of each partner, at any spacing; each partner's own effect is in ``motifs``
-            entry.update(
-                spacing=None,
-                orientation=None,
-                effect=ea + eb,
-                effect_a=ea,
-                effect_b=eb,
-                spacing_range=[int(x) for x in p["additive_spacing"]],
-            )
+        entry, ea, eb = _draw_pair(a, b, p, sign, rng_effect)
         pairs.append(entry)
         for mo, e in ((a, ea), (b, eb)):
             specs.append({"motif": mo, "role": "pair", "effect": e, "window": entry["window"]})
-    synth_info = {}
-    if int(s["n"]):
-        made = synthetic_motifs(
-            int(s["n"]),
-            method=s["method"],
-            sources=cands,
-            collection=collection,
-            threshold=thr,
-            width=s["width"],
-            alpha=float(s["dirichlet_alpha"]),
-            min_information=float(m["min_information"]),
-            rng=rng_synth,
-        )
-        for mo, how in made:
-            e = (1 if s["role"] == "activator" else -1) * _uniform(rng_effect, m["effect"])
-            specs.append(
-                {
-                    "motif": mo,
-                    "role": s["role"],
-                    "effect": e,
-                    "window": _window(s["window"], "synthetic.window"),
-                    "synthetic": how,
-                }
-            )
-            synth_info[mo.motif_id] = how
+    synth_specs, synth_info = _synthetic_specs(m, s, cands, collection, thr, rng_synth, rng_effect)
+    specs.extend(synth_specs)
     info = {"n_collection": len(collection), "n_candidates": len(cands), "synthetic": synth_info}
     return specs, pairs, {sp["motif"].motif_id: sp["motif"] for sp in specs}, info
 
 
 # ----------------------------------------------------------------------------- planting
 def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str, Any]]:
-    """Elements of one gene: ``{"window": (lo, hi), "sites": [(motif_id, offset, strand, role, active)], "pair": k | None}``.
+    """Elements of one gene:
+    ``{"window": (lo, hi), "sites": [(motif_id, offset, strand, role, active)], "pair": k | None}``.
 
     Functional elements come first (windowed before free), decoys last.
     """
@@ -622,6 +709,249 @@ def _gene_class(plants: Sequence[dict[str, Any]], effects: dict[str, float], pai
     return 3 if len(signs) == 2 else (1 if True in signs else 2)
 
 
+def _geometry(n_genes: int, length: int, tss_index: int | None) -> tuple[int, int, int]:
+    """``(N, L, tss)``: gene count, window length and 0-based TSS index (``None``: ``round(2 L / 3)``), checked."""
+    N, L = int(n_genes), int(length)
+    tss = int(round(2 * L / 3)) if tss_index is None else int(tss_index)
+    if not 0 < tss < L:
+        raise ConfigError(
+            f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})"
+        )
+    if N < 2:
+        raise ConfigError(
+            f"invalid config: n_genes {N}: at least 2 genes are needed (the noise is set from the label variance)"
+        )
+    return N, L, tss
+
+
+def _check_pair_windows(pairs: Sequence[dict[str, Any]], widths: dict[str, int], length: int, tss: int) -> None:
+    """Raise :class:`ConfigError` when a pair's window (absolute) cannot hold the pair at its (smallest) spacing."""
+    for pr in pairs:
+        need = (
+            pr["spacing"]
+            if pr["mode"] == "cooperative"
+            else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])
+        ) + max(widths[pr["a"]], widths[pr["b"]])
+        lo, hi = _abs_window(pr["window"], length, tss)
+        if hi - lo < need:
+            raise _err(
+                "pairs.window",
+                f"{hi - lo} bp of the {length} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)",
+            )
+
+
+def _background(
+    comp: dict[str, Any], n: int, length: int, rng_comp: np.random.Generator, rng_bg: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Markov-chain background per gene: ``(codes, bg_gc, bg_cpg)``.
+
+    ``codes`` ``(n, length)`` uint8; ``bg_gc`` / ``bg_cpg`` ``(n,)`` float64, the drawn GC fraction and
+    CpG o/e of each gene's chain (``rng_comp``); the sequences are sampled from ``rng_bg``.
+    """
+    bg_gc, bg_cpg = draw_composition(n, comp["gc"], comp["cpg_ratio"], rng_comp)
+    chains = [markov_chain(float(g), float(r)) for g, r in zip(bg_gc, bg_cpg, strict=True)]
+    codes = sample_gene_chains(np.stack([c[0] for c in chains]), np.stack([c[1] for c in chains]), length, rng_bg)
+    return codes, bg_gc, bg_cpg
+
+
+def _cooperative(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The cooperative pairs as :func:`~.grammar.pair_instances` specs, and ``{pair index: index among them}``."""
+    coop = [
+        {"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]}
+        for p in pairs
+        if p["mode"] == "cooperative"
+    ]
+    coop_index = {k: i for i, k in enumerate(k for k, p in enumerate(pairs) if p["mode"] == "cooperative")}
+    return coop, coop_index
+
+
+def _plan_and_place(
+    specs: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+    gen_cfg: dict[str, Any],
+    length: int,
+    tss: int,
+    widths: dict[str, int],
+    coop: list[dict[str, Any]],
+    coop_index: dict[int, int],
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """The placed plants of one gene (:func:`_plan_gene` + :func:`_place_gene`, up to ``PLAN_TRIES`` re-plans)."""
+    for _ in range(PLAN_TRIES):
+        plants = _place_gene(_plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng), coop, coop_index, widths, rng)
+        if plants is not None:
+            return plants
+    raise ConfigError(
+        f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; "
+        "use a longer window, wider motif windows or fewer sites"
+    )
+
+
+def _write_sites(row: np.ndarray, plants: list[dict[str, Any]], pools: dict[str, SitePool]) -> None:
+    """Draw one site per plant from its motif's pool and write it into ``row`` (``(L,)`` uint8, in place).
+
+    A ``-`` plant gets the reverse complement; each plant records its ``site`` (motif orientation, ACGT string).
+    """
+    for p in plants:
+        site = pools[p["motif_id"]].draw()
+        row[p["start"] : p["end"]] = site if p["strand"] == "+" else reverse_complement_codes(site)
+        p["site"] = decode(site)
+
+
+def _plant_genes(
+    codes: np.ndarray,
+    specs: list[dict[str, Any]],
+    pairs: list[dict[str, Any]],
+    matrices: dict[str, Motif],
+    gen_cfg: dict[str, Any],
+    tss: int,
+    widths: dict[str, int],
+    rng_sites: np.random.Generator,
+    rng_place: np.random.Generator,
+) -> list[list[dict[str, Any]]]:
+    """Plan, place and write the plants of every gene into ``codes`` (``(N, L)`` uint8, in place).
+
+    Sites come from one :class:`SitePool` per motif (``rng_sites``), placement from ``rng_place``.
+    Returns the plants of each gene (sorted by start).
+    """
+    pools = {mid: SitePool(mo, 1.0, None, rng_sites) for mid, mo in matrices.items()}
+    coop, coop_index = _cooperative(pairs)
+    length = codes.shape[1]
+    plants_all: list[list[dict[str, Any]]] = []
+    for i in range(codes.shape[0]):
+        plants = _plan_and_place(specs, pairs, gen_cfg, length, tss, widths, coop, coop_index, rng_place)
+        _write_sites(codes[i], plants, pools)
+        plants_all.append(plants)
+    return plants_all
+
+
+# ----------------------------------------------------------------------------- ground truth and labels
+def _confound(conf_cfg: dict[str, Any], gc_real: np.ndarray, cpg_real: np.ndarray) -> dict[str, Any]:
+    """The ground truth's ``grammar.confound`` block: feature, beta and (when on) the feature's mean and sd
+    over the genes (``gc_real`` / ``cpg_real``: ``(N,)`` float64 realised composition)."""
+    confound: dict[str, Any] = {"feature": conf_cfg["feature"], "beta": float(conf_cfg["beta"])}
+    if conf_cfg["feature"] != "none":
+        f = gc_real if conf_cfg["feature"] == "gc" else cpg_real
+        confound.update(mean=float(np.mean(f)), sd=float(np.std(f)))
+        if not confound["sd"] > 0:
+            raise _err("confound.feature", f"{conf_cfg['feature']} does not vary between genes; widen 'composition'")
+    return confound
+
+
+def _gt_motifs(specs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ground truth's ``motifs`` entries (synthetic ones with their ``(4, w)`` ``pwm`` as nested lists)."""
+    gt_motifs = []
+    for sp in specs:
+        mo = sp["motif"]
+        entry = {
+            "motif_id": mo.motif_id,
+            "name": mo.name,
+            "role": sp["role"],
+            "effect": float(sp["effect"]),
+            "width": mo.width,
+            "window": list(sp["window"]) if sp["window"] else None,
+        }
+        if "synthetic" in sp:
+            entry.update(synthetic=True, source=sp["synthetic"], pwm=[[float(x) for x in row] for row in mo.pwm])
+        gt_motifs.append(entry)
+    return gt_motifs
+
+
+def _gt_genes(
+    ids: Sequence[str],
+    plants_all: Sequence[list[dict[str, Any]]],
+    specs: Sequence[dict[str, Any]],
+    bg_gc: np.ndarray,
+    bg_cpg: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The ground truth's ``genes`` entries: id, class (:func:`_gene_class`), plants and background
+    (``bg_gc`` / ``bg_cpg``: ``(N,)`` float64 drawn chain composition)."""
+    effects = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] != "pair"}
+    pair_effect = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] == "pair"}
+    return [
+        {
+            "gene_id": g,
+            "class": _gene_class(ps, effects, pair_effect),
+            "plants": ps,
+            "background": {"gc": float(bg), "cpg_ratio": float(br)},
+        }
+        for g, ps, bg, br in zip(ids, plants_all, bg_gc, bg_cpg, strict=True)
+    ]
+
+
+def _grammar_block(
+    gen_cfg: dict[str, Any], preset: str | None, jaspar_release: str, info: dict[str, Any], confound: dict[str, Any]
+) -> dict[str, Any]:
+    """The ground truth's ``grammar`` block before the labels are drawn (generator, preset, config,
+    JASPAR selection, confound, null mode)."""
+    return {
+        "generator": __name__,
+        "preset": preset,
+        "config": copy.deepcopy(gen_cfg),
+        "collection": {
+            "release": jaspar_release,
+            "collection": gen_cfg["motifs"]["collection"],
+            "tax_group": gen_cfg["motifs"]["tax_group"],
+            **{k: v for k, v in info.items() if k != "synthetic"},
+        },
+        "confound": confound,
+        "null": gen_cfg["null"],
+    }
+
+
+def _draw_labels(
+    clean: np.ndarray, gen_cfg: dict[str, Any], n: int, rng_noise: np.random.Generator, rng_null: np.random.Generator
+) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """Noisy labels from the ``(n,)`` float64 clean labels: ``(labels, noise_sd, var_clean, permutation)``.
+
+    ``noise_sd`` sets the ``r2_ceiling`` target; the noise comes from ``rng_noise``, the null
+    (permutation ``(n,)`` int64, else ``None``; or independent labels) from ``rng_null``.
+    """
+    c = float(gen_cfg["r2_ceiling"])
+    var_clean = float(np.var(clean))
+    if not var_clean > 0:
+        raise ConfigError(
+            f"invalid config: {KEY}: every gene has the same clean label; raise occupancy.fraction or pairs.fraction"
+        )
+    sd = float(np.sqrt(var_clean * (1.0 - c) / c))
+    labels = clean + rng_noise.normal(0.0, sd, n)
+    null = gen_cfg["null"]
+    perm = None
+    if null == "permuted_labels":
+        perm = rng_null.permutation(n)
+        labels = labels[perm]
+    elif null == "independent_labels":
+        labels = rng_null.normal(float(np.mean(clean)), float(np.sqrt(var_clean + sd**2)), n)
+    return labels, sd, var_clean, perm
+
+
+def _genes_table(
+    ids: Sequence[str],
+    labels: np.ndarray,
+    gt: dict[str, Any],
+    plants_all: Sequence[list[dict[str, Any]]],
+    pairs: Sequence[dict[str, Any]],
+    gc_real: np.ndarray,
+    cpg_real: np.ndarray,
+) -> pd.DataFrame:
+    """The ``genes`` DataFrame of :func:`generate` (labels ``(N,)``, counts of plants and cooperative
+    instances per gene, realised composition ``gc_real`` / ``cpg_real`` ``(N,)`` float64)."""
+    coop, _ = _cooperative(pairs)
+    n_inst = [sum(len(pair_instances(ps, p)) for p in coop) for ps in plants_all]
+    return pd.DataFrame(
+        {
+            "gene_id": ids,
+            "label": labels.astype(np.float64),
+            "sim_class": np.array([g["class"] for g in gt["genes"]], dtype=np.int64),
+            "n_sites": np.array([len(ps) for ps in plants_all], dtype=np.int64),
+            "n_active_sites": np.array([sum(p["active"] for p in ps) for ps in plants_all], dtype=np.int64),
+            "n_pair_instances": np.array(n_inst, dtype=np.int64),
+            "gc": gc_real,
+            "cpg_ratio": cpg_real,
+        }
+    )
+
+
 # ----------------------------------------------------------------------------- main entry
 def generate(
     gen_cfg: dict[str, Any],
@@ -664,16 +994,7 @@ def generate(
         The ``ground_truth.json`` dict (module docstring); JSON-serialisable.
     """
     check_generator_config(gen_cfg)
-    N, L = int(n_genes), int(length)
-    tss = int(round(2 * L / 3)) if tss_index is None else int(tss_index)
-    if not 0 < tss < L:
-        raise ConfigError(
-            f"invalid config: key 'dataset.simulate.tss_index': {tss} must lie inside the window (1..{L - 1})"
-        )
-    if N < 2:
-        raise ConfigError(
-            f"invalid config: n_genes {N}: at least 2 genes are needed (the noise is set from the label variance)"
-        )
+    N, L, tss = _geometry(n_genes, length, tss_index)
     ss = np.random.SeedSequence(int(seed))
     r_motif, r_effect, r_synth, r_comp, r_bg, r_sites, r_place, r_noise, r_null = (
         np.random.default_rng(x) for x in ss.spawn(9)
@@ -681,78 +1002,15 @@ def generate(
 
     specs, pairs, matrices, info = _draw_grammar(gen_cfg, jaspar_release, r_motif, r_effect, r_synth)
     widths = {mid: mo.width for mid, mo in matrices.items()}
-    for pr in pairs:
-        need = (
-            pr["spacing"]
-            if pr["mode"] == "cooperative"
-            else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])
-        ) + max(widths[pr["a"]], widths[pr["b"]])
-        lo, hi = _abs_window(pr["window"], L, tss)
-        if hi - lo < need:
-            raise _err(
-                "pairs.window",
-                f"{hi - lo} bp of the {L} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)",
-            )
-
-    # background: one chain per gene
-    comp = gen_cfg["composition"]
-    bg_gc, bg_cpg = draw_composition(N, comp["gc"], comp["cpg_ratio"], r_comp)
-    chains = [markov_chain(float(g), float(r)) for g, r in zip(bg_gc, bg_cpg, strict=True)]
-    codes = sample_gene_chains(np.stack([c[0] for c in chains]), np.stack([c[1] for c in chains]), L, r_bg)
-
-    # plants
-    pools = {mid: SitePool(mo, 1.0, None, r_sites) for mid, mo in matrices.items()}
-    coop = [
-        {"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]}
-        for p in pairs
-        if p["mode"] == "cooperative"
-    ]
-    coop_index = {k: i for i, k in enumerate(k for k, p in enumerate(pairs) if p["mode"] == "cooperative")}
-    plants_all: list[list[dict[str, Any]]] = []
-    for i in range(N):
-        for _ in range(PLAN_TRIES):
-            plants = _place_gene(
-                _plan_gene(specs, pairs, gen_cfg, L, tss, widths, r_place), coop, coop_index, widths, r_place
-            )
-            if plants is not None:
-                break
-        else:
-            raise ConfigError(
-                f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; use a longer window, wider motif windows or fewer sites"
-            )
-        row = codes[i]
-        for p in plants:
-            site = pools[p["motif_id"]].draw()
-            row[p["start"] : p["end"]] = site if p["strand"] == "+" else reverse_complement_codes(site)
-            p["site"] = decode(site)
-        plants_all.append(plants)
+    _check_pair_windows(pairs, widths, L, tss)
+    codes, bg_gc, bg_cpg = _background(gen_cfg["composition"], N, L, r_comp, r_bg)
+    plants_all = _plant_genes(codes, specs, pairs, matrices, gen_cfg, tss, widths, r_sites, r_place)
 
     # ground truth
-    conf_cfg = gen_cfg["confound"]
     gc_real, cpg_real = gene_composition(codes)
-    confound: dict[str, Any] = {"feature": conf_cfg["feature"], "beta": float(conf_cfg["beta"])}
-    if conf_cfg["feature"] != "none":
-        f = gc_real if conf_cfg["feature"] == "gc" else cpg_real
-        confound.update(mean=float(np.mean(f)), sd=float(np.std(f)))
-        if not confound["sd"] > 0:
-            raise _err("confound.feature", f"{conf_cfg['feature']} does not vary between genes; widen 'composition'")
-    effects = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] != "pair"}
-    pair_effect = {sp["motif"].motif_id: sp["effect"] for sp in specs if sp["role"] == "pair"}
+    confound = _confound(gen_cfg["confound"], gc_real, cpg_real)
     ids = [f"sim{i:0{max(5, len(str(N - 1)))}d}" for i in range(N)]
-    gt_motifs = []
-    for sp in specs:
-        mo = sp["motif"]
-        entry = {
-            "motif_id": mo.motif_id,
-            "name": mo.name,
-            "role": sp["role"],
-            "effect": float(sp["effect"]),
-            "width": mo.width,
-            "window": list(sp["window"]) if sp["window"] else None,
-        }
-        if "synthetic" in sp:
-            entry.update(synthetic=True, source=sp["synthetic"], pwm=[[float(x) for x in row] for row in mo.pwm])
-        gt_motifs.append(entry)
+    gt_motifs = _gt_motifs(specs)
     gt_pairs = [
         {**p, "window": list(p["window"]) if p["window"] else None, "effect": float(p["effect"])} for p in pairs
     ]
@@ -765,63 +1023,22 @@ def generate(
         "motifs": gt_motifs,
         "pairs": gt_pairs,
         "classes": [{"class": c, "name": n, "description": d} for c, n, d in CLASSES],
-        "genes": [
-            {
-                "gene_id": g,
-                "class": _gene_class(ps, effects, pair_effect),
-                "plants": ps,
-                "background": {"gc": float(bg), "cpg_ratio": float(br)},
-            }
-            for g, ps, bg, br in zip(ids, plants_all, bg_gc, bg_cpg, strict=True)
-        ],
-        "grammar": {
-            "generator": __name__,
-            "preset": preset,
-            "config": copy.deepcopy(gen_cfg),
-            "collection": {
-                "release": jaspar_release,
-                "collection": gen_cfg["motifs"]["collection"],
-                "tax_group": gen_cfg["motifs"]["tax_group"],
-                **{k: v for k, v in info.items() if k != "synthetic"},
-            },
-            "confound": confound,
-            "null": gen_cfg["null"],
-        },
+        "genes": _gt_genes(ids, plants_all, specs, bg_gc, bg_cpg),
+        "grammar": _grammar_block(gen_cfg, preset, jaspar_release, info, confound),
     }
+
+    # labels
     clean = clean_labels(gt, codes)
     c = float(gen_cfg["r2_ceiling"])
-    var_clean = float(np.var(clean))
-    if not var_clean > 0:
-        raise ConfigError(
-            f"invalid config: {KEY}: every gene has the same clean label; raise occupancy.fraction or pairs.fraction"
-        )
-    sd = float(np.sqrt(var_clean * (1.0 - c) / c))
-    labels = clean + r_noise.normal(0.0, sd, N)
-    null = gen_cfg["null"]
-    if null == "permuted_labels":
-        perm = r_null.permutation(N)
-        labels = labels[perm]
+    labels, sd, var_clean, perm = _draw_labels(clean, gen_cfg, N, r_noise, r_null)
+    if perm is not None:
         gt["grammar"]["permutation"] = [int(x) for x in perm]
-    elif null == "independent_labels":
-        labels = r_null.normal(float(np.mean(clean)), float(np.sqrt(var_clean + sd**2)), N)
     realised = float(np.corrcoef(clean, labels)[0, 1] ** 2)
     gt["noise_sd"] = sd
     for g, v in zip(gt["genes"], clean, strict=True):
         g["clean_label"] = float(v)
     gt["grammar"].update(r2_ceiling_target=c, r2_ceiling=realised, clean_variance=var_clean)
-    n_inst = [sum(len(pair_instances(ps, p)) for p in coop) for ps in plants_all]
-    genes = pd.DataFrame(
-        {
-            "gene_id": ids,
-            "label": labels.astype(np.float64),
-            "sim_class": np.array([g["class"] for g in gt["genes"]], dtype=np.int64),
-            "n_sites": np.array([len(ps) for ps in plants_all], dtype=np.int64),
-            "n_active_sites": np.array([sum(p["active"] for p in ps) for ps in plants_all], dtype=np.int64),
-            "n_pair_instances": np.array(n_inst, dtype=np.int64),
-            "gc": gc_real,
-            "cpg_ratio": cpg_real,
-        }
-    )
+    genes = _genes_table(ids, labels, gt, plants_all, pairs, gc_real, cpg_real)
     log.info(
         "generated grammar (seed %d): %s; pairs %s; realised r^2 ceiling %.3f (target %.3f), noise sd %.3f",
         int(seed),
