@@ -166,8 +166,15 @@ def test_tiny_pipeline_outputs(tiny_run):
         activity.columns
     )
     assert (ds / "motifs" / "recovery.tsv").exists()
+    for name in ("spacing.tsv", "cooperativity.tsv", "spacing_summary.json"):
+        assert (ds / "motifs" / name).is_file(), name
+    # the optional de novo stage (enabled in the tiny config): weights of every exported gene
+    hyp = np.load(ds / "attributions" / "hypothetical_weights.npy", mmap_mode="r")
+    assert hyp.shape == (300, 4, 300)
+    patterns = pd.read_csv(ds / "motifs" / "denovo" / "patterns.tsv", sep="\t")
+    assert {"pattern_id", "cluster", "sign", "best_match_id", "novel"} <= set(patterns.columns)
     figures = sorted(p.relative_to(ds / "figures").as_posix() for p in (ds / "figures").rglob("*.png"))
-    for stage in ("models", "attribution", "clusters", "motifs", "examples", "recovery"):
+    for stage in ("models", "attribution", "clusters", "motifs", "examples", "recovery", "denovo"):
         assert any(f.startswith(stage + "/") for f in figures), f"no {stage} figure in {figures}"
     logs = list((ds / "logs").glob("*.log"))
     assert len(logs) >= 10

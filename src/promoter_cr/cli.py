@@ -69,7 +69,8 @@ def global_options(in_subcommand: bool) -> argparse.ArgumentParser:
         "--log",
         metavar="FILE",
         default=default(None),
-        help="write everything (log, progress, warnings, tracebacks) to FILE; the console then shows only progress lines and a one-line error",
+        help="write everything (log, progress, warnings, tracebacks) to FILE; the "
+        "console then shows only progress lines and a one-line error",
     )
     g.add_argument(
         "--threads",
@@ -85,7 +86,8 @@ def global_options(in_subcommand: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promoter-cr",
-        description="Predict mRNA abundance from promoter sequence with an interpretable Contextual Regression model, then mine the motif grammar behind it.",
+        description="Predict mRNA abundance from promoter sequence with an interpretable "
+        "Contextual Regression model, then mine the motif grammar behind it.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[global_options(in_subcommand=False)],
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _label(args: argparse.Namespace) -> str:
     """Short job label for console lines: the command and its model/stage, if any."""
     detail = getattr(args, "model", None) or getattr(args, "stage", None)
+    if getattr(args, "fold", None) is not None:
+        detail = f"{detail} fold {args.fold}"
     return f"{args.command} {detail}" if detail else args.command
 
 

@@ -133,7 +133,8 @@ def _check_semantics(cfg: dict[str, Any], source: str | Path | None) -> None:
         )
     if models[name]["type"] != "cr":
         raise ConfigError(
-            f"invalid config{where}: key 'analysis_model': model {name!r} has type {models[name]['type']!r}; it must be a 'cr' model"
+            f"invalid config{where}: key 'analysis_model': model {name!r} has type "
+            f"{models[name]['type']!r}; it must be a 'cr' model"
         )
     lo, hi = cfg["cluster"]["k_range"]
     if hi < lo:

@@ -15,6 +15,7 @@ so a folder outside ``results/`` works too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,10 @@ class ModelFiles(_Folder):
     def csv_logs(self) -> Path:
         """Lightning's CSVLogger folder."""
         return self.dir / "logs"
+
+    def fold(self, k: int | str) -> ModelFiles:
+        """Cross-fitting fold model ``k`` of this model (``folds/fold<k>/``)."""
+        return ModelFiles(self.dir / "folds" / f"fold{k}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,10 @@ class DenovoFiles(_Folder):
     def summary(self) -> Path:
         return self.dir / "denovo_summary.json"
 
+    def outputs(self) -> list[Path]:
+        """Every file of the de novo step (the summary last: it is written last)."""
+        return [self.patterns_meme, self.patterns, self.seqlets, self.summary]
+
 
 @dataclass(frozen=True)
 class MotifFiles(_Folder):
@@ -263,14 +272,6 @@ class MotifFiles(_Folder):
         return self.dir / "communities.tsv"
 
     @property
-    def spacing(self) -> Path:
-        return self.dir / "spacing.tsv"
-
-    @property
-    def periodicity(self) -> Path:
-        return self.dir / "periodicity.tsv"
-
-    @property
     def grammar_summary(self) -> Path:
         return self.dir / "grammar_summary.json"
 
@@ -280,10 +281,26 @@ class MotifFiles(_Folder):
             self.enrichment,
             self.cooccurrence,
             self.communities,
-            self.spacing,
-            self.periodicity,
             self.grammar_summary,
         ]
+
+    # spacing (insertion experiments on the model)
+    @property
+    def spacing(self) -> Path:
+        """One row per candidate pair x orientation x spacing."""
+        return self.dir / "spacing.tsv"
+
+    @property
+    def cooperativity(self) -> Path:
+        """One row per candidate pair: cooperativity and helical-periodicity tests."""
+        return self.dir / "cooperativity.tsv"
+
+    @property
+    def spacing_summary(self) -> Path:
+        return self.dir / "spacing_summary.json"
+
+    def spacing_outputs(self) -> list[Path]:
+        return [self.spacing, self.cooperativity, self.spacing_summary]
 
     # recovery
     @property
@@ -322,11 +339,21 @@ FIGURES: dict[str, list[str]] = {
     "models": ["pred_vs_obs", "learning_curves", "metrics"],
     "attribution": ["faithfulness", "planted_mass"],
     "clusters": ["cluster_profiles", "cluster_heatmap", "cluster_expression", "k_selection"],
-    "motifs": ["activity_volcano", "motif_logos", "enrichment_heatmap", "cooccurrence_network", "spacing_histograms"],
+    "motifs": [
+        "activity_volcano",
+        "motif_logos",
+        "enrichment_heatmap",
+        "cooccurrence_network",
+        "spacing_profiles",
+        "pvalue_qq",
+    ],
     "examples": ["example_promoters"],
     "recovery": ["recovery_panel"],
+    "denovo": ["denovo_patterns"],
 }
 SIMULATED_ONLY_FIGURES = {("attribution", "planted_mass"), ("recovery", "recovery_panel")}
+#: figure families of optional stages: drawn only when the stage runs (``denovo.enabled``)
+OPTIONAL_FIGURE_STAGES = {"denovo"}
 
 
 def figure_stem(stage_dir: str | Path, name: str) -> Path:
@@ -341,9 +368,13 @@ def figure_names(stage: str, simulated: bool) -> list[str]:
     return [n for n in FIGURES[stage] if simulated or (stage, n) not in SIMULATED_ONLY_FIGURES]
 
 
-def figure_stages(simulated: bool) -> list[str]:
-    """Figure families drawn for a data set."""
-    return [s for s in FIGURES if figure_names(s, simulated)]
+def figure_stages(simulated: bool, optional: Iterable[str] = ()) -> list[str]:
+    """Figure families drawn for a data set; ``optional``: the optional stages that run."""
+    wanted = set(optional)
+    unknown = wanted - OPTIONAL_FIGURE_STAGES
+    if unknown:
+        raise KeyError(f"not optional figure families: {sorted(unknown)}")
+    return [s for s in FIGURES if figure_names(s, simulated) and (s not in OPTIONAL_FIGURE_STAGES or s in wanted)]
 
 
 @dataclass(frozen=True)

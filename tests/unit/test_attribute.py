@@ -12,9 +12,8 @@ import pytest
 import torch
 from _model_fixtures import arch
 
-from promoter_cr.config import section_defaults
-
 from promoter_cr import cli
+from promoter_cr.config import section_defaults
 from promoter_cr.data.dataset import write_dataset
 from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.errors import InputDataError

@@ -218,5 +218,7 @@ def test_cli_download(server, tmp_path):
     fast = '{"download": {"retries": 0, "backoff_s": 0.001, "timeout_s": 5}}'
     assert main(["download", "--url", f"{url}/file.bin", "--out", str(out), "--sha256", SHA, "--config", fast]) == 0
     assert out.read_bytes() == PAYLOAD
-    assert main(["download", "--url", f"{url}/missing.bin", "--out", str(tmp_path / "y.bin"), "--config", fast]) == 5  # download failed
+    assert (
+        main(["download", "--url", f"{url}/missing.bin", "--out", str(tmp_path / "y.bin"), "--config", fast]) == 5
+    )  # download failed
     assert not (tmp_path / "y.bin").exists()

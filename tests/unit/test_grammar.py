@@ -1,4 +1,6 @@
-"""Tests of the grammar statistics: activity, enrichment, co-occurrence, communities, spacing."""
+"""Tests of the grammar statistics: sites, composition-matched nulls, activity, enrichment,
+co-occurrence, communities and the model gate; each test of a test checks its calibration on
+null data and its power on planted data."""
 
 from __future__ import annotations
 
@@ -6,24 +8,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promoter_cr.motifs.activity import motif_activity, motif_enrichment, rank_biserial_test
+from promoter_cr.motifs.activity import motif_activity, paired_test
 from promoter_cr.motifs.cooccurrence import (
-    close_pairs,
+    close_pair_genes,
     communities,
     cooccurrence_test,
-    expected_close_pairs,
+    gene_strata,
+    motif_priority,
+    negative_binomial_sf,
+    permuted_genes,
     select_representatives,
 )
-from promoter_cr.motifs.spacing import pair_spacing, periodicity_row, preferred_spacings, spacing_analysis
+from promoter_cr.motifs.enrichment import motif_enrichment
+from promoter_cr.motifs.gate import model_gate
+from promoter_cr.motifs.nulls import (
+    composition_cumsums,
+    composition_slopes,
+    matched_null_contributions,
+    matched_null_starts,
+    null_window_means,
+)
+from promoter_cr.motifs.sites import collapse_overlapping
 from promoter_cr.motifs.stats import bh_qvalues
 
+ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2}
 
-def _hits(n_per_motif, n_genes, length, rng, width=8):
-    """Random hits: motif code, gene, start, end."""
-    motif = np.repeat(np.arange(len(n_per_motif)), n_per_motif)
-    gene = rng.integers(0, n_genes, size=motif.size)
-    start = rng.integers(0, length - width, size=motif.size)
-    return motif, gene, start, start + width
+
+def _activity(motif, gene, contrib, null, n_motifs, clusters=None, **kw):
+    """motif_activity over ``n_motifs`` motifs named M0.. with one cluster unless given."""
+    site_cluster = np.zeros(len(motif), int) if clusters is None else clusters
+    levels = [str(c) for c in range(int(site_cluster.max(initial=0)) + 1)]
+    ids = [f"M{i}" for i in range(n_motifs)]
+    return motif_activity(motif, gene, site_cluster, contrib, null, ids, [i.lower() for i in ids], levels,
+                          **{**ACT, **kw})  # fmt: skip
+
+
+# --- small helpers -----------------------------------------------------------------------------
 
 
 def test_bh_qvalues_matches_hand_computation():
@@ -33,151 +53,226 @@ def test_bh_qvalues_matches_hand_computation():
     assert np.isnan(q[2])
 
 
-def test_rank_biserial_sign_and_ties():
-    r, p = rank_biserial_test(np.array([3.0, 4, 5, 6]), np.array([0.0, 1, 2, 2.5]))
-    assert r == pytest.approx(1.0) and p < 0.05
-    assert rank_biserial_test(np.zeros(5), np.zeros(5)) == (0.0, 1.0)
+def test_paired_test_sign_effect_size_and_scipy_p():
+    from scipy.stats import wilcoxon
+
+    d = np.array([0.5, 1.2, -0.1, 0.8, 0.3, 2.0, 0.0, 0.7])
+    r, p = paired_test(d)
+    # ranks of |d| over the non-zero differences: 0.1->1, 0.3->2, 0.5->3, 0.7->4, 0.8->5, 1.2->6, 2.0->7
+    assert r == pytest.approx((27 - 1) / 28)
+    assert p == pytest.approx(wilcoxon(d[d != 0]).pvalue)
+    assert paired_test(-d)[0] == pytest.approx(-r)
+    assert paired_test(np.zeros(6)) == (0.0, 1.0)
 
 
-def test_positive_motif_is_activating_and_negative_is_repressive():
+def test_sites_collapse_overlapping_hits_of_one_motif_and_keep_the_best():
     rng = np.random.default_rng(0)
-    n = 200
-    motif, gene, start, end = _hits([n, n, n], 50, 500, rng)
-    null = rng.normal(0, 0.1, size=motif.size)
-    contrib = rng.normal(0, 0.1, size=motif.size)
-    contrib[motif == 0] += 1.0  # placed only under positive contributions
-    contrib[motif == 1] -= 1.0  # only under negative ones
-    table = motif_activity(
-        motif,
-        gene,
-        np.zeros(motif.size, int),
-        contrib,
-        null,
-        ["A", "R", "N"],
-        ["act", "rep", "neutral"],
-        ["c0"],
-        fdr=0.05,
-        min_hits=10,
-        min_effect=0.3,
-        min_relative=0.0,
-    )
-    allrows = table[table["cluster"] == "all"].set_index("motif_id")
-    assert allrows.loc["A", "effect"] == "activating" and allrows.loc["A", "effect_size"] > 0.9
-    assert allrows.loc["R", "effect"] == "repressive" and allrows.loc["R", "effect_size"] < -0.9
-    assert allrows.loc["N", "effect"] == "none"
-    assert set(table["cluster"]) == {"all", "c0"}
+    n = 400
+    gene, motif = rng.integers(0, 6, n), rng.integers(0, 3, n)
+    start = rng.integers(0, 300, n)
+    end = start + rng.integers(4, 15, n)
+    score = rng.normal(size=n).round(1)  # ties happen
+    keep = collapse_overlapping(gene, motif, start, end, score)
+    # brute force: single-linkage clusters of overlapping intervals per (gene, motif)
+    want = np.zeros(n, bool)
+    for g in range(6):
+        for m in range(3):
+            idx = np.flatnonzero((gene == g) & (motif == m))
+            idx = idx[np.lexsort((idx, start[idx]))]
+            clusters, cur, cur_end = [], [], -1
+            for i in idx:
+                if cur and start[i] >= cur_end:
+                    clusters.append(cur)
+                    cur, cur_end = [], -1
+                cur.append(i)
+                cur_end = max(cur_end, end[i])
+            if cur:
+                clusters.append(cur)
+            for c in clusters:
+                c = np.array(c)
+                best = c[score[c] == score[c].max()]
+                want[best[np.argmin(start[best])]] = True
+    np.testing.assert_array_equal(keep, want)
+    # kept sites of one motif in one gene never overlap
+    for g, m in {(g, m) for g, m in zip(gene[keep], motif[keep])}:
+        sel = np.flatnonzero(keep & (gene == g) & (motif == m))
+        s, e = start[sel], end[sel]
+        o = np.argsort(s)
+        assert (s[o][1:] >= e[o][:-1]).all()
+    assert collapse_overlapping(*(np.zeros(0, int),) * 4, np.zeros(0)).shape == (0,)
 
 
-def test_null_data_gives_no_more_calls_than_expected():
+# --- composition-matched nulls -----------------------------------------------------------------
+
+
+def test_null_windows_stay_near_do_not_overlap_and_match_composition():
     rng = np.random.default_rng(1)
-    n_motifs = 300
-    motif, gene, start, end = _hits([60] * n_motifs, 100, 1000, rng)
-    contrib = rng.normal(0, 1, size=motif.size)
-    null = rng.normal(0, 1, size=motif.size)  # same distribution: no effect anywhere
-    table = motif_activity(
-        motif,
-        gene,
-        rng.integers(0, 2, motif.size),
-        contrib,
-        null,
-        [f"M{i}" for i in range(n_motifs)],
-        [f"m{i}" for i in range(n_motifs)],
-        ["0", "1"],
-        fdr=0.05,
-        min_hits=10,
-        min_effect=0.0,
-        min_relative=0.0,
+    n_genes, length, w = 30, 600, 10
+    # promoters with GC-rich and AT-rich stretches of 40 bp
+    gc_rich = np.repeat(rng.random((n_genes, length // 40)) < 0.5, 40, axis=1)
+    codes = np.where(gc_rich, rng.choice([1, 2], (n_genes, length)), rng.choice([0, 3], (n_genes, length)))
+    noise = rng.random(codes.shape) < 0.1
+    codes[noise] = rng.integers(0, 4, int(noise.sum()))
+    codes = codes.astype(np.uint8)
+    gc_cs, cpg_cs = composition_cumsums(codes)
+    np.testing.assert_array_equal(gc_cs[:, -1], ((codes == 1) | (codes == 2)).sum(1))
+    gene = rng.integers(0, n_genes, 500)
+    start = rng.integers(0, length - w, 500)
+    width = np.full(500, w)
+    ns = matched_null_starts(gc_cs, cpg_cs, gene, start, width, max_shift=100, n_null=8, rng=np.random.default_rng(2))
+    assert ns.shape == (500, 8)
+    assert (ns >= 0).all() and (ns <= length - w).all()
+    assert (np.abs(ns - start[:, None]) <= 100).all()
+    assert (np.abs(ns - start[:, None]) >= w).all()  # no overlap with the hit
+    gc_hit = gc_cs[gene, start + w] - gc_cs[gene, start]
+    gc_null = gc_cs[gene[:, None], ns + w] - gc_cs[gene[:, None], ns]
+    rand = np.clip(start[:, None] + rng.integers(-100, 101, (500, 8)), 0, length - w)
+    gc_rand = gc_cs[gene[:, None], rand + w] - gc_cs[gene[:, None], rand]
+    matched_err = np.abs(gc_null - gc_hit[:, None]).mean()
+    assert matched_err < 0.5 and matched_err < 0.25 * np.abs(gc_rand - gc_hit[:, None]).mean()
+    # the mean over windows of a cumulative track
+    track = rng.normal(size=(n_genes, length))
+    cs = np.zeros((n_genes, length + 1))
+    np.cumsum(track, axis=1, out=cs[:, 1:])
+    got = null_window_means(cs, gene, ns, width)
+    want = np.array([np.mean([track[g, s : s + w].sum() for s in row]) for g, row in zip(gene, ns)])
+    np.testing.assert_allclose(got, want)
+
+
+def test_a_gc_rich_motif_on_a_gc_following_track_is_not_called_with_matched_nulls():
+    """The track follows G/C (as CR tracks do); a GC-rich motif with no effect of its own must not
+    be called activating. A null of nearby windows regardless of composition would call it."""
+    rng = np.random.default_rng(3)
+    n_genes, length, w = 300, 500, 10
+    codes = rng.integers(0, 4, (n_genes, length)).astype(np.uint8)
+    # GC-rich stretches of varying GC, the motif's sites inside them
+    for g in range(n_genes):
+        for s in rng.integers(0, length - 60, 3):
+            codes[g, s : s + 60] = np.where(rng.random(60) < 0.75, rng.choice([1, 2], 60), rng.choice([0, 3], 60))
+    track = 0.1 * ((codes == 1) | (codes == 2)) + rng.normal(0, 0.05, codes.shape)
+    cs = np.zeros((n_genes, length + 1))
+    np.cumsum(track, axis=1, out=cs[:, 1:])
+    gc_cs, cpg_cs = composition_cumsums(codes)
+    # "sites" of a GC-rich motif: windows of 10 bp with >= 8 G/C
+    win_gc = gc_cs[:, w:] - gc_cs[:, :-w]
+    gene, start = np.nonzero(win_gc >= 8)
+    pick = rng.choice(gene.size, 3000, replace=False)
+    gene, start = gene[pick], start[pick]
+    width = np.full(gene.size, w)
+    contrib = cs[gene, start + w] - cs[gene, start]
+    matched = matched_null_contributions(codes, track, gene, start, width, max_shift=100, n_null=8,
+                                         rng=np.random.default_rng(4))  # fmt: skip
+    # matching alone leaves a bias (the sites are the most G/C-rich windows; their matches less so)
+    ns = matched_null_starts(gc_cs, cpg_cs, gene, start, width, max_shift=100, n_null=8, rng=np.random.default_rng(4))
+    gc_null = (gc_cs[gene[:, None], ns + w] - gc_cs[gene[:, None], ns]).mean(1)
+    assert -0.6 < (gc_null - (gc_cs[gene, start + w] - gc_cs[gene, start])).mean() < -0.1
+    shifted = np.clip(
+        start[:, None] + rng.choice([-1, 1], (gene.size, 8)) * rng.integers(w, 101, (gene.size, 8)), 0, length - w
     )
-    tested = table["p_value"].notna()
-    frac = (table.loc[tested, "p_value"] < 0.05).mean()
-    assert 0.02 < frac < 0.08  # calibrated p-values
-    assert (table["q_value"] < 0.05).sum() <= 0.05 * tested.sum()  # FDR-level false calls at most
-    assert (table["effect"] != "none").sum() <= 3
+    unmatched = null_window_means(cs, gene, shifted, width)
+    motif = np.zeros(gene.size, int)
+    naive = _activity(motif, gene, contrib, unmatched, 1).query("cluster == 'all'").iloc[0]
+    fair = _activity(motif, gene, contrib, matched, 1).query("cluster == 'all'").iloc[0]
+    assert naive["effect"] == "activating"  # the confound the matched null removes
+    assert fair["effect"] == "none" and abs(fair["effect_size"]) < 0.2
+    # the slopes of the track on composition are what generated it
+    b_gc, b_cpg = composition_slopes(track, codes)
+    assert b_gc == pytest.approx(0.1, abs=0.005) and abs(b_cpg) < 0.01
+
+
+# --- activity ----------------------------------------------------------------------------------
+
+
+def test_activating_repressive_and_neutral_motifs_are_called_by_sign():
+    rng = np.random.default_rng(5)
+    motif = np.repeat(np.arange(3), 200)
+    gene = rng.integers(0, 80, motif.size)
+    null = rng.normal(0, 0.1, motif.size)
+    contrib = rng.normal(0, 0.1, motif.size)
+    contrib[motif == 0] += 1.0
+    contrib[motif == 1] -= 1.0
+    table = _activity(motif, gene, contrib, null, 3, clusters=rng.integers(0, 2, motif.size))
+    allrows = table[table["cluster"] == "all"].set_index("motif_id")
+    assert allrows.loc["M0", "effect"] == "activating" and allrows.loc["M0", "effect_size"] > 0.9
+    assert allrows.loc["M1", "effect"] == "repressive" and allrows.loc["M1", "effect_size"] < -0.9
+    assert allrows.loc["M2", "effect"] == "none"
+    assert set(table["cluster"]) == {"all", "0", "1"}
+    # one test unit per gene: n_genes counts genes with a site, n_hits the sites
+    assert allrows.loc["M0", "n_hits"] == 200 and allrows.loc["M0", "n_genes"] == len(np.unique(gene[motif == 0]))
+
+
+def test_activity_is_calibrated_when_sites_of_a_gene_share_a_deviation():
+    """Many sites per gene with a shared, zero-mean per-gene deviation: a per-site test would
+    count every site as independent evidence; the per-gene test stays calibrated."""
+    rng = np.random.default_rng(6)
+    n_motifs, n_genes = 400, 200
+    rows = []
+    for m in range(n_motifs):
+        genes = rng.choice(n_genes, 20, replace=False)
+        per_gene = rng.normal(0, 1, genes.size)  # shared deviation of the gene's sites, mean 0
+        n_sites = rng.integers(1, 15, genes.size)
+        g = np.repeat(genes, n_sites)
+        rows.append((np.full(g.size, m), g, np.repeat(per_gene, n_sites) + rng.normal(0, 0.1, g.size)))
+    motif, gene, contrib = (np.concatenate(x) for x in zip(*rows))
+    null = rng.normal(0, 0.1, motif.size)
+    table = _activity(motif, gene, contrib, null, n_motifs, min_effect=0.0)
+    p = table.loc[table["cluster"] == "all", "p_value"].to_numpy()
+    assert np.isfinite(p).all()
+    assert 0.02 < (p < 0.05).mean() < 0.08  # calibrated
+    assert (table["effect"] != "none").sum() <= 0.05 * len(p)
+
+
+def test_min_genes_and_min_effect_gate_the_calls():
+    rng = np.random.default_rng(7)
+    # M0: strong but in 6 genes only; M1: small consistent shift in 3000 genes (significant, tiny r)
+    motif = np.concatenate([np.zeros(6, int), np.ones(3000, int)])
+    gene = np.concatenate([np.arange(6), np.arange(3000)])
+    contrib = np.concatenate([np.full(6, 5.0), rng.normal(0.15, 1.0, 3000)])
+    table = _activity(motif, gene, contrib, np.zeros(motif.size), 2).query("cluster == 'all'").set_index("motif_id")
+    assert np.isnan(table.loc["M0", "p_value"]) and "min_genes" in table.loc["M0", "note"]
+    assert table.loc["M1", "q_value"] < 0.05 and abs(table.loc["M1", "effect_size"]) < 0.2
+    assert (table["effect"] == "none").all()
 
 
 def test_overlapping_redundant_motif_is_explained_by_the_stronger_one():
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(8)
     n_genes, length = 100, 300
     gene = np.arange(n_genes)
-    start_a = rng.integers(20, 250, size=n_genes)
-    # motif B: one hit overlapping each A site (shifted 3 bp) plus 100 hits elsewhere with no effect
+    start_a = rng.integers(20, 250, n_genes)
+    # motif 1: a hit overlapping each motif-0 site (3 bp on) and 100 neutral hits elsewhere
     gene_b = np.concatenate([gene, rng.integers(0, n_genes, 100)])
     start_b = np.concatenate([start_a + 3, rng.integers(0, 10, 100)])
     motif = np.concatenate([np.zeros(n_genes, int), np.ones(gene_b.size, int)])
-    g = np.concatenate([gene, gene_b])
-    s = np.concatenate([start_a, start_b])
-    contrib = rng.normal(0, 0.05, size=motif.size)
-    contrib[: 2 * n_genes] += 1.0  # A sites and the B hits on them
-    contrib[motif == 0] += 0.2  # A is the better matrix: it captures slightly more
-    null = rng.normal(0, 0.05, size=motif.size)
-    table = motif_activity(
-        motif,
-        g,
-        np.zeros(motif.size, int),
-        contrib,
-        null,
-        ["A", "B"],
-        ["a", "b"],
-        ["0"],
-        fdr=0.05,
-        min_hits=10,
-        min_effect=0.3,
-        min_relative=0.0,
-        start=s,
-        end=s + 8,
-        n_genes=n_genes,
-        length=length,
-    )
+    g, s = np.concatenate([gene, gene_b]), np.concatenate([start_a, start_b])
+    contrib = rng.normal(0, 0.05, motif.size)
+    contrib[: 2 * n_genes] += 1.0
+    contrib[motif == 0] += 0.2  # motif 0 is the better matrix
+    null = rng.normal(0, 0.05, motif.size)
+    table = _activity(motif, g, contrib, null, 2, start=s, end=s + 8, n_genes=n_genes, length=length)
     allrows = table[table["cluster"] == "all"].set_index("motif_id")
-    assert allrows.loc["A", "effect"] == "activating"
-    assert allrows.loc["B", "marginal_effect"] == "activating"
-    assert allrows.loc["B", "effect"] == "none" and allrows.loc["B", "explained_by"] == "A"
+    assert allrows.loc["M0", "effect"] == "activating" and allrows.loc["M0", "explained_by"] == ""
+    assert allrows.loc["M1", "marginal_effect"] == "activating"
+    assert allrows.loc["M1", "effect"] == "none" and allrows.loc["M1", "explained_by"] == "M0"
+    # its 100 sites elsewhere were tested on their own (neutral)
+    assert 10 <= allrows.loc["M1", "conditional_n_genes"] <= 100
 
 
-def test_empty_cluster_and_motif_without_hits_are_reported_not_crashing(caplog):
+def test_empty_cluster_and_motif_without_sites_are_reported_not_crashing(caplog):
     caplog.set_level("INFO")
-    motif = np.array([0] * 12)
-    gene = np.arange(12)
-    contrib = np.linspace(1, 2, 12)
-    table = motif_activity(
-        motif,
-        gene,
-        np.zeros(12, int),
-        contrib,
-        np.zeros(12),
-        ["A", "EMPTY"],
-        ["a", "empty"],
-        ["0", "1"],
-        fdr=0.05,
-        min_hits=5,
-        min_effect=0.0,
-        min_relative=0.0,
-    )
+    table = motif_activity(np.zeros(12, int), np.arange(12), np.zeros(12, int), np.linspace(1, 2, 12), np.zeros(12),
+                           ["A", "EMPTY"], ["a", "empty"], ["0", "1"], **{**ACT, "min_genes": 5})  # fmt: skip
     rows = table.set_index(["motif_id", "cluster"])
-    assert rows.loc[("EMPTY", "all"), "note"] == "no hits" and rows.loc[("EMPTY", "all"), "effect"] == "none"
-    assert rows.loc[("A", "1"), "n_hits"] == 0 and rows.loc[("A", "1"), "note"] == "no hits"
-    assert np.isnan(rows.loc[("A", "1"), "p_value"])
-    assert "no hit at all" in caplog.text
-    empty = motif_activity(
-        np.zeros(0, int),
-        np.zeros(0, int),
-        np.zeros(0, int),
-        np.zeros(0),
-        np.zeros(0),
-        ["A"],
-        ["a"],
-        ["0"],
-        fdr=0.05,
-        min_hits=10,
-        min_effect=0.0,
-        min_relative=0.0,
-    )
+    assert rows.loc[("EMPTY", "all"), "note"] == "no sites" and rows.loc[("EMPTY", "all"), "effect"] == "none"
+    assert rows.loc[("A", "1"), "n_hits"] == 0 and np.isnan(rows.loc[("A", "1"), "p_value"])
+    assert rows.loc[("A", "all"), "effect"] == "activating"
+    assert "no site at all" in caplog.text
+    empty = motif_activity(*(np.zeros(0, int),) * 3, np.zeros(0), np.zeros(0), ["A"], ["a"], ["0"], **ACT)
     assert (empty["n_hits"] == 0).all() and (empty["effect"] == "none").all()
 
 
 def test_enrichment_of_a_cluster_specific_motif():
     clusters = np.array(["0"] * 50 + ["1"] * 50, dtype=object)
-    gene = np.concatenate([np.arange(50, 100), np.arange(0, 100, 10)])  # A in all of cluster 1; B scattered
+    gene = np.concatenate([np.arange(50, 100), np.arange(0, 100, 10)])
     motif = np.concatenate([np.zeros(50, int), np.ones(10, int)])
     table = motif_enrichment(motif, gene, clusters, ["A", "B"], ["a", "b"]).set_index(["motif_id", "cluster"])
     assert table.loc[("A", "1"), "genes_with_hit"] == 50 and table.loc[("A", "1"), "q_value"] < 1e-10
@@ -185,280 +280,148 @@ def test_enrichment_of_a_cluster_specific_motif():
     assert table.loc[("B", "1"), "q_value"] > 0.5
 
 
-def test_close_pairs_matches_brute_force():
-    rng = np.random.default_rng(3)
-    motif, gene, start, end = _hits([40, 30, 50], 10, 300, rng, width=6)
-    obs = close_pairs(gene, start, end, motif, 3, 40)
-    brute = np.zeros((3, 3), int)
-    for i in range(motif.size):
-        for j in range(motif.size):
-            if (
-                i != j
-                and gene[i] == gene[j]
-                and motif[i] != motif[j]
-                and 0 <= start[j] - start[i] <= 40
-                and start[j] >= end[i]
-            ):
-                brute[motif[i], motif[j]] += 1
-    brute = brute + brute.T
-    np.testing.assert_array_equal(obs, brute)
+# --- co-occurrence -----------------------------------------------------------------------------
 
 
-def test_expected_close_pairs_matches_random_placement():
-    rng = np.random.default_rng(4)
-    n_genes, length, d = 400, 500, 60
-    motif, gene, start, end = _hits([600, 600], n_genes, length, rng, width=8)
-    exp = expected_close_pairs(gene, start, motif, np.array([8, 8]), n_genes, length, d)
-    obs = close_pairs(gene, start, end, motif, 2, d)
-    assert exp[0, 1] == pytest.approx(obs[0, 1], rel=0.2)
-    table = cooccurrence_test(obs, exp, np.array([600, 600]), ["A", "B"], ["a", "b"], None, min_count=5, fdr=0.05)
-    assert not table["significant"].any()
+def _random_sites(rng, n_genes, length, n_per_motif, width=8, gene_p=None):
+    motif = np.repeat(np.arange(len(n_per_motif)), n_per_motif)
+    gene = rng.choice(n_genes, motif.size, p=gene_p)
+    start = rng.integers(0, length - width, motif.size)
+    return gene, start, start + width, motif
 
 
-def test_cooccurring_pair_is_significant_and_communities_split():
-    rng = np.random.default_rng(5)
-    n_genes, length = 300, 600
-    # A and B always together 15 bp apart in half the genes; C, D together in the other half
-    g1, g2 = np.arange(150), np.arange(150, 300)
+def test_close_pair_genes_matches_brute_force():
+    rng = np.random.default_rng(9)
+    gene, start, end, motif = _random_sites(rng, 12, 300, [40, 30, 50], width=6)
+    got = close_pair_genes(gene, start, end, motif, 3, 40)[0]
+    want = np.zeros((3, 3), int)
+    for a in range(3):
+        for b in range(a + 1, 3):
+            for g in range(12):
+                ia = np.flatnonzero((gene == g) & (motif == a))
+                ib = np.flatnonzero((gene == g) & (motif == b))
+                close = any(
+                    abs(start[i] - start[j]) <= 40 and (start[j] >= end[i] or start[i] >= end[j])
+                    for i in ia
+                    for j in ib
+                )
+                want[a, b] += close
+    want = want + want.T
+    np.testing.assert_array_equal(got, want)
+    # groups are counted apart
+    two = close_pair_genes(np.tile(gene, 2), np.tile(start, 2), np.tile(end, 2), np.tile(motif, 2), 3, 40,
+                           group=np.repeat([0, 1], gene.size), n_groups=2)  # fmt: skip
+    np.testing.assert_array_equal(two, np.stack([want, want]))
+
+
+def test_permutation_moves_site_sets_within_strata():
+    rng = np.random.default_rng(10)
+    strata = rng.integers(0, 4, 200)
+    gene, _, _, motif = _random_sites(rng, 200, 300, [300, 200])
+    new = permuted_genes(gene, motif, strata, 2, np.random.default_rng(0))
+    np.testing.assert_array_equal(strata[new], strata[gene])
+    for m in range(2):  # a permutation of genes per motif: the multiset of per-gene counts is kept
+        sel = motif == m
+        assert sorted(np.bincount(gene[sel], minlength=200)) == sorted(np.bincount(new[sel], minlength=200))
+    gc = rng.random(200)
+    s = gene_strata(np.array(["a", "b"] * 100), gc)
+    assert set(np.unique(s)) == set(range(6))
+    assert (np.bincount(s) >= 25).all()
+    order = np.argsort(gc)  # GC tertiles rise with GC; the cluster is the other factor
+    assert (np.diff(s[order] % 3) >= 0).all() and (s // 3 == np.array([0, 1] * 100)).all()
+
+
+def test_negative_binomial_tail_is_poisson_without_overdispersion():
+    from scipy.stats import poisson
+
+    obs = np.array([0, 3, 10, 20])
+    mean = np.full(4, 5.0)
+    np.testing.assert_allclose(negative_binomial_sf(obs, mean, mean), poisson.sf(obs - 1, 5.0))
+    over = negative_binomial_sf(obs, mean, mean * 4)
+    assert over[0] == pytest.approx(1.0) and over[3] > poisson.sf(19, 5.0)  # heavier tail
+    assert negative_binomial_sf(np.array([1]), np.array([0.0]), np.array([0.0]))[0] < 0.06  # mean floored
+
+
+def test_cooccurrence_is_calibrated_when_motifs_share_a_composition_preference():
+    """Motifs that prefer the same GC-rich genes meet more often than at random, without any
+    pairing: the stratified null keeps that preference, so no pair is called."""
+    rng = np.random.default_rng(11)
+    n_genes, length, n_motifs = 1500, 300, 12
+    gc = rng.random(n_genes)
+    p = np.exp(3 * gc)
+    gene, start, end, motif = _random_sites(rng, n_genes, length, [400] * n_motifs, gene_p=p / p.sum())
+    strata = gene_strata(np.zeros(n_genes, int), gc, n_bins=10)
+    ids = [f"M{i}" for i in range(n_motifs)]
+    table = cooccurrence_test(gene, start, end, motif, strata, ids, ids, max_distance=100, permutations=200,
+                              min_genes=5, fdr=0.05, seed=0)  # fmt: skip
+    pv = table["p_value"].dropna().to_numpy()
+    assert len(pv) == n_motifs * (n_motifs - 1) // 2
+    assert (pv < 0.05).mean() <= 0.1 and not table["significant"].any()
+    # a naive null (no strata: one stratum) calls the shared preference co-occurrence
+    naive = cooccurrence_test(gene, start, end, motif, np.zeros(n_genes, int), ids, ids, max_distance=100,
+                              permutations=200, min_genes=5, fdr=0.05, seed=0)  # fmt: skip
+    assert (naive["p_value"] < 0.05).mean() > 0.3
+
+
+def test_cooccurring_pairs_are_significant_and_communities_split():
+    rng = np.random.default_rng(12)
+    n_genes, length = 600, 600
+    g1, g2 = rng.choice(n_genes, 150, replace=False), rng.choice(n_genes, 150, replace=False)
     s1, s2 = rng.integers(0, 500, 150), rng.integers(0, 500, 150)
-    gene = np.concatenate([g1, g1, g2, g2, rng.integers(0, n_genes, 200)])
-    start = np.concatenate([s1, s1 + 15, s2, s2 + 20, rng.integers(0, 590, 200)])
-    motif = np.concatenate(
-        [np.zeros(150, int), np.ones(150, int), np.full(150, 2), np.full(150, 3), rng.integers(0, 4, 200)]
-    )
-    widths = np.full(4, 8)
-    obs = close_pairs(gene, start, start + 8, motif, 4, 100)
-    exp = expected_close_pairs(gene, start, motif, widths, n_genes, length, 100)
-    table = cooccurrence_test(obs, exp, np.bincount(motif), list("ABCD"), list("abcd"), None, min_count=5, fdr=0.05)
+    bg_gene, bg_start, _, bg_motif = _random_sites(rng, n_genes, length, [150] * 5)
+    gene = np.concatenate([g1, g1, g2, g2, bg_gene])
+    start = np.concatenate([s1, s1 + 15, s2, s2 + 20, bg_start])
+    motif = np.concatenate([np.zeros(150, int), np.ones(150, int), np.full(150, 2), np.full(150, 3), bg_motif])
+    ids = list("ABCDE")
+    table = cooccurrence_test(gene, start, start + 8, motif, gene_strata(np.zeros(n_genes), rng.random(n_genes)),
+                              ids, [i.lower() for i in ids], max_distance=100, permutations=100, min_genes=5,
+                              fdr=0.05, seed=1)  # fmt: skip
     sig = {tuple(sorted(x)) for x in table.loc[table["significant"], ["motif_a", "motif_b"]].to_numpy()}
-    assert ("A", "B") in sig and ("C", "D") in sig and ("A", "C") not in sig
-    comm = communities(table, list("ABCD"), list("abcd"), seed=0).set_index("motif_id")["community"]
+    assert {("A", "B"), ("C", "D")} <= sig and ("A", "C") not in sig
+    row = table.set_index(["motif_a", "motif_b"]).loc[("A", "B")]
+    assert row["observed"] >= 150 and row["expected"] < 60 and row["odds_ratio"] > 2
+    comm = communities(table, ids, [i.lower() for i in ids], seed=0).set_index("motif_id")["community"]
     assert comm["A"] == comm["B"] != comm["C"] == comm["D"]
 
 
-def test_family_collapse_keeps_first_of_each_family():
+def test_family_collapse_and_priority_order():
     sim = np.eye(4, dtype=bool)
     sim[0, 2] = sim[2, 0] = True
     chosen, member_of = select_representatives(["x", "y", "z", "w"], sim, 10)
     assert chosen == [0, 1, 3] and member_of == {2: 0}
+    assert select_representatives(["x", "y", "z", "w"], sim, 2)[0] == [0, 1]
+    act = pd.DataFrame({
+        "motif_id": ["a", "b", "c", "d", "e"], "cluster": "all",
+        "effect": ["none", "activating", "none", "none", "none"],
+        "marginal_effect": ["none", "activating", "repressive", "none", "none"],
+        "q_value": [0.5, 0.01, 0.02, 0.3, np.nan], "p_value": [0.1, 0.001, 0.002, 0.01, np.nan],
+    })  # fmt: skip
+    assert motif_priority(act) == ["b", "c", "d", "a"]  # untested 'e' dropped
 
 
-def test_pair_planted_at_12_bp_is_called_at_12():
-    rng = np.random.default_rng(6)
-    n_genes, length = 300, 400
-    ga = np.arange(n_genes)
-    sa = rng.integers(0, length - 40, n_genes)
-    # planted: b 12 bp after a, both '+'; plus background hits of each at random places
-    hits_a = {
-        "gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
-        "start": np.concatenate([sa, rng.integers(0, length - 8, 300)]),
-        "minus": np.zeros(600, bool),
-    }
-    hits_b = {
-        "gene": np.concatenate([ga, rng.integers(0, n_genes, 300)]),
-        "start": np.concatenate([sa + 12, rng.integers(0, length - 10, 300)]),
-        "minus": np.concatenate([np.zeros(n_genes, bool), rng.random(300) < 0.5]),
-    }
-    spacing, periodicity = spacing_analysis(
-        [("A", "B")],
-        {"A": hits_a, "B": hits_b},
-        {"A": 8, "B": 10},
-        {"A": "a", "B": "b"},
-        length,
-        max_spacing=50,
-        shuffles=50,
-        seed=0,
+# --- the model gate ----------------------------------------------------------------------------
+
+
+def test_model_gate_mines_a_model_that_learned_and_refuses_one_that_did_not():
+    rng = np.random.default_rng(13)
+    n = 600
+    y = rng.normal(size=n)
+    split = np.where(np.arange(n) < 400, "train", np.where(np.arange(n) < 500, "valid", "test"))
+    good = pd.DataFrame({"label": y, "prediction": y + rng.normal(0, 1, n), "split": split})
+    gate = model_gate(good, 0.05)
+    assert gate["passed"] and gate["n"] == 200 and gate["rows"] == "valid and test genes"
+    assert gate["lower_bound"] < gate["r"]
+    # a model that fits its training genes only: held-out r ~ 0
+    memorised = good.assign(prediction=np.where(split == "train", y, rng.normal(size=n)))
+    assert not model_gate(memorised, 0.05)["passed"]
+    # cross-fitted (out-of-fold everywhere): every row counts
+    crossfit = good.assign(fold=np.arange(n) % 3)
+    assert model_gate(crossfit, 0.05)["n"] == n
+    # calibration: on pure noise the gate opens in at most ~5 % of data sets
+    opened = sum(
+        model_gate(pd.DataFrame({"label": r.normal(size=n), "prediction": r.normal(size=n), "split": split}), 0.0)[
+            "passed"
+        ]
+        for r in (np.random.default_rng(s) for s in range(200))
     )
-    pref = preferred_spacings(spacing, 0.05)
-    top = pref[pref["orientation"] == "++"].iloc[0]
-    assert top["spacing"] == 12 and top["q_value"] < 1e-10
-    row = spacing[(spacing["orientation"] == "++") & (spacing["spacing"] == 12)].iloc[0]
-    assert row["observed"] >= n_genes and row["null_lo"] <= row["expected"] <= row["null_hi"]
-    # overlapping placements (-10 < spacing < 8) are never counted
-    assert spacing.loc[(spacing["spacing"] > -10) & (spacing["spacing"] < 8), "observed"].sum() == 0
-    assert len(periodicity) == 1 and {"power", "best_period", "p_value", "q_value"} <= set(periodicity.columns)
-
-
-def test_same_motif_pairs_count_each_pair_once_with_nonnegative_spacing():
-    hits = {"gene": np.array([0, 0, 0]), "start": np.array([10, 30, 45]), "minus": np.array([False, True, False])}
-    obs, null = pair_spacing(hits, hits, 8, 8, 200, max_spacing=50, shuffles=10, seed=0, same=True)
-    m = 50
-    assert obs.sum() == 3  # 10-30, 10-45, 30-45
-    assert obs[1, m + 20] == 1 and obs[0, m + 35] == 1 and obs[2, m + 15] == 1  # '+-', '++', '-+'
-    assert obs[:, :m].sum() == 0
-
-
-def test_helical_periodicity_detected():
-    rng = np.random.default_rng(7)
-    n_genes, length = 800, 400
-    ga = np.arange(n_genes)
-    sa = rng.integers(0, 300, n_genes)
-    sp = rng.choice([10, 21, 31, 42], size=n_genes)  # helical phase
-    hits_a = {"gene": ga, "start": sa, "minus": np.zeros(n_genes, bool)}
-    hits_b = {"gene": ga, "start": sa + sp, "minus": np.zeros(n_genes, bool)}
-    obs, null = pair_spacing(hits_a, hits_b, 6, 6, length, max_spacing=50, shuffles=100, seed=1)
-    row = periodicity_row(obs, null, 50, 6)
-    assert row["p_value"] < 0.05 and 10.0 <= row["best_period"] <= 11.0
-
-
-def test_scan_grammar_recovery_cli_and_figures_end_to_end(tmp_path):
-    """A tiny planted set through `scan`, `grammar`, `recovery` and the motif figures."""
-    import json
-
-    from promoter_cr.cli import main
-    from promoter_cr.data.dataset import write_dataset
-    from promoter_cr.motifs.database import default_collection, write_meme
-    from promoter_cr.plots.motifs import plot_motifs
-
-    rng = np.random.default_rng(11)
-    jaspar = default_collection()
-    planted = {"SP1": "MA0079.5", "REST": "MA0138.3", "CREB1": "MA0018.5", "NRF1": "MA0506.3"}
-    by_id = {m.motif_id: m for m in jaspar}
-    motifs = [by_id[i] for i in planted.values()] + [m for m in jaspar[:40] if m.motif_id not in planted.values()]
-    cons = {k: by_id[v].pwm.argmax(axis=0).astype(np.uint8) for k, v in planted.items()}
-    n, length = 160, 300
-    seqs = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
-    wf = rng.normal(0, 0.01, size=(n, length)).astype(np.float32)
-    for g in range(n):
-        if g < 100:  # SP1 activating at 20..60
-            s = int(rng.integers(20, 60))
-            seqs[g, s : s + len(cons["SP1"])] = cons["SP1"]
-            wf[g, s : s + len(cons["SP1"])] += 1.0 / len(cons["SP1"])
-        if g >= 60:  # REST repressive at 100..140
-            s = int(rng.integers(100, 140))
-            seqs[g, s : s + len(cons["REST"])] = cons["REST"]
-            wf[g, s : s + len(cons["REST"])] -= 1.0 / len(cons["REST"])
-        if g % 2 == 0:  # CREB1 + NRF1 at 12 bp, '++', in the 180..260 region
-            s = int(rng.integers(180, 250 - 12 - len(cons["NRF1"])))
-            seqs[g, s : s + len(cons["CREB1"])] = cons["CREB1"]
-            seqs[g, s + 12 : s + 12 + len(cons["NRF1"])] = cons["NRF1"]
-    genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.zeros(n), "split": ["train"] * n})
-    write_dataset(tmp_path / "data", seqs, genes, {"source": "test", "length": length})
-    gt = {
-        "motifs": [
-            {"motif_id": planted["SP1"], "name": "SP1", "role": "activator", "effect": 1.0},
-            {"motif_id": planted["REST"], "name": "REST", "role": "repressor", "effect": -1.0},
-            {"motif_id": planted["CREB1"], "name": "CREB1", "role": "pair", "effect": 1.0},
-            {"motif_id": planted["NRF1"], "name": "NRF1", "role": "pair", "effect": 1.0},
-        ],
-        "pairs": [{"a": planted["CREB1"], "b": planted["NRF1"], "spacing": 12, "orientation": "++", "effect": 1.0}],
-    }
-    (tmp_path / "data" / "ground_truth.json").write_text(json.dumps(gt))
-    (tmp_path / "attr").mkdir()
-    np.save(tmp_path / "attr" / "weighted_features.npy", wf)
-    (tmp_path / "clu").mkdir()
-    genes[["gene_id"]].assign(cluster=(np.arange(n) >= 80).astype(int)).to_csv(
-        tmp_path / "clu" / "assignments.tsv", sep="\t", index=False
-    )
-    write_meme(motifs, tmp_path / "set.meme")
-    cfg = json.dumps(
-        {
-            "motifs": {"meme_file": str(tmp_path / "set.meme")},
-            "grammar": {"spacing_shuffles": 20, "cooccurrence_min_genes": 3, "top_pairs": 5},
-        }
-    )
-    mdir = tmp_path / "res" / "motifs"
-    base = ["--config", cfg, "--data", str(tmp_path / "data")]
-    assert (
-        main(
-            [
-                "scan",
-                *base,
-                "--attributions",
-                str(tmp_path / "attr"),
-                "--clusters",
-                str(tmp_path / "clu"),
-                "--out",
-                str(mdir),
-            ]
-        )
-        == 0
-    )
-    assert main(["grammar", *base, "--motifs-dir", str(mdir), "--out", str(mdir)]) == 0
-    assert main(["recovery", *base, "--motifs-dir", str(mdir), "--out", str(mdir)]) == 0
-    for name in (
-        "activity",
-        "enrichment",
-        "cooccurrence",
-        "communities",
-        "spacing",
-        "periodicity",
-        "recovery",
-        "recovery_matches",
-    ):
-        assert (mdir / f"{name}.tsv").exists(), name
-    act = pd.read_csv(mdir / "activity.tsv", sep="\t", dtype={"cluster": str})
-    allrows = act[act["cluster"] == "all"].set_index("motif_id")
-    calls = allrows["effect"]
-    assert calls[planted["REST"]] == "repressive"
-    # SP1 sites are also matched by KLF4 (MA0039.5, in the set): one of the two keeps the call,
-    # the other is explained by it
-    assert allrows.loc[planted["SP1"], "marginal_effect"] == "activating"
-    assert (calls[[planted["SP1"], "MA0039.5"]] == "activating").sum() == 1
-    rec = pd.read_csv(mdir / "recovery.tsv", sep="\t").set_index("category")
-    assert rec.loc["activating", "recall"] == 1.0 and rec.loc["repressive", "recall"] == 1.0
-    assert rec.loc["pair_cooccurrence", "recall"] == 1.0 and rec.loc["pair_spacing", "recall"] == 1.0
-    paths = plot_motifs(tmp_path / "res", tmp_path / "figs", {"formats": ["png"], "dpi": 50})
-    assert {p.name for p in paths} == {
-        "activity_volcano.png",
-        "motif_logos.png",
-        "enrichment_heatmap.png",
-        "cooccurrence_network.png",
-        "spacing_histograms.png",
-    }
-    assert all(p.stat().st_size > 0 for p in paths)
-
-
-def test_motif_figures_with_empty_or_missing_tables(tmp_path):
-    from promoter_cr.errors import InputDataError
-    from promoter_cr.motifs.activity import ACTIVITY_COLUMNS
-    from promoter_cr.motifs.cooccurrence import COOC_COLUMNS
-    from promoter_cr.motifs.database import write_meme
-    from promoter_cr.motifs.spacing import SPACING_COLUMNS
-    from promoter_cr.plots.motifs import plot_motifs
-
-    mdir = tmp_path / "ds" / "motifs"
-    mdir.mkdir(parents=True)
-    for name, cols in (
-        ("activity", ACTIVITY_COLUMNS),
-        ("cooccurrence", COOC_COLUMNS),
-        ("spacing", SPACING_COLUMNS),
-        ("communities", ["motif_id", "motif_name", "community"]),
-    ):
-        pd.DataFrame(columns=cols).to_csv(mdir / f"{name}.tsv", sep="\t", index=False)
-    write_meme([], mdir / "motifs.meme")
-    # enrichment.tsv is missing: an error naming it, never a silently skipped figure
-    with pytest.raises(InputDataError, match="enrichment.tsv: figure input is missing"):
-        plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
-    pd.DataFrame(columns=["motif_id", "cluster", "p_value", "q_value", "log2_enrichment"]).to_csv(
-        mdir / "enrichment.tsv", sep="\t", index=False
-    )
-    paths = plot_motifs(tmp_path / "ds", tmp_path / "figs", {"formats": ["png"], "dpi": 40})
-    # empty tables give figures that say so
-    assert {p.name for p in paths} == {
-        "activity_volcano.png",
-        "motif_logos.png",
-        "enrichment_heatmap.png",
-        "cooccurrence_network.png",
-        "spacing_histograms.png",
-    }
-
-
-def test_spacing_sweep_matches_brute_force():
-    from promoter_cr.motifs.spacing import sweep_spacing_counts
-
-    rng = np.random.default_rng(8)
-    n = 300
-    gene = rng.integers(0, 10, n)
-    start = rng.integers(0, 400, n)
-    minus = rng.random(n) < 0.5
-    is_b = rng.random(n) < 0.4
-    wa, wb, m = 6, 9, 30
-    got = sweep_spacing_counts(gene, start, minus, is_b, wa, wb, m, same=False)[0]
-    want = np.zeros((4, 2 * m + 1), int)
-    for i in np.flatnonzero(~is_b):
-        for j in np.flatnonzero(is_b):
-            sp = start[j] - start[i]
-            if gene[i] == gene[j] and abs(sp) <= m and not (-wb < sp < wa):
-                want[2 * minus[i] + minus[j], sp + m] += 1
-    np.testing.assert_array_equal(got, want)
+    assert opened <= 20

@@ -21,10 +21,17 @@ def _onehot(n: int, length: int, seed: int = 0, n_frac: float = 0.05) -> torch.T
     return one_hot_torch(torch.from_numpy(codes))
 
 
-@pytest.mark.parametrize("length,downsample,stem_channels", [(120, None, None), (300, 7, None), (5000, None, None), (300, None, 16), (300, 5, 16)])
+@pytest.mark.parametrize(
+    "length,downsample,stem_channels",
+    [(120, None, None), (300, 7, None), (5000, None, None), (300, None, 16), (300, 5, 16)],
+)
 def test_decomposition_exact_without_extra(length, downsample, stem_channels):
     torch.manual_seed(0)
-    model = CRModel(length, 0, **arch("cr", channels=8, n_layers=3, stem_kernel=7, downsample=downsample, stem_channels=stem_channels)).eval()
+    model = CRModel(
+        length,
+        0,
+        **arch("cr", channels=8, n_layers=3, stem_kernel=7, downsample=downsample, stem_channels=stem_channels),
+    ).eval()
     with torch.no_grad():
         model.head.weight.normal_(0, 0.1)  # make the weights non-trivial
         model.init_bias(0.7)

@@ -45,7 +45,8 @@ def test_meme_roundtrip(tmp_path):
     [
         ("MEME version 4\n", "no motifs"),
         (
-            "MEME version 4\nMOTIF m1 X\nletter-probability matrix: alength= 4 w= 2\n0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
+            "MEME version 4\nMOTIF m1 X\nletter-probability matrix: "
+            "alength= 4 w= 2\n0.1 0.2 0.7\n0.25 0.25 0.25 0.25\n",
             "3 columns",
         ),
         ("MEME version 4\nMOTIF m1 X\nletter-probability matrix: alength= 4 w= 1\n0.1 a 0.2 0.7\n", "non-numeric"),

@@ -21,7 +21,9 @@ GT = {
         {"motif_id": "MA0018.5", "name": "CREB1", "role": "pair", "effect": 1.5},
         {"motif_id": "MA0506.3", "name": "NRF1", "role": "pair", "effect": 1.5},
     ],
-    "pairs": [{"a": "MA0018.5", "b": "MA0506.3", "spacing": 12, "orientation": "++", "effect": 1.5}],
+    "pairs": [
+        {"a": "MA0018.5", "b": "MA0506.3", "spacing": 12, "orientation": "++", "effect": 1.5, "mode": "cooperative"}
+    ],
 }
 
 
@@ -69,27 +71,51 @@ def test_precision_recall_on_hand_made_activity(jaspar):
             "motif_b": ["MA0018.5"] * 3,
             "orientation": ["++", "++", "+-"],
             "spacing": [-12, -30, 5],
-            "observed": [90, 12, 30],
-            "expected": [2.0, 2.0, 2.0],
+            "interaction": [0.9, 0.1, 0.3],
             "q_value": [1e-30, 1e-3, 1e-40],
         }
     )
     planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
     rec, matches = score_recovery(GT, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
     rec = rec.set_index("category")
-    assert rec.loc["activating", "n_called"] == 4 and rec.loc["activating", "tp_calls"] == 3
-    assert rec.loc["activating", "precision"] == pytest.approx(0.75)
-    assert rec.loc["activating", "recall"] == pytest.approx(1 / 3)
+    # families: {SP1, KLF4} TP, {HNF1A} FP, {NRF1} TP (a cooperative pair's member carries its effect)
+    assert rec.loc["activating", "n_called"] == 3 and rec.loc["activating", "tp_calls"] == 2
+    assert rec.loc["activating", "precision"] == pytest.approx(2 / 3)
+    assert rec.loc["activating", "recall"] == pytest.approx(1 / 3)  # SP1 of SP1, ELK1, NFYA
     assert rec.loc["repressive", "precision"] == pytest.approx(0.5)
     assert rec.loc["repressive", "recall"] == pytest.approx(0.5)
+    assert rec.loc["pair_members", "recall"] == pytest.approx(0.5)  # NRF1 called, CREB1 not
     assert rec.loc["pair_cooccurrence", "recall"] == 1.0
-    assert rec.loc["pair_spacing", "recall"] == 1.0  # (b, a) at -12 '++' is (a, b) at +12 '++'
+    # (b, a) at -12 '++' is (a, b) at +12 '++': TP; the '+-' spacing at 5 is a FP
+    assert rec.loc["pair_spacing", "recall"] == 1.0 and rec.loc["pair_spacing", "precision"] == pytest.approx(0.5)
     st = matches.set_index(["kind", "motif_id"])["status"]
-    assert st[("activating_call", "MA0039.5")] == "TP"
-    assert st[("activating_call", "MA0046.3")] == "FP"
-    assert st[("repressive_call", "MA0028.3")] == "wrong sign"
+    fam = [k for k in st.index if k[0] == "activating_family" and "MA0039.5" in k[1]]
+    assert len(fam) == 1 and "MA0079.5" in fam[0][1] and st[fam[0]] == "TP"
+    assert st[("activating_family", "MA0046.3")] == "FP"
+    assert st[("repressive_family", "MA0028.3")] == "wrong sign"
     assert st[("planted_repressor", "MA0095.4")] == "missed"
-    assert matches.loc[matches["kind"] == "planted_spacing", "value"].iloc[0] == 12
+    sp = matches[matches["kind"] == "preferred_spacing"].set_index("motif_name")["status"]
+    assert sp["++ -12"] == "TP" and sp["+- 5"] == "FP"
+
+
+def test_additive_pairs_and_calibration_nulls_have_no_true_spacing(jaspar):
+    activity = _activity({"MA0079.5": "activating"})
+    cooc = pd.DataFrame({"motif_a": ["MA0018.5"], "motif_b": ["MA0506.3"], "significant": [True]})
+    spacing = pd.DataFrame({"motif_a": ["MA0018.5"], "motif_b": ["MA0506.3"], "orientation": ["++"], "spacing": [12],
+                            "interaction": [0.5], "q_value": [1e-20]})  # fmt: skip
+    planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
+    additive = {**GT, "pairs": [{**GT["pairs"][0], "mode": "additive"}]}
+    rec, _ = score_recovery(additive, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
+    rec = rec.set_index("category")
+    # an additive pair has no spacing rule: a preferred spacing for it is a false positive
+    assert rec.loc["pair_spacing", "n_planted"] == 0 and rec.loc["pair_spacing", "precision"] == 0.0
+    assert rec.loc["pair_cooccurrence", "recall"] == 1.0  # it still co-occurs by design
+    null = {**GT, "grammar": {"null": "permuted_labels"}}
+    rec, _ = score_recovery(null, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
+    rec = rec.set_index("category")
+    # under a calibration null nothing is functional: every call is a false positive
+    assert rec.loc["activating", "precision"] == 0.0 and np.isnan(rec.loc["activating", "recall"])
+    assert rec.loc["pair_spacing", "precision"] == 0.0 and rec.loc["pair_cooccurrence", "precision"] == 0.0
 
 
 def test_spacing_off_by_more_than_tolerance_is_missed(jaspar):
@@ -101,8 +127,7 @@ def test_spacing_off_by_more_than_tolerance_is_missed(jaspar):
             "motif_b": ["MA0506.3"],
             "orientation": ["++"],
             "spacing": [17],
-            "observed": [50],
-            "expected": [1.0],
+            "interaction": [0.5],
             "q_value": [1e-20],
         }
     )
@@ -128,5 +153,14 @@ def test_missing_or_malformed_ground_truth(tmp_path):
     with pytest.raises(InputDataError, match="ground truth is missing"):
         load_ground_truth(tmp_path / "ground_truth.json")
     (tmp_path / "ground_truth.json").write_text(json.dumps({"motifs": [{"motif_id": "X"}]}))
+    with pytest.raises(InputDataError, match="jaspar_release"):
+        load_ground_truth(tmp_path / "ground_truth.json")
+    gt = {"jaspar_release": "JASPAR2024", "motifs": [{"motif_id": "X"}], "pairs": []}
+    (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
     with pytest.raises(InputDataError, match="role"):
+        load_ground_truth(tmp_path / "ground_truth.json")
+    gt["motifs"] = [{"motif_id": "X", "role": "activator", "effect": 1.0}]
+    gt["pairs"] = [{"a": "X", "b": "Y", "spacing": 12, "orientation": "++", "effect": 1.0}]
+    (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
+    with pytest.raises(InputDataError, match=r"pairs\[0\].*mode|mode"):
         load_ground_truth(tmp_path / "ground_truth.json")

@@ -11,7 +11,7 @@ import pytest
 from promoter_cr.data.encoding import encode, reverse_complement_codes
 from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.database import Motif
-from promoter_cr.motifs.scan import load_clusters, null_starts, read_hits, scan_codes, scan_dataset
+from promoter_cr.motifs.scan import load_clusters, read_hits, scan_codes, scan_dataset
 
 
 def _motif(consensus: str, motif_id: str, name: str, strength: float = 0.97) -> Motif:
@@ -48,20 +48,8 @@ def test_n_bases_score_zero_and_do_not_crash():
     assert hits.start.tolist() == [30]
 
 
-def test_null_starts_same_width_shifted_within_bounds():
-    rng = np.random.default_rng(1)
-    start = rng.integers(0, 990, size=5000)
-    width = np.full(5000, 10)
-    ns = null_starts(start, width, 1000, 50, rng)
-    assert ns.min() >= 0 and (ns + width).max() <= 1000
-    shift = np.abs(ns - start)
-    assert shift.min() >= 10 and shift.max() <= 50
-    uniform = null_starts(start, width, 1000, 0, rng)
-    assert uniform.min() >= 0 and uniform.max() <= 990 and np.abs(uniform - start).max() > 50
-
-
 #: the scan settings the tests use (FIMO p, null windows, seed)
-SCAN = {"threshold": 1e-4, "null_max_shift": 50, "seed": 0}
+SCAN = {"threshold": 1e-4, "null_max_shift": 50, "null_windows": 4, "seed": 0}
 
 
 def test_scan_dataset_contribution_is_sum_under_hit_and_batches_agree(tmp_path):
@@ -214,8 +202,9 @@ def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog)
     write_dataset(tmp_path / "data", np.zeros((n, length), np.uint8), genes, {"source": "test", "length": length})
     (tmp_path / "attr").mkdir()
     np.save(tmp_path / "attr" / "weighted_features.npy", np.zeros((n, length), np.float32))
+    genes.assign(prediction=0.0).to_csv(tmp_path / "attr" / "attributions.tsv", sep="\t", index=False)
     write_meme([MOTIF], tmp_path / "m.meme")
-    cfg = json.dumps({"motifs": {"meme_file": str(tmp_path / "m.meme")}})
+    cfg = json.dumps({"motifs": {"meme_file": str(tmp_path / "m.meme")}, "grammar": {"require_learned_model": False}})
     out = tmp_path / "motifs"
     assert (
         main(
@@ -235,12 +224,22 @@ def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog)
     )
     assert (
         main(
-            ["grammar", "--config", cfg, "--data", str(tmp_path / "data"), "--motifs-dir", str(out), "--out", str(out)]
+            [
+                "grammar",
+                "--config",
+                cfg,
+                "--motifs-dir",
+                str(out),
+                "--attributions",
+                str(tmp_path / "attr"),
+                "--out",
+                str(out),
+            ]
         )
         == 0
     )
     act = pd.read_csv(out / "activity.tsv", sep="\t")
-    assert (act["effect"] == "none").all() and (act["note"] == "no hits").all()
+    assert (act["effect"] == "none").all() and (act["note"] == "no sites").all()
     assert "no motif hit at all" in caplog.text
-    for name in ("enrichment", "cooccurrence", "communities", "spacing", "periodicity"):
-        assert (out / f"{name}.tsv").exists()
+    for name in ("enrichment", "cooccurrence", "communities", "grammar_summary"):
+        assert next(out.glob(f"{name}.*")).exists()

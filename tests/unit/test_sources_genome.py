@@ -160,7 +160,8 @@ def test_gtf_and_gff3(tmp_path, small_genome):
     assert decode(ds.sequences[1]) == reverse_complement(contigs["chr2"][295:305].decode())
     gff = tmp_path / "ann.gff3"
     gff.write_text(
-        "##gff-version 3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\nchr2\tsrc\tgene\t311\t320\t.\t+\t.\tID=gene:C\n"
+        "##gff-version "
+        "3\nchr2\tsrc\tgene\t101\t150\t.\t+\t.\tID=gene:A;Name=a\nchr2\tsrc\tgene\t201\t300\t.\t-\t.\tID=gene:B\nchr2\tsrc\tgene\t311\t320\t.\t+\t.\tID=gene:C\n"
     )
     build_dataset(
         _cfg(

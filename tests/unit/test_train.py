@@ -109,7 +109,11 @@ def test_xpresso_cnn_and_kmer_and_metrics_table(tmp_path, data_dir, trained_cr):
     collect_metrics(tmp_path, ["cr", "cnn", "kmer"], tmp_path / "metrics.tsv")
     back = pd.read_csv(tmp_path / "metrics.tsv", sep="\t")
     assert list(back.columns) == ["model", "type", "split", "n", "pearson_r", "pearson_r2", "r2", "spearman_rho", "mse"]
-    assert len(back) == 6 and set(back["split"]) == {"valid", "test"} and set(back["type"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    assert (
+        len(back) == 6
+        and set(back["split"]) == {"valid", "test"}
+        and set(back["type"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    )
     np.testing.assert_allclose(back["pearson_r2"], back["pearson_r"] * back["pearson_r"].abs(), rtol=1e-4)
     with pytest.raises(InputDataError, match="not found"):
         collect_metrics(tmp_path, ["nope"], tmp_path / "m2.tsv")
@@ -148,9 +152,13 @@ if m:
 
 def test_ddp_two_cpu_processes(tmp_path, data_dir):
     script = tmp_path / "ddp_train.py"
-    script.write_text(textwrap.dedent(DDP_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), data=str(data_dir))))
+    script.write_text(
+        textwrap.dedent(DDP_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path), data=str(data_dir)))
+    )
     env = {**os.environ, "PL_DISABLE_FORK": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RANK0_METRICS")]
     assert len(line) == 1, proc.stdout[-2000:]
@@ -168,17 +176,42 @@ def test_plot_models_from_tables(tmp_path):
 
     rng = np.random.default_rng(0)
     base = tmp_path / "models"
-    for name, hist in [("cr", pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7], "val_pearson": [0.2, 0.5, 0.6]})),
-                       ("kmer", pd.DataFrame({"alpha": [1.0, 10.0, 100.0], "val_loss": [0.9, 0.8, 0.85]}))]:
+    for name, hist in [
+        (
+            "cr",
+            pd.DataFrame(
+                {
+                    "epoch": [0, 1, 2],
+                    "train_loss": [1.0, 0.6, 0.4],
+                    "val_loss": [1.1, 0.8, 0.7],
+                    "val_pearson": [0.2, 0.5, 0.6],
+                }
+            ),
+        ),
+        ("kmer", pd.DataFrame({"alpha": [1.0, 10.0, 100.0], "val_loss": [0.9, 0.8, 0.85]})),
+    ]:
         d = base / name
         d.mkdir(parents=True)
         y = rng.normal(size=60)
-        pd.DataFrame({"gene_id": [f"g{i}" for i in range(60)], "split": ["train"] * 30 + ["valid"] * 15 + ["test"] * 15,
-                      "label": y, "prediction": y + rng.normal(0, 0.5, 60)}).to_csv(d / "predictions.tsv", sep="\t", index=False)
+        pd.DataFrame(
+            {
+                "gene_id": [f"g{i}" for i in range(60)],
+                "split": ["train"] * 30 + ["valid"] * 15 + ["test"] * 15,
+                "label": y,
+                "prediction": y + rng.normal(0, 0.5, 60),
+            }
+        ).to_csv(d / "predictions.tsv", sep="\t", index=False)
         hist.to_csv(d / "history.tsv", sep="\t", index=False)
-        json.dump({"type": "cr" if name == "cr" else "kmer_ridge",
-                   "splits": {s: {"n": 15, "pearson_r": 0.5, "pearson_r2": 0.25, "r2": 0.2, "spearman_rho": 0.5, "mse": 0.3} for s in ("valid", "test")}},
-                  open(d / "metrics.json", "w"))
+        json.dump(
+            {
+                "type": "cr" if name == "cr" else "kmer_ridge",
+                "splits": {
+                    s: {"n": 15, "pearson_r": 0.5, "pearson_r2": 0.25, "r2": 0.2, "spearman_rho": 0.5, "mse": 0.3}
+                    for s in ("valid", "test")
+                },
+            },
+            open(d / "metrics.json", "w"),
+        )
     (base / "empty").mkdir()  # a folder that is no model of the run
     collect_metrics(base, ["cr", "kmer"], base / "metrics.tsv")
     assert model_names(DatasetLayout(tmp_path)) == ["cr", "kmer"]

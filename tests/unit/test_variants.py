@@ -30,7 +30,10 @@ torch.set_num_threads(1)
 UP, DOWN = 50, 30  # the planted training set has 80 bp sequences
 SPEC = V.WindowSpec(UP, DOWN)
 BATCH = 4
-HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=800>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=800>\n"
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
 # genes: (id, chrom, 0-based TSS, strand); windows: + [tss-50, tss+30), - rc of [tss-29, tss+51)
 GENES = [("gP", "chr1", 1000, "+"), ("gM", "chr1", 1999, "-"), ("gM2", "chr2", 400, "-")]
 

@@ -4,7 +4,7 @@
 rule attribute:
     input:
         data=data_outputs(),
-        checkpoint=analysis_checkpoint(),
+        checkpoints=attribution_checkpoints(),
     output:
         tracks=s(ATTR.weighted_features),
         table=s(ATTR.table),
@@ -22,7 +22,7 @@ rule attribute:
         command="attribute",
         args=lambda wc, input: [
             "--checkpoint",
-            input.checkpoint,
+            *input.checkpoints,
             "--data",
             s(DATA.dir),
             "--out",

@@ -150,6 +150,20 @@ def analysis_checkpoint():
     return s(MODELS.model(ANALYSIS_MODEL).best)
 
 
+CROSSFIT_FOLDS = (
+    list(range(config["attribution"]["crossfit_folds"]))
+    if config["attribution"]["crossfit_folds"] >= 2
+    else []
+)
+
+
+def attribution_checkpoints():
+    """The checkpoints the weighted features come from: the fold models when cross-fitting."""
+    if CROSSFIT_FOLDS:
+        return [s(MODELS.model(ANALYSIS_MODEL).fold(k).best) for k in CROSSFIT_FOLDS]
+    return [analysis_checkpoint()]
+
+
 def train_resources(key):
     return config["train"]["resources"][key]
 
@@ -179,7 +193,7 @@ def figure_inputs(stage):
                 MOTIFS.enrichment,
                 MOTIFS.cooccurrence,
                 MOTIFS.communities,
-                MOTIFS.spacing,
+                *MOTIFS.spacing_outputs(),
             )
         ],
         "examples": [
@@ -191,11 +205,13 @@ def figure_inputs(stage):
             s(MOTIFS.hits),
         ],
         "recovery": [s(MOTIFS.recovery), s(CLUSTERS.summary), s(ATTR.planted_mass)],
+        "denovo": [s(p) for p in MOTIFS.denovo.outputs()] + [s(MOTIFS.meme)],
     }
     return inputs[stage]
 
 
-FIGURE_STAGES = figure_stages(SIMULATED)
+DENOVO = bool(config["denovo"]["enabled"])
+FIGURE_STAGES = figure_stages(SIMULATED, optional=["denovo"] if DENOVO else [])
 SCORE_VARIANTS = bool(config["variants"]["vcf"])
 SATURATION = bool(config["variants"]["saturation"]["genes"])
 
@@ -238,6 +254,8 @@ def all_targets():
         targets.append(s(LAYOUT.variants.scores))
     if SATURATION:
         targets.append(s(LAYOUT.variants.saturation))
+    if DENOVO:
+        targets.append(s(MOTIFS.denovo.summary))
     for stage in FIGURE_STAGES:
         targets += figure_files(stage)
     return targets
@@ -250,4 +268,4 @@ def xpresso_url(wildcards):
 
 def scan_grammar_keys():
     """The grammar keys the scan uses (null windows), so other grammar edits do not re-scan."""
-    return {k: config["grammar"][k] for k in ("null_max_shift", "seed")}
+    return {k: config["grammar"][k] for k in ("null_max_shift", "null_windows", "seed")}

@@ -74,6 +74,46 @@ rule train_kmer:
         JOB_SCRIPT
 
 
+rule train_fold:
+    input:
+        data=data_outputs(),
+    output:
+        predictions=s(MODELS.model(ANALYSIS_MODEL).fold("{fold}").predictions),
+        metrics=s(MODELS.model(ANALYSIS_MODEL).fold("{fold}").metrics),
+        history=s(MODELS.model(ANALYSIS_MODEL).fold("{fold}").history),
+        checkpoint=s(MODELS.model(ANALYSIS_MODEL).fold("{fold}").best),
+    log:
+        log_of(f"train_{ANALYSIS_MODEL}_fold{{fold}}"),
+    wildcard_constraints:
+        fold="\\d+",
+    conda:
+        "../../envs/promoter-cr.yaml"
+    threads: train_resources("threads")
+    resources:
+        mem_mb=train_resources("mem_mb"),
+        runtime=train_resources("runtime"),
+        gpu=train_resources("gpus"),
+    params:
+        command="train",
+        args=lambda wc: [
+            "--data",
+            s(DATA.dir),
+            "--model",
+            ANALYSIS_MODEL,
+            "--fold",
+            wc.fold,
+            "--out",
+            s(MODELS.model(ANALYSIS_MODEL).fold(wc.fold).dir),
+        ],
+        config=lambda wc: sections(
+            "train",
+            "attribution",
+            models={ANALYSIS_MODEL: config["models"][ANALYSIS_MODEL]},
+        ),
+    script:
+        JOB_SCRIPT
+
+
 rule collect_metrics:
     input:
         metrics=[s(MODELS.model(n).metrics) for n in MODEL_NAMES],

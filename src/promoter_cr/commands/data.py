@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "size, rename into place only when complete. A local path or file:// URL is copied. Retry settings "
         "come from the 'download' section of --config (default: the schema's defaults).",
         examples=[
-            "promoter-cr download --url https://example.org/train.h5 --out resources/downloads/xpresso/train.h5 --md5 0123...cdef"
+            "promoter-cr download --url https://example.org/train.h5 --out "
+            "resources/downloads/xpresso/train.h5 --md5 0123...cdef"
         ],
     )
     d.add_argument("--url", required=True, help="http(s)/ftp URL, file:// URL or local path")

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "retrained or re-run). Formats and resolution come from the 'figures' config section. A missing "
         "input table is an error naming it.",
         examples=[
-            "promoter-cr figures --stage clusters --config config/config.yaml --results results/simulated --out results/simulated/figures/clusters"
+            "promoter-cr figures --stage clusters --config config/config.yaml --results "
+            "results/simulated --out results/simulated/figures/clusters"
         ],
     )
     p.add_argument("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from promoter_cr.commands import (
     add_checkpoint,
@@ -30,11 +31,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "position, weighted_features.npy), the per-gene prediction, bias and contribution sum "
         "(attributions.tsv). Every batch is checked: contributions + bias == prediction.",
         examples=[
-            "promoter-cr attribute --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --out results/simulated/attributions"
+            "promoter-cr attribute --config config/config.yaml --checkpoint "
+            "results/simulated/models/cr/best.ckpt --data results/simulated/data --out results/simulated/attributions"
         ],
     )
     add_config(p)
-    add_checkpoint(p)
+    p.add_argument(
+        "--checkpoint", required=True, nargs="+", type=Path, metavar="CKPT",
+        help="a CR checkpoint, or the attribution.crossfit_folds fold checkpoints in fold order (cross-fitting: "
+        "each gene's features from the fold model that did not train on it)",
+    )  # fmt: skip
     add_data(p)
     add_out(p, "results/<dataset>/attributions")
     add_device(p)
@@ -50,7 +56,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "mutagenesis and gradient x input of the same checkpoint (per gene: Pearson, Spearman, top-k "
         "overlap); on simulated data also the share of |contribution| inside the planted sites.",
         examples=[
-            "promoter-cr faithfulness --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/attributions"
+            "promoter-cr faithfulness --config config/config.yaml "
+            "--checkpoint results/simulated/models/cr/best.ckpt --data results/simulated/data "
+            " --attributions results/simulated/attributions --out results/simulated/attributions"
         ],
     )
     add_config(p)
@@ -71,7 +79,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "chosen by silhouette over cluster.k_range), order clusters by mean expression, and describe "
         "expression per cluster (descriptive tests).",
         examples=[
-            "promoter-cr cluster --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --out results/simulated/clusters"
+            "promoter-cr cluster --config config/config.yaml --data results/simulated/data "
+            "--attributions results/simulated/attributions --out results/simulated/clusters"
         ],
     )
     add_config(p)
@@ -85,7 +94,7 @@ def run_attribute(args: argparse.Namespace) -> int:
     from promoter_cr.interpret.attribute import export_weighted_features
 
     res = export_weighted_features(
-        args.checkpoint,
+        args.checkpoint if len(args.checkpoint) > 1 else args.checkpoint[0],
         args.data,
         args.out,
         read_config(args.config)["attribution"],

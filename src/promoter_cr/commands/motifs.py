@@ -1,16 +1,36 @@
-"""``promoter-cr scan``, ``grammar`` and ``recovery`` (stage 6)."""
+"""``promoter-cr scan``, ``grammar``, ``spacing``, ``recovery``, ``hypothetical`` and ``denovo`` (stage 6)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
-from promoter_cr.commands import add_command, add_config, add_data, add_dir, add_out, read_config
+from promoter_cr.commands import (
+    add_checkpoint,
+    add_command,
+    add_config,
+    add_data,
+    add_device,
+    add_dir,
+    add_out,
+    add_progress,
+    read_config,
+)
 
 console = logging.getLogger("promoter_cr.console")
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    _register_scan(sub, parent)
+    _register_grammar(sub, parent)
+    _register_spacing(sub, parent)
+    _register_recovery(sub, parent)
+    _register_hypothetical(sub, parent)
+    _register_denovo(sub, parent)
+
+
+def _register_scan(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
         sub,
         parent,
@@ -20,7 +40,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "memelite's FIMO on both strands; each hit gets the sum of the weighted features under it and under a "
         "nearby null window. Writes motifs.meme, gene_clusters.tsv, hits.parquet and scan_summary.json.",
         examples=[
-            "promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"
+            "promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions "
+            "results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"
         ],
     )
     add_config(p)
@@ -32,23 +53,57 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_out(p, "results/<dataset>/motifs")
     p.set_defaults(func=run_scan)
 
+
+def _register_grammar(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
         sub,
         parent,
         "grammar",
-        help="activating/repressive motifs, enrichment, co-occurrence communities, spacing",
-        description="From the scan's hits: motif activity per cluster, per-cluster enrichment, the co-occurrence "
-        "network of motif families and its communities, preferred spacings and helical periodicity.",
+        help="activating/repressive motifs, enrichment, co-occurrence network and communities",
+        description="From the scan's sites (overlapping same-motif hits collapsed): motif activity per cluster "
+        "(per-gene paired test against composition-matched null windows), per-cluster enrichment, the "
+        "co-occurrence network of motif families (gene-level, stratified permutation null) and its communities. "
+        "Nothing is called from a model whose held-out predictions show it did not learn.",
         examples=[
-            "promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs --out results/simulated/motifs"
+            "promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs "
+            "--attributions results/simulated/attributions --out results/simulated/motifs"
         ],
     )
     add_config(p)
-    add_data(p, required=False)
     add_dir(p, "--motifs-dir", "folder written by 'promoter-cr scan'")
+    add_dir(p, "--attributions", "folder with attributions.tsv (its held-out predictions gate the stage)")
     add_out(p, "usually the same motifs folder")
     p.set_defaults(func=run_grammar)
 
+
+def _register_spacing(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub,
+        parent,
+        "spacing",
+        help="cooperativity and preferred spacings of co-occurring pairs, measured on the model",
+        description="For the significant co-occurrence edges (at most grammar.insilico_max_pairs): write A alone, "
+        "B alone and A+B at every spacing and orientation into dinucleotide-shuffled promoters of the data set and "
+        "measure the model's interaction f(AB) - f(A) - f(B) + f(0) with its CI over backgrounds; test preferred "
+        "spacings, cooperativity and helical periodicity. Writes spacing.tsv, cooperativity.tsv and "
+        "spacing_summary.json. Nothing is run when the grammar stage refused the model.",
+        examples=[
+            "promoter-cr spacing --config config/config.yaml --data results/simulated/data "
+            "--motifs-dir results/simulated/motifs --checkpoint results/simulated/models/cr/best.ckpt "
+            "--out results/simulated/motifs"
+        ],
+    )
+    add_config(p)
+    add_data(p)
+    add_dir(p, "--motifs-dir", "folder written by 'promoter-cr scan' and 'promoter-cr grammar'")
+    add_checkpoint(p, "the analysis model's checkpoint (results/<dataset>/models/<name>/best.ckpt)")
+    add_device(p)
+    add_progress(p)
+    add_out(p, "usually the same motifs folder")
+    p.set_defaults(func=run_spacing)
+
+
+def _register_recovery(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
         sub,
         parent,
@@ -57,7 +112,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         description="Compare the grammar tables with the simulated data set's ground_truth.json: precision and "
         "recall of activating and repressive motifs, cooperating pairs and their spacing.",
         examples=[
-            "promoter-cr recovery --config config/config.yaml --data results/simulated/data --motifs-dir results/simulated/motifs --out results/simulated/motifs"
+            "promoter-cr recovery --config config/config.yaml --data results/simulated/data "
+            "--motifs-dir results/simulated/motifs --out results/simulated/motifs"
         ],
     )
     add_config(p)
@@ -65,6 +121,58 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_dir(p, "--motifs-dir", "folder with motifs.meme and the grammar tables")
     add_out(p, "usually the same motifs folder")
     p.set_defaults(func=run_recovery)
+
+
+def _register_hypothetical(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub,
+        parent,
+        "hypothetical",
+        help="export the CR model's contextual weights w(x) (hypothetical contributions) for de novo motifs",
+        description="Run the checkpoint(s) the weighted features came from over the same genes and write "
+        "hypothetical_weights.npy (n x 4 x L, rows as weighted_features.npy) into the attribution folder; every "
+        "batch is checked to reproduce the model's weighted features. With cross-fitting give the fold "
+        "checkpoints in fold order: each gene gets the weights of the model that did not train on it.",
+        examples=[
+            "promoter-cr hypothetical --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt "
+            "--data results/simulated/data --attributions results/simulated/attributions"
+        ],
+    )
+    add_config(p)
+    p.add_argument(
+        "--checkpoint", required=True, nargs="+", type=Path, metavar="CKPT",
+        help="the checkpoint(s) of attribution_meta.json: one CR checkpoint, or the fold checkpoints in fold order",
+    )  # fmt: skip
+    add_data(p)
+    add_dir(p, "--attributions", "attribution folder ('promoter-cr attribute'); receives hypothetical_weights.npy")
+    add_device(p)
+    add_progress(p)
+    p.set_defaults(func=run_hypothetical)
+
+
+def _register_denovo(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub,
+        parent,
+        "denovo",
+        help="de novo motifs (TF-MoDISco-lite) from the model's own weights, matched to the scanned motif set",
+        description="Call seqlets on the weighted features, cluster them into patterns (all genes, and each "
+        "k-means cluster when denovo.per_cluster) of either sign, and match every pattern to motifs.meme with "
+        "Tomtom; a pattern without a match at q < denovo.match_q_threshold is reported as novel. Writes "
+        "patterns.meme, patterns.tsv, seqlets.tsv and denovo_summary.json.",
+        examples=[
+            "promoter-cr denovo --config config/config.yaml --data results/simulated/data "
+            "--attributions results/simulated/attributions --clusters results/simulated/clusters "
+            "--motifs-dir results/simulated/motifs --out results/simulated/motifs/denovo"
+        ],
+    )
+    add_config(p)
+    add_data(p)
+    add_dir(p, "--attributions", "attribution folder with hypothetical_weights.npy ('promoter-cr hypothetical')")
+    add_dir(p, "--clusters", "folder with assignments.tsv; omitted: patterns of all genes only", required=False)
+    add_dir(p, "--motifs-dir", "folder with motifs.meme ('promoter-cr scan'), the set patterns are matched to")
+    add_out(p, "results/<dataset>/motifs/denovo")
+    p.set_defaults(func=run_denovo)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -79,13 +187,34 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_grammar(args: argparse.Namespace) -> int:
     from promoter_cr.motifs.grammar import run_grammar as grammar
 
-    summary = grammar(args.motifs_dir, args.out, read_config(args.config)["grammar"])
+    summary = grammar(args.motifs_dir, args.attributions, args.out, read_config(args.config)["grammar"])
+    if summary["refused"]:
+        gate = summary["model_gate"]
+        console.info(
+            "nothing called: the model did not learn (held-out r %.3f, lower bound %.3f)",
+            gate["r"],
+            gate["lower_bound"],
+        )
     console.info(
         "calls in 'all': %s; significant edges: %d; communities: %d",
         summary["calls_all"],
         summary["significant_edges"],
         summary["communities"],
     )
+    return 0
+
+
+def run_spacing(args: argparse.Namespace) -> int:
+    from promoter_cr.motifs.spacing import run_spacing as spacing
+
+    summary = spacing(args.data, args.motifs_dir, args.checkpoint, args.out, read_config(args.config)["grammar"],
+                      device=args.device, progress=not args.no_progress)  # fmt: skip
+    if summary["refused"]:
+        console.info("no insertion experiment: the grammar stage refused the model")
+    else:
+        console.info("%d candidate pairs tested: %d preferred spacings, %d cooperative pairs, %d periodic pairs",
+                     summary["n_tested"], summary.get("preferred_spacings", 0), summary.get("cooperative_pairs", 0),
+                     summary.get("periodic_pairs", 0))  # fmt: skip
     return 0
 
 
@@ -102,4 +231,27 @@ def run_recovery(args: argparse.Namespace) -> int:
             r.n_recovered,
             r.n_planted,
         )
+    return 0
+
+
+def run_hypothetical(args: argparse.Namespace) -> int:
+    from promoter_cr.motifs.denovo_stage import hypothetical_stage
+
+    path = hypothetical_stage(
+        args.checkpoint, args.data, args.attributions, read_config(args.config)["denovo"],
+        device=args.device, progress=not args.no_progress,
+    )  # fmt: skip
+    console.info("wrote %s", path)
+    return 0
+
+
+def run_denovo(args: argparse.Namespace) -> int:
+    from promoter_cr.motifs.denovo_stage import denovo_stage
+
+    summary = denovo_stage(
+        args.data, args.attributions, args.clusters, args.motifs_dir, args.out, read_config(args.config)["denovo"]
+    )
+    console.info(
+        "%d seqlets -> %d patterns (%d novel)", summary["seqlets_called"], summary["n_patterns"], summary["n_novel"]
+    )
     return 0

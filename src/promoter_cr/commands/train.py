@@ -13,6 +13,12 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    _register_train(sub, parent)
+    _register_metrics(sub, parent)
+    _register_predict(sub, parent)
+
+
+def _register_train(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     p = add_command(
         sub,
         parent,
@@ -23,15 +29,25 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "resumes from last.ckpt), the k-mer ridge with scikit-learn. Writes predictions.tsv for every gene, "
         "metrics.json per split and history.tsv.",
         examples=[
-            "promoter-cr train --config config/config.yaml --data results/simulated/data --model cr --out results/simulated/models/cr"
+            "promoter-cr train --config config/config.yaml --data "
+            "results/simulated/data --model cr --out results/simulated/models/cr"
         ],
     )
     add_config(p)
     add_data(p)
     p.add_argument("--model", required=True, metavar="NAME", help="model name (a key of 'models' in the config)")
+    p.add_argument(
+        "--fold",
+        type=int,
+        default=None,
+        metavar="K",
+        help="train cross-fitting fold model K: the genes of fold K (of attribution.crossfit_folds) held out",
+    )
     add_out(p, "the model folder, e.g. results/<dataset>/models/<name>")
     p.set_defaults(func=run_train)
 
+
+def _register_metrics(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     m = add_command(
         sub,
         parent,
@@ -40,7 +56,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         description="One row per model and split (valid, test): Pearson r, signed squared Pearson r, coefficient "
         "of determination, Spearman rho, MSE.",
         examples=[
-            "promoter-cr metrics --models-dir results/simulated/models --names cr xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"
+            "promoter-cr metrics --models-dir results/simulated/models --names cr "
+            "xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"
         ],
     )
     m.add_argument(
@@ -52,6 +69,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     m.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table (models/metrics.tsv)")
     m.set_defaults(func=run_metrics)
 
+
+def _register_predict(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     q = add_command(
         sub,
         parent,
@@ -62,8 +81,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "With --weighted-features, a CR model also writes one .npz holding the ids, predictions, bias and the "
         "(N, L) weighted features (prediction = sum of the weighted features + bias).",
         examples=[
-            "promoter-cr predict --checkpoint results/simulated/models/cr/best.ckpt --sequences my_promoters.fa --out predictions.tsv",
-            "promoter-cr predict --checkpoint results/simulated/models/cr/best.ckpt --sequences my.csv --out p.tsv --weighted-features tracks.npz",
+            "promoter-cr predict --checkpoint "
+            "results/simulated/models/cr/best.ckpt --sequences my_promoters.fa --out predictions.tsv",
+            "promoter-cr predict --checkpoint results/simulated/models/cr/best.ckpt "
+            "--sequences my.csv --out p.tsv --weighted-features tracks.npz",
         ],
     )
     add_checkpoint(q, "best.ckpt of a CR / Xpresso CNN model, or model.pkl of a k-mer model")
@@ -104,7 +125,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
 def run_train(args: argparse.Namespace) -> int:
     from promoter_cr.models.train import train_model
 
-    metrics = train_model(read_config(args.config), args.model, args.data, args.out)
+    metrics = train_model(read_config(args.config), args.model, args.data, args.out, fold=args.fold)
     if metrics:
         summary = {s: round(v["pearson_r"], 4) for s, v in metrics["splits"].items()}
         logging.getLogger("promoter_cr.console").info("%s: Pearson r per split %s", args.model, json.dumps(summary))

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "TSS); multi-allelic records are split; symbolic alleles are skipped and counted. Settings from the "
         "'variants' section of --config.",
         examples=[
-            "promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"
+            "promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf "
+            "eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"
         ],
     )
     add_checkpoint(p, "a trained model (CR gives weighted-feature changes too)")
@@ -74,7 +75,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         "saturation.start/end of --config) and write a long table (gene, position, ref, alt, delta, reference "
         "weighted feature); with --figures, one heat map per gene beside its weighted-feature track.",
         examples=[
-            "promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"
+            "promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome "
+            "hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"
         ],
     )
     add_checkpoint(q, "a trained model")

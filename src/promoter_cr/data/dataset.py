@@ -60,6 +60,12 @@ class Dataset:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS} or 'all'")
         return np.flatnonzero(self.genes["split"].to_numpy() == split).astype(np.int64)
 
+    def with_splits(self, splits: np.ndarray) -> Dataset:
+        """The same data set with other split labels (``(N,)``; e.g. a cross-fitting fold's)."""
+        genes = self.genes.copy()
+        genes["split"] = np.asarray(splits, dtype=object)
+        return Dataset(root=self.root, sequences=self.sequences, genes=genes, meta=self.meta)
+
     def labels(self) -> np.ndarray:
         """``(N,)`` float32 labels."""
         return self.genes["label"].to_numpy(dtype=np.float32)

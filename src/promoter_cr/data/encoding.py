@@ -43,7 +43,8 @@ class InvalidSequenceError(ValueError):
         self.position = position
         self.char = char
         super().__init__(
-            f"invalid character {char!r} at position {position + 1} (allowed: ACGT, N and the IUPAC ambiguity codes RYSWKMBDHV, any case)"
+            f"invalid character {char!r} at position {position + 1} (allowed: ACGT, "
+            f"N and the IUPAC ambiguity codes RYSWKMBDHV, any case)"
         )
 
 

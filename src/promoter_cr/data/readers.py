@@ -85,7 +85,8 @@ def open_text(path: str | Path) -> Iterator[io.TextIOBase]:
 
 
 def is_fasta(path: str | Path) -> bool:
-    """True for a FASTA name (``.fa``, ``.fasta``, ``.fna``, ``.fas``, optionally ``.gz``) or content starting with ``>``."""
+    """True for a FASTA name (``.fa``, ``.fasta``, ``.fna``, ``.fas``, optionally ``.gz``) or content starting with
+    ``>``."""
     name = str(path).lower().removesuffix(".gz").removesuffix(".bgz")
     if name.endswith((".fa", ".fasta", ".fna", ".fas", ".faa")):
         return True
@@ -365,7 +366,8 @@ def guess_sequence_column(df: pd.DataFrame, path: str | Path) -> str:
         return dna[0]
     raise InputDataError(
         path,
-        f"cannot tell which column holds the sequence ({'candidates: ' + ', '.join(dna) if dna else 'no DNA column found'}); "
+        "cannot tell which column holds the sequence "
+        f"({'candidates: ' + ', '.join(dna) if dna else 'no DNA column found'}); "
         "set dataset.fasta.sequence_column",
     )
 

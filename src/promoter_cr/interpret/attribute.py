@@ -32,7 +32,7 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
-from promoter_cr.errors import InputDataError, PromoterCRError
+from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DataFiles
 from promoter_cr.runtime import resolve_device
 
@@ -155,6 +155,81 @@ def check_decomposition(
     return float(err.max()) if err.size else 0.0
 
 
+def weighted_features_into(
+    model: Any,
+    sequences: np.ndarray,
+    indices: np.ndarray,
+    out: np.ndarray,
+    out_rows: np.ndarray,
+    *,
+    batch_size: int,
+    device: Any,
+    extra: np.ndarray | None = None,
+    gene_ids: np.ndarray | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray | float]:
+    """Run a CR model over ``sequences[indices]`` and write each row's weighted features into
+    ``out[out_rows[i]]``; every batch is checked (:func:`check_decomposition`).
+
+    Parameters
+    ----------
+    sequences
+        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
+    indices
+        ``(n,)`` int rows of ``sequences``.
+    out, out_rows
+        An ``(M, L)`` float32/float16 array (e.g. a memmap) and the ``(n,)`` rows of it that
+        receive the weighted features of ``indices``, in the same order.
+    extra
+        ``(N, F)`` float32 extra features (rows of the whole set) or ``None``.
+
+    Returns
+    -------
+    dict
+        ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra`` ``(n, F)``
+        float64 or ``None``, and ``max_abs_error`` (float).
+    """
+    from promoter_cr.models.inference import NotCRModelError, run_batches
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    indices = np.asarray(indices, dtype=np.int64)
+    out_rows = np.asarray(out_rows, dtype=np.int64)
+    n, length = len(indices), int(sequences.shape[1])
+    stats = {k: np.empty(n, dtype=np.float64) for k in ("prediction", "bias", "contribution_sum")}
+    extra_all: np.ndarray | None = None
+    max_err = 0.0
+    batches = run_batches(
+        model, sequences, batch_size=batch_size, device=resolve_device(device), rows=indices, extra=extra,
+        what=("prediction", "contributions", "extra"), progress=progress, desc="weighted features",
+    )  # fmt: skip
+    try:
+        for sl, res in batches:
+            c_np = res.contributions
+            if c_np.shape != (sl.stop - sl.start, length):
+                raise AttributionError(
+                    f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}"
+                )
+            ids = None if gene_ids is None else np.asarray(gene_ids)[sl]
+            max_err = max(max_err, check_decomposition(res.prediction, c_np, res.bias, res.extra, ids))
+            stored = c_np.astype(out.dtype)
+            if out.dtype == np.float16 and not np.isfinite(stored).all():
+                raise AttributionError(
+                    "weighted features overflow float16 (|value| > 65504); export with dtype float32"
+                )
+            out[out_rows[sl]] = stored
+            stats["prediction"][sl] = res.prediction
+            stats["bias"][sl] = res.bias
+            stats["contribution_sum"][sl] = c_np.astype(np.float64).sum(1)
+            if res.extra is not None:
+                if extra_all is None:
+                    extra_all = np.empty((n, res.extra.shape[1]), dtype=np.float64)
+                extra_all[sl] = res.extra
+    except NotCRModelError as exc:
+        raise AttributionError(f"{exc}: weighted features exist only for Contextual Regression models") from exc
+    return {**stats, "extra": extra_all, "max_abs_error": max_err}
+
+
 def compute_weighted_features(
     model: Any,
     sequences: np.ndarray,
@@ -168,94 +243,61 @@ def compute_weighted_features(
     gene_ids: np.ndarray | None = None,
     progress: bool = True,
 ) -> dict[str, np.ndarray | float]:
-    """Run a CR model over ``sequences[indices]`` and fill ``out_path`` (an .npy memmap).
-
-    Parameters
-    ----------
-    model
-        A CR model: ``model(x (B,4,L) float32, extra (B,F) | None) -> CROutput``.
-    sequences
-        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
-    indices
-        ``(n,)`` int rows of ``sequences`` to export, in output order.
-    out_path
-        Destination ``.npy``; written as ``(n, L)`` ``dtype`` through a temporary memmap and
-        renamed into place only when every batch passed the decomposition check.
-    extra
-        ``(N, F)`` float32 extra features (rows of the whole set) or ``None``.
-    device
-        A torch device or device string (see :func:`promoter_cr.runtime.resolve_device`).
-
-    Returns
-    -------
-    dict
-        ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra``
-        ``(n, F)`` float64 or ``None``, and ``max_abs_error`` (float).
-    """
-    from promoter_cr.models.inference import NotCRModelError, run_batches
-
+    """Run a CR model over ``sequences[indices]`` and fill ``out_path`` (an ``(n, L)`` .npy of
+    ``dtype``), published only when every batch passed the decomposition check
+    (:func:`weighted_features_into`, whose dict it returns)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    indices = np.asarray(indices, dtype=np.int64)
-    n, length = len(indices), int(sequences.shape[1])
-    pred_all = np.empty(n, dtype=np.float64)
-    bias_all = np.empty(n, dtype=np.float64)
-    csum_all = np.empty(n, dtype=np.float64)
-    extra_all: np.ndarray | None = None
-    max_err = 0.0
-    batches = run_batches(
-        model,
-        sequences,
-        batch_size=batch_size,
-        device=resolve_device(device),
-        rows=indices,
-        extra=extra,
-        what=("prediction", "contributions", "extra"),
-        progress=progress,
-        desc="weighted features",
-    )
+    n = len(indices)
     with atomic_path(out_path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, length))
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, int(sequences.shape[1])))
         try:
-            for sl, res in batches:
-                c_np = res.contributions
-                if c_np.shape != (sl.stop - sl.start, length):
-                    raise AttributionError(
-                        f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}"
-                    )
-                ids = None if gene_ids is None else np.asarray(gene_ids)[sl]
-                max_err = max(max_err, check_decomposition(res.prediction, c_np, res.bias, res.extra, ids))
-                stored = c_np.astype(DTYPES[dtype])
-                if dtype == "float16" and not np.isfinite(stored).all():
-                    raise AttributionError(
-                        "weighted features overflow float16 (|value| > 65504); export with dtype float32"
-                    )
-                out[sl] = stored
-                pred_all[sl] = res.prediction
-                bias_all[sl] = res.bias
-                csum_all[sl] = c_np.astype(np.float64).sum(1)
-                if res.extra is not None:
-                    if extra_all is None:
-                        extra_all = np.empty((n, res.extra.shape[1]), dtype=np.float64)
-                    extra_all[sl] = res.extra
+            res = weighted_features_into(
+                model, sequences, indices, out, np.arange(n), batch_size=batch_size, device=device,
+                extra=extra, gene_ids=gene_ids, progress=progress,
+            )  # fmt: skip
             out.flush()
-        except NotCRModelError as exc:
-            raise AttributionError(f"{exc}: weighted features exist only for Contextual Regression models") from exc
         finally:
             del out
-    return {
-        "prediction": pred_all,
-        "bias": bias_all,
-        "contribution_sum": csum_all,
-        "extra": extra_all,
-        "max_abs_error": max_err,
-    }
+    return res
+
+
+def load_cr_model(checkpoint: str | Path, ds: Dataset) -> tuple[Any, dict[str, Any]]:
+    """A CR checkpoint's model and metadata, checked against the data set's window length."""
+    from promoter_cr.models.checkpoint import load_model
+
+    model, meta = load_model(checkpoint)
+    if meta["model_type"] != "cr":
+        raise InputDataError(
+            checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint"
+        )
+    if int(meta["length"]) != ds.length:
+        raise InputDataError(
+            DataFiles(ds.root).sequences,
+            f"sequences are {ds.length} bp but the model {checkpoint} was trained on {meta['length']} bp",
+        )
+    return model, meta
+
+
+def _attribution_table(ds: Dataset, idx: np.ndarray, res: dict[str, Any], features: list[str]) -> pd.DataFrame:
+    table = pd.DataFrame({
+        "gene_id": ds.genes["gene_id"].to_numpy()[idx],
+        "split": ds.genes["split"].to_numpy()[idx],
+        "label": ds.genes["label"].to_numpy(dtype=np.float64)[idx],
+        "prediction": res["prediction"],
+        "bias": res["bias"],
+        "contribution_sum": res["contribution_sum"],
+    })  # fmt: skip
+    ext = res["extra"]
+    if ext is not None:
+        names = features if len(features) == ext.shape[1] else [f"f{j}" for j in range(ext.shape[1])]
+        for j, name in enumerate(names):
+            table[f"extra_{name}"] = ext[:, j]
+    return table
 
 
 def export_weighted_features(
-    checkpoint: str | Path,
+    checkpoint: str | Path | list[str | Path],
     data_dir: str | Path,
     out_dir: str | Path,
     attr_cfg: dict[str, Any],
@@ -263,12 +305,15 @@ def export_weighted_features(
     device: str | None,
     progress: bool = True,
 ) -> ExportResult:
-    """Export the weighted features of a CR checkpoint over a data set.
+    """Export the weighted features of a CR model over a data set.
 
     Parameters
     ----------
     checkpoint
-        A CR checkpoint (loaded through :func:`promoter_cr.models.checkpoint.load_model`).
+        A CR checkpoint (loaded through :func:`promoter_cr.models.checkpoint.load_model`), or the
+        list of ``attribution.crossfit_folds`` fold checkpoints (fold ``k`` first at index ``k``):
+        each gene then gets the features of the fold model that did not train on it
+        (:mod:`promoter_cr.interpret.crossfit`), and the table a ``fold`` column.
     data_dir
         The data set (``results/<ds>/data``).
     out_dir
@@ -276,72 +321,77 @@ def export_weighted_features(
         ``attribution_meta.json`` (:class:`promoter_cr.layout.AttributionFiles`).
     attr_cfg
         The validated ``attribution`` section: ``split`` (``all`` or train/valid/test; rows keep
-        genes.tsv order), ``batch_size``, ``dtype`` (``float32`` or ``float16`` storage; the check
-        and ``contribution_sum`` use the model's float32 output).
+        genes.tsv order; cross-fitting needs ``all``), ``batch_size``, ``dtype`` (``float32`` or
+        ``float16`` storage; the check and ``contribution_sum`` use the model's float32 output).
     device
         ``None``/``"auto"`` (GPU when available) or a torch device string.
     """
     split, batch_size, dtype = attr_cfg["split"], int(attr_cfg["batch_size"]), attr_cfg["dtype"]
+    checkpoints = list(checkpoint) if isinstance(checkpoint, (list, tuple)) else [checkpoint]
+    crossfit = isinstance(checkpoint, (list, tuple))
     data, files = DataFiles(data_dir), AttributionFiles(out_dir)
-    from promoter_cr.models.checkpoint import load_model
-
     ds = load_dataset(data_dir)
-    model, meta = load_model(checkpoint)
-    if meta["model_type"] != "cr":
-        raise InputDataError(
-            checkpoint, f"model type {meta.get('model_type')!r} has no weighted features; give a CR checkpoint"
-        )
-    want_len = meta.get("length")
-    if want_len is not None and int(want_len) != ds.length:
-        raise InputDataError(
-            data.sequences, f"sequences are {ds.length} bp but the model {checkpoint} was trained on {want_len} bp"
-        )
-    features = model_extra_features(meta)
-    extra = extra_matrix(ds, features)
     idx = ds.indices(split)
     if len(idx) == 0:
         raise InputDataError(data.genes, f"no genes in split {split!r}")
+    if crossfit:
+        from promoter_cr.interpret.crossfit import assign_folds
+
+        if split != "all" or len(checkpoints) != int(attr_cfg["crossfit_folds"]):
+            raise ConfigError(
+                f"cross-fitted attributions need attribution.split 'all' and one checkpoint per fold "
+                f"({attr_cfg['crossfit_folds']}); got split {split!r} and {len(checkpoints)}"
+            )
+        folds = assign_folds(ds.n, len(checkpoints), int(attr_cfg["seed"]))
+    else:
+        folds = np.zeros(len(idx), dtype=np.int64)
     files.dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     gene_ids = ds.genes["gene_id"].to_numpy()[idx]
     log.info(
-        "exporting weighted features of %d genes x %d bp on %s (batch %d, %s)",
+        "exporting weighted features of %d genes x %d bp on %s (batch %d, %s, %d model%s)",
         len(idx),
         ds.length,
         dev,
         batch_size,
         dtype,
+        len(checkpoints),
+        "s, cross-fitted" if crossfit else "",
     )
-    res = compute_weighted_features(
-        model,
-        ds.sequences,
-        idx,
-        files.weighted_features,
-        extra=extra,
-        gene_ids=gene_ids,
-        batch_size=batch_size,
-        dtype=dtype,
-        device=dev,
-        progress=progress,
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    parts, features = [], []
+    with atomic_path(files.weighted_features) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(len(idx), ds.length))
+        try:
+            for k, ckpt in enumerate(checkpoints):
+                model, meta = load_cr_model(ckpt, ds)
+                features = model_extra_features(meta)
+                pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
+                res = weighted_features_into(
+                    model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
+                    extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
+                )  # fmt: skip
+                parts.append((pos, res))
+            out.flush()
+        finally:
+            del out
+    order = np.concatenate([pos for pos, _ in parts])
+    merged = {
+        key: np.concatenate([r[key] for _, r in parts])[np.argsort(order)]
+        for key in ("prediction", "bias", "contribution_sum")
+    }
+    merged["extra"] = (
+        None if parts[0][1]["extra"] is None else np.concatenate([r["extra"] for _, r in parts])[np.argsort(order)]
     )
-    table = pd.DataFrame(
-        {
-            "gene_id": gene_ids,
-            "split": ds.genes["split"].to_numpy()[idx],
-            "label": ds.genes["label"].to_numpy(dtype=np.float64)[idx],
-            "prediction": res["prediction"],
-            "bias": res["bias"],
-            "contribution_sum": res["contribution_sum"],
-        }
-    )
-    ext = res["extra"]
-    if ext is not None:
-        names = features if len(features) == ext.shape[1] else [f"f{j}" for j in range(ext.shape[1])]
-        for j, name in enumerate(names):
-            table[f"extra_{name}"] = ext[:, j]
+    max_err = max(float(r["max_abs_error"]) for _, r in parts)
+    table = _attribution_table(ds, idx, merged, features)
+    if crossfit:
+        table["fold"] = folds
     write_tsv(files.table, table, float_format="%.7g")
     info = {
-        "checkpoint": str(checkpoint),
+        "checkpoints": [str(c) for c in checkpoints],
+        "crossfit_folds": len(checkpoints) if crossfit else 0,
         "data_dir": str(data_dir),
         "split": split,
         "n_genes": len(idx),
@@ -350,14 +400,12 @@ def export_weighted_features(
         "dtype": dtype,
         "device": str(dev),
         "extra_features": features,
-        "max_abs_decomposition_error": res["max_abs_error"],
+        "max_abs_decomposition_error": max_err,
         "decomposition_tolerance": {"rtol": DECOMPOSITION_RTOL, "atol": DECOMPOSITION_ATOL},
     }
     write_json(files.meta, info)
-    log.info("wrote %s (largest |sum - prediction| = %.3g)", files.weighted_features, res["max_abs_error"])
-    return ExportResult(
-        files.weighted_features, files.table, files.meta, len(idx), ds.length, float(res["max_abs_error"])
-    )
+    log.info("wrote %s (largest |sum - prediction| = %.3g)", files.weighted_features, max_err)
+    return ExportResult(files.weighted_features, files.table, files.meta, len(idx), ds.length, max_err)
 
 
 def load_attributions(attr_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame]:

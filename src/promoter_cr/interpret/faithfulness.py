@@ -399,6 +399,25 @@ def faithfulness_from_model(
     return compare_tracks(np.asarray(gene_ids), cr, tracks, top_k), {"cr": cr, **tracks}
 
 
+def cr_contributions(
+    model: Any, codes: np.ndarray, extra: np.ndarray | None, batch_size: int, device: Any
+) -> np.ndarray:
+    """``(G, L)`` float64 weighted features of ``codes`` under ``model`` (one batched forward pass)."""
+    from promoter_cr.models.inference import run_batches
+
+    out = np.empty(codes.shape, dtype=np.float64)
+    for sl, res in run_batches(
+        model,
+        codes,
+        batch_size=batch_size,
+        device=resolve_device(device),
+        extra=extra,
+        what=("prediction", "contributions"),
+    ):
+        out[sl] = res.contributions
+    return out
+
+
 def evaluate_faithfulness(
     checkpoint: str | Path,
     data_dir: str | Path,
@@ -411,9 +430,11 @@ def evaluate_faithfulness(
 ) -> dict[str, Path]:
     """Write faithfulness.tsv, faithfulness_summary.tsv (and planted_mass.tsv for the simulator).
 
-    The CR tracks are the exported weighted features (what later stages use); ISM and gradient
-    x input are computed from the checkpoint on the same sequences. ``attr_cfg`` is the validated
-    ``attribution`` section (faithfulness_genes, top_k, seed, batch_size, ism_max_positions).
+    Faithfulness is a property of one model: the CR weighted features, ISM and gradient x input
+    all come from ``checkpoint`` on a seeded sample of the exported genes (the exported features
+    may be cross-fitted, i.e. from other models). ``planted_mass`` measures the exported features
+    (what the later stages read). ``attr_cfg`` is the validated ``attribution`` section
+    (faithfulness_genes, top_k, seed, batch_size, ism_max_positions).
     """
     from promoter_cr.models.checkpoint import load_model
 
@@ -440,12 +461,14 @@ def evaluate_faithfulness(
         len(positions),
         3 * len(pick) * len(positions),
     )
+    codes = np.asarray(ds.sequences[data_rows])
+    extra = None if extra_all is None else extra_all[data_rows]
     per_gene, _ = faithfulness_from_model(
         model,
-        np.asarray(ds.sequences[data_rows]),
-        np.asarray(wf[pick], dtype=np.float64),
+        codes,
+        cr_contributions(model, codes, extra, int(attr_cfg["batch_size"]), device),
         table["gene_id"].to_numpy()[pick],
-        extra=None if extra_all is None else extra_all[data_rows],
+        extra=extra,
         positions=positions,
         top_k=top_k,
         batch_size=int(attr_cfg["batch_size"]),
@@ -463,7 +486,8 @@ def evaluate_faithfulness(
         paths["planted_mass"] = out.planted_mass
         has = planted[planted["n_active_sites"] > 0]
         log.info(
-            "planted mass: active sites cover %.1f%% of the sequence on average and hold %.1f%% of the absolute contribution (%d genes)",
+            "planted mass: active sites cover %.1f%% of the sequence on average and "
+            "hold %.1f%% of the absolute contribution (%d genes)",
             100 * has["site_fraction_of_length"].mean(),
             100 * has["contribution_fraction"].mean(),
             len(has),

@@ -53,7 +53,8 @@ def saturation_positions(length: int, tss_index: int, start: int, end: int) -> n
     lo, hi = max(0, tss_index + int(start)), min(length, tss_index + int(end))
     if hi <= lo:
         raise ValueError(
-            f"saturation region [{start}, {end}) relative to the TSS lies outside the {length} bp window (TSS at {tss_index})"
+            f"saturation region [{start}, {end}) relative to the TSS lies "
+            f"outside the {length} bp window (TSS at {tss_index})"
         )
     return np.arange(lo, hi, dtype=np.int64)
 

@@ -37,7 +37,9 @@ def read_checkpoint(checkpoint: str | Path, map_location: str | torch.device = "
         first = (str(exc).strip().splitlines() or [""])[0][:120]
         raise InputDataError(path, f"not a readable PyTorch checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or CKPT_KEY not in ckpt or "state_dict" not in ckpt:
-        raise InputDataError(path, "not a promoter-cr checkpoint (no 'promoter_cr' metadata); train it with 'promoter-cr train'")
+        raise InputDataError(
+            path, "not a promoter-cr checkpoint (no 'promoter_cr' metadata); train it with 'promoter-cr train'"
+        )
     return ckpt
 
 
@@ -55,7 +57,7 @@ def load_model(checkpoint: str | Path, map_location: str | torch.device = "cpu")
     # checkpoints store the resolved model config; keys missing from older ones get the schema's defaults
     meta["config"] = {**model_defaults(meta["config"]["type"]), **meta["config"]}
     model = build_model(meta["config"], int(meta["length"]), int(meta.get("n_extra", 0)))
-    state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    state = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -29,7 +29,8 @@ at d=1; ~10 kb at d=21), enough to see motif pairs and their spacing. The contex
 features are upsampled back to full resolution (nearest, by reshape, deterministic on
 GPU), added to the local features, mixed by one full-resolution conv (kernel 3), and a 1x1 conv
 gives the 4 weights per position, multiplied by the fixed ``weight_scale`` (``1/sqrt(L)``, so
-an optimiser step moves predictions by about the same amount whatever ``L``). Downsampling makes a 10.5 kb input cost about as much
+an optimiser step moves predictions by about the same amount whatever ``L``). Downsampling makes a 10.5 kb input cost
+about as much
 as a 525 bp one in the dilated stack, while the final weights stay per base.
 
 Extra features: ``v(x, h) = MLP([mean-pooled context features, h])`` (``(B, F)``),
@@ -149,9 +150,7 @@ class CRModel(nn.Module):
             self.down = nn.Conv1d(sc, c, self.downsample, stride=self.downsample)
         else:
             self.down = nn.Conv1d(sc, c, 1) if sc != c else None
-        self.blocks = nn.ModuleList(
-            [_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)]
-        )
+        self.blocks = nn.ModuleList([_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)])
         self.ctx_norm = _norm(c)
         # wide local features (stem_channels != channels): context projected back at low resolution,
         # no full-resolution mixing conv (its cost would grow with stem_channels**2)

@@ -65,10 +65,15 @@ def forward_codes(model, codes, extra=None, what: Iterable[str] = ("prediction",
         out = model(one_hot_torch(codes), extra)
         if not hasattr(out, "contributions"):
             if what - {"prediction"}:
-                raise NotCRModelError(f"{type(model).__name__} is not a Contextual Regression model: it has no {', '.join(sorted(what - {'prediction'}))}")
+                raise NotCRModelError(
+                    f"{type(model).__name__} is not a Contextual Regression model: it "
+                    f"has no {', '.join(sorted(what - {'prediction'}))}"
+                )
             return BatchOutput(prediction=_host(out.reshape(-1), np.float64))
         n = int(out.prediction.shape[0])
-        res = BatchOutput(prediction=_host(out.prediction.reshape(-1), np.float64), bias=_host(out.bias.reshape(-1), np.float64))
+        res = BatchOutput(
+            prediction=_host(out.prediction.reshape(-1), np.float64), bias=_host(out.bias.reshape(-1), np.float64)
+        )
         if res.bias.size == 1 and n > 1:
             res.bias = np.full(n, res.bias[0])
         if "contributions" in what:
@@ -170,7 +175,9 @@ def predict_codes(
     pred = np.empty(n, dtype=np.float64)
     bias = None
     what = ("prediction", "contributions") if contributions_out is not None else ("prediction",)
-    for sl, out in run_batches(model, codes, batch_size=batch_size, device=device, rows=rows, extra=extra, what=what, progress=progress):
+    for sl, out in run_batches(
+        model, codes, batch_size=batch_size, device=device, rows=rows, extra=extra, what=what, progress=progress
+    ):
         pred[sl] = out.prediction
         if out.bias is not None:
             if bias is None:

@@ -29,7 +29,6 @@ from scipy import sparse
 log = logging.getLogger(__name__)
 
 
-
 def kmer_names(k: int, canonical: bool) -> list[str]:
     """Column names of :func:`kmer_counts` for one ``k``."""
     idx = np.arange(4**k)
@@ -144,7 +143,10 @@ class KmerRidge:
 
     def predict_codes(self, codes: np.ndarray, chunk: int = 2048) -> np.ndarray:
         """``(N, L)`` uint8 codes -> ``(N,)`` float32 predictions (block-wise)."""
-        out = [self.pipeline.predict(kmer_features(np.asarray(codes[s : s + chunk]), self.ks, self.canonical)) for s in range(0, len(codes), chunk)]
+        out = [
+            self.pipeline.predict(kmer_features(np.asarray(codes[s : s + chunk]), self.ks, self.canonical))
+            for s in range(0, len(codes), chunk)
+        ]
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
 

@@ -105,6 +105,7 @@ class PromoterDataModule(pl.LightningDataModule):
         use_extra: bool,
         rc_augment: bool,
         seed: int,
+        splits: np.ndarray | None = None,
     ):
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -114,6 +115,8 @@ class PromoterDataModule(pl.LightningDataModule):
         self.rc_augment = bool(rc_augment)
         self.seed = int(seed)
         self.ds = load_dataset(self.data_dir)
+        if splits is not None:  # e.g. a cross-fitting fold (promoter_cr.interpret.crossfit)
+            self.ds = self.ds.with_splits(splits)
         if self.use_extra and not self.ds.extra_features:
             from promoter_cr.errors import ConfigError
 
@@ -220,7 +223,9 @@ class PromoterLitModule(pl.LightningModule):
         loss, mse, _ = self._step(batch)
         self._train_sum += float(mse.detach()) * len(batch[1])
         self._train_n += len(batch[1])
-        self.log("train_loss", mse, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
+        self.log(
+            "train_loss", mse, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]), sync_dist=True
+        )
         if self.is_cr and self.l1:
             self.log("train_objective", loss, on_step=False, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
         return loss
@@ -240,10 +245,28 @@ class PromoterLitModule(pl.LightningModule):
         self._val_true.clear()
         if self.trainer.world_size > 1:
             # sufficient statistics summed over processes: n, sum p, sum t, sum p^2, sum t^2, sum pt
-            stats = torch.stack([torch.tensor(float(len(p)), device=p.device), p.sum(), t.sum(), (p * p).sum(), (t * t).sum(), (p * t).sum()])
+            stats = torch.stack(
+                [
+                    torch.tensor(float(len(p)), device=p.device),
+                    p.sum(),
+                    t.sum(),
+                    (p * p).sum(),
+                    (t * t).sum(),
+                    (p * t).sum(),
+                ]
+            )
             stats = self.all_gather(stats).reshape(-1, 6).sum(0)
         else:
-            stats = torch.stack([torch.tensor(float(len(p)), device=p.device), p.sum(), t.sum(), (p * p).sum(), (t * t).sum(), (p * t).sum()])
+            stats = torch.stack(
+                [
+                    torch.tensor(float(len(p)), device=p.device),
+                    p.sum(),
+                    t.sum(),
+                    (p * p).sum(),
+                    (t * t).sum(),
+                    (p * t).sum(),
+                ]
+            )
         n, sp, st, spp, stt, spt = (s.double() for s in stats)
         cov = spt - sp * st / n
         den = torch.sqrt((spp - sp * sp / n) * (stt - st * st / n))
@@ -293,12 +316,22 @@ class HistoryCallback(pl.Callback):
             return float(v) if v is not None else float("nan")
 
         train = pl_module.epoch_train_mse() if hasattr(pl_module, "epoch_train_mse") else get("train_loss")
-        row = {"epoch": int(trainer.current_epoch), "train_loss": train, "val_loss": get("val_loss"), "val_pearson": get("val_pearson")}
+        row = {
+            "epoch": int(trainer.current_epoch),
+            "train_loss": train,
+            "val_loss": get("val_loss"),
+            "val_pearson": get("val_pearson"),
+        }
         self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
         if trainer.is_global_zero:
             logging.getLogger("promoter_cr.console").info(
                 "%s: epoch %d/%d  train mse %.4f  valid mse %.4f  valid r %.3f",
-                self.name, row["epoch"] + 1, self.max_epochs, row["train_loss"], row["val_loss"], row["val_pearson"],
+                self.name,
+                row["epoch"] + 1,
+                self.max_epochs,
+                row["train_loss"],
+                row["val_loss"],
+                row["val_pearson"],
             )
 
     def state_dict(self) -> dict[str, Any]:

@@ -50,7 +50,9 @@ def encode_fixed(seqs: list[str], records: list[str], path: str | Path, length: 
 
     for s, rec in zip(seqs, records):
         if len(s) != length:
-            raise InputDataError(path, f"sequence has {len(s)} bp; the model was trained on {length} bp windows", record=rec)
+            raise InputDataError(
+                path, f"sequence has {len(s)} bp; the model was trained on {length} bp windows", record=rec
+            )
     return encode_records(seqs, records, path, pad_to=None)
 
 
@@ -64,11 +66,15 @@ def read_extra(path: str | Path, ids: list[str], features: list[str]) -> np.ndar
     id_col = lower.get("gene_id") or lower.get("id") or df.columns[0]
     missing_cols = [f for f in features if f not in df.columns]
     if missing_cols:
-        raise InputDataError(path, f"extra-feature columns missing: {', '.join(missing_cols)} (the model needs {', '.join(features)})")
+        raise InputDataError(
+            path, f"extra-feature columns missing: {', '.join(missing_cols)} (the model needs {', '.join(features)})"
+        )
     table = df.set_index(df[id_col].str.strip())
     absent = [i for i in ids if i not in table.index]
     if absent:
-        raise InputDataError(path, f"no extra features for {len(absent)} of {len(ids)} sequences", record=f"id {absent[0]}")
+        raise InputDataError(
+            path, f"no extra features for {len(absent)} of {len(ids)} sequences", record=f"id {absent[0]}"
+        )
     vals = table.loc[ids, features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
     bad = ~np.isfinite(vals)
     if bad.any():
@@ -120,14 +126,31 @@ def predict_file(
         feats = None
         if meta["n_extra"]:
             if extra is None:
-                raise InputDataError(checkpoint, f"this model uses extra features ({', '.join(meta['extra_features'])}); give them with --extra TABLE")
+                raise InputDataError(
+                    checkpoint,
+                    "this model uses extra features "
+                    f"({', '.join(meta['extra_features'])}); give them with --extra TABLE",
+                )
             feats = read_extra(extra, ids, list(meta["extra_features"]))
         if weighted_features:
             if meta["model_type"] != "cr":
-                raise InputDataError(checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}")
-            preds, bias = _write_weighted_features(model, codes, ids, feats, list(meta["extra_features"]), weighted_features, batch_size=batch_size, device=device)
+                raise InputDataError(
+                    checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}"
+                )
+            preds, bias = _write_weighted_features(
+                model,
+                codes,
+                ids,
+                feats,
+                list(meta["extra_features"]),
+                weighted_features,
+                batch_size=batch_size,
+                device=device,
+            )
         else:
-            preds, bias = predict_codes(model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size)
+            preds, bias = predict_codes(
+                model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size
+            )
     table = pd.DataFrame({"id": ids, "prediction": preds})
     if bias is not None:
         table["bias"] = bias
@@ -136,8 +159,17 @@ def predict_file(
     return table
 
 
-def _write_weighted_features(model, codes: np.ndarray, ids: list[str], feats: np.ndarray | None, feature_names: list[str],
-                             path: str | Path, *, batch_size: int, device) -> tuple[np.ndarray, np.ndarray]:
+def _write_weighted_features(
+    model,
+    codes: np.ndarray,
+    ids: list[str],
+    feats: np.ndarray | None,
+    feature_names: list[str],
+    path: str | Path,
+    *,
+    batch_size: int,
+    device,
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill the weighted features batch by batch into a temporary memmap, then publish the ``.npz`` atomically."""
     import os
     import tempfile
@@ -152,8 +184,15 @@ def _write_weighted_features(model, codes: np.ndarray, ids: list[str], feats: np
         fd, scratch_npy = tempfile.mkstemp(suffix=".npy", dir=scratch)
         os.close(fd)
         wf = np.lib.format.open_memmap(scratch_npy, mode="w+", dtype=np.float32, shape=(n, length))
-        for sl, res in run_batches(model, codes, batch_size=batch_size, device=device, extra=feats,
-                                   what=("prediction", "contributions", "extra"), progress=n > 10 * batch_size):
+        for sl, res in run_batches(
+            model,
+            codes,
+            batch_size=batch_size,
+            device=device,
+            extra=feats,
+            what=("prediction", "contributions", "extra"),
+            progress=n > 10 * batch_size,
+        ):
             preds[sl], bias[sl], wf[sl] = res.prediction, res.bias, res.contributions
             if res.extra is not None:
                 extra_c = np.empty((n, res.extra.shape[1])) if extra_c is None else extra_c

@@ -24,7 +24,9 @@ def architecture_keys(model_type: str) -> tuple[str, ...]:
     if model_type not in NETWORKS:
         raise ValueError(f"model type {model_type!r} is not a neural network (known: {', '.join(NETWORKS)})")
     params = inspect.signature(NETWORKS[model_type].__init__).parameters.values()
-    return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty)
+    return tuple(
+        p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    )
 
 
 def model_kwargs(model_cfg: dict[str, Any]) -> dict[str, Any]:

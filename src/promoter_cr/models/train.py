@@ -9,7 +9,8 @@
   architecture) resumes from it. 16-bit precisions are used only on a GPU (32-true on CPU).
 * ``kmer_ridge``: k-mer features + sklearn Ridge (alpha chosen on the valid split), ``model.pkl``.
 
-Outputs in ``out_dir`` (:class:`promoter_cr.layout.ModelFiles`; final files written atomically): ``predictions.tsv`` (gene_id, split,
+Outputs in ``out_dir`` (:class:`promoter_cr.layout.ModelFiles`; final files written atomically): ``predictions.tsv``
+(gene_id, split,
 label, prediction for ALL genes, from the best checkpoint), ``metrics.json`` (per split),
 ``history.tsv`` (epoch, train_loss, val_loss, val_pearson; kept in the checkpoints by
 :class:`~promoter_cr.models.lit.HistoryCallback` so resumed runs keep their history; k-mer ridge: one
@@ -61,8 +62,26 @@ def split_metrics(genes: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, 
 
 
 def _write_predictions(files: ModelFiles, ds: Dataset, pred: np.ndarray) -> None:
-    table = pd.DataFrame({"gene_id": ds.genes["gene_id"], "split": ds.genes["split"], "label": ds.genes["label"], "prediction": pred.astype(np.float64)})
+    table = pd.DataFrame(
+        {
+            "gene_id": ds.genes["gene_id"],
+            "split": ds.genes["split"],
+            "label": ds.genes["label"],
+            "prediction": pred.astype(np.float64),
+        }
+    )
     write_tsv(files.predictions, table, float_format="%.6g")
+
+
+def crossfit_splits(ds: Dataset, attr_cfg: dict[str, Any], fold: int) -> np.ndarray:
+    """The split labels of cross-fitting fold model ``fold`` (see :mod:`promoter_cr.interpret.crossfit`)."""
+    from promoter_cr.interpret.crossfit import assign_folds, fold_splits
+
+    k = int(attr_cfg["crossfit_folds"])
+    if k < 2 or not 0 <= fold < k:
+        raise ConfigError(f"fold {fold} needs attribution.crossfit_folds >= 2 and above the fold index (it is {k})")
+    folds = assign_folds(ds.n, k, int(attr_cfg["seed"]))
+    return fold_splits(ds.genes["split"].to_numpy(dtype=object), folds, fold, int(attr_cfg["seed"]))
 
 
 def _check_dataset(ds: Dataset, need_valid: bool) -> None:
@@ -73,10 +92,15 @@ def _check_dataset(ds: Dataset, need_valid: bool) -> None:
         raise InputDataError(genes, "no genes in the valid split (needed for early stopping and model selection)")
 
 
-def train_model(cfg: dict[str, Any], name: str, data_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+def train_model(
+    cfg: dict[str, Any], name: str, data_dir: str | Path, out_dir: str | Path, *, fold: int | None = None
+) -> dict[str, Any]:
     """Train model ``name`` of the (validated) config ``cfg`` on the data set in ``data_dir``.
 
-    Returns the metrics dict written to ``metrics.json`` in ``out_dir`` (``{}`` on non-zero DDP ranks).
+    With ``fold = k``, train cross-fitting fold model ``k`` (:mod:`promoter_cr.interpret.crossfit`:
+    ``attribution.crossfit_folds`` folds seeded by ``attribution.seed``): the genes of fold ``k``
+    are held out as its "test" split. Returns the metrics dict written to ``metrics.json`` in
+    ``out_dir`` (``{}`` on non-zero DDP ranks).
     """
     if name not in cfg["models"]:
         raise ConfigError(f"model {name!r} is not in the config's models ({', '.join(cfg['models'])})")
@@ -84,6 +108,8 @@ def train_model(cfg: dict[str, Any], name: str, data_dir: str | Path, out_dir: s
     files = ModelFiles(out_dir)
     files.dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(data_dir)
+    if fold is not None:
+        ds = ds.with_splits(crossfit_splits(ds, cfg["attribution"], fold))
     if mcfg["use_extra"] and not ds.extra_features:
         raise ConfigError(f"models.{name}.use_extra is true but the data set {data_dir} has no extra features")
     if mcfg["type"] == "kmer_ridge":
@@ -112,7 +138,15 @@ def _train_kmer(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[st
     y = ds.labels().astype(np.float64)
     tr, va = ds.indices("train"), ds.indices("valid")
     pipe, alpha, scores = fit_kmer_ridge(feats[tr], y[tr], feats[va], y[va], mcfg["alphas"])
-    model = KmerRidge(ks=ks, canonical=canonical, length=ds.length, alpha=alpha, pipeline=pipe, valid_mse=scores, extra_features=extra_names)
+    model = KmerRidge(
+        ks=ks,
+        canonical=canonical,
+        length=ds.length,
+        alpha=alpha,
+        pipeline=pipe,
+        valid_mse=scores,
+        extra_features=extra_names,
+    )
     pred = pipe.predict(feats).astype(np.float32)
     save_kmer_model(model, files.kmer_model)
     _write_predictions(files, ds, pred)
@@ -128,7 +162,12 @@ def _train_kmer(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[st
         "train_seconds": round(time.time() - t0, 2),
     }
     write_json(files.metrics, metrics)
-    console.info("%s: valid r %.3f (alpha %g)", mcfg["name"], metrics["splits"].get("valid", {}).get("pearson_r", float("nan")), alpha)
+    console.info(
+        "%s: valid r %.3f (alpha %g)",
+        mcfg["name"],
+        metrics["splits"].get("valid", {}).get("pearson_r", float("nan")),
+        alpha,
+    )
     return metrics
 
 
@@ -189,7 +228,15 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
 
     tame_lightning()
     history = HistoryCallback(mcfg["name"], mcfg["max_epochs"])
-    ckpt_cb = ModelCheckpoint(dirpath=files.dir, filename=files.best.stem, monitor="val_loss", mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
+    ckpt_cb = ModelCheckpoint(
+        dirpath=files.dir,
+        filename=files.best.stem,
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
     ckpt_cb.CHECKPOINT_NAME_LAST = files.last.stem
     interactive = sys.stderr.isatty()  # a progress bar in a terminal; epoch lines (HistoryCallback) in logs
     callbacks = [ckpt_cb, EarlyStopping(monitor="val_loss", mode="min", patience=int(mcfg["patience"])), history]
@@ -221,10 +268,17 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
     _check_dataset(ds, need_valid=True)
     pl.seed_everything(int(mcfg["seed"]), workers=True, verbose=False)
     dm = PromoterDataModule(
-        ds.root, batch_size=int(mcfg["batch_size"]), num_workers=int(mcfg["num_workers"]),
-        use_extra=bool(mcfg["use_extra"]), rc_augment=bool(mcfg["rc_augment"]), seed=int(mcfg["seed"]),
+        ds.root,
+        batch_size=int(mcfg["batch_size"]),
+        num_workers=int(mcfg["num_workers"]),
+        use_extra=bool(mcfg["use_extra"]),
+        rc_augment=bool(mcfg["rc_augment"]),
+        seed=int(mcfg["seed"]),
+        splits=ds.genes["split"].to_numpy(dtype=object),
     )
-    module = PromoterLitModule(mcfg, dm.length, dm.n_extra, dataset_meta=ds.meta, extra_features=ds.extra_features if dm.n_extra else [])
+    module = PromoterLitModule(
+        mcfg, dm.length, dm.n_extra, dataset_meta=ds.meta, extra_features=ds.extra_features if dm.n_extra else []
+    )
     n_batches = max(1, int(np.ceil(len(ds.indices("train")) / dm.batch_size)))
     trainer, ckpt_cb, history = _make_trainer(mcfg, files, n_batches)
     ckpt_path = _resume_path(files, mcfg)
@@ -238,7 +292,9 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
     if not trainer.is_global_zero:
         return {}
-    write_json(files.done_marker, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)})
+    write_json(
+        files.done_marker, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)}
+    )
     run = {
         "best_val_loss": float(ckpt_cb.best_model_score) if ckpt_cb.best_model_score is not None else None,
         "epochs_trained": int(trainer.current_epoch),
@@ -250,7 +306,9 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
     return _finish_nn(mcfg, ds, files, best, history.rows, run)
 
 
-def _finish_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles, best: Path, history: list[dict], run: dict[str, Any]) -> dict[str, Any]:
+def _finish_nn(
+    mcfg: dict[str, Any], ds: Dataset, files: ModelFiles, best: Path, history: list[dict], run: dict[str, Any]
+) -> dict[str, Any]:
     """Predict every gene with the best checkpoint; write predictions, history and metrics."""
     from promoter_cr.models.checkpoint import load_model, update_checkpoint_metrics
     from promoter_cr.models.inference import predict_codes
@@ -262,9 +320,15 @@ def _finish_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles, best: Path,
     device = accelerator_device(mcfg["accelerator"])
     model, meta = load_model(best, map_location=device)
     extra = ds.extra() if meta["n_extra"] else None
-    pred, _ = predict_codes(model, ds.sequences, extra=extra, batch_size=max(int(mcfg["batch_size"]), 128), device=device)
+    pred, _ = predict_codes(
+        model, ds.sequences, extra=extra, batch_size=max(int(mcfg["batch_size"]), 128), device=device
+    )
     _write_predictions(files, ds, pred)
-    write_tsv(files.history, pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_pearson"]), float_format="%.6g")
+    write_tsv(
+        files.history,
+        pd.DataFrame(history, columns=["epoch", "train_loss", "val_loss", "val_pearson"]),
+        float_format="%.6g",
+    )
     metrics = {
         "model": mcfg["name"],
         "type": mcfg["type"],
@@ -301,7 +365,14 @@ def collect_metrics(models_dir: str | Path, names: list[str], out_tsv: str | Pat
         m = json.loads(path.read_text())
         for split in ("valid", "test"):
             if split in m.get("splits", {}):
-                rows.append({"model": name, "type": m.get("type"), "split": split, **{c: m["splits"][split].get(c) for c in METRIC_COLUMNS}})
+                rows.append(
+                    {
+                        "model": name,
+                        "type": m.get("type"),
+                        "split": split,
+                        **{c: m["splits"][split].get(c) for c in METRIC_COLUMNS},
+                    }
+                )
     table = pd.DataFrame(rows, columns=["model", "type", "split", *METRIC_COLUMNS])
     write_tsv(out_tsv, table, float_format="%.6g")
     return table

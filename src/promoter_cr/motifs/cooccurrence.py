@@ -1,37 +1,36 @@
-"""Motif co-occurrence network and its communities.
+"""Motif co-occurrence: which motif families sit close together in the same promoters, more than
+chance allows, and the communities of that network.
 
 *Nodes: one representative per motif family.* JASPAR holds many near-identical matrices
-(SP/KLF, ETS, AP-1, ...); they match the same sites and would "co-occur" trivially. Motifs
-are ordered (conditional activity calls in any cluster by smallest q, then marginal calls,
-then the rest by smallest activity p; motifs with hits in fewer than
-``cooccurrence_min_genes`` genes dropped) and collapsed greedily: a motif whose Tomtom p
-against an already chosen representative is below ``grammar.tomtom_threshold`` (Tomtom run
-against the whole motif set as background, JASPAR CORE vertebrates added
-when the set has fewer than 50 matrices) becomes a *member* of that family. At most
-``cooccurrence_max_motifs`` (default 100) representatives form the network; this keeps the
-test count tractable with 879 motifs and makes nodes interpretable.
+(SP/KLF, ETS, AP-1, ...); they match the same sites and would "co-occur" trivially. Motifs are
+ordered (conditional activity calls in any cluster by smallest q, then marginal calls, then the
+rest by smallest activity p; motifs with sites in fewer than ``cooccurrence_min_genes`` genes
+dropped) and collapsed greedily: a motif whose Tomtom p against an already chosen
+representative is below ``grammar.tomtom_threshold`` becomes a *member* of that family. At
+most ``cooccurrence_max_motifs`` representatives form the network.
 
-*Co-occurrence, two modes.*
+*One test unit per gene.* For a pair ``(a, b)`` the statistic is the number of genes holding a
+site of ``a`` and a site of ``b`` that do not overlap and start at most
+``cooccurrence_max_distance`` bp apart (sites: overlapping same-motif hits collapsed,
+:mod:`promoter_cr.motifs.sites`).
 
-* ``cooccurrence_max_distance = d`` (default 100 bp): the count is the number of
-  **non-overlapping hit pairs whose starts are at most d apart**, found by a sweep over hits
-  sorted by gene and start (no loop over genes). Expected count:
-  ``E_ab = (sum_g n_ag n_bg) * f_a^T K f_b`` (:func:`expected_close_pairs`) - hits placed
-  independently, each motif keeping its own promoter-wide position profile ``f``; one
-  sparse product for the same-gene pair counts. One-sided Poisson test; ``odds_ratio`` holds
-  the rate ratio ``observed / expected``.
-* ``cooccurrence_max_distance = null``: the unit is the whole promoter; ``P`` is the sparse
-  ``(genes, M)`` presence matrix, ``C = P^T P`` the genes with both (one sparse product),
-  one-sided hypergeometric test against the margins, Haldane-corrected odds ratio.
+*Null: keep what is not under test.* Each motif's sites are moved, as whole per-gene sets, to
+another gene of the same *stratum* (the same cluster and the same tertile of promoter GC
+content), independently per motif (``cooccurrence_permutations`` seeded permutations). This keeps
+every motif's positions relative to the TSS, its per-gene site counts and its dependence on
+composition and on the gene's cluster, and breaks only the link between the sites of ``a`` and
+``b`` in one promoter. The observed count is compared with the permutation counts through a
+negative binomial with their mean and variance (a Poisson when they are not overdispersed): an
+analytic tail, so q-values are not limited by the number of permutations. BH over every pair
+tested (pairs seen in fewer than ``cooccurrence_min_genes`` genes are not tested). An edge is
+*significant* when ``q < fdr`` and the count exceeds its expectation.
 
-We default to 100 bp because cooperating factors act within about a nucleosome's length, and
-promoter-wide co-occurrence in 10.5 kb windows mostly mirrors GC content and gene classes.
-BH over the tested pairs (pairs observed fewer than ``cooccurrence_min_genes`` times are
-not tested). An edge is *significant* when ``q < fdr`` and ``observed > expected``.
+Co-occurrence is a screen: it proposes the candidate pairs whose cooperativity and spacing the
+in-silico experiments then measure on the model (:mod:`promoter_cr.motifs.insilico`).
 
 *Communities.* Louvain (networkx ``louvain_communities``, seeded) on the significant edges,
-weight ``log(observed / expected)``. Representatives without a significant edge get
-community ``-1``.
+weight ``log(observed / expected)``. Representatives without a significant edge get community
+``-1``.
 """
 
 from __future__ import annotations
@@ -47,19 +46,11 @@ from promoter_cr.motifs.stats import bh_qvalues, nearby_pairs
 log = logging.getLogger(__name__)
 
 COOC_COLUMNS = [
-    "motif_a",
-    "motif_b",
-    "motif_a_name",
-    "motif_b_name",
-    "n_a",
-    "n_b",
-    "observed",
-    "expected",
-    "odds_ratio",
-    "p_value",
-    "q_value",
-    "significant",
-]
+    "motif_a", "motif_b", "motif_a_name", "motif_b_name", "n_a", "n_b", "observed", "expected",
+    "null_sd", "odds_ratio", "p_value", "q_value", "significant",
+]  # fmt: skip
+#: permutations per chunk of the vectorised null
+PERMUTATION_CHUNK = 16
 
 
 def motif_priority(activity: pd.DataFrame) -> list[str]:
@@ -101,211 +92,144 @@ def select_representatives(
     return chosen, member_of
 
 
-def presence_matrix(unit: np.ndarray, motif: np.ndarray, n_units: int, n_motifs: int, binary: bool = True):
-    """Sparse ``(n_units, n_motifs)`` int32 CSR matrix: 0/1 presence (or hit counts)."""
-    from scipy import sparse
-
-    key = np.asarray(unit, np.int64) * n_motifs + np.asarray(motif, np.int64)
-    if binary:
-        key = np.unique(key)
-        data = np.ones(key.size, dtype=np.int32)
-    else:
-        key, data = np.unique(key, return_counts=True)
-        data = data.astype(np.int32)
-    rows, cols = key // n_motifs, key % n_motifs
-    return sparse.csr_matrix((data, (rows, cols)), shape=(n_units, n_motifs))
+def gene_strata(clusters: np.ndarray, gc: np.ndarray, n_bins: int = 3) -> np.ndarray:
+    """``(N,)`` int64 stratum of each gene: its cluster crossed with its tertile (``n_bins``) of GC."""
+    edges = np.quantile(gc, np.linspace(0, 1, n_bins + 1)[1:-1]) if len(gc) else []
+    gc_bin = np.searchsorted(edges, gc, side="right")
+    _, cl = np.unique(np.asarray(clusters).astype(str), return_inverse=True)
+    return cl.astype(np.int64) * n_bins + gc_bin
 
 
-def close_pairs(
-    gene: np.ndarray, start: np.ndarray, end: np.ndarray, motif: np.ndarray, n_motifs: int, max_distance: int
-) -> np.ndarray:
-    """``(M, M)`` int64 counts of non-overlapping hit pairs with starts at most ``max_distance`` apart.
-
-    A sweep over hits sorted by (gene, start) pairs each hit with the next ``k`` hits for
-    ``k = 1, 2, ...`` while any pair is still within the distance (vectorised per ``k``; no
-    loop over genes). Overlapping hits (``start_j < end_i``) are the same site, not a pair.
-    The matrix is symmetric with a zero diagonal.
-    """
-    order = np.lexsort((start, gene))
-    g, s, e, m = gene[order], start[order], end[order], motif[order]
-    counts = np.zeros(n_motifs * n_motifs, dtype=np.int64)
-    for idx, j in nearby_pairs(g, s, max_distance):
-        pair = (s[j] >= e[idx]) & (m[j] != m[idx])
-        counts += np.bincount(m[idx[pair]] * n_motifs + m[j[pair]], minlength=n_motifs * n_motifs)
-    c = counts.reshape(n_motifs, n_motifs)
-    return c + c.T
-
-
-def _distance_kernel(n_bins: int, bin_size: int, wa: int, wb: int, max_distance: int) -> np.ndarray:
-    """``(n_bins, n_bins)`` fraction of start pairs (a in bin i, b in bin j) that form a close,
-    non-overlapping pair: ``-max_distance <= s_b - s_a <= -wb`` or ``wa <= s_b - s_a <= max_distance``."""
-    t = np.arange(-(bin_size - 1), bin_size)
-    weight = (bin_size - np.abs(t)).astype(np.float64) / bin_size**2
-    offs = np.arange(-(n_bins - 1), n_bins)
-    delta = offs[:, None] * bin_size + t[None, :]
-    ok = (np.abs(delta) <= max_distance) & ((delta >= wa) | (delta <= -wb))
-    val = (ok * weight[None, :]).sum(axis=1)  # by bin offset j - i
-    ii, jj = np.meshgrid(np.arange(n_bins), np.arange(n_bins), indexing="ij")
-    return val[(jj - ii) + n_bins - 1]
-
-
-def expected_close_pairs(
+def close_pair_genes(
     gene: np.ndarray,
     start: np.ndarray,
+    end: np.ndarray,
     motif: np.ndarray,
-    widths: np.ndarray,
-    n_genes: int,
-    length: int,
+    n_motifs: int,
     max_distance: int,
-    position_bin: int = 10,
+    group: np.ndarray | None = None,
+    n_groups: int = 1,
 ) -> np.ndarray:
-    """``(M, M)`` expected close-pair counts if hits were independent given each motif's
-    promoter-wide position profile and its per-gene hit counts.
+    """``(n_groups, M, M)`` int64 counts of genes with a close, non-overlapping site pair of each motif pair.
 
-    ``E_ab = (sum_g n_ag n_bg) * f_a^T K_ab f_b``: ``n`` the ``(genes, M)`` hit counts (one
-    sparse product), ``f`` the position histograms of the hit starts (``position_bin`` bp bins) and
-    ``K_ab`` the fraction of position pairs of two bins that are close and non-overlapping.
-    Keeping each motif's own positional preference (e.g. TSS-proximal) in the null means an
-    edge reports co-localisation beyond what the two motifs' positions imply.
+    Sites are swept in (group, gene, start) order (:func:`promoter_cr.motifs.stats.nearby_pairs`);
+    a gene counts once per motif pair however many close pairs it holds. Symmetric, zero diagonal.
     """
-    m = widths.size
-    cnt = presence_matrix(gene, motif, n_genes, m, binary=False)
-    same_gene = (cnt.T @ cnt).toarray().astype(np.float64)
-    n_bins = length // position_bin + 1
-    f = np.zeros((n_bins, m))
-    np.add.at(f, (np.asarray(start, np.int64) // position_bin, motif), 1.0)
-    f /= np.maximum(f.sum(axis=0, keepdims=True), 1.0)
-    prob = np.zeros((m, m))
-    for wa in np.unique(widths):
-        ia = np.flatnonzero(widths == wa)
-        for wb in np.unique(widths):
-            ib = np.flatnonzero(widths == wb)
-            k = _distance_kernel(n_bins, position_bin, int(wa), int(wb), max_distance)
-            prob[np.ix_(ia, ib)] = f[:, ia].T @ k @ f[:, ib]
-    exp = same_gene * prob
-    np.fill_diagonal(exp, 0.0)
-    return exp
+    grp = np.zeros(gene.size, np.int64) if group is None else np.asarray(group, np.int64)
+    order = np.lexsort((start, gene, grp))
+    g, s, e, m, gr = gene[order], start[order], end[order], motif[order], grp[order]
+    keys = []
+    n_genes = int(g.max()) + 1 if g.size else 1
+    for idx, j in nearby_pairs(g, s, max_distance, group=gr):
+        ok = (s[j] >= e[idx]) & (m[j] != m[idx])
+        i2, j2 = idx[ok], j[ok]
+        lo, hi = np.minimum(m[i2], m[j2]), np.maximum(m[i2], m[j2])
+        keys.append(((gr[i2] * n_motifs + lo) * n_motifs + hi) * n_genes + g[i2])
+    out = np.zeros(n_groups * n_motifs * n_motifs, dtype=np.int64)
+    if keys:
+        k = np.sort(np.concatenate(keys))
+        first = np.ones(k.size, dtype=bool)
+        first[1:] = k[1:] != k[:-1]
+        out += np.bincount(k[first] // n_genes, minlength=out.size)
+    c = out.reshape(n_groups, n_motifs, n_motifs)
+    return c + c.transpose(0, 2, 1)
+
+
+def permuted_genes(
+    gene: np.ndarray, motif: np.ndarray, strata: np.ndarray, n_motifs: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The new gene of every site when each motif's per-gene site sets move to random genes of the
+    same stratum (an independent within-stratum permutation of the genes per motif)."""
+    n_genes = strata.size
+    perm = np.empty((n_motifs, n_genes), dtype=np.int64)
+    order = np.argsort(strata, kind="stable")
+    bounds = np.flatnonzero(np.diff(strata[order])) + 1
+    for m in range(n_motifs):
+        p = np.empty(n_genes, dtype=np.int64)
+        for blk in np.split(order, bounds):
+            p[blk] = rng.permutation(blk)
+        perm[m] = p
+    return perm[motif, gene]
+
+
+def negative_binomial_sf(observed: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """``P(X >= observed)`` for X negative binomial with ``mean``/``var`` (Poisson when ``var <= mean``).
+
+    ``mean`` is floored at 0.05 so a count never seen under the null still gets a finite p-value."""
+    from scipy.stats import nbinom, poisson
+
+    mean = np.maximum(mean, 0.05)
+    over = var > mean * 1.0001
+    p = poisson.sf(observed - 1, mean)
+    if over.any():
+        r = mean[over] ** 2 / (var[over] - mean[over])
+        p[over] = nbinom.sf(observed[over] - 1, r, r / (r + mean[over]))
+    return p
 
 
 def cooccurrence_test(
-    observed: np.ndarray,
-    expected: np.ndarray,
-    margins: np.ndarray,
+    gene: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    motif: np.ndarray,
+    strata: np.ndarray,
     motif_ids: Sequence[str],
     motif_names: Sequence[str],
-    n_units: int | None = None,
     *,
-    min_count: int,
+    max_distance: int,
+    permutations: int,
+    min_genes: int,
     fdr: float,
+    seed: int,
 ) -> pd.DataFrame:
-    """Test every motif pair of ``(M, M)`` observed vs expected counts.
+    """Gene-level co-occurrence test of every pair of the ``M`` motifs (see the module docstring).
 
-    With ``n_units`` (gene-level presence): one-sided hypergeometric test of the genes with
-    both motifs given the margins (genes with each motif), Haldane-corrected odds ratio.
-    Without (close pairs): one-sided Poisson test of the close-pair count with mean
-    ``expected``; ``odds_ratio`` is then the rate ratio ``observed / expected``. Pairs with
-    ``observed < min_count`` are not tested. BH over the tested pairs.
+    ``gene``, ``start``, ``end``, ``motif`` are ``(S,)`` site arrays (motif: index into
+    ``motif_ids``); ``strata`` ``(N,)`` the stratum of every gene (:func:`gene_strata`).
+    Returns one row per pair with :data:`COOC_COLUMNS`, significant edges first.
     """
-    from scipy.stats import hypergeom, poisson
-
     m = len(motif_ids)
     if m < 2:
         return pd.DataFrame(columns=COOC_COLUMNS)
+    gene, start, end, motif = (np.asarray(a, np.int64) for a in (gene, start, end, motif))
+    observed = close_pair_genes(gene, start, end, motif, m, max_distance)[0]
+    rng = np.random.default_rng(seed)
+    total = np.zeros((m, m))
+    total_sq = np.zeros((m, m))
+    for s0 in range(0, permutations, PERMUTATION_CHUNK):
+        n = min(PERMUTATION_CHUNK, permutations - s0)
+        genes = np.concatenate([permuted_genes(gene, motif, strata, m, rng) for _ in range(n)])
+        counts = close_pair_genes(
+            genes,
+            np.tile(start, n),
+            np.tile(end, n),
+            np.tile(motif, n),
+            m,
+            max_distance,
+            group=np.repeat(np.arange(n), gene.size),
+            n_groups=n,
+        ).astype(np.float64)
+        total += counts.sum(0)
+        total_sq += (counts**2).sum(0)
+    mean = total / max(permutations, 1)
+    var = np.maximum(total_sq / max(permutations, 1) - mean**2, 0.0) * permutations / max(permutations - 1, 1)
+    genes_with = np.bincount(np.unique(gene * m + motif) % m, minlength=m)
     ia, ib = np.triu_indices(m, k=1)
-    obs = np.asarray(observed)[ia, ib].astype(np.int64)
-    exp = np.asarray(expected, dtype=np.float64)[ia, ib]
-    na, nb = np.asarray(margins)[ia], np.asarray(margins)[ib]
-    tested = obs >= min_count
+    obs, mu, vv = observed[ia, ib], mean[ia, ib], var[ia, ib]
+    tested = obs >= min_genes
     p = np.full(obs.shape, np.nan)
-    if n_units is not None:
-        p[tested] = hypergeom.sf(obs[tested] - 1, n_units, na[tested], nb[tested])
-        b_, c_, d_ = na - obs, nb - obs, n_units - na - nb + obs
-        ratio = ((obs + 0.5) * (d_ + 0.5)) / ((b_ + 0.5) * (c_ + 0.5))
-    else:
-        p[tested] = poisson.sf(obs[tested] - 1, np.maximum(exp[tested], 1e-12))
-        ratio = obs / np.maximum(exp, 1e-12)
+    p[tested] = negative_binomial_sf(obs[tested], mu[tested], vv[tested])
     q = bh_qvalues(p)
-    ids = np.asarray(motif_ids, dtype=object)
-    names = np.asarray(motif_names, dtype=object)
-    table = pd.DataFrame(
-        {
-            "motif_a": ids[ia],
-            "motif_b": ids[ib],
-            "motif_a_name": names[ia],
-            "motif_b_name": names[ib],
-            "n_a": na,
-            "n_b": nb,
-            "observed": obs,
-            "expected": exp,
-            "odds_ratio": ratio,
-            "p_value": p,
-            "q_value": q,
-        }
-    )
-    table["significant"] = (np.nan_to_num(q, nan=1.0) < fdr) & (obs > exp)
+    ids, names = np.asarray(motif_ids, dtype=object), np.asarray(motif_names, dtype=object)
+    table = pd.DataFrame({
+        "motif_a": ids[ia], "motif_b": ids[ib], "motif_a_name": names[ia], "motif_b_name": names[ib],
+        "n_a": genes_with[ia], "n_b": genes_with[ib], "observed": obs, "expected": mu, "null_sd": np.sqrt(vv),
+        "odds_ratio": obs / np.maximum(mu, 0.05), "p_value": p, "q_value": q,
+    })  # fmt: skip
+    table["significant"] = (np.nan_to_num(q, nan=1.0) < fdr) & (obs > mu)
     return table.sort_values(
-        ["significant", "odds_ratio", "q_value"], ascending=[False, False, True], na_position="last", kind="stable"
+        ["significant", "q_value", "odds_ratio"], ascending=[False, True, False], na_position="last", kind="stable"
     ).reset_index(drop=True)
-
-
-MIN_TOMTOM_TARGETS = 50
-
-
-def tomtom_background(motifs: Sequence) -> list:
-    """Targets for Tomtom: ``motifs``, plus JASPAR 2024 CORE vertebrates when fewer than
-    :data:`MIN_TOMTOM_TARGETS` (Tomtom's null comes from the target columns, and MEME's tomtom
-    warns below 50 targets). Falls back to ``motifs`` alone if JASPAR cannot be loaded."""
-    motifs = list(motifs)
-    if len(motifs) >= MIN_TOMTOM_TARGETS:
-        return motifs
-    try:
-        from promoter_cr.motifs.database import default_collection
-
-        have = {m.motif_id for m in motifs}
-        return motifs + [m for m in default_collection() if m.motif_id not in have]
-    except Exception as exc:  # pragma: no cover - pyjaspar ships its databases
-        log.warning("Tomtom background limited to %d motifs (JASPAR unavailable: %s)", len(motifs), exc)
-        return motifs
-
-
-def tomtom_against(
-    queries: Sequence, columns: Sequence, background: Sequence, keys: Sequence[int] = (0,)
-) -> list[np.ndarray]:
-    """Tomtom of ``queries`` against the background motif set, kept at the ``columns`` motifs.
-
-    Tomtom's background is built from its targets, so the targets are the whole motif set
-    (:func:`tomtom_background` of ``background``, with any of ``columns`` added when absent).
-    Returns, for each index in ``keys`` of memelite's output (0 p-values, 2 offsets,
-    4 strands), a ``(Q, C)`` array.
-    """
-    import warnings
-
-    import memelite
-
-    targets = tomtom_background(background)
-    pos = {t.motif_id: i for i, t in enumerate(targets)}
-    for mo in columns:
-        if mo.motif_id not in pos:
-            pos[mo.motif_id] = len(targets)
-            targets.append(mo)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = memelite.tomtom([q.pwm for q in queries], [t.pwm for t in targets])
-    cols = np.array([pos[mo.motif_id] for mo in columns])
-    return [np.asarray(res[k])[:, cols] for k in keys]
-
-
-def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: float) -> np.ndarray:
-    """``(M, M)`` bool: Tomtom p < ``threshold`` between motifs (either direction; diagonal True).
-
-    Every motif is compared with the whole motif set (``motifs_all``) as Tomtom's background.
-    """
-    if len(motifs_sel) == 0:
-        return np.zeros((0, 0), bool)
-    (pp,) = tomtom_against(motifs_sel, motifs_sel, motifs_all)
-    sim = (pp < threshold) | (pp.T < threshold)
-    np.fill_diagonal(sim, True)
-    return sim
 
 
 def communities(

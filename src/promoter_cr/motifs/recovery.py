@@ -1,33 +1,33 @@
-"""How well the grammar analysis recovers a simulator's planted grammar (ground_truth.json).
+"""How well the grammar analysis recovers a simulator's planted grammar, scored by motif family.
 
 Rules (explicit, so the numbers mean one thing):
 
-* **Same motif.** A called matrix counts as a planted motif when it *is* that matrix or when
-  Tomtom (memelite) gives ``p < grammar.tomtom_threshold`` for the pair. Tomtom is run with
-  every called motif as query against the **whole scanned motif set** (plus any planted
-  matrix missing from it; plus JASPAR 2024 CORE vertebrates when the set has fewer than 50
-  matrices) as targets, so its background is a full database, as Tomtom expects; the
-  planted columns are then read off. This merges redundant JASPAR matrices of
-  one TF family (SP/KLF for SP1, ETS for ELK1, ...) and nothing looser.
-* **Activating / repressive.** Predicted = motifs called ``activating`` / ``repressive`` in
-  cluster ``'all'`` of activity.tsv. A call is a true positive when it matches a planted
-  motif *of the same sign*: activators (``effect > 0``) and repressors (``effect < 0``), and
-  the members of a planted pair with the sign of the pair's effect (those sites do carry the
-  planted effect, jointly). Calls of decoys, of unplanted motifs or of the opposite sign are
-  false positives. ``precision = TP calls / all calls`` (NaN when nothing is called);
-  ``recall`` = fraction of planted activators (resp. repressors) matched by at least one call
-  of the right sign. Pair members are not in the recall denominator.
-* **Pairs.** A planted pair is *co-occurring* when cooccurrence.tsv has a significant edge
-  between the two planted matrices, or failing that between matrices that match them (the
-  network holds one representative per Tomtom family, which need not be the planted matrix).
-  Its *spacing is recovered* when the preferred spacing of the planted orientation - the
-  significant (``q < fdr``, observed > expected) spacing with the smallest q - lies within
-  ``spacing_tolerance`` (2) bp of the planted spacing, for the exact pair or for a significant
-  edge of matching matrices. ``(b, a)`` rows are mapped to ``(a, b)`` by negating the spacing
-  and swapping the orientation; a matching matrix's coordinates are mapped onto the planted
-  matrix's by the Tomtom alignment (offset and strand, :func:`site_shift`), so a spacing
-  measured between, say, an ATF/CREB family representative and NRF1 is compared in CREB1
-  coordinates.
+* **Families.** Two matrices are the same motif when Tomtom (memelite) gives ``p <
+  grammar.tomtom_threshold`` for the pair (queries against the whole scanned motif set plus the
+  planted matrices, JASPAR CORE vertebrates added when that set is small: a full database as
+  Tomtom's background). Called motifs are merged into *called families* (connected components of
+  that similarity), so the 23 ETS matrices that all match one planted ELK1 site are one call.
+* **Activating / repressive.** A called family (motifs called ``activating`` / ``repressive`` in
+  cluster ``'all'``) is one **true positive** when a member matches a planted functional motif of
+  the same sign (an activator or repressor, or a member of a planted pair carrying the pair's
+  effect), else one **false positive** (unplanted, or the wrong sign). ``precision`` = TP
+  families / called families; ``recall`` = planted activators (resp. repressors) matched by a
+  true-positive family, with at most one family counted per planted motif. Members of planted
+  pairs are scored in their own row (``pair_members``: recall of the pairs' partners by either
+  sign of call).
+* **Pairs and spacings.** A preferred spacing is the best (smallest q, then largest interaction)
+  tested spacing of a pair and orientation with ``q < fdr`` in spacing.tsv (measured on the model,
+  :mod:`promoter_cr.motifs.insilico`). It is a **true positive** when the pair is a planted
+  *cooperative* pair (the exact matrices, or matrices matching them: coordinates are mapped by the
+  Tomtom alignment, :func:`site_shift`) in the planted orientation and within ``tolerance`` (1)
+  bp of the planted spacing; every other preferred spacing -- additive pairs, decoys, unplanted
+  pairs, a wrong orientation or spacing -- is a **false positive**. ``recall`` = planted
+  cooperative pairs with a true-positive spacing. Co-occurrence edges are scored the same way
+  (an edge joining the two partners of a planted pair of either mode is a true positive).
+
+Planted sites are never redrawn to pass the scan in the ``hard`` preset, so recall is not built
+in; the ``easy`` preset keeps its sites FIMO-visible by construction (it is the development
+ground, not the evaluation).
 """
 
 from __future__ import annotations
@@ -44,22 +44,24 @@ import pandas as pd
 from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.activity import ALL
 from promoter_cr.motifs.database import Motif
-from promoter_cr.motifs.spacing import preferred_spacings
 
 log = logging.getLogger(__name__)
 
-SPACING_TOLERANCE = 2
+#: a preferred spacing within this many bp of the planted one is recovered
+SPACING_TOLERANCE = 1
 
 
 def load_ground_truth(path: str | Path) -> dict[str, Any]:
-    """Read and check ``ground_truth.json``: ``motifs`` (motif_id, role, effect) and ``pairs``
-    (a, b, spacing, orientation, effect)."""
+    """Read and check ``ground_truth.json``: ``jaspar_release``, ``motifs`` (motif_id, role,
+    effect) and ``pairs`` (a, b, spacing, orientation, effect, mode)."""
     path = Path(path)
     if not path.exists():
         raise InputDataError(path, "ground truth is missing (recovery needs a simulated data set)")
     gt = json.loads(path.read_text())
     if "motifs" not in gt:
         raise InputDataError(path, "no 'motifs' list")
+    if "jaspar_release" not in gt:
+        raise InputDataError(path, "no 'jaspar_release' (the release the planted JASPAR ids come from)")
     for i, m in enumerate(gt["motifs"]):
         for key in ("motif_id", "role", "effect"):
             if key not in m:
@@ -67,26 +69,49 @@ def load_ground_truth(path: str | Path) -> dict[str, Any]:
     if "pairs" not in gt:
         raise InputDataError(path, "no 'pairs' list (write an empty list when nothing is planted in pairs)")
     for i, p in enumerate(gt["pairs"]):
-        for key in ("a", "b", "spacing", "orientation", "effect"):
+        for key in ("a", "b", "spacing", "orientation", "effect", "mode"):
             if key not in p:
                 raise InputDataError(path, f"planted pair lacks {key!r}", record=f"pairs[{i}]")
     return gt
 
 
-def planted_signs(gt: dict[str, Any]) -> tuple[dict[str, int], list[str], list[str]]:
-    """``sign[motif_id]`` (+1/-1) of every planted functional matrix, activators, repressors."""
+def planted_signs(gt: dict[str, Any]) -> tuple[dict[str, int], list[str], list[str], list[str]]:
+    """``(sign of every planted functional matrix, activators, repressors, pair members)``.
+
+    Single motifs have the sign of their effect; members of a pair the sign of the pair's effect
+    (cooperative) or of their own (additive)."""
     sign: dict[str, int] = {}
+    if gt.get("grammar", {}).get("null") not in (None, "none"):  # a calibration null: nothing is functional
+        return sign, [], [], []
     act = [m["motif_id"] for m in gt["motifs"] if m["role"] == "activator"]
     rep = [m["motif_id"] for m in gt["motifs"] if m["role"] == "repressor"]
+    members = list(dict.fromkeys(x for p in functional_pairs(gt) for x in (p["a"], p["b"])))
+    own = {m["motif_id"]: float(m["effect"]) for m in gt["motifs"]}
     for m in gt["motifs"]:
         if m["role"] in ("activator", "repressor") and float(m["effect"]) != 0:
             sign[m["motif_id"]] = int(np.sign(float(m["effect"])))
     for p in gt["pairs"]:
-        s = int(np.sign(float(p["effect"])))
         for k in ("a", "b"):
-            if s != 0:
-                sign.setdefault(p[k], s)
-    return sign, act, rep
+            eff = own.get(p[k], 0.0) if p["mode"] == "additive" else float(p["effect"])
+            if eff != 0:
+                sign.setdefault(p[k], int(np.sign(eff)))
+    return sign, act, rep, members
+
+
+def functional_pairs(gt: dict[str, Any]) -> list[dict[str, Any]]:
+    """The planted pairs with an effect (none under a calibration null), each with its ``mode``."""
+    if gt.get("grammar", {}).get("null") not in (None, "none"):
+        return []
+    return list(gt["pairs"])
+
+
+def called_families(
+    call_ids: list[str], by_id: dict[str, Motif], background: Sequence[Motif], threshold: float
+) -> np.ndarray:
+    """``(C,)`` family index of each called motif (Tomtom connected components)."""
+    from promoter_cr.motifs.tomtom import motif_families
+
+    return motif_families([by_id[c] for c in call_ids], list(background), threshold)
 
 
 def tomtom_pvalues(
@@ -101,7 +126,7 @@ def tomtom_pvalues(
     q_n, p_n = len(queries), len(planted)
     if not queries or not planted:
         return np.ones((q_n, p_n)), np.zeros((q_n, p_n)), np.zeros((q_n, p_n))
-    from promoter_cr.motifs.cooccurrence import tomtom_against
+    from promoter_cr.motifs.tomtom import tomtom_against
 
     p, off, strand = (a.astype(float) for a in tomtom_against(queries, planted, background, keys=(0, 2, 4)))
     for i, q in enumerate(queries):  # a matrix is always itself
@@ -159,6 +184,113 @@ def _pair_spacing(spacing: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return pd.concat([fwd, rev], ignore_index=True)
 
 
+def _preferred(rows: pd.DataFrame, fdr: float) -> pd.DataFrame:
+    """Best spacing per pair and orientation among rows with ``q < fdr`` (smallest q, then largest interaction)."""
+    sig = rows[rows["q_value"] < fdr]
+    if sig.empty:
+        return sig
+    by = "interaction" if "interaction" in sig.columns else "observed"
+    sig = sig.sort_values(["q_value", by], ascending=[True, False], kind="stable")
+    return sig.groupby(["motif_a", "motif_b", "orientation"], sort=False).head(1).reset_index(drop=True)
+
+
+def _score_calls(
+    calls: pd.DataFrame,
+    label: str,
+    s: int,
+    planted: list[str],
+    sign: dict[str, int],
+    fam: dict[str, int],
+    matches,
+    names: dict[str, str],
+) -> tuple[dict, list[dict]]:
+    """Family-level TP/FP of the calls of one sign, and recall of ``planted``."""
+    c = calls[calls["effect"] == label]
+    rows, found, tp = [], set(), 0
+    for f_id in sorted({fam[m] for m in c["motif_id"]}):
+        members = [m for m in c["motif_id"] if fam[m] == f_id]
+        hit = sorted({p for m in members for p in matches(m) if sign.get(p) == s})
+        other = sorted({p for m in members for p in matches(m)} - set(hit))
+        new = [p for p in hit if p not in found]
+        ok = bool(hit)
+        tp += ok
+        found.update(hit)
+        rows.append({
+            "kind": f"{label}_family", "motif_id": ";".join(members),
+            "motif_name": ";".join(names.get(m, m) for m in members),
+            "matched_to": ";".join(hit or other), "matched_names": ";".join(names.get(p, p) for p in (hit or other)),
+            "status": "TP" if ok else ("wrong sign" if other else "FP"), "value": float(len(new)),
+        })  # fmt: skip
+    for p in planted:
+        rows.append(
+            {
+                "kind": f"planted_{'activator' if s > 0 else 'repressor'}",
+                "motif_id": p,
+                "motif_name": names.get(p, p),
+                "matched_to": "",
+                "matched_names": "",
+                "status": "recovered" if p in found else "missed",
+                "value": np.nan,
+            }
+        )
+    n_fam = len({fam[m] for m in c["motif_id"]})
+    rec = len(set(planted) & found)
+    summary = {
+        "category": label,
+        "n_planted": len(planted),
+        "n_called": n_fam,
+        "tp_calls": tp,
+        "n_recovered": rec,
+        "precision": tp / n_fam if n_fam else np.nan,
+        "recall": rec / len(planted) if planted else np.nan,
+    }
+    return summary, rows
+
+
+def _spacing_items(
+    spacing: pd.DataFrame, gt: dict[str, Any], qpos, ppos, pv, poff, pstr, by_id, matches, fdr: float, tolerance: int
+) -> tuple[list[dict], set]:
+    """Every preferred spacing, scored against the planted cooperative pairs (see the module docstring)."""
+    pref = _preferred(spacing, fdr) if len(spacing) else spacing
+    coop = [p for p in functional_pairs(gt) if p["mode"] == "cooperative"]
+    rows, recovered = [], set()
+    for r in pref.itertuples():
+        status, mapped = "FP", ""
+        for i, p in enumerate(coop):
+            for u, v, flip in ((r.motif_a, r.motif_b, False), (r.motif_b, r.motif_a, True)):
+                if u not in qpos or v not in qpos or p["a"] not in matches(u) or p["b"] not in matches(v):
+                    continue
+                one = pd.DataFrame(
+                    {
+                        "spacing": [-r.spacing if flip else r.spacing],
+                        "orientation": [r.orientation[::-1] if flip else r.orientation],
+                    }
+                )
+                ia, ib, ja, jb = qpos[u], qpos[v], ppos[p["a"]], ppos[p["b"]]
+                tr = translate_spacing(
+                    one,
+                    (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[p["a"]].width),
+                    (poff[ib, jb], pstr[ib, jb], by_id[v].width, by_id[p["b"]].width),
+                )
+                sp, o = int(tr["spacing"].iloc[0]), tr["orientation"].iloc[0]
+                mapped = f"{p['a']}+{p['b']} {o} {sp}"
+                if o == p["orientation"] and abs(sp - int(p["spacing"])) <= tolerance:
+                    status = "TP"
+                    recovered.add(i)
+        rows.append(
+            {
+                "kind": "preferred_spacing",
+                "motif_id": f"{r.motif_a}+{r.motif_b}",
+                "motif_name": f"{r.orientation} {r.spacing}",
+                "matched_to": mapped,
+                "matched_names": "",
+                "status": status,
+                "value": float(r.spacing),
+            }
+        )
+    return rows, recovered
+
+
 def score_recovery(
     gt: dict[str, Any],
     activity: pd.DataFrame,
@@ -171,14 +303,16 @@ def score_recovery(
     fdr: float,
     tolerance: int = SPACING_TOLERANCE,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Recovery summary and per-item matches (see the module docstring for the rules).
+    """Recovery summary and per-item matches, by motif family (see the module docstring).
 
-    ``planted_motifs`` are the matrices of every planted id (activators, repressors, pair
-    members); ``motifs`` the scanned set (Tomtom background). Returns ``(recovery, matches)``.
+    ``planted_motifs`` are the matrices of every planted id; ``motifs`` the scanned set (Tomtom
+    background). Returns ``(recovery, matches)``: recovery has one row per category (activating,
+    repressive, pair_members, pair_cooccurrence, pair_spacing) with n_planted, n_called, tp_calls,
+    n_recovered, precision, recall.
     """
-    sign, act, rep = planted_signs(gt)
+    sign, act, rep, members = planted_signs(gt)
     planted_ids = [m.motif_id for m in planted_motifs]
-    missing = set(sign) - set(planted_ids)
+    missing = (set(sign) | set(members)) - set(planted_ids)
     if missing:
         raise ValueError(f"no matrix given for planted motif(s) {sorted(missing)}")
     by_id = {m.motif_id: m for m in list(motifs) + list(planted_motifs)}
@@ -187,172 +321,73 @@ def score_recovery(
         names.setdefault(m["motif_id"], m.get("name", m["motif_id"]))
     all_rows = activity[activity["cluster"].astype(str) == ALL]
     calls = all_rows[all_rows["effect"].isin(["activating", "repressive"])]
-    call_ids = calls["motif_id"].tolist()
+    call_ids = list(dict.fromkeys(calls["motif_id"]))
     unknown = [c for c in call_ids if c not in by_id]
     if unknown:
         raise ValueError(f"called motif {unknown[0]!r} is not in the scanned motif set")
-    # Tomtom: calls and every motif in a significant co-occurrence edge, vs planted matrices
-    edge_ids = []
-    if len(cooccurrence):
-        sig = cooccurrence[cooccurrence["significant"].astype(bool)]
-        edge_ids = sorted(set(sig["motif_a"]) | set(sig["motif_b"]))
-    query_ids = list(dict.fromkeys(call_ids + edge_ids))
+    sig_edges = cooccurrence[cooccurrence["significant"].astype(bool)] if len(cooccurrence) else cooccurrence
+    pair_ids = sorted(set(spacing["motif_a"]) | set(spacing["motif_b"])) if len(spacing) else []
+    edge_ids = sorted(set(sig_edges["motif_a"]) | set(sig_edges["motif_b"])) if len(sig_edges) else []
+    query_ids = [q for q in dict.fromkeys(call_ids + edge_ids + pair_ids) if q in by_id]
     pv, poff, pstr = tomtom_pvalues([by_id[q] for q in query_ids], list(planted_motifs), motifs)
     qpos = {q: i for i, q in enumerate(query_ids)}
     ppos = {p: j for j, p in enumerate(planted_ids)}
 
     def matches(q: str) -> list[str]:
-        return [p for p in planted_ids if pv[qpos[q], ppos[p]] < tomtom_threshold]
+        return [p for p in planted_ids if q in qpos and pv[qpos[q], ppos[p]] < tomtom_threshold]
 
-    match_rows: list[dict] = []
-    summary_rows: list[dict] = []
+    fam_index = called_families(call_ids, by_id, motifs, tomtom_threshold)
+    fam = dict(zip(call_ids, fam_index.tolist()))
+    summary_rows, match_rows = [], []
     for label, s, planted_set in (("activating", 1, act), ("repressive", -1, rep)):
-        c = calls[calls["effect"] == label]
-        tp = 0
-        hit_planted: set[str] = set()
-        for mid, q in zip(c["motif_id"], c["q_value"]):
-            mm = matches(mid)
-            same = [p for p in mm if sign.get(p) == s]
-            ok = bool(same)
-            tp += ok
-            hit_planted.update(p for p in same if p in planted_set)
-            best = min(mm, key=lambda p: pv[qpos[mid], ppos[p]]) if mm else ""
-            match_rows.append(
-                {
-                    "kind": f"{label}_call",
-                    "motif_id": mid,
-                    "motif_name": names.get(mid, mid),
-                    "matched_to": ";".join(same if same else mm),
-                    "matched_names": ";".join(names[p] for p in (same if same else mm)),
-                    "tomtom_p": float(pv[qpos[mid], ppos[best]]) if best else np.nan,
-                    "q_value": float(q),
-                    "status": "TP" if ok else ("wrong sign" if mm else "FP"),
-                    "value": np.nan,
-                }
-            )
-        for p in planted_set:
-            match_rows.append(
-                {
-                    "kind": f"planted_{'activator' if s > 0 else 'repressor'}",
-                    "motif_id": p,
-                    "motif_name": names[p],
-                    "matched_to": ";".join(m for m in c["motif_id"] if p in matches(m)),
-                    "matched_names": ";".join(names.get(m, m) for m in c["motif_id"] if p in matches(m)),
-                    "tomtom_p": np.nan,
-                    "q_value": np.nan,
-                    "status": "recovered" if p in hit_planted else "missed",
-                    "value": np.nan,
-                }
-            )
-        n_calls = len(c)
-        summary_rows.append(
-            {
-                "category": label,
-                "n_planted": len(planted_set),
-                "n_called": n_calls,
-                "tp_calls": tp,
-                "n_recovered": len(hit_planted & set(planted_set)),
-                "precision": tp / n_calls if n_calls else np.nan,
-                "recall": len(hit_planted & set(planted_set)) / len(planted_set) if planted_set else np.nan,
-            }
-        )
-    # pairs
-    pref = preferred_spacings(spacing, fdr) if len(spacing) else pd.DataFrame()
-    n_pair_cooc = n_pair_sp = 0
-    sig_edges = cooccurrence[cooccurrence["significant"].astype(bool)] if len(cooccurrence) else cooccurrence
-    for p in gt["pairs"]:
-        a, b = p["a"], p["b"]
-        orient = p["orientation"]
-        exact = len(sig_edges) > 0 and bool(
-            (
-                ((sig_edges["motif_a"] == a) & (sig_edges["motif_b"] == b))
-                | ((sig_edges["motif_a"] == b) & (sig_edges["motif_b"] == a))
-            ).any()
-        )
-        via = ""
-        if not exact and len(sig_edges):
-            for x, y in zip(sig_edges["motif_a"], sig_edges["motif_b"]):
-                mx, my = set(matches(x)), set(matches(y))
-                if (a in mx and b in my) or (b in mx and a in my):
-                    via = f"{x}+{y}"
-                    break
-        found = exact or bool(via)
-        n_pair_cooc += found
-        # spacing: the exact pair, else any significant edge of matching matrices, translated
-        candidates = [(a, b, None, None)]
-        if len(sig_edges):
-            for x, y in zip(sig_edges["motif_a"], sig_edges["motif_b"]):
-                for u, v in ((x, y), (y, x)):
-                    if (u, v) != (a, b) and u in qpos and v in qpos and a in matches(u) and b in matches(v):
-                        candidates.append((u, v, a, b))
-        best_sp, best_q, via_sp = np.nan, np.nan, ""
-        for u, v, pa, pb in candidates:
-            rows = _pair_spacing(spacing, u, v) if len(spacing) else spacing
-            if not len(rows):
-                continue
-            if pa is not None:
-                ja, jb = ppos[pa], ppos[pb]
-                ia, ib = qpos[u], qpos[v]
-                rows = translate_spacing(
-                    rows,
-                    (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[pa].width),
-                    (poff[ib, jb], pstr[ib, jb], by_id[v].width, by_id[pb].width),
-                )
-            pr = preferred_spacings(rows, fdr)
-            pr = pr[pr["orientation"] == orient]
-            if len(pr):
-                sp_, q_ = int(pr["spacing"].iloc[0]), float(pr["q_value"].iloc[0])
-                if not np.isfinite(best_sp) or abs(sp_ - int(p["spacing"])) < abs(best_sp - int(p["spacing"])):
-                    best_sp, best_q, via_sp = sp_, q_, f"{u}+{v}"
-        ok_sp = bool(np.isfinite(best_sp) and abs(best_sp - int(p["spacing"])) <= tolerance)
-        n_pair_sp += ok_sp
-        match_rows.append(
-            {
-                "kind": "planted_pair",
-                "motif_id": f"{a}+{b}",
-                "motif_name": f"{names.get(a, a)}+{names.get(b, b)}",
-                "matched_to": f"{a}+{b}" if exact else via,
-                "matched_names": "",
-                "tomtom_p": np.nan,
-                "q_value": np.nan,
-                "status": "cooccurring" if found else "not cooccurring",
-                "value": np.nan,
-            }
-        )
-        match_rows.append(
-            {
-                "kind": "planted_spacing",
-                "motif_id": f"{a}+{b}",
-                "motif_name": f"{names.get(a, a)}+{names.get(b, b)} {orient} {p['spacing']}",
-                "matched_to": via_sp,
-                "matched_names": "",
-                "tomtom_p": np.nan,
-                "q_value": best_q,
-                "status": "recovered" if ok_sp else "missed",
-                "value": best_sp,
-            }
-        )
-    n_pairs = len(gt["pairs"])
+        summary, rows = _score_calls(calls, label, s, planted_set, sign, fam, matches, names)
+        summary_rows.append(summary)
+        match_rows += rows
+    called_members = {p for m in call_ids for p in matches(m) if p in members}
+    summary_rows.append(
+        {
+            "category": "pair_members",
+            "n_planted": len(members),
+            "n_called": np.nan,
+            "tp_calls": np.nan,
+            "n_recovered": len(called_members),
+            "precision": np.nan,
+            "recall": len(called_members) / len(members) if members else np.nan,
+        }
+    )
+    # co-occurrence edges: TP when they join the two partners of a planted pair (either mode)
+    edge_tp, pairs_found = 0, set()
+    pairs = functional_pairs(gt)
+    for x, y in zip(sig_edges.get("motif_a", []), sig_edges.get("motif_b", [])):
+        mx, my = set(matches(x)), set(matches(y))
+        hit = [i for i, p in enumerate(pairs) if (p["a"] in mx and p["b"] in my) or (p["b"] in mx and p["a"] in my)]
+        edge_tp += bool(hit)
+        pairs_found.update(hit)
+    n_pairs, n_edges = len(pairs), int(len(sig_edges))
     summary_rows.append(
         {
             "category": "pair_cooccurrence",
             "n_planted": n_pairs,
-            "n_called": int(len(sig_edges)),
-            "tp_calls": np.nan,
-            "n_recovered": n_pair_cooc,
-            "precision": np.nan,
-            "recall": n_pair_cooc / n_pairs if n_pairs else np.nan,
+            "n_called": n_edges,
+            "tp_calls": edge_tp,
+            "n_recovered": len(pairs_found),
+            "precision": edge_tp / n_edges if n_edges else np.nan,
+            "recall": len(pairs_found) / n_pairs if n_pairs else np.nan,
         }
     )
+    sp_rows, recovered = _spacing_items(spacing, gt, qpos, ppos, pv, poff, pstr, by_id, matches, fdr, tolerance)
+    match_rows += sp_rows
+    n_coop = sum(1 for p in pairs if p["mode"] == "cooperative")
+    n_sp, sp_tp = len(sp_rows), sum(r["status"] == "TP" for r in sp_rows)
     summary_rows.append(
         {
             "category": "pair_spacing",
-            "n_planted": n_pairs,
-            "n_called": int(len(pref)),
-            "tp_calls": np.nan,
-            "n_recovered": n_pair_sp,
-            "precision": np.nan,
-            "recall": n_pair_sp / n_pairs if n_pairs else np.nan,
+            "n_planted": n_coop,
+            "n_called": n_sp,
+            "tp_calls": sp_tp,
+            "n_recovered": len(recovered),
+            "precision": sp_tp / n_sp if n_sp else np.nan,
+            "recall": len(recovered) / n_coop if n_coop else np.nan,
         }
     )
     return pd.DataFrame(summary_rows), pd.DataFrame(match_rows)
@@ -367,8 +402,9 @@ def recovery_stage(
     into ``out_dir``; returns the recovery table.
     """
     from promoter_cr.atomic import write_tsv
+    from promoter_cr.data.sources.simulate.generator import planted_matrices
     from promoter_cr.layout import DataFiles, MotifFiles
-    from promoter_cr.motifs.database import load_jaspar_ids, read_meme
+    from promoter_cr.motifs.database import read_meme
 
     mdir, out = MotifFiles(motifs_dir), MotifFiles(out_dir)
     gt = load_ground_truth(DataFiles(data_dir).ground_truth)
@@ -378,12 +414,7 @@ def recovery_stage(
             raise InputDataError(path, "grammar table is missing (run `promoter-cr grammar` first)")
         tables[name] = pd.read_csv(path, sep="\t", dtype={"cluster": str})
     motifs = read_meme(mdir.meme)
-    have = {m.motif_id: m for m in motifs}
-    sign, act, rep = planted_signs(gt)
-    wanted = list(dict.fromkeys(act + rep + list(sign)))
-    missing = [w for w in wanted if w not in have]
-    extra = load_jaspar_ids(gt["jaspar_release"], missing) if missing else []
-    planted = [have[w] for w in wanted if w in have] + extra
+    planted = planted_matrices(gt)
     recovery, matches = score_recovery(
         gt,
         tables["activity"],

@@ -6,10 +6,11 @@ with :func:`memelite.fimo` on both strands, and every hit gets
 
 * ``contribution`` = sum of the weighted-feature track under the hit,
   ``cs[g, end] - cs[g, start]`` with ``cs`` the per-gene cumulative sum (vectorised);
-* ``null_contribution`` = the same sum over a *null window*: a window of the same width in
-  the same gene, moved by a random shift of ``width..null_max_shift`` bp to either side
-  (seeded). This local, gene-matched background is what :mod:`promoter_cr.motifs.activity` tests
-  each motif's contributions against (see there for why).
+* ``null_contribution`` = the mean of the same sum over ``null_windows`` *null windows*: windows
+  of the same width in the same gene, within ``null_max_shift`` bp, matched for G/C and CpG
+  content and bias-corrected for what matching leaves (:mod:`promoter_cr.motifs.nulls`). This local, gene- and
+  composition-matched background
+  is what :mod:`promoter_cr.motifs.activity` tests each motif's sites against.
 
 Coordinates are 0-based, end-exclusive, on the forward strand of the promoter window for
 both strands (memelite scans the reverse-complement matrix along the forward sequence);
@@ -36,6 +37,7 @@ import pandas as pd
 from promoter_cr.atomic import atomic_path
 from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.nulls import matched_null_contributions
 
 log = logging.getLogger(__name__)
 
@@ -125,32 +127,6 @@ def window_sums(cs: np.ndarray, gene: np.ndarray, start: np.ndarray, end: np.nda
     return cs[gene, end] - cs[gene, start]
 
 
-def null_starts(
-    start: np.ndarray, width: np.ndarray, length: int, max_shift: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Start of each hit's null window: the same width, shifted ``width..max_shift`` bp.
-
-    The sign of the shift is random; where the shifted window leaves the promoter the other
-    sign is used, and where both leave it (or ``max_shift <= 0``: a gene-wide null) the start
-    is uniform over the promoter. ``(n,)`` int64 starts in ``[0, length - width]``.
-    """
-    start = np.asarray(start, dtype=np.int64)
-    width = np.asarray(width, dtype=np.int64)
-    n = start.shape[0]
-    hi = np.maximum(length - width, 0)
-    uniform = np.floor(rng.random(n) * (hi + 1)).astype(np.int64)
-    if max_shift <= 0:
-        return uniform
-    lo_shift = np.minimum(width, max_shift)
-    mag = lo_shift + np.floor(rng.random(n) * (max_shift - lo_shift + 1)).astype(np.int64)
-    sign = np.where(rng.random(n) < 0.5, -1, 1)
-    s1 = start + sign * mag
-    s2 = start - sign * mag
-    ok1 = (s1 >= 0) & (s1 <= hi)
-    ok2 = (s2 >= 0) & (s2 <= hi)
-    return np.where(ok1, s1, np.where(ok2, s2, uniform))
-
-
 def _dict_array(codes: np.ndarray, values: Sequence[str]):
     import pyarrow as pa
 
@@ -193,6 +169,7 @@ def scan_dataset(
     threshold: float,
     batch_genes: int,
     null_max_shift: int,
+    null_windows: int,
     seed: int,
     progress: bool = True,
 ) -> dict:
@@ -246,8 +223,16 @@ def scan_dataset(
                     raise InputDataError(None, "non-finite weighted features", record=f"gene {gene_ids[bad]}")
                 rng = np.random.default_rng([seed, b])
                 w = widths[hits.motif]
-                ns = null_starts(hits.start, w, length, null_max_shift, rng)
-                null = window_sums(cs, hits.gene, ns, ns + w)
+                null = matched_null_contributions(
+                    np.asarray(sequences[i0:i1]),
+                    np.asarray(weighted_features[i0:i1]),
+                    hits.gene,
+                    hits.start,
+                    w,
+                    max_shift=null_max_shift,
+                    n_null=null_windows,
+                    rng=rng,
+                )
                 gidx = hits.gene + i0
                 per_motif += np.bincount(hits.motif, minlength=len(motifs))
                 ugene, ginv = np.unique(gidx, return_inverse=True)
@@ -279,6 +264,7 @@ def scan_dataset(
         "n_hits": int(per_motif.sum()),
         "p_threshold": float(threshold),
         "null_max_shift": int(null_max_shift),
+        "null_windows": int(null_windows),
         "seed": int(seed),
         "hits_per_motif": {mid: int(c) for mid, c in zip(motif_ids, per_motif)},
     }
@@ -321,6 +307,17 @@ def load_clusters(path: str | Path, gene_ids: Sequence[str]) -> np.ndarray:
     return out
 
 
+def promoter_gc(sequences: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """``(N,)`` float64 G/C fraction of each promoter (N bases ignored; 0.5 for an all-N row)."""
+    out = np.empty(len(sequences), dtype=np.float64)
+    for s in range(0, len(sequences), batch):
+        codes = np.asarray(sequences[s : s + batch])
+        gc = ((codes == 1) | (codes == 2)).sum(1)
+        called = (codes < 4).sum(1)
+        out[s : s + len(codes)] = np.where(called > 0, gc / np.maximum(called, 1), 0.5)
+    return out
+
+
 def scan_stage(
     data_dir: str | Path,
     attr_dir: str | Path,
@@ -357,7 +354,11 @@ def scan_stage(
     motifs = load_motifs(motif_cfg)
     out.dir.mkdir(parents=True, exist_ok=True)
     write_meme(motifs, out.meme)
-    write_tsv(out.gene_clusters, pd.DataFrame({"gene_id": gene_ids, "cluster": clusters}))
+    write_tsv(
+        out.gene_clusters,
+        pd.DataFrame({"gene_id": gene_ids, "cluster": clusters, "gc": promoter_gc(ds.sequences)}),
+        float_format="%.5g",
+    )
     log.info(
         "scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"]
     )
@@ -371,6 +372,7 @@ def scan_stage(
         threshold=float(motif_cfg["p_threshold"]),
         batch_genes=int(motif_cfg["batch_genes"]),
         null_max_shift=int(grammar_cfg["null_max_shift"]),
+        null_windows=int(grammar_cfg["null_windows"]),
         seed=int(grammar_cfg["seed"]),
     )
     write_json(out.scan_summary, summary)

@@ -84,7 +84,8 @@ def plot_planted_mass(planted: pd.DataFrame, stem: Path, fig_cfg: dict) -> list[
     ax.set_ylabel("share of |contribution| inside the sites")
     if len(has):
         ax.set_title(
-            f"mean {has['contribution_fraction'].mean():.0%} of |contribution| in {has['site_fraction_of_length'].mean():.1%} of the sequence"
+            f"mean {has['contribution_fraction'].mean():.0%} of |contribution| in "
+            f"{has['site_fraction_of_length'].mean():.1%} of the sequence"
         )
     ax.legend(loc="lower right", markerscale=2)
     ax = axes[1]

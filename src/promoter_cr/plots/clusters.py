@@ -6,7 +6,8 @@
     Genes sorted by cluster (then expression), binned tracks, diverging colormap centred
     at 0; at most ``MAX_HEATMAP_ROWS`` genes (a seeded, per-cluster proportional sample).
 ``cluster_expression``
-    Expression per cluster (violin + box) with the Kruskal-Wallis p-value.
+    Expression per cluster (violin + box) with the Kruskal-Wallis effect size epsilon^2, marked
+    descriptive (the clusters come from tracks that sum to predicted expression).
 ``k_selection``
     Silhouette (and Calinski-Harabasz) against k, chosen k marked.
 """
@@ -134,7 +135,7 @@ def plot_heatmap(
 
 
 def plot_expression(assign: pd.DataFrame, summary: dict, stem: Path, fig_cfg: dict) -> list[Path]:
-    """Violin + box of expression per cluster, Kruskal-Wallis p in the title."""
+    """Violin + box of expression per cluster; epsilon^2 (Kruskal-Wallis) in the title, marked descriptive."""
     k = int(assign["cluster"].max()) + 1
     groups = [assign.loc[assign["cluster"] == c, "label"].to_numpy(dtype=float) for c in range(k)]
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * k, 4))
@@ -146,9 +147,10 @@ def plot_expression(assign: pd.DataFrame, summary: dict, stem: Path, fig_cfg: di
     ax.set_xticks(np.arange(1, k + 1), [f"{c}\n(n={len(g)})" for c, g in enumerate(groups)])
     ax.set_xlabel("cluster")
     ax.set_ylabel("expression (label)")
-    p = summary.get("kruskal_p")
+    e2 = summary.get("epsilon_squared")
     ax.set_title(
-        "Expression per cluster" + (f"\nKruskal-Wallis p = {p:.2g}" if p is not None and np.isfinite(p) else "")
+        "Expression per cluster"
+        + (f"\n(descriptive) Kruskal-Wallis eps^2 = {e2:.2f}" if e2 is not None and np.isfinite(e2) else "")
     )
     fig.tight_layout()
     return save(fig, stem, fig_cfg)

@@ -123,7 +123,8 @@ def plot_examples(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
         ax.set_xlim(x[0], x[-1])
     axes[-1, 0].set_xlabel("position relative to TSS (bp)")
     fig.suptitle(
-        "Weighted features of example promoters; beneath, the strongest called motif at each site (red: activating, blue: repressive)",
+        "Weighted features of example promoters; beneath, the strongest called "
+        "motif at each site (red: activating, blue: repressive)",
         fontsize=10,
     )
     fig.tight_layout()

@@ -5,14 +5,18 @@
 * ``enrichment_heatmap``: log2 enrichment of the most significant motifs per cluster
   (``*`` where q < 0.05).
 * ``cooccurrence_network``: significant co-occurrence edges, nodes coloured by community.
-* ``spacing_histograms``: observed spacing counts of the top pairs (their most significant
-  orientation) with the shuffled-position null mean and its 5-95 % band.
+* ``spacing_profiles``: the interaction ``f(AB) - f(A) - f(B) + f(0)`` of each tested pair
+  against spacing and orientation, with its 95 % CI over backgrounds
+  (:func:`promoter_cr.plots.insilico.plot_insilico`).
+* ``pvalue_qq``: QQ plots of every family of tests of the data set (activity, co-occurrence,
+  spacing, cooperativity, periodicity; :mod:`promoter_cr.plots.calibration`).
 * ``motif_logos``: information-content logo of each top called motif beside its effect size,
   hit count and q-value (needs ``motifs.meme``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.layout import DatasetLayout, figure_stem
+from promoter_cr.plots.calibration import plot_pvalue_qq
+from promoter_cr.plots.insilico import plot_insilico
 from promoter_cr.plots.style import ACTIVATING, JITTER_SEED, NEUTRAL, PALETTE, REPRESSIVE, require, save_figure
 
 log = logging.getLogger(__name__)
@@ -143,41 +149,6 @@ def plot_network(cooc: pd.DataFrame, comm: pd.DataFrame, stem: Path, fmt, dpi) -
     return save_figure(fig, stem, fmt, dpi)
 
 
-def plot_spacing(spacing: pd.DataFrame, stem: Path, fmt, dpi, n_pairs: int = 6) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    if spacing.empty:
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.text(0.5, 0.5, "no pair tested for spacing", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return save_figure(fig, stem, fmt, dpi)
-    best = spacing.sort_values("q_value").drop_duplicates(["motif_a", "motif_b"]).head(n_pairs)
-    n = len(best)
-    cols = min(3, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3 * rows), squeeze=False)
-    for ax, r in zip(axes.ravel(), best.itertuples()):
-        s = spacing[
-            (spacing["motif_a"] == r.motif_a)
-            & (spacing["motif_b"] == r.motif_b)
-            & (spacing["orientation"] == r.orientation)
-        ].sort_values("spacing")
-        x = s["spacing"].to_numpy()
-        ax.fill_between(x, s["null_lo"], s["null_hi"], step="mid", color="0.8", label="null 5-95%")
-        ax.step(x, s["expected"], where="mid", color="0.4", lw=0.8, label="null mean")
-        sig = s["q_value"].to_numpy() < 0.05
-        ax.bar(x, s["observed"], width=0.9, color=np.where(sig, ACTIVATING, NEUTRAL), alpha=0.85, label="observed")
-        ax.set_title(f"{r.motif_a_name} -> {r.motif_b_name} ({r.orientation})", fontsize=9)
-        ax.set_xlabel("spacing start_b - start_a (bp)")
-        ax.set_ylabel("hit pairs")
-    for ax in axes.ravel()[n:]:
-        ax.set_axis_off()
-    axes.ravel()[0].legend(fontsize=7)
-    fig.suptitle("Spacing of top co-occurring pairs (red: q < 0.05)")
-    fig.tight_layout()
-    return save_figure(fig, stem, fmt, dpi)
-
-
 def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motifs: int = 8) -> list[Path]:
     import logomaker
     import matplotlib.pyplot as plt
@@ -239,5 +210,18 @@ def plot_motifs(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict[str, Any]
     paths += plot_network(
         _read(mdir.cooccurrence), _read(mdir.communities), figure_stem(out_dir, "cooccurrence_network"), fmt, dpi
     )
-    paths += plot_spacing(_read(mdir.spacing), figure_stem(out_dir, "spacing_histograms"), fmt, dpi)
+    spacing, coop = _read(mdir.spacing), _read(mdir.cooperativity)
+    settings = json.loads(require(mdir.spacing_summary).read_text())["settings"]
+    paths += plot_insilico(spacing, coop, figure_stem(out_dir, "spacing_profiles"), fdr=float(settings["fdr"]),
+                           max_pairs=6, formats=fmt, dpi=dpi)  # fmt: skip
+    panels = {
+        "motif activity": {"all + clusters": activity["p_value"].to_numpy(dtype=float)},
+        "co-occurrence": {"pairs": _read(mdir.cooccurrence)["p_value"].to_numpy(dtype=float)},
+        "preferred spacing": {"spacings": spacing["p_value"].to_numpy(dtype=float)},
+        "cooperativity": {"pairs": coop["cooperative_p"].to_numpy(dtype=float)},
+        "helical periodicity": {"pairs": coop["periodicity_p"].to_numpy(dtype=float)},
+    }
+    paths += plot_pvalue_qq(panels, figure_stem(out_dir, "pvalue_qq"), fig_cfg,
+                            title="p-values of this data set (departures at the top "
+                                  "right: discoveries, if the model learned)")  # fmt: skip
     return paths

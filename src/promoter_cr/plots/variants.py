@@ -24,7 +24,8 @@ _LETTER_TICKS = 80
 
 
 def saturation_matrix(table: pd.DataFrame, gene_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(positions (P,), delta (4, P) with NaN at the reference base, ref bases (P,), ref weighted feature (P,))`` of one gene."""
+    """``(positions (P,), delta (4, P) with NaN at the reference base, ref bases (P,), ref weighted feature (P,))`` of
+    one gene."""
     sub = table[table["gene_id"].astype(str) == str(gene_id)]
     if sub.empty:
         raise InputDataError(None, "gene has no rows in the saturation table", record=f"gene {gene_id}")

@@ -169,7 +169,8 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     elif "label_raw" not in genes.columns:
         raise InputDataError(
             path,
-            "no labels: set dataset.fasta.label_column (a header field such as 'TPM') or dataset.fasta.labels (a label table)",
+            "no labels: set dataset.fasta.label_column (a header field such as "
+            "'TPM') or dataset.fasta.labels (a label table)",
         )
     values = tables.to_numeric_labels(genes["label_raw"], label_path, ids=genes["gene_id"])
     genes["label"] = tables.log_transform(values, fc["log_transform"], label_path, ids=genes["gene_id"])

@@ -176,7 +176,8 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     if a < 0 or b > stored_length:
         raise InputDataError(
             paths["train"],
-            f"window {w0}..{w1} around the TSS (stored index {tss_stored}) exceeds the stored {stored_length} bp promoter",
+            f"window {w0}..{w1} around the TSS (stored index {tss_stored}) "
+            f"exceeds the stored {stored_length} bp promoter",
             record="dataset promoter",
         )
     L = b - a

@@ -35,7 +35,8 @@ def markov_chain(gc: float, cpg_ratio: float) -> tuple[np.ndarray, np.ndarray]:
     dinuc[_BASE_T, _BASE_G] += d
     if (dinuc < 0).any():
         raise ConfigError(
-            f"invalid config: dataset.simulate: no Markov chain has GC fraction {gc} and CpG observed/expected {cpg_ratio}"
+            f"invalid config: dataset.simulate: no Markov chain has GC "
+            f"fraction {gc} and CpG observed/expected {cpg_ratio}"
         )
     return pi, dinuc / pi[:, None]
 

@@ -108,7 +108,8 @@ def class_definitions(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list
         "pair": lambda: (
             "one cooperating pair ("
             + "; ".join(
-                f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing {p['spacing']} {p['orientation']} +{p['effect']:g}"
+                f"{motifs[p['a']].name}-{motifs[p['b']].name} spacing "
+                f"{p['spacing']} {p['orientation']} +{p['effect']:g}"
                 for p in sim_cfg["pairs"]
             )
             + f") at {rel('pair')}"
@@ -182,19 +183,22 @@ def check_config(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> None:
         for mid in ids:
             if roles.get(mid, key) != key:
                 raise ConfigError(
-                    f"invalid config: dataset.simulate: motif {mid} appears in both '{roles[mid]}' and '{key}'; each motif has one role"
+                    f"invalid config: dataset.simulate: motif {mid} appears in both "
+                    f"'{roles[mid]}' and '{key}'; each motif has one role"
                 )
             roles[mid] = key
     used = {k for c in range(n_classes) for k in CLASS_TEMPLATES[c][1]}
     for kind, key in (("activators", "activators"), ("repressors", "repressors"), ("pair", "pairs")):
         if kind in used and not sim_cfg[key]:
             raise ConfigError(
-                f"invalid config: key 'dataset.simulate.{key}' is empty but class(es) with {kind} are used (n_classes {n_classes})"
+                f"invalid config: key 'dataset.simulate.{key}' is empty but "
+                f"class(es) with {kind} are used (n_classes {n_classes})"
             )
     for i, p in enumerate(sim_cfg["pairs"]):
         if p["spacing"] < motifs[p["a"]].width:
             raise ConfigError(
-                f"invalid config: key 'dataset.simulate.pairs[{i}].spacing': {p['spacing']} is below the width of {p['a']} "
+                f"invalid config: key 'dataset.simulate.pairs[{i}].spacing': "
+                f"{p['spacing']} is below the width of {p['a']} "
                 f"({motifs[p['a']].width}); the two sites would overlap"
             )
     L, tss = resolve_geometry(sim_cfg)
@@ -210,7 +214,8 @@ def check_config(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> None:
         a, b = regions[kind]
         if b - a < 1.2 * need[kind]:
             raise ConfigError(
-                f"invalid config: dataset.simulate: window of {L} bp (TSS at {tss}) leaves {b - a} bp for the {kind} region, "
+                f"invalid config: dataset.simulate: window of {L} bp (TSS at "
+                f"{tss}) leaves {b - a} bp for the {kind} region, "
                 f"too little for its sites (need about {int(1.2 * need[kind])}); use a longer window"
             )
     spans = sorted(regions[k] for k in used)

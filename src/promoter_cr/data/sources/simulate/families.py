@@ -7,7 +7,7 @@ keeps planted motifs recognisable at all: JASPAR vertebrates with under 8 bits o
 are FIMO-findable (p < 1e-4) in fewer than a quarter of the sites sampled from their own
 matrix, while 8-20 columns and >= 10 bits give about 80 % (see :func:`information_content`).
 
-*Distinct families.* Tomtom (memelite, via :func:`promoter_cr.motifs.cooccurrence.tomtom_similarity`)
+*Distinct families.* Tomtom (memelite, via :func:`promoter_cr.motifs.tomtom.tomtom_similarity`)
 of every candidate against the whole collection as target set; two matrices are the same
 family when ``p < tomtom_threshold`` in either direction. Motifs are drawn greedily from a
 seeded permutation of the candidates, skipping any matrix similar to (or sharing a TF name,
@@ -74,7 +74,7 @@ def candidates(collection: Sequence[Motif], *, width: Sequence[int], min_informa
 
 def similarity(motifs: Sequence[Motif], collection: Sequence[Motif], threshold: float) -> np.ndarray:
     """``(M, M)`` bool: Tomtom p < ``threshold`` (either direction) with ``collection`` as target set."""
-    from promoter_cr.motifs.cooccurrence import tomtom_similarity
+    from promoter_cr.motifs.tomtom import tomtom_similarity
 
     return tomtom_similarity(list(motifs), list(collection), threshold)
 
@@ -124,14 +124,15 @@ def draw_distinct(motifs: Sequence[Motif], similar: np.ndarray, n: int, rng: np.
     if len(chosen) < n:
         raise ConfigError(
             f"invalid config: dataset.simulate.generator.motifs: only {len(chosen)} distinct Tomtom families among "
-            f"{len(motifs)} candidate matrices, {n} needed; widen 'width', lower 'min_information' or raise 'tomtom_threshold'"
+            f"{len(motifs)} candidate matrices, {n} needed; widen 'width', "
+            f"lower 'min_information' or raise 'tomtom_threshold'"
         )
     return [motifs[i] for i in chosen]
 
 
 def collection_pvalues(queries: Sequence[Motif], collection: Sequence[Motif]) -> np.ndarray:
     """``(Q, C)`` Tomtom p-values of ``queries`` against every matrix of ``collection`` (also the target set)."""
-    from promoter_cr.motifs.cooccurrence import tomtom_against
+    from promoter_cr.motifs.tomtom import tomtom_against
 
     (p,) = tomtom_against(list(queries), list(collection), list(collection))
     return np.asarray(p, dtype=np.float64)
@@ -151,7 +152,8 @@ def _dirichlet(width: Sequence[int], alpha: float, min_information: float, rng: 
         if information_content(pwm) >= min_information:
             return pwm
     raise ConfigError(
-        f"invalid config: dataset.simulate.generator.synthetic: Dirichlet matrices (alpha {alpha}, width {list(width)}) "
+        f"invalid config: dataset.simulate.generator.synthetic: Dirichlet "
+        f"matrices (alpha {alpha}, width {list(width)}) "
         f"almost never reach {min_information} bits; lower 'dirichlet_alpha' or widen 'width'"
     )
 
@@ -183,7 +185,8 @@ def synthetic_motifs(
                 pwm, how = _dirichlet(width, alpha, min_information, rng), f"dirichlet alpha {alpha:g}"
             else:
                 raise ConfigError(
-                    f"invalid config: key 'dataset.simulate.generator.synthetic.method': {method!r} (allowed shuffle, dirichlet)"
+                    f"invalid config: key "
+                    f"'dataset.simulate.generator.synthetic.method': {method!r} (allowed shuffle, dirichlet)"
                 )
             mid = f"{SYNTHETIC_PREFIX}{k + 1:04d}"
             cand = Motif(mid, f"synthetic_{k + 1}", pwm)

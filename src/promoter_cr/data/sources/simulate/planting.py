@@ -39,7 +39,8 @@ def _decoy_elements(
 def _plan_gene(
     kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator
 ) -> list[dict[str, Any]]:
-    """Elements of one gene: ``{"region", "sites": [(motif_id, offset, strand, role, active)], "functional_pair": bool}``."""
+    """Elements of one gene: ``{"region", "sites": [(motif_id, offset, strand, role, active)], "functional_pair":
+    bool}``."""
     elements: list[dict[str, Any]] = []
     strands = "+-"
     for kind in kinds:

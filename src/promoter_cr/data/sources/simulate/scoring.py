@@ -83,7 +83,8 @@ class SitePool:
         best = float(log_odds(motif.pwm).max(axis=0).sum())
         if best < self.threshold:
             raise ConfigError(
-                f"invalid config: dataset.simulate.site_p: motif {motif.motif_id} ({motif.name}) cannot reach p < {site_p}"
+                f"invalid config: dataset.simulate.site_p: motif "
+                f"{motif.motif_id} ({motif.name}) cannot reach p < {site_p}"
             )
         self.rng = rng
         self._buf: list[np.ndarray] = []

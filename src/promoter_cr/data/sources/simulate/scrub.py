@@ -100,5 +100,6 @@ def scrub(
         n_regenerated += len(regen_arr)
         rows = touched
     raise RuntimeError(
-        f"scrubbing stray motif matches did not converge in {max_rounds} rounds; raise dataset.simulate.scrub_p or lower gc"
+        f"scrubbing stray motif matches did not converge in {max_rounds} "
+        f"rounds; raise dataset.simulate.scrub_p or lower gc"
     )

@@ -1,0 +1,1027 @@
+"""De novo motifs from a Contextual Regression model's own weights (TF-MoDISco-lite).
+
+A CR model gives, in one forward pass, the contextual weights ``w(x)`` ``(B, 4, L)`` - the
+*hypothetical contributions* TF-MoDISco needs (what each base would contribute at each
+position, in this context) - and the weighted features ``w(x) . x`` ``(B, L)``, the *actual
+contributions*. This module
+
+1. exports ``w(x)`` beside the weighted features (:func:`export_hypothetical`: an
+   ``(n, 4, L)`` float16/float32 ``.npy`` filled batch by batch through a memory map, rows in
+   the order of ``weighted_features.npy``, published atomically);
+2. calls seqlets with TF-MoDISco-lite's own seqlet caller (``modiscolite.extract_seqlets``:
+   window sums of the actual contributions, Laplace null, isotonic FDR) over chunks of genes
+   (:func:`call_seqlets`);
+3. clusters the seqlets of every gene group (all genes, then each cluster) and sign into
+   patterns with ``modiscolite.tfmodisco.seqlets_to_patterns`` (:func:`find_patterns`);
+4. matches every pattern against a motif collection with memelite's Tomtom
+   (:func:`annotate_patterns`) - a pattern without a match at ``q < match_q_threshold`` is
+   reported as *novel*, never dropped;
+5. writes ``patterns.meme``, ``patterns.tsv``, ``seqlets.tsv`` and ``denovo_summary.json``
+   (:func:`write_denovo`, names from :class:`promoter_cr.layout.DenovoFiles`).
+
+Memory at Xpresso scale (18,377 x 10,500 bp)
+--------------------------------------------
+TF-MoDISco-lite's entry point ``TFMoDISco(one_hot, hypothetical)`` wants ``(N, L, 4)`` float32
+arrays - 3.1 GB each at that size, three of them plus float64 smoothing copies, which is
+well over the 8 GB budget. Two steps of its pipeline are therefore driven here, with its own
+functions and unchanged maths:
+
+* *Seqlet calling* runs on chunks of whole genes read from the memory maps (``chunk_mb`` of
+  float64 window sums per chunk). TF-MoDISco estimates its thresholds from (at most) 1 M
+  window sums of all genes; here each chunk gets its own estimate (chunks are of equal
+  size, each far above the 1 M windows TF-MoDISco subsamples to at that scale). When one
+  chunk holds all genes (e.g. 2,400 x 600 bp) the calls are TF-MoDISco's exactly.
+* *Clustering* sees only the kept seqlets: each is copied, with ``pad`` = 50 bases either side
+  (room for a pattern of TF-MoDISco's largest working width, 30 + 2 x 10 bp, anywhere over
+  the seqlet; the region is moved inside the gene at its edges, and is the whole gene when
+  the gene is shorter), into a small ``(S, R, 4)`` float32 track set, so memory grows with
+  ``max_seqlets_per_metacluster`` and
+  not with ``N x L``. Where TF-MoDISco keeps the *first* ``max_seqlets_per_metacluster``
+  seqlets (those of the first genes), a seeded uniform sample over all genes is kept.
+
+Seqlets are called once, over all genes (one null); each gene group then clusters its own
+seqlets, so the per-cluster patterns and the all-gene patterns come from the same calls.
+
+Orientation and units: pattern matrices are ``(4, w)`` in ``ACGT`` order (the
+:class:`promoter_cr.motifs.database.Motif` convention); coordinates are 0-based, half-open,
+in the gene's window (``sequences.npy`` columns); a ``-`` seqlet is the reverse complement
+of ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from promoter_cr.atomic import atomic_path, write_text, write_tsv
+from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
+from promoter_cr.layout import AttributionFiles, DenovoFiles
+from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.stats import bh_qvalues
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": np.float32, "float16": np.float16}
+SIGNS = {1: "positive", -1: "negative"}
+ALL = "all"
+PATTERN_COLUMNS = [
+    "pattern_id",
+    "cluster",
+    "sign",
+    "n_seqlets",
+    "n_genes",
+    "mean_contribution",
+    "width",
+    "best_match_id",
+    "best_match_name",
+    "match_p_value",
+    "match_q_value",
+    "match_offset",
+    "match_strand",
+    "novel",
+]
+SEQLET_COLUMNS = ["gene", "start", "end", "strand", "pattern_id", "contribution"]
+#: the TF-MoDISco-lite settings not exposed in the config: the values its entry point
+#: ``TFMoDISco()`` passes to ``seqlets_to_patterns``
+MODISCO_FIXED = {
+    "min_overlap_while_sliding": 0.7,
+    "affmat_correlation_threshold": 0.15,
+    "tsne_perplexity": 10.0,
+    "n_leiden_iterations": -1,
+    "frac_support_to_trim_to": 0.2,
+    "min_num_to_trim_to": 30,
+    "trim_to_window_size": 30,
+    "initial_flank_to_add": 10,
+    "final_flank_to_add": 0,
+    "subcluster_perplexity": 50,
+    "merging_max_seqlets_subsample": 1000,
+    "ppm_pseudocount": 0.001,
+}
+#: relative tolerance of the check ``sum_b w_b(x) x_b == weighted feature`` (float32 products)
+CONSISTENCY_RTOL = 1e-4
+CONSISTENCY_ATOL = 1e-5
+
+
+class DenovoError(PromoterCRError):
+    """Contextual weights that are not finite or disagree with the weighted features."""
+
+
+# ----------------------------------------------------------------------------------------
+# settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModiscoSettings:
+    """TF-MoDISco-lite settings (every one explicit; defaults live in the config schema).
+
+    Seqlet calling: ``sliding_window_size`` (bp summed per window), ``flank_size`` (bp added
+    either side of a seqlet), ``target_seqlet_fdr``, ``min_passing_windows_frac`` /
+    ``max_passing_windows_frac`` (bounds on the fraction of windows called),
+    ``weak_threshold_for_counting_sign`` (quantile of |window sum| a seqlet's sum must pass to
+    get a sign). Clustering: ``min_metacluster_size`` (a sign's seqlets in a group must exceed
+    this to be clustered), ``max_seqlets_per_metacluster`` (seeded sample cap per group and
+    sign), ``n_leiden_runs``, ``nearest_neighbors``, ``final_min_cluster_size`` (seqlets a
+    pattern needs), ``min_ic_in_window``/``min_ic_windowsize`` (information content a pattern
+    needs in its best window). Output: ``trim_threshold`` (a pattern is trimmed to the span
+    of columns whose information content is at least this fraction of its most informative
+    column's, :func:`trim_span`). ``chunk_mb``: float64 window sums per seqlet-calling chunk
+    (peak memory of the calling step is about 5x this). ``seed``: seqlet sampling.
+    """
+
+    sliding_window_size: int
+    flank_size: int
+    target_seqlet_fdr: float
+    min_passing_windows_frac: float
+    max_passing_windows_frac: float
+    weak_threshold_for_counting_sign: float
+    min_metacluster_size: int
+    max_seqlets_per_metacluster: int
+    n_leiden_runs: int
+    nearest_neighbors: int
+    final_min_cluster_size: int
+    min_ic_in_window: float
+    min_ic_windowsize: int
+    trim_threshold: float
+    chunk_mb: float
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.sliding_window_size < 1 or self.flank_size < 0:
+            raise ConfigError(
+                "denovo: sliding_window_size must be >= 1 and flank_size >= 0, "
+                f"got {self.sliding_window_size}, {self.flank_size}"
+            )
+        if not 0 < self.target_seqlet_fdr < 1:
+            raise ConfigError(f"denovo: target_seqlet_fdr must lie in (0, 1), got {self.target_seqlet_fdr}")
+        if not 0 <= self.min_passing_windows_frac <= self.max_passing_windows_frac <= 1:
+            raise ConfigError("denovo: need 0 <= min_passing_windows_frac <= max_passing_windows_frac <= 1")
+        if self.max_seqlets_per_metacluster <= self.min_metacluster_size:
+            raise ConfigError("denovo: max_seqlets_per_metacluster must exceed min_metacluster_size")
+        if self.n_leiden_runs < 1 or self.nearest_neighbors < 2:
+            raise ConfigError("denovo: n_leiden_runs must be >= 1 and nearest_neighbors >= 2")
+        if not 0 <= self.trim_threshold < 1:
+            raise ConfigError(f"denovo: trim_threshold must lie in [0, 1), got {self.trim_threshold}")
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> ModiscoSettings:
+        """From the validated ``denovo`` config section (its other keys are ignored; a missing
+        setting is a :class:`ConfigError`)."""
+        names = [f.name for f in fields(cls)]
+        missing = [k for k in names if k not in section]
+        if missing:
+            raise ConfigError(f"denovo settings missing: {missing}")
+        return cls(**{k: section[k] for k in names})
+
+    @property
+    def seqlet_length(self) -> int:
+        return self.sliding_window_size + 2 * self.flank_size
+
+    @property
+    def pad(self) -> int:
+        """Bases copied either side of a seqlet for the clustering track set: room for a pattern
+        of TF-MoDISco's largest working width (``trim_to_window_size + 2 initial_flank_to_add``)
+        placed anywhere over the seqlet."""
+        return MODISCO_FIXED["trim_to_window_size"] + 2 * MODISCO_FIXED["initial_flank_to_add"]
+
+
+# ----------------------------------------------------------------------------------------
+# export of the hypothetical contributions
+
+
+def export_hypothetical(
+    model: Any,
+    sequences: np.ndarray,
+    rows: np.ndarray | None,
+    out_path: str | Path,
+    *,
+    batch_size: int,
+    dtype: str,
+    device: Any,
+    progress: bool,
+    extra: np.ndarray | None = None,
+    assignment: np.ndarray | None = None,
+) -> Path:
+    """Write a CR model's contextual weights ``w(x)`` over ``sequences[rows]`` to ``out_path``.
+
+    Parameters
+    ----------
+    model
+        A CR model, or a list of them (cross-fitting: the fold models, fold ``k`` at index ``k``)
+        with ``assignment`` saying which model each output row comes from.
+    sequences
+        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
+    rows
+        ``(n,)`` int rows in output order - the rows of ``weighted_features.npy``
+        (``Dataset.indices(split)``); ``None``: all rows.
+    out_path
+        Destination ``.npy`` (``AttributionFiles(dir).hypothetical``): ``(n, 4, L)`` ``dtype``
+        (``float16`` or ``float32``), filled batch by batch through a temporary memmap and
+        renamed into place only when every batch is finite (and fits float16) and
+        ``sum_b w_b(x) x_b`` equals the model's weighted features; else :class:`DenovoError`
+        and nothing is written.
+    extra
+        ``(N, F)`` float32 extra features of models trained with them, else ``None``.
+    assignment
+        ``(n,)`` int: index into ``model`` (a list) of each output row; ``None``: all rows from
+        the one model.
+    """
+    from promoter_cr.runtime import resolve_device
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    rows = np.arange(len(sequences), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    n, length = len(rows), int(sequences.shape[1])
+    assignment = np.zeros(n, dtype=np.int64) if assignment is None else np.asarray(assignment, dtype=np.int64)
+    if assignment.shape != (n,) or (n and (assignment.min() < 0 or assignment.max() >= len(models))):
+        raise ValueError(f"assignment must be ({n},) ints in [0, {len(models)})")
+    dev = resolve_device(device)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, 4, length))
+        try:
+            for k, m in enumerate(models):
+                pos = np.flatnonzero(assignment == k)
+                if len(pos):
+                    _export_part(m, sequences, rows, pos, out, batch_size=batch_size, dtype=dtype, device=dev,
+                                 progress=progress, extra=extra)  # fmt: skip
+            out.flush()
+        finally:
+            del out
+    log.info("wrote %s (%d x 4 x %d, %s, %d model%s)", out_path, n, length, dtype, len(models),
+             "s" if len(models) > 1 else "")  # fmt: skip
+    return out_path
+
+
+def _export_part(
+    model: Any,
+    sequences: np.ndarray,
+    rows: np.ndarray,
+    pos: np.ndarray,
+    out: np.ndarray,
+    *,
+    batch_size: int,
+    dtype: str,
+    device: Any,
+    progress: bool,
+    extra: np.ndarray | None,
+) -> None:
+    """Fill ``out[pos]`` ``(len(pos), 4, L)`` with ``model``'s weights over ``sequences[rows[pos]]``."""
+    from promoter_cr.models.inference import NotCRModelError, run_batches
+
+    length = int(sequences.shape[1])
+    batches = run_batches(
+        model,
+        sequences,
+        batch_size=batch_size,
+        device=device,
+        rows=rows[pos],
+        extra=extra,
+        what=("prediction", "contributions", "weights"),
+        progress=progress,
+        desc="hypothetical contributions",
+    )
+    try:
+        for sl, res in batches:
+            w, part = res.weights, rows[pos[sl]]
+            if w.shape != (len(part), 4, length):
+                raise DenovoError(f"the model returned weights of shape {w.shape}, expected {(len(part), 4, length)}")
+            if not np.isfinite(w).all():
+                raise DenovoError(
+                    f"row {int(part[np.flatnonzero(~np.isfinite(w).all((1, 2)))[0]])}: "
+                    "the model returned non-finite contextual weights"
+                )
+            _check_consistency(w, np.asarray(sequences[part], dtype=np.uint8), res.contributions, part)
+            stored = w.astype(DTYPES[dtype])
+            if dtype == "float16" and not np.isfinite(stored).all():
+                raise DenovoError("contextual weights overflow float16 (|value| > 65504); export with dtype float32")
+            out[pos[sl]] = stored
+    except NotCRModelError as exc:
+        raise DenovoError(f"{exc}: hypothetical contributions exist only for Contextual Regression models") from exc
+
+
+def _check_consistency(weights: np.ndarray, codes: np.ndarray, contributions: np.ndarray, rows: np.ndarray) -> None:
+    """``sum_b w_b x_b`` of ``(B, 4, L)`` weights must equal the ``(B, L)`` weighted features."""
+    actual = actual_contributions(weights, codes)
+    err = np.abs(actual.astype(np.float64) - contributions)
+    tol = CONSISTENCY_ATOL + CONSISTENCY_RTOL * np.abs(contributions)
+    if (err > tol).any():
+        i, j = np.argwhere(err > tol)[0]
+        raise DenovoError(
+            f"row {int(rows[i])}, position {int(j)}: contextual weight of the present base {actual[i, j]:.6g}"
+            f" != weighted feature {contributions[i, j]:.6g}"
+        )
+
+
+def actual_contributions(weights: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``(B, L)`` float32 actual contributions ``w_{x_j}(x)_j`` from ``(B, 4, L)`` weights and
+    ``(B, L)`` uint8 codes (N -> 0)."""
+    codes = np.asarray(codes)
+    base = np.minimum(codes, 3).astype(np.intp)
+    out = np.take_along_axis(np.asarray(weights), base[:, None, :], axis=1)[:, 0, :].astype(np.float32)
+    out[codes > 3] = 0.0
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# inputs
+
+
+def check_inputs(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    rows: np.ndarray | None,
+    clusters: np.ndarray | None,
+    gene_ids: np.ndarray | None,
+    *,
+    hypothetical_path: str | Path | None,
+    sequences_path: str | Path | None,
+) -> np.ndarray:
+    """Check shapes; return the ``(n,)`` int64 rows of ``sequences`` behind the ``n`` hypothetical rows.
+
+    ``hypothetical`` must be ``(n, 4, L)`` with ``L`` the sequence length; ``rows`` ``(n,)`` in
+    ``[0, N)`` (``None``: ``n`` must equal ``N``); ``clusters`` and ``gene_ids`` ``(n,)``.
+    Raises :class:`InputDataError` naming the file.
+    """
+    if hypothetical.ndim != 3 or hypothetical.shape[1] != 4:
+        raise InputDataError(
+            hypothetical_path,
+            f"hypothetical contributions have shape {hypothetical.shape}, expected (genes, 4, length)",
+        )
+    if sequences.ndim != 2:
+        raise InputDataError(sequences_path, f"sequences have shape {sequences.shape}, expected (genes, length)")
+    n, _, length = hypothetical.shape
+    if length != sequences.shape[1]:
+        raise InputDataError(
+            hypothetical_path,
+            f"hypothetical contributions are {length} bp long"
+            f" but the sequences ({sequences_path}) are {sequences.shape[1]} bp",
+        )
+    if rows is None:
+        if n != len(sequences):
+            raise InputDataError(
+                hypothetical_path,
+                f"{n} rows of hypothetical contributions"
+                f" but {len(sequences)} sequences ({sequences_path}) and no row map",
+            )
+        rows = np.arange(n, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.shape != (n,):
+        raise InputDataError(hypothetical_path, f"{n} rows of hypothetical contributions but {rows.size} row indices")
+    if n and (rows.min() < 0 or rows.max() >= len(sequences)):
+        raise InputDataError(sequences_path, f"row indices outside [0, {len(sequences)})")
+    for name, arr in (("cluster labels", clusters), ("gene ids", gene_ids)):
+        if arr is not None and len(arr) != n:
+            raise InputDataError(hypothetical_path, f"{n} rows of hypothetical contributions but {len(arr)} {name}")
+    if length < 1 or n < 1:
+        raise InputDataError(hypothetical_path, "no hypothetical contributions")
+    return rows
+
+
+# ----------------------------------------------------------------------------------------
+# seqlet calling
+
+
+def call_seqlets(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    rows: np.ndarray,
+    *,
+    settings: ModiscoSettings,
+) -> pd.DataFrame:
+    """Seqlets of every gene, called by TF-MoDISco-lite's caller over chunks of genes.
+
+    ``hypothetical`` ``(n, 4, L)`` (memmap), ``sequences`` ``(N, L)`` uint8, ``rows`` ``(n,)``.
+    Returns one row per seqlet: ``row`` (index into the ``n`` genes), ``start``, ``end``
+    (``end - start = sliding_window_size + 2 flank_size``), ``score`` (sum of the actual
+    contributions over the central window) and ``sign`` (+1, -1, or 0 when ``|score|`` is under
+    the chunk's sign threshold, as TF-MoDISco drops them).
+    """
+    from modiscolite import extract_seqlets
+
+    n, _, length = hypothetical.shape
+    s = settings
+    if length < s.seqlet_length + 2 * s.flank_size:
+        raise ConfigError(
+            f"denovo: sequences of {length} bp are too short for seqlets of"
+            f" sliding_window_size + 2 flank_size = {s.seqlet_length} bp (and flanks)"
+        )
+    chunk = _chunk_rows(n, length, s.chunk_mb)
+    block = max(1, min(chunk, int(s.chunk_mb * 1e6 // (4 * length * 4 * 4))))  # float32 (b, 4, L) read blocks
+    frames = []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        contrib = np.empty((stop - start, length), dtype=np.float32)
+        for b0 in range(start, stop, block):
+            b1 = min(stop, b0 + block)
+            contrib[b0 - start : b1 - start] = actual_contributions(hypothetical[b0:b1], sequences[rows[b0:b1]])
+        if not np.isfinite(contrib).all():
+            raise DenovoError(
+                f"row {start + int(np.flatnonzero(~np.isfinite(contrib).all(1))[0])}:"
+                " non-finite hypothetical contributions"
+            )
+        if not np.any(contrib):
+            continue
+        seqlets, threshold = extract_seqlets.extract_seqlets(
+            attribution_scores=contrib,
+            window_size=s.sliding_window_size,
+            flank=s.flank_size,
+            suppress=int(0.5 * s.sliding_window_size) + s.flank_size,
+            target_fdr=s.target_seqlet_fdr,
+            min_passing_windows_frac=s.min_passing_windows_frac,
+            max_passing_windows_frac=s.max_passing_windows_frac,
+            weak_threshold_for_counting_sign=s.weak_threshold_for_counting_sign,
+        )
+        if not seqlets:
+            continue
+        r = np.array([q.example_idx for q in seqlets], dtype=np.int64)
+        st = np.array([q.start for q in seqlets], dtype=np.int64)
+        window = st[:, None] + s.flank_size + np.arange(s.sliding_window_size)[None, :]
+        score = contrib[r[:, None], window].astype(np.float64).sum(axis=1)
+        sign = np.where(score > threshold, 1, np.where(score < -threshold, -1, 0))
+        frames.append(
+            pd.DataFrame({"row": r + start, "start": st, "end": st + s.seqlet_length, "score": score, "sign": sign})
+        )
+        del contrib
+    if not frames:
+        return pd.DataFrame(
+            {
+                "row": np.zeros(0, np.int64),
+                "start": np.zeros(0, np.int64),
+                "end": np.zeros(0, np.int64),
+                "score": np.zeros(0),
+                "sign": np.zeros(0, np.int64),
+            }
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _chunk_rows(n: int, length: int, chunk_mb: float) -> int:
+    """Genes per seqlet-calling chunk: equal chunks, each at most ``chunk_mb`` of float64 windows."""
+    from promoter_cr.chunks import chunk_rows_for
+
+    most = chunk_rows_for(length, chunk_mb, itemsize=8)
+    n_chunks = max(1, math.ceil(n / most))
+    return math.ceil(n / n_chunks)
+
+
+# ----------------------------------------------------------------------------------------
+# clustering seqlets into patterns
+
+
+@dataclass
+class Pattern:
+    """One de novo pattern.
+
+    ``ppm``, ``cwm``, ``hcwm``: ``(4, w)`` float64 sequence matrix (columns sum to 1),
+    contribution-weighted matrix (mean actual contributions) and mean hypothetical
+    contributions, trimmed by ``trim_threshold`` (:func:`trim_span`). ``seqlets``: gene row (into the ``n``
+    genes), start, end (the trimmed span), strand, contribution (sum of the actual
+    contributions over the span), one row per distinct site.
+    """
+
+    pattern_id: str
+    cluster: str
+    sign: str
+    ppm: np.ndarray
+    cwm: np.ndarray
+    hcwm: np.ndarray
+    seqlets: pd.DataFrame
+
+    @property
+    def width(self) -> int:
+        return int(self.ppm.shape[1])
+
+    def motif(self, name: str | None = None) -> Motif:
+        return Motif(self.pattern_id, name or self.pattern_id, self.ppm)
+
+
+def region_starts(seq_start: np.ndarray, *, length: int, region: int, pad: int) -> np.ndarray:
+    """``(S,)`` gene coordinate where each seqlet's region begins: ``pad`` bases before the
+    seqlet, moved inside the gene (``region <= length``), so an expansion past the gene's edge
+    leaves the region and TF-MoDISco drops it, as it would on the whole gene."""
+    return np.clip(np.asarray(seq_start, np.int64) - pad, 0, max(0, length - region))
+
+
+def region_tracks(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    rows: np.ndarray,
+    seq_row: np.ndarray,
+    origin: np.ndarray,
+    *,
+    region: int,
+    chunk_mb: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per seqlet, ``region`` bases from ``origin``: one-hot, actual and hypothetical
+    contributions, each ``(S, region, 4)`` float32 (zero beyond the gene; :func:`region_starts`
+    keeps regions inside it).
+
+    ``seq_row`` indexes the ``n`` hypothetical rows; genes are read in row order, about
+    ``chunk_mb`` of float32 at a time, so a memmap is read once.
+    """
+    n_seq = len(seq_row)
+    _, _, length = hypothetical.shape
+    one_hot = np.zeros((n_seq, region, 4), dtype=np.float32)
+    hyp_out = np.zeros((n_seq, region, 4), dtype=np.float32)
+    order = np.argsort(seq_row, kind="stable")
+    uniq = np.unique(seq_row)
+    per = max(1, int(chunk_mb * 1e6 // max(1, 4 * length * 4)))
+    offs = np.arange(region)
+    for c in range(0, len(uniq), per):
+        genes = uniq[c : c + per]
+        hyp = np.asarray(hypothetical[genes], dtype=np.float32)  # (g, 4, L)
+        codes = np.asarray(sequences[rows[genes]], dtype=np.uint8)
+        lo, hi = np.searchsorted(seq_row[order], [genes[0], genes[-1] + 1])
+        idx = order[lo:hi]
+        g = np.searchsorted(genes, seq_row[idx])
+        pos = origin[idx, None] + offs[None, :]  # (k, region)
+        inside = (pos >= 0) & (pos < length)
+        posc = np.clip(pos, 0, length - 1)
+        code = np.where(inside, codes[g[:, None], posc], 4)
+        h = hyp[g[:, None], :, posc]  # (k, region, 4)
+        h[~inside] = 0.0
+        hyp_out[idx] = h
+        oh = np.zeros((len(idx), region, 5), dtype=np.float32)
+        np.put_along_axis(oh, code[..., None].astype(np.intp), 1.0, axis=2)
+        one_hot[idx] = oh[..., :4]
+    return one_hot, one_hot * hyp_out, hyp_out
+
+
+def find_patterns(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    rows: np.ndarray,
+    seqlets: pd.DataFrame,
+    *,
+    sign: int,
+    cluster: str,
+    settings: ModiscoSettings,
+) -> tuple[list[Pattern], dict[str, int]]:
+    """TF-MoDISco-lite patterns of one gene group and sign from its called seqlets.
+
+    ``seqlets``: rows of :func:`call_seqlets` already restricted to the group and sign. At
+    most ``max_seqlets_per_metacluster`` are kept (seeded uniform sample); fewer than
+    ``min_metacluster_size + 1`` give no patterns (TF-MoDISco's rule). Returns the patterns
+    (largest first, ids ``<cluster>.<pos|neg>.<k>``) and counts (seqlets called, used).
+    """
+    from modiscolite import core, tfmodisco
+
+    s = settings
+    stats = {"seqlets_called": int(len(seqlets)), "seqlets_used": 0}
+    if len(seqlets) <= s.min_metacluster_size:
+        return [], stats
+    if len(seqlets) > s.max_seqlets_per_metacluster:
+        rng = np.random.default_rng([s.seed, sign % 3, _stable_hash(cluster)])
+        keep = np.sort(rng.choice(len(seqlets), size=s.max_seqlets_per_metacluster, replace=False))
+        seqlets = seqlets.iloc[keep]
+    stats["seqlets_used"] = int(len(seqlets))
+    seq_row = seqlets["row"].to_numpy(np.int64)
+    seq_start = seqlets["start"].to_numpy(np.int64)
+    region = min(hypothetical.shape[2], s.seqlet_length + 2 * s.pad)
+    origin = region_starts(seq_start, length=hypothetical.shape[2], region=region, pad=s.pad)
+    one_hot, contrib, hyp = region_tracks(
+        hypothetical, sequences, rows, seq_row, origin, region=region, chunk_mb=s.chunk_mb
+    )
+    start_modisco()
+    track_set = core.TrackSet(one_hot=one_hot, contrib_scores=contrib, hypothetical_contribs=hyp)
+    local = (seq_start - origin).tolist()
+    objs = track_set.create_seqlets(
+        [core.Seqlet(example_idx=i, start=a, end=a + s.seqlet_length, is_revcomp=False) for i, a in enumerate(local)]
+    )
+    found = tfmodisco.seqlets_to_patterns(
+        seqlets=objs,
+        track_set=track_set,
+        track_signs=sign,
+        n_leiden_runs=s.n_leiden_runs,
+        nearest_neighbors_to_compute=s.nearest_neighbors,
+        final_min_cluster_size=s.final_min_cluster_size,
+        min_ic_in_window=s.min_ic_in_window,
+        min_ic_windowsize=s.min_ic_windowsize,
+        **MODISCO_FIXED,
+    )
+    patterns = []
+    for k, pat in enumerate(found or []):
+        pid = f"{cluster}.{'pos' if sign > 0 else 'neg'}.{k}"
+        patterns.append(
+            _to_pattern(pat, pid, cluster, sign, seq_row, origin, contrib, s.trim_threshold, hypothetical.shape[2])
+        )
+    return patterns, stats
+
+
+def start_modisco() -> None:
+    """Start TF-MoDISco-lite as its own entry point does: fork the children that compile its
+    numba kernels into numba's cache (a no-op after the first call, or where forking is not
+    safe) and import its lazily imported dependencies. Call before any numba work."""
+    import importlib
+
+    from modiscolite import tfmodisco
+
+    try:  # modisco-lite >= 3.0 only
+        importlib.import_module("modiscolite.precompile").start()
+    except ImportError:
+        pass
+    getattr(tfmodisco, "_import_dependencies", lambda: None)()
+
+
+def _stable_hash(text: str) -> int:
+    import zlib
+
+    return zlib.crc32(str(text).encode())
+
+
+def information_content(ppm: np.ndarray) -> np.ndarray:
+    """``(w,)`` bits of each column of a ``(4, w)`` probability matrix against a uniform background."""
+    p = np.clip(np.asarray(ppm, dtype=np.float64), 1e-12, 1.0)
+    return 2.0 + (p * np.log2(p)).sum(axis=0)
+
+
+def trim_span(ppm: np.ndarray, threshold: float) -> tuple[int, int]:
+    """``[a, b)``: the columns of a ``(4, w)`` sequence matrix from the first to the last whose
+    information content is at least ``threshold`` times the largest column's.
+
+    TF-MoDISco's report trims by ``sum|CWM|`` instead; CR weighted features concentrate on one
+    to three bases of a motif (on the simulated set the CWM of the NF-Y pattern passes 30 % of
+    its maximum at one base while its sequence matrix carries > 0.5 bit over 8 bases), so the
+    CWM rule cuts motifs to a few bases that Tomtom cannot match. Trimming by the sequence
+    matrix keeps the bound site, which is what ``patterns.meme`` and Tomtom use.
+    """
+    ic = information_content(ppm)
+    if ic.size == 0 or not np.any(ic > 0):
+        return 0, int(ic.size)
+    ok = np.flatnonzero(ic >= threshold * ic.max())
+    return int(ok[0]), int(ok[-1]) + 1
+
+
+def _to_pattern(
+    pat, pid: str, cluster: str, sign: int, seq_row, origin, contrib: np.ndarray, trim: float, length: int
+) -> Pattern:
+    """A modiscolite SeqletSet as a :class:`Pattern` in gene coordinates."""
+    cwm_full = np.asarray(pat.contrib_scores, dtype=np.float64).T  # (4, W)
+    ppm_full = np.asarray(pat.sequence, dtype=np.float64).T
+    ppm_full = ppm_full / np.clip(ppm_full.sum(axis=0, keepdims=True), 1e-12, None)
+    a, b = trim_span(ppm_full, trim)
+    ppm = ppm_full[:, a:b]
+    hcwm = np.asarray(pat.hypothetical_contribs, dtype=np.float64).T[:, a:b]
+    recs = []
+    csum = np.concatenate(
+        [np.zeros((len(contrib), 1)), np.cumsum(contrib.sum(axis=2), axis=1, dtype=np.float64)], axis=1
+    )
+    for q in pat.seqlets:
+        i = int(q.example_idx)
+        lo, hi = (q.start + a, q.start + b) if not q.is_revcomp else (q.end - b, q.end - a)
+        lo_c, hi_c = max(lo, 0), min(hi, contrib.shape[1])
+        val = csum[i, hi_c] - csum[i, lo_c] if hi_c > lo_c else 0.0
+        g0 = int(origin[i])
+        gs, ge = max(0, g0 + lo), min(length, g0 + hi)
+        if ge <= gs:
+            continue
+        recs.append((int(seq_row[i]), gs, ge, "-" if q.is_revcomp else "+", val))
+    sq = pd.DataFrame(recs, columns=["row", "start", "end", "strand", "contribution"])
+    sq = (
+        sq.drop_duplicates(["row", "start", "end", "strand"])
+        .sort_values(["row", "start"], kind="stable")
+        .reset_index(drop=True)
+    )
+    return Pattern(pid, cluster, SIGNS[sign], ppm, cwm_full[:, a:b], hcwm, sq)
+
+
+def run_modisco(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    *,
+    rows: np.ndarray | None,
+    clusters: np.ndarray | None,
+    settings: ModiscoSettings,
+    hypothetical_path: str | Path | None,
+    sequences_path: str | Path | None,
+) -> tuple[list[Pattern], dict[str, Any]]:
+    """De novo patterns of all genes and of each cluster, both signs.
+
+    Parameters
+    ----------
+    hypothetical
+        ``(n, 4, L)`` float16/float32 hypothetical contributions (a memmap).
+    sequences
+        ``(N, L)`` uint8 codes; ``rows`` ``(n,)`` maps hypothetical rows to them (``None``: same rows).
+    clusters
+        ``(n,)`` cluster label per gene, or ``None`` (all genes only).
+
+    Returns the patterns (group ``all`` first, then clusters in sorted label order; positive
+    before negative) and a summary dict (seqlet counts per group and sign).
+    """
+    rows = check_inputs(
+        hypothetical,
+        sequences,
+        rows,
+        clusters,
+        None,
+        hypothetical_path=hypothetical_path,
+        sequences_path=sequences_path,
+    )
+    start_modisco()
+    t0 = time.perf_counter()
+    calls = call_seqlets(hypothetical, sequences, rows, settings=settings)
+    call_s = time.perf_counter() - t0
+    log.info(
+        "called %d seqlets (%d positive, %d negative)",
+        len(calls),
+        int((calls["sign"] > 0).sum()),
+        int((calls["sign"] < 0).sum()),
+    )
+    groups: list[tuple[str, np.ndarray | None]] = [(ALL, None)]
+    if clusters is not None:
+        labels = np.asarray(clusters).astype(str)
+        for lab in sorted(set(labels), key=_label_key):
+            groups.append((lab, np.flatnonzero(labels == lab)))
+    patterns: list[Pattern] = []
+    summary: dict[str, Any] = {
+        "n_genes": int(len(rows)),
+        "length": int(hypothetical.shape[2]),
+        "seqlets_called": int(len(calls)),
+        "seqlets_positive": int((calls["sign"] > 0).sum()),
+        "seqlets_negative": int((calls["sign"] < 0).sum()),
+        "call_seqlets_s": round(call_s, 1),
+        "groups": {},
+    }
+    for name, members in groups:
+        sel = calls if members is None else calls[np.isin(calls["row"].to_numpy(), members)]
+        summary["groups"][name] = {"n_genes": int(len(rows) if members is None else len(members))}
+        for sign in (1, -1):
+            t0 = time.perf_counter()
+            pats, st = find_patterns(
+                hypothetical, sequences, rows, sel[sel["sign"] == sign], sign=sign, cluster=name, settings=settings
+            )
+            st["patterns"] = len(pats)
+            st["seconds"] = round(time.perf_counter() - t0, 1)
+            summary["groups"][name][SIGNS[sign]] = st
+            log.info("group %s, %s: %d seqlets -> %d patterns", name, SIGNS[sign], st["seqlets_used"], len(pats))
+            patterns.extend(pats)
+    return patterns, summary
+
+
+def _label_key(label: str) -> tuple[int, Any]:
+    try:
+        return (0, int(label))
+    except ValueError:
+        return (1, label)
+
+
+# ----------------------------------------------------------------------------------------
+# annotation
+
+
+def annotate_patterns(
+    patterns: Sequence[Pattern], motifs: Sequence[Motif], *, match_q_threshold: float
+) -> pd.DataFrame:
+    """Best Tomtom match of every pattern's (trimmed) sequence matrix in ``motifs``.
+
+    Tomtom (memelite, through :func:`promoter_cr.motifs.tomtom.tomtom_against`: the
+    collection, plus JASPAR CORE vertebrates when it has fewer than 50 matrices, as targets)
+    gives a p-value for each pattern against each motif of the collection; the q-values are
+    Benjamini-Hochberg over that pattern's tests (Tomtom's own per-query q-value). The best
+    match is the smallest p; ``novel`` when its q is not below ``match_q_threshold``.
+
+    Returns one row per pattern: pattern_id, best_match_id, best_match_name, match_p_value,
+    match_q_value, match_offset, match_strand (``+``/``-``: the match's orientation against
+    the pattern; it starts at column ``-offset`` of the pattern), novel.
+    """
+    cols = [
+        "pattern_id",
+        "best_match_id",
+        "best_match_name",
+        "match_p_value",
+        "match_q_value",
+        "match_offset",
+        "match_strand",
+        "novel",
+    ]
+    if not patterns:
+        return pd.DataFrame(columns=cols)
+    if not motifs:
+        raise ValueError("annotate_patterns needs a non-empty motif collection")
+    from promoter_cr.motifs.tomtom import tomtom_against
+
+    queries = [p.motif() for p in patterns]
+    p, off, strand = (a.astype(np.float64) for a in tomtom_against(queries, list(motifs), list(motifs), keys=(0, 2, 4)))
+    out = []
+    for i, pat in enumerate(patterns):
+        pi = np.where(np.isfinite(p[i]), p[i], np.nan)
+        q = bh_qvalues(pi)
+        if not np.isfinite(pi).any():
+            out.append((pat.pattern_id, "", "", np.nan, np.nan, np.nan, "", True))
+            continue
+        j = int(np.nanargmin(pi))
+        out.append(
+            (
+                pat.pattern_id,
+                motifs[j].motif_id,
+                motifs[j].name,
+                float(pi[j]),
+                float(q[j]),
+                int(round(off[i, j])),
+                "+" if int(round(strand[i, j])) == 0 else "-",
+                not bool(q[j] < match_q_threshold),
+            )
+        )
+    return pd.DataFrame(out, columns=cols)
+
+
+# ----------------------------------------------------------------------------------------
+# outputs
+
+
+def pattern_table(patterns: Sequence[Pattern], annotation: pd.DataFrame) -> pd.DataFrame:
+    """``patterns.tsv``: one row per pattern (:data:`PATTERN_COLUMNS`)."""
+    base = pd.DataFrame(
+        {
+            "pattern_id": [p.pattern_id for p in patterns],
+            "cluster": [p.cluster for p in patterns],
+            "sign": [p.sign for p in patterns],
+            "n_seqlets": [len(p.seqlets) for p in patterns],
+            "n_genes": [int(p.seqlets["row"].nunique()) for p in patterns],
+            "mean_contribution": [
+                float(p.seqlets["contribution"].mean()) if len(p.seqlets) else np.nan for p in patterns
+            ],
+            "width": [p.width for p in patterns],
+        }
+    )
+    if len(base) == 0:
+        return pd.DataFrame(columns=PATTERN_COLUMNS)
+    return base.merge(annotation, on="pattern_id", how="left")[PATTERN_COLUMNS]
+
+
+def seqlet_table(patterns: Sequence[Pattern], gene_ids: np.ndarray) -> pd.DataFrame:
+    """``seqlets.tsv``: gene, start, end, strand, pattern_id, contribution (every pattern's sites)."""
+    frames = []
+    for p in patterns:
+        s = p.seqlets
+        frames.append(
+            pd.DataFrame(
+                {
+                    "gene": np.asarray(gene_ids)[s["row"].to_numpy(np.int64)],
+                    "start": s["start"].to_numpy(),
+                    "end": s["end"].to_numpy(),
+                    "strand": s["strand"].to_numpy(),
+                    "pattern_id": p.pattern_id,
+                    "contribution": s["contribution"].to_numpy(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=SEQLET_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[SEQLET_COLUMNS]
+
+
+def meme_text(patterns: Sequence[Pattern], table: pd.DataFrame) -> str:
+    """MEME v4 text of the patterns' sequence matrices: ``MOTIF <pattern_id> <best match name | novel>``."""
+    label = (
+        dict(
+            zip(
+                table["pattern_id"],
+                np.where(table["novel"].astype(bool), "novel", table["best_match_name"].astype(str)),
+            )
+        )
+        if len(table)
+        else {}
+    )
+    out = [
+        "MEME version 4",
+        "",
+        "ALPHABET= ACGT",
+        "",
+        "strands: + -",
+        "",
+        "Background letter frequencies",
+        "A 0.25 C 0.25 G 0.25 T 0.25",
+        "",
+    ]
+    for p in patterns:
+        name = str(label.get(p.pattern_id, "novel")).replace(" ", "_") or "novel"
+        out.append(f"MOTIF {p.pattern_id} {name}")
+        out.append(f"letter-probability matrix: alength= 4 w= {p.width} nsites= {len(p.seqlets)} E= 0")
+        out.extend(" ".join(f"{v:.6f}" for v in col) for col in p.ppm.T)
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def write_denovo(
+    out_dir: str | Path,
+    patterns: Sequence[Pattern],
+    annotation: pd.DataFrame,
+    gene_ids: np.ndarray,
+    summary: dict[str, Any],
+) -> DenovoFiles:
+    """Write ``patterns.meme``, ``patterns.tsv``, ``seqlets.tsv`` and (last) ``denovo_summary.json``.
+
+    The summary also holds every pattern's trimmed CWM (``cwm``: ``w x 4`` ACGT rows) for the
+    figure.
+    """
+    files = DenovoFiles(out_dir)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    table = pattern_table(patterns, annotation)
+    write_text(files.patterns_meme, meme_text(patterns, table))
+    write_tsv(files.patterns, table, float_format="%.6g")
+    write_tsv(files.seqlets, seqlet_table(patterns, gene_ids), float_format="%.6g")
+    info = dict(summary)
+    info["n_patterns"] = len(patterns)
+    info["n_novel"] = int(table["novel"].astype(bool).sum()) if len(table) else 0
+    write_text(files.summary, summary_json(info, patterns))
+    return files
+
+
+def summary_json(info: dict[str, Any], patterns: Sequence[Pattern]) -> str:
+    """``denovo_summary.json`` text: ``info`` indented, then ``patterns`` - one line per pattern
+    with its trimmed CWM and sequence matrix (``w x 4`` rows, ACGT; 4 decimals) - so the file
+    stays small and readable."""
+    import json
+
+    head = json.dumps(info, indent=2, default=_json_default)
+    rows = [
+        json.dumps(
+            {"pattern_id": p.pattern_id, "cwm": np.round(p.cwm.T, 4).tolist(), "ppm": np.round(p.ppm.T, 4).tolist()},
+            separators=(",", ":"),
+        )
+        for p in patterns
+    ]
+    body = ",\n    ".join(rows)
+    return (
+        head[:-2] + ',\n  "patterns": [\n    ' + body + "\n  ]\n}\n" if rows else head[:-2] + ',\n  "patterns": []\n}\n'
+    )
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer | np.floating):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def run_denovo(
+    hypothetical: np.ndarray,
+    sequences: np.ndarray,
+    out_dir: str | Path,
+    *,
+    rows: np.ndarray | None,
+    gene_ids: np.ndarray,
+    clusters: np.ndarray | None,
+    motifs: Sequence[Motif],
+    settings: ModiscoSettings,
+    match_q_threshold: float,
+    hypothetical_path: str | Path | None,
+    sequences_path: str | Path | None,
+) -> DenovoFiles:
+    """Patterns (all genes and per cluster), their Tomtom matches, and the four output files.
+
+    ``hypothetical`` ``(n, 4, L)``, ``sequences`` ``(N, L)`` uint8, ``rows`` ``(n,)`` or ``None``,
+    ``gene_ids`` and ``clusters`` ``(n,)``. Inputs are checked before anything runs; on any
+    error nothing is written.
+    """
+    check_inputs(
+        hypothetical,
+        sequences,
+        rows,
+        clusters,
+        gene_ids,
+        hypothetical_path=hypothetical_path,
+        sequences_path=sequences_path,
+    )
+    if not 0 < match_q_threshold <= 1:
+        raise ConfigError(f"denovo: match_q_threshold must lie in (0, 1], got {match_q_threshold}")
+    if not motifs:
+        raise ConfigError("denovo: the motif collection to annotate patterns with is empty")
+    patterns, summary = run_modisco(
+        hypothetical,
+        sequences,
+        rows=rows,
+        clusters=clusters,
+        settings=settings,
+        hypothetical_path=hypothetical_path,
+        sequences_path=sequences_path,
+    )
+    annotation = annotate_patterns(patterns, motifs, match_q_threshold=match_q_threshold)
+    summary["settings"] = asdict(settings)
+    summary["match_q_threshold"] = match_q_threshold
+    summary["n_motifs_scanned"] = len(motifs)
+    return write_denovo(out_dir, patterns, annotation, gene_ids, summary)
+
+
+def load_hypothetical(attr_dir: str | Path) -> np.ndarray:
+    """The ``(n, 4, L)`` hypothetical contributions of an attribution folder, memory-mapped."""
+    path = AttributionFiles(attr_dir).hypothetical
+    if not path.exists():
+        raise InputDataError(path, "hypothetical contributions are missing (export them with export_hypothetical)")
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,934 @@
+"""Cooperativity and preferred spacing of motif pairs, measured on the model by insertion.
+
+Hit-position histograms say how often two motifs sit at a distance, not whether the model
+*needs* them there. Here the pair is written into background sequences at every spacing and
+orientation and the model's response is measured directly (BPNet's in-silico spacing
+experiments; tangermeme's ``space``/``marginalize``)::
+
+    I_b(s, o) = f(AB) - f(A) - f(B) + f(0)
+
+for background ``b``, spacing ``s`` and orientation ``o``: ``f(0)`` the prediction on the
+background, ``f(A)`` with only A (at the anchor), ``f(B)`` with only B (at ``anchor + s``, on
+its strand in the pair), ``f(AB)`` with both. An additive model gives ``I = 0`` at every
+spacing; an additive account of a cooperative pair would split its joint effect between the
+partners, which ``I`` does not.
+
+Design
+------
+*Backgrounds* (:func:`sample_backgrounds`): a seeded sample of genes of the data set, each
+dinucleotide-shuffled with ``tangermeme.ersatz.dinucleotide_shuffle`` (one seed per gene, so a
+gene's shuffle does not depend on the rest of the sample): planted or real sites are
+destroyed, composition and dinucleotide content kept. ``(n_bg, L)`` uint8 codes.
+
+*Sites* (:func:`consensus_codes`): the consensus (column argmax) of the motif's PWM; ``'-'``
+writes its reverse complement. A is written at ``anchor`` (start, 0-based, given by the
+caller, e.g. :func:`median_anchor` of the pair's hits), B at ``anchor + s`` (start to start,
+signed; ``s < 0`` puts B before A). The orientation is the strand of A then of B
+(``'++', '+-', '-+', '--'``), as in :mod:`promoter_cr.motifs.spacing` and the simulator.
+
+*Spacings* (:func:`spacing_grid`): the multiples of ``spacing_step`` in
+``[-max_spacing, max_spacing]`` with at least ``min_gap`` bp between the sites
+(``s >= w_a + min_gap`` or ``s <= -w_b - min_gap``) and B inside the window; the table's
+``gap`` is that number of bp. A ``min_gap`` of 2 leaves out abutting sites: their junction
+can spell new partial sites, a real response of the model that is an artefact of the
+experiment (on the trained CR of the simulated default run, both additive pairs tested had
+their strongest "preferred" spacing at gap 0).
+
+*Caveat.* The experiment measures the model, also where it extrapolates: pairs placed closer
+than they ever occur in training get whatever response the network extrapolates (on that
+model an activator-repressor pair, never close together in training, was called antagonistic
+at gaps 2-3). Read calls with their ``gap``, effect size and the pair's training context.
+
+*Cost.* Per pair and background ``2 + 6 S`` forward passes (``S`` spacings): ``f(A)`` for 2
+strands, ``f(B)`` for ``S`` spacings x 2 strands, ``f(AB)`` for ``S`` x 4 orientations, plus
+``f(0)`` once per background for all pairs. Every row goes through the one inference
+primitive (:func:`promoter_cr.models.inference.run_batches`): its ``mutate`` hook writes the
+sites into each batch of uint8 codes on the device (:func:`write_sites`), so only the
+``(n_bg, L)`` backgrounds and a per-row design cross to the device. The cost is bounded by
+``n_backgrounds``, ``max_spacing / spacing_step`` and ``max_pairs``.
+
+Tests
+-----
+*Preferred spacing* (:func:`spacing_pvalues`): a spacing whose interaction stands out from
+the *other spacings of the same orientation* -- not merely ``I != 0``, and not an orientation
+effect (a pair that interacts more in ``'+-'`` at every spacing has an orientation
+preference, not 60 preferred spacings) -- and is itself cooperative there. Two parts, both
+needed (an intersection-union test, ``p = max`` of the two):
+
+1. stands out (:func:`rank_test`): within each background the ``S`` interactions of the
+   orientation are ranked (mid-ranks; values rounded to the float32 resolution first, so
+   rounding is a tie) after lowering the tested one by a margin ``min_contrast``; the mean
+   normalised rank ``U`` over the independent backgrounds is tested against 1/2 with its exact
+   null variance (CLT over bounded summands). Under "no spacing rule" (the spacings of an
+   orientation exchangeable within a background: additive pairs, or pairs that interact alike
+   at every spacing) this is valid whatever the shape, skew or ties of ``I``; the margin and
+   ties only make it conservative. Ranks rather than a t-test of ``I - baseline``: a rare large
+   interaction at one spacing (a site destroyed or created in one background) shifts a mean
+   baseline and made every other spacing "preferred" in tests, and a median baseline is
+   biased under skew;
+2. cooperative there (:func:`beyond_margin_t`): one-sided t-test over backgrounds that
+   ``E I > min_contrast`` (so the least antagonistic spacing of a saturating pair is not
+   "preferred").
+
+Both directions are tested -- ``up`` (cooperative, above the others) and ``down`` (``I <
+-min_contrast`` and below the others: a repressive pair that represses more together) --
+with ``p = min(1, 2 min(p_up, p_down))``; the table's ``direction`` says which. The margin is
+there because trained and even random networks respond non-additively in small, reproducible
+ways at many spacings (short-range coupling through their convolutions, saturation): with
+dozens of backgrounds such effects are significant yet no grammar rule; the stage sets it to a
+fraction of the spread of the model's predictions over genes (:func:`prediction_spread`).
+q-values: BH over every spacing x orientation x pair tested.
+
+*Cooperativity* (:func:`cooperativity_pvalue`): per ``(s, o)`` the one-sided t-test over
+backgrounds that ``E I > min_contrast``; the pair's p-value is Bonferroni over its spacings x
+orientations (valid under any dependence; spacings are strongly correlated); BH across pairs.
+``antagonistic_p`` likewise for ``E I < -min_contrast`` (e.g. saturation).
+
+*Helical periodicity* (:func:`periodicity_test`): per segment (orientation x sign of ``s``,
+beyond the first helical turn: gap >= 10 bp; at least two turns of spacings), the
+within-background ranks are linearly detrended and fitted with a sinusoid of period 10.0, 10.5
+and 11.0 bp; Hotelling's ``T^2`` across backgrounds tests that the sinusoid is reproducible
+(mean coefficient vector 0 under the null); Bonferroni over segments x periods; BH across
+pairs. The covariance comes from the backgrounds, so autocorrelated profiles (neighbouring
+spacings overwrite nearly the same bases) do not inflate it -- a permutation of spacings within
+the pair, tried first, called 12 to 17 % of spacing-free toy pairs periodic at p < 0.05 for that
+reason. The spacings of the highest and lowest mean rank (+-1 bp) of each segment are left out,
+so one preferred or avoided spacing is not read as phasing, and the first turn is left out
+because sites that close couple directly (on the trained simulated model, short-range dips
+made an activator-repressor pair "periodic" until both rules were in).
+
+Written here rather than with ``tangermeme.space``/``substitute``: those edit one-hot tensors
+with one start per call, while one batch here mixes many spacings and orientations and is fed
+as uint8 codes to our inference primitive (one-hot made on the device); the site writing is an
+exact scatter of codes, checked base for base against ``tangermeme.ersatz.substitute`` in the
+tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.stats import bh_qvalues
+
+log = logging.getLogger(__name__)
+
+ORIENTATIONS = ("++", "+-", "-+", "--")
+#: the per-spacing table, one row per pair x orientation x tested spacing (motif_a, motif_b,
+#: orientation, spacing, q_value are an agreed interface). gap: bp between the sites;
+#: interaction: mean I over backgrounds, ci_low/ci_high its 95 % t interval; contrast: mean of
+#: I - (median I over the orientation's spacings); rank: mean normalised within-orientation rank
+#: of I (0.5 typical); direction: up (cooperative) or down (antagonistic) preference;
+#: single_a / single_b: mean f(A) - f(0) and f(B) - f(0) with the site on its strand of the
+#: orientation; p_value / q_value: preferred-spacing test (BH over every row of every pair)
+INSILICO_COLUMNS = [
+    "motif_a",
+    "motif_b",
+    "motif_a_name",
+    "motif_b_name",
+    "orientation",
+    "spacing",
+    "gap",
+    "interaction",
+    "ci_low",
+    "ci_high",
+    "contrast",
+    "rank",
+    "direction",
+    "single_a",
+    "single_b",
+    "n_backgrounds",
+    "p_value",
+    "q_value",
+]
+#: the per-pair table. anchor: start of A; n_tests: spacings x orientations; best_orientation /
+#: best_spacing / max_interaction: the largest mean interaction (significant or not),
+#: min_interaction the smallest; cooperative_p/_q: some E I > min_contrast (Bonferroni over the
+#: pair's tests, BH across pairs); antagonistic_p/_q: some E I < -min_contrast;
+#: best_period / periodicity_amplitude / periodicity_p / _q: the helical-phasing test
+PAIR_COLUMNS = [
+    "motif_a",
+    "motif_b",
+    "motif_a_name",
+    "motif_b_name",
+    "anchor",
+    "n_backgrounds",
+    "n_tests",
+    "best_orientation",
+    "best_spacing",
+    "max_interaction",
+    "min_interaction",
+    "cooperative_p",
+    "cooperative_q",
+    "antagonistic_p",
+    "antagonistic_q",
+    "best_period",
+    "periodicity_amplitude",
+    "periodicity_p",
+    "periodicity_q",
+]
+#: helical periods tested (bp); over a 30-50 bp segment finer steps are not resolved
+PERIODS = (10.0, 10.5, 11.0)
+#: fewest spacings in a segment (orientation x sign) for the periodicity test: two helical turns
+MIN_SEGMENT_POINTS = 21
+#: the periodicity test reads the profile beyond the first helical turn (bp between the sites)
+PERIODIC_MIN_GAP = 10
+#: numerical resolution of a contrast: this many float32 ulps of the largest |prediction|
+RESOLUTION_ULPS = 16
+
+
+class InsertionError(ValueError):
+    """An insertion experiment that cannot be run as asked (site outside the window, ...)."""
+
+
+# --------------------------------------------------------------------------- backgrounds, sites
+
+
+def sample_backgrounds(
+    codes: np.ndarray, *, n_backgrounds: int, seed: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dinucleotide-shuffled copies of a seeded sample of genes.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` uint8 codes of the data set (a memmap is read only at the sampled rows).
+    n_backgrounds
+        Genes to sample (without replacement; all of ``rows`` when fewer).
+    rows
+        ``(n,)`` candidate gene rows (default: all genes).
+
+    Returns
+    -------
+    (backgrounds, genes)
+        ``(n_bg, L)`` uint8 codes (N kept as N: shuffled as a character of its own) and the
+        ``(n_bg,)`` int64 gene rows they come from (sorted).
+    """
+    import torch
+    from tangermeme.ersatz import dinucleotide_shuffle
+
+    if n_backgrounds < 1:
+        raise InsertionError(f"n_backgrounds must be >= 1 (got {n_backgrounds})")
+    pool = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if pool.size == 0:
+        raise InsertionError("no gene to draw backgrounds from")
+    rng = np.random.default_rng(seed)
+    genes = np.sort(rng.choice(pool, size=min(int(n_backgrounds), pool.size), replace=False))
+    block = np.ascontiguousarray(codes[genes], dtype=np.uint8)
+    eye = np.concatenate([np.eye(4, dtype=np.int8), np.zeros((1, 4), np.int8)])
+    x = torch.from_numpy(np.moveaxis(eye[block], -1, -2).copy())  # (n, 4, L) int8, N all-zero
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=len(genes))]
+    shuf = dinucleotide_shuffle(x, n=1, random_state=seeds, allow_N=True)[:, 0]  # (n, 4, L)
+    out = shuf.argmax(1).to(torch.uint8).numpy()
+    out[shuf.sum(1).numpy() == 0] = N_CODE
+    return out, genes.astype(np.int64)
+
+
+def consensus_codes(motif: Motif, strand: str) -> np.ndarray:
+    """``(w,)`` uint8 consensus (PWM column argmax, ties to the first of ACGT) on ``strand``."""
+    if strand not in ("+", "-"):
+        raise InsertionError(f"strand must be '+' or '-' (got {strand!r})")
+    pwm = np.asarray(motif.pwm, dtype=np.float64)
+    if pwm.ndim != 2 or pwm.shape[0] != 4 or pwm.shape[1] == 0:
+        raise InsertionError(f"motif {motif.motif_id}: PWM must be (4, w) with w >= 1 (got {pwm.shape})")
+    site = pwm.argmax(0).astype(np.uint8)
+    return site if strand == "+" else reverse_complement_codes(site)
+
+
+def median_anchor(starts: np.ndarray, *, length: int, width: int) -> int:
+    """The median of ``(n,)`` hit starts, rounded and clipped so a site of ``width`` fits in ``length``."""
+    starts = np.asarray(starts)
+    if starts.size == 0:
+        raise InsertionError("no hit start to place the anchor at")
+    if width > length:
+        raise InsertionError(f"motif of width {width} is longer than the {length} bp window")
+    return int(np.clip(np.rint(np.median(starts)), 0, length - width))
+
+
+def prediction_spread(
+    model, codes: np.ndarray, rows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None
+) -> float:
+    """Standard deviation of the model's predictions over ``rows`` of ``(N, L)`` codes.
+
+    The scale of the margin ``min_contrast`` (a fraction of it): the spread of predicted
+    expression over real (unshuffled) genes, e.g. the genes the backgrounds were drawn from.
+    ``extra``: ``(N, F)`` extra features of all genes (models trained with them) or ``None``.
+    """
+    from promoter_cr.models.inference import predict_codes
+
+    pred, _ = predict_codes(
+        model, codes, rows=np.asarray(rows, dtype=np.int64), extra=extra, batch_size=batch_size, device=device
+    )
+    return float(pred.std(ddof=1)) if pred.size > 1 else 0.0
+
+
+def spacing_grid(
+    length: int, anchor: int, width_a: int, width_b: int, *, max_spacing: int, spacing_step: int, min_gap: int
+) -> np.ndarray:
+    """``(S,)`` int64 spacings (start of B - start of A) tested for a pair.
+
+    The multiples of ``spacing_step`` in ``[-max_spacing, max_spacing]`` with at least
+    ``min_gap`` bp between the two sites (``s >= width_a + min_gap`` or
+    ``s <= -width_b - min_gap``) and B inside ``[0, length)``. Raises :class:`InsertionError`
+    when A does not fit at ``anchor`` or no spacing is left.
+    """
+    if width_a > length or width_b > length:
+        raise InsertionError(f"motif of width {max(width_a, width_b)} is longer than the {length} bp window")
+    if not 0 <= anchor <= length - width_a:
+        raise InsertionError(
+            f"anchor {anchor} is outside the window: A (width {width_a}) must start in [0, {length - width_a}]"
+        )
+    if max_spacing < 1 or spacing_step < 1 or min_gap < 0:
+        raise InsertionError(
+            f"max_spacing and spacing_step must be >= 1 and min_gap >= 0 (got {max_spacing}, {spacing_step}, {min_gap})"
+        )
+    s = np.arange(-(max_spacing // spacing_step) * spacing_step, max_spacing + 1, spacing_step, dtype=np.int64)
+    apart = (s >= width_a + min_gap) | (s <= -width_b - min_gap)
+    keep = apart & (anchor + s >= 0) & (anchor + s + width_b <= length)
+    if not keep.any():
+        raise InsertionError(
+            f"no spacing in [-{max_spacing}, {max_spacing}] (step {spacing_step}) keeps sites of widths "
+            f"{width_a} and {width_b} {min_gap} bp apart and inside the {length} bp window with A at {anchor}"
+        )
+    return s[keep]
+
+
+def write_sites(block, rows, starts, site) -> None:
+    """Write ``site`` into ``block`` in place at ``starts`` of ``rows`` (torch, on one device).
+
+    ``block``: ``(B, L)`` uint8 tensor; ``rows``/``starts``: ``(k,)`` long tensors; ``site``:
+    ``(w,)`` uint8 tensor. Equivalent to ``tangermeme.ersatz.substitute`` on the one-hot of
+    each row, done for many rows and starts in one scatter.
+    """
+    import torch
+
+    if rows.numel() == 0:
+        return
+    cols = starts[:, None] + torch.arange(site.numel(), device=block.device)[None, :]
+    block[rows[:, None], cols] = site[None, :]
+
+
+@dataclass
+class _Design:
+    """Rows of one pair's experiment: background row, A variant (-1 none, 0 '+', 1 '-'),
+    B variant (-1 none, 0 '+', 1 '-') and B start, for every row."""
+
+    background: np.ndarray
+    a_var: np.ndarray
+    b_var: np.ndarray
+    b_start: np.ndarray
+
+
+def _design(n_bg: int, anchor: int, spacings: np.ndarray, with_f0: bool) -> tuple[_Design, dict[str, np.ndarray]]:
+    """The rows and, per quantity, the index arrays into them.
+
+    Layout per background: [f0], fA(+), fA(-), fB(s, +) for s, fB(s, -) for s, fAB(s, o) for o, s.
+    Returns the design and ``{"f0": (n,), "fa": (n, 2), "fb": (n, 2, S), "fab": (n, 4, S)}``.
+    """
+    S = spacings.size
+    a_v, b_v, b_s = [], [], []
+    if with_f0:
+        a_v.append([-1]), b_v.append([-1]), b_s.append([0])
+    a_v.append([0, 1]), b_v.append([-1, -1]), b_s.append([0, 0])
+    for strand in (0, 1):
+        a_v.append(np.full(S, -1)), b_v.append(np.full(S, strand)), b_s.append(anchor + spacings)
+    for o in ORIENTATIONS:
+        (
+            a_v.append(np.full(S, "+-".index(o[0]))),
+            b_v.append(np.full(S, "+-".index(o[1]))),
+            b_s.append(anchor + spacings),
+        )
+    a_v, b_v, b_s = (np.concatenate([np.asarray(x, np.int64) for x in v]) for v in (a_v, b_v, b_s))
+    per = a_v.size
+    design = _Design(
+        background=np.repeat(np.arange(n_bg, dtype=np.int64), per),
+        a_var=np.tile(a_v, n_bg),
+        b_var=np.tile(b_v, n_bg),
+        b_start=np.tile(b_s, n_bg),
+    )
+    base = (np.arange(n_bg, dtype=np.int64) * per)[:, None]
+    o0 = 1 if with_f0 else 0
+    index = {
+        "fa": base + o0 + np.arange(2),
+        "fb": (base + o0 + 2 + np.arange(2 * S)).reshape(n_bg, 2, S),
+        "fab": (base + o0 + 2 + 2 * S + np.arange(4 * S)).reshape(n_bg, 4, S),
+    }
+    if with_f0:
+        index["f0"] = base[:, 0]
+    return design, index
+
+
+class _Inserter:
+    """``mutate`` hook of :func:`run_batches`: writes A and B into each batch on the device."""
+
+    def __init__(self, design: _Design, anchor: int, sites_a: list[np.ndarray], sites_b: list[np.ndarray]):
+        self.design, self.anchor = design, int(anchor)
+        self.sites_a, self.sites_b = sites_a, sites_b
+        self._dev = None
+
+    def _on(self, device) -> None:
+        import torch
+
+        if self._dev != device:
+            self._ta = [torch.from_numpy(s).to(device) for s in self.sites_a]
+            self._tb = [torch.from_numpy(s).to(device) for s in self.sites_b]
+            self._dev = device
+
+    def __call__(self, block, sl: slice):
+        import torch
+
+        self._on(block.device)
+        d = self.design
+        a_var, b_var, b_start = d.a_var[sl], d.b_var[sl], d.b_start[sl]
+        for v in (0, 1):
+            r = np.flatnonzero(a_var == v)
+            if r.size:
+                rows = torch.from_numpy(r).to(block.device)
+                write_sites(block, rows, torch.full_like(rows, self.anchor), self._ta[v])
+            r = np.flatnonzero(b_var == v)
+            if r.size:
+                rows = torch.from_numpy(r).to(block.device)
+                write_sites(block, rows, torch.from_numpy(b_start[r]).to(block.device), self._tb[v])
+        return block
+
+
+# --------------------------------------------------------------------------- the experiment
+
+
+@dataclass
+class PairExperiment:
+    """Raw result of one pair's insertion experiment (float64 predictions).
+
+    ``spacings (S,)``; ``f0 (n,)``; ``fa (n, 2)`` with A on '+'/'-'; ``fb (n, 2, S)`` with B on
+    '+'/'-' at ``anchor + s``; ``fab (n, 4, S)`` in :data:`ORIENTATIONS` order.
+    """
+
+    motif_a: str
+    motif_b: str
+    name_a: str
+    name_b: str
+    anchor: int
+    width_a: int
+    width_b: int
+    spacings: np.ndarray
+    f0: np.ndarray
+    fa: np.ndarray
+    fb: np.ndarray
+    fab: np.ndarray
+
+    @property
+    def n_backgrounds(self) -> int:
+        return int(self.f0.shape[0])
+
+    def single_a(self) -> np.ndarray:
+        """``(n, 4)`` f(A) - f(0) with A on the strand of each orientation."""
+        sa = self.fa - self.f0[:, None]
+        return sa[:, [0, 0, 1, 1]]
+
+    def single_b(self) -> np.ndarray:
+        """``(n, 4, S)`` f(B) - f(0) with B on the strand of each orientation."""
+        sb = self.fb - self.f0[:, None, None]
+        return sb[:, [0, 1, 0, 1]]
+
+    def interaction(self) -> np.ndarray:
+        """``(n, 4, S)`` ``I = f(AB) - f(A) - f(B) + f(0)``."""
+        return self.fab - self.single_a()[:, :, None] - self.single_b() - self.f0[:, None, None]
+
+    def resolution(self) -> float:
+        """Float32 resolution of a contrast: :data:`RESOLUTION_ULPS` ulps of the largest |f|."""
+        scale = max(float(np.abs(a).max()) for a in (self.f0, self.fa, self.fb, self.fab))
+        return RESOLUTION_ULPS * float(np.finfo(np.float32).eps) * max(scale, 1e-30)
+
+
+def pair_experiment(
+    model,
+    backgrounds: np.ndarray,
+    motif_a: Motif,
+    motif_b: Motif,
+    anchor: int,
+    *,
+    max_spacing: int,
+    spacing_step: int,
+    min_gap: int,
+    batch_size: int,
+    device,
+    f0: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> PairExperiment:
+    """Insert one pair at every tested spacing and orientation into every background.
+
+    Parameters
+    ----------
+    model
+        A torch model taking one-hot ``(B, 4, L)`` float (CR or not; predictions only).
+    backgrounds
+        ``(n, L)`` uint8 codes (:func:`sample_backgrounds`).
+    anchor
+        Start of A (0-based); B starts at ``anchor + s``.
+    f0
+        ``(n,)`` predictions on the backgrounds, when already computed (shared by all pairs).
+    extra
+        ``(n, F)`` float32 extra features (e.g. half-life) of the genes the backgrounds come
+        from, for models trained with them; ``None`` otherwise.
+    """
+    from promoter_cr.models.inference import run_batches
+
+    backgrounds = np.asarray(backgrounds)
+    if backgrounds.ndim != 2 or backgrounds.shape[0] == 0:
+        raise InsertionError(f"backgrounds must be a non-empty (n, L) array of codes (got shape {backgrounds.shape})")
+    n, length = backgrounds.shape
+    if f0 is not None and np.shape(f0) != (n,):
+        raise InsertionError(f"f0 must hold one prediction per background ({n}), got shape {np.shape(f0)}")
+    spacings = spacing_grid(
+        length,
+        int(anchor),
+        motif_a.width,
+        motif_b.width,
+        max_spacing=max_spacing,
+        spacing_step=spacing_step,
+        min_gap=min_gap,
+    )
+    design, index = _design(n, int(anchor), spacings, with_f0=f0 is None)
+    hook = _Inserter(
+        design,
+        int(anchor),
+        [consensus_codes(motif_a, "+"), consensus_codes(motif_a, "-")],
+        [consensus_codes(motif_b, "+"), consensus_codes(motif_b, "-")],
+    )
+    pred = np.empty(design.background.size, dtype=np.float64)
+    for sl, out in run_batches(
+        model,
+        backgrounds,
+        batch_size=batch_size,
+        device=device,
+        rows=design.background,
+        extra=extra,
+        mutate=hook,
+        progress=progress,
+        desc=f"insert {motif_a.name}/{motif_b.name}",
+    ):
+        pred[sl] = out.prediction
+    return PairExperiment(
+        motif_a=motif_a.motif_id,
+        motif_b=motif_b.motif_id,
+        name_a=motif_a.name,
+        name_b=motif_b.name,
+        anchor=int(anchor),
+        width_a=motif_a.width,
+        width_b=motif_b.width,
+        spacings=spacings,
+        f0=pred[index["f0"]] if f0 is None else np.asarray(f0, np.float64),
+        fa=pred[index["fa"]],
+        fb=pred[index["fb"]],
+        fab=pred[index["fab"]],
+    )
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def one_sided_t(x: np.ndarray, *, resolution: float, alternative: str) -> tuple[np.ndarray, np.ndarray]:
+    """One-sample t-test over axis 0 of ``x (n, K)``: ``E x > 0`` (``"greater"``) or ``< 0``.
+
+    The standard error is ``sqrt(var/n + resolution**2)`` (float rounding is no evidence);
+    columns whose values are all within ``resolution`` of 0 get ``p = 1``. Returns
+    ``(t, p)``, each ``(K,)`` float64; ``n < 2`` gives NaN.
+    """
+    from scipy.stats import t as t_dist
+
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    if n < 2:
+        k = x.shape[1:]
+        return np.full(k, np.nan), np.full(k, np.nan)
+    mean = x.mean(0)
+    se = np.sqrt(x.var(0, ddof=1) / n + resolution**2)
+    t = mean / np.maximum(se, np.finfo(np.float64).tiny)
+    if alternative == "greater":
+        p = t_dist.sf(t, n - 1)
+    elif alternative == "less":
+        p = t_dist.cdf(t, n - 1)
+    else:
+        raise ValueError(f"alternative must be 'greater' or 'less' (got {alternative!r})")
+    p = np.where((np.abs(x) <= resolution).all(0), 1.0, p)
+    return t, p
+
+
+def within_ranks(interaction: np.ndarray, *, resolution: float, margin: float) -> np.ndarray:
+    """Normalised within-background ranks ``(n, K)`` of ``(n, K)`` interactions, in ``(0, 1)``.
+
+    ``u_b(k) = (r - 0.5) / K`` where ``r`` is the mid-rank of ``I_b(k) - margin`` among the
+    other ``K - 1`` values of background ``b`` (``margin = 0``: the ordinary mid-rank). Values
+    are first rounded to multiples of ``resolution``, so differences below the float resolution
+    are ties. A margin only lowers ranks, so the null of :func:`rank_test` stays valid.
+    """
+    x = np.asarray(interaction, dtype=np.float64)
+    n, k = x.shape
+    res = resolution if resolution > 0 else 1.0
+    q = np.round(x / res)
+    shift = q - margin / res
+    srt = np.sort(q, axis=1)
+    less = np.stack([np.searchsorted(srt[b], shift[b], side="left") for b in range(n)]) if n else q
+    leq = np.stack([np.searchsorted(srt[b], shift[b], side="right") for b in range(n)]) if n else q
+    eq = leq - less
+    if margin <= 0:
+        eq = eq - 1  # the value itself
+    rank = less + 0.5 * eq + 1.0
+    return (rank - 0.5) / k
+
+
+def rank_test(interaction: np.ndarray, *, resolution: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Does each spacing stand out *above* the other spacings? ``(n, K)`` -> ``(rank, p)``, each ``(K,)``.
+
+    ``rank``: the mean over backgrounds of the normalised within-background rank ``u_b(k)`` of
+    ``I_b(k) - margin`` (:func:`within_ranks`; 0.5 typical, ~1 top in every background);
+    ``p``: one-sided test of ``U(k) > 1/2``. Under exchangeable spacings each background's
+    ordinary ``u_b(k)`` is uniform on ``{(i - 0.5)/K}`` (variance ``(K^2 - 1) / (12 K^2)``) and
+    independent across backgrounds, so ``z = (U - 1/2) / sqrt(var / n)`` is standard normal by
+    the CLT (bounded summands); ties and the margin only lower ``U`` or its variance, so the
+    test stays conservative. Every value tied in every background gives ``p = 1``.
+    """
+    from scipy.stats import norm
+
+    x = np.asarray(interaction, dtype=np.float64)
+    n, k = x.shape
+    if k < 2 or n < 1:
+        return np.full(k, 0.5), np.ones(k)
+    u = within_ranks(x, resolution=resolution, margin=margin)
+    rank = u.mean(0)
+    var = (k * k - 1) / (12.0 * k * k)
+    p = norm.sf((rank - 0.5) / np.sqrt(var / n))
+    q = np.round(x / resolution) if resolution > 0 else x
+    if np.all(q == q[:, :1]):
+        p = np.ones(k)
+    return rank, p
+
+
+def beyond_margin_t(interaction: np.ndarray, *, resolution: float, margin: float, alternative: str) -> np.ndarray:
+    """``(K,)`` one-sided t p-values of ``E I > margin`` (``"greater"``) or ``E I < -margin`` (``"less"``).
+
+    Columns whose values are all within ``resolution`` of 0 get ``p = 1``.
+    """
+    x = np.asarray(interaction, dtype=np.float64)
+    shifted = x - margin if alternative == "greater" else x + margin
+    _, p = one_sided_t(shifted, resolution=resolution, alternative=alternative)
+    return np.where((np.abs(x) <= resolution).all(0), 1.0, p)
+
+
+def spacing_pvalues(interaction: np.ndarray, *, resolution: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Preferred-spacing test of one orientation's ``(n, S)`` interactions -> ``(p, direction)``.
+
+    A spacing is preferred *up* when its interaction stands out above the other spacings of the
+    orientation (:func:`rank_test` of ``I``) **and** is itself cooperative (``E I > margin``,
+    :func:`beyond_margin_t`); *down* when it stands out below them (rank test of ``-I``) and is
+    itself antagonistic (``E I < -margin``: e.g. a repressive pair that represses more
+    together). Each direction is an intersection-union test (``p = max`` of its two p-values,
+    valid when either null holds); ``p = min(1, 2 min(p_up, p_down))`` (Bonferroni over the two
+    directions). ``direction``: ``"up"`` or ``"down"``, whichever p is smaller.
+    """
+    x = np.asarray(interaction, dtype=np.float64)
+    _, rank_up = rank_test(x, resolution=resolution, margin=margin)
+    _, rank_down = rank_test(-x, resolution=resolution, margin=margin)
+    t_up = beyond_margin_t(x, resolution=resolution, margin=margin, alternative="greater")
+    t_down = beyond_margin_t(x, resolution=resolution, margin=margin, alternative="less")
+    p_up, p_down = np.maximum(rank_up, t_up), np.maximum(rank_down, t_down)
+    p = np.minimum(1.0, 2.0 * np.minimum(p_up, p_down))
+    return p, np.where(p_up <= p_down, "up", "down")
+
+
+def cooperativity_pvalue(interaction: np.ndarray, *, resolution: float, margin: float, alternative: str) -> float:
+    """Is the pair non-additive anywhere? ``(n, K)`` interactions -> one p-value.
+
+    Per column the one-sided t-test (:func:`beyond_margin_t`) that ``E I > margin``
+    (``alternative="greater"``, cooperative) or ``E I < -margin`` (``"less"``, antagonistic);
+    Bonferroni over the ``K`` columns (valid whatever their correlation).
+    """
+    p = beyond_margin_t(interaction, resolution=resolution, margin=margin, alternative=alternative)
+    if not np.isfinite(p).any():
+        return float("nan")
+    return float(min(1.0, np.nanmin(p) * np.isfinite(p).sum()))
+
+
+def _detrend(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Residuals of a least-squares line over the last axis: ``y (..., m)``, ``x (m,)``."""
+    xc = x - x.mean()
+    denom = float((xc**2).sum())
+    yc = y - y.mean(-1, keepdims=True)
+    if denom == 0:
+        return yc
+    slope = (yc * xc).sum(-1, keepdims=True) / denom
+    return yc - slope * xc
+
+
+def _helical_coefficients(y: np.ndarray, x: np.ndarray, period: float) -> np.ndarray:
+    """Least-squares ``(cos, sin)`` coefficients ``(..., 2)`` of detrended ``y (..., m)`` at ``period``."""
+    x = np.asarray(x, dtype=np.float64)
+    basis = np.stack([np.cos(2 * np.pi * x / period), np.sin(2 * np.pi * x / period)], 1)  # (m, 2)
+    basis = basis - basis.mean(0)
+    xc = x - x.mean()
+    if (xc**2).sum() > 0:  # the basis orthogonal to the line removed from y
+        basis = basis - np.outer(xc, xc @ basis) / (xc**2).sum()
+    coef, *_ = np.linalg.lstsq(basis, _detrend(y, x).reshape(-1, x.size).T, rcond=None)  # (2, prod(...))
+    return coef.T.reshape(*y.shape[:-1], 2)
+
+
+def hotelling_p(c: np.ndarray) -> float:
+    """p-value of Hotelling's one-sample T^2 that the mean of ``(n, 2)`` vectors is 0 (F(2, n-2))."""
+    from scipy.stats import f as f_dist
+
+    n = c.shape[0]
+    if n < 3:
+        return float("nan")
+    mu = c.mean(0)
+    cov = np.cov(c, rowvar=False)
+    if not np.all(np.isfinite(cov)) or np.linalg.det(cov) <= 1e-300 * max(1.0, float(np.abs(cov).max())) ** 2:
+        return 1.0
+    t2 = n * float(mu @ np.linalg.solve(cov, mu))
+    return float(f_dist.sf(t2 * (n - 2) / (2 * (n - 1)), 2, n - 2))
+
+
+def periodicity_test(
+    interaction: np.ndarray, spacings: np.ndarray, gaps: np.ndarray, *, spacing_step: int
+) -> dict[str, float]:
+    """Helical-periodicity test of one pair: ``interaction (n, 4, S)``, ``spacings``/``gaps (S,)``.
+
+    Segments: orientation x sign of the spacing, beyond the first helical turn
+    (``gap >= PERIODIC_MIN_GAP``: closer sites couple directly, through the network's local
+    features, in ways that are not sinusoidal), each with at least :data:`MIN_SEGMENT_POINTS`
+    spacings. Per background and segment the interactions are ranked (mid-ranks: bounded
+    leverage, heavy tails do not matter) and linearly detrended; the spacings at the highest and
+    the lowest mean rank (+-1 bp) are left out (one preferred or avoided spacing is not
+    phasing); the ``(cos, sin)`` coefficients at each of :data:`PERIODS` are fitted by least
+    squares; Hotelling's ``T^2`` across backgrounds (independent) tests that their mean is 0,
+    i.e. that a helical modulation is reproducible across backgrounds. Valid whatever the
+    autocorrelation of the profile (the covariance is estimated across backgrounds). p:
+    Bonferroni over segments x periods. Returns ``best_period``, ``periodicity_amplitude``
+    (amplitude of that sinusoid in the mean interaction profile of the best segment, prediction
+    units) and ``periodicity_p``; NaN when untestable (``spacing_step > 4``, no long enough
+    segment, fewer than 3 backgrounds).
+    """
+    from scipy.stats import rankdata
+
+    nan = {"best_period": np.nan, "periodicity_amplitude": np.nan, "periodicity_p": np.nan}
+    n = interaction.shape[0]
+    if spacing_step > 4 or n < 3:
+        return nan
+    sign = np.sign(spacings)
+    best = (np.inf, np.nan, np.nan)
+    n_tests = 0
+    for o in range(4):
+        for sg in (-1, 1):
+            use = (sign == sg) & (np.asarray(gaps) >= PERIODIC_MIN_GAP)
+            if use.sum() < MIN_SEGMENT_POINTS:
+                continue
+            x = spacings[use]
+            y = interaction[:, o, use]
+            ranks = rankdata(y, axis=1, method="average") / use.sum()
+            mean_rank = ranks.mean(0)
+            keep = (np.abs(x - x[int(np.argmax(mean_rank))]) > 1) & (np.abs(x - x[int(np.argmin(mean_rank))]) > 1)
+            x, y, ranks = x[keep], y[:, keep], ranks[:, keep]
+            for period in PERIODS:
+                n_tests += 1
+                p = hotelling_p(_helical_coefficients(ranks, x, period))
+                if np.isfinite(p) and p < best[0]:
+                    amp = float(np.hypot(*_helical_coefficients(y.mean(0), x, period)))
+                    best = (p, float(period), amp)
+    if n_tests == 0 or not np.isfinite(best[0]):
+        return nan
+    return {
+        "best_period": best[1],
+        "periodicity_amplitude": best[2],
+        "periodicity_p": float(min(1.0, best[0] * n_tests)),
+    }
+
+
+def site_gaps(spacings: np.ndarray, width_a: int, width_b: int) -> np.ndarray:
+    """``(S,)`` bp between the two sites (0: abutting) of ``(S,)`` spacings."""
+    spacings = np.asarray(spacings, dtype=np.int64)
+    return np.where(spacings > 0, spacings - width_a, -spacings - width_b)
+
+
+def pair_rows(exp: PairExperiment, *, min_contrast: float) -> pd.DataFrame:
+    """Per orientation x spacing rows of one experiment (no q-value yet; :data:`INSILICO_COLUMNS`).
+
+    The preferred-spacing test (:func:`spacing_pvalues`) compares each spacing with the other
+    spacings of the same orientation; ``min_contrast`` is its margin (prediction units).
+    """
+    from scipy.stats import t as t_dist
+
+    inter = exp.interaction()  # (n, 4, S)
+    n, _, S = inter.shape
+    res = exp.resolution()
+    per_o = [inter[:, o] for o in range(4)]
+    contrast = np.concatenate([(x - np.median(x, axis=1, keepdims=True)).mean(0) for x in per_o])
+    rank = np.concatenate([rank_test(x, resolution=res, margin=0.0)[0] for x in per_o])
+    tests = [spacing_pvalues(x, resolution=res, margin=min_contrast) for x in per_o]
+    p = np.concatenate([t[0] for t in tests])
+    direction = np.concatenate([t[1] for t in tests])
+    flat = inter.reshape(n, 4 * S)
+    mean = flat.mean(0)
+    half = t_dist.ppf(0.975, n - 1) * flat.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(4 * S, np.nan)
+    single_b = exp.single_b().reshape(n, 4 * S).mean(0)
+    return pd.DataFrame(
+        {
+            "motif_a": exp.motif_a,
+            "motif_b": exp.motif_b,
+            "motif_a_name": exp.name_a,
+            "motif_b_name": exp.name_b,
+            "orientation": np.repeat(ORIENTATIONS, S),
+            "spacing": np.tile(exp.spacings, 4),
+            "gap": np.tile(site_gaps(exp.spacings, exp.width_a, exp.width_b), 4),
+            "interaction": mean,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "contrast": contrast,
+            "rank": rank,
+            "direction": direction,
+            "single_a": np.repeat(exp.single_a().mean(0), S),
+            "single_b": single_b,
+            "n_backgrounds": n,
+            "p_value": p,
+            "q_value": np.nan,
+        }
+    )[INSILICO_COLUMNS]
+
+
+def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float) -> dict:
+    """One row of the per-pair table (no q-values yet; :data:`PAIR_COLUMNS`)."""
+    inter = exp.interaction()
+    n, _, S = inter.shape
+    flat = inter.reshape(n, 4 * S)
+    res = exp.resolution()
+    mean = flat.mean(0)
+    best = int(np.argmax(mean))
+    gaps = site_gaps(exp.spacings, exp.width_a, exp.width_b)
+    per = periodicity_test(inter, exp.spacings, gaps, spacing_step=spacing_step)
+    return {
+        "motif_a": exp.motif_a,
+        "motif_b": exp.motif_b,
+        "motif_a_name": exp.name_a,
+        "motif_b_name": exp.name_b,
+        "anchor": exp.anchor,
+        "n_backgrounds": n,
+        "n_tests": 4 * S,
+        "best_orientation": ORIENTATIONS[best // S],
+        "best_spacing": int(exp.spacings[best % S]),
+        "max_interaction": float(mean[best]),
+        "min_interaction": float(mean.min()),
+        "cooperative_p": cooperativity_pvalue(flat, resolution=res, margin=min_contrast, alternative="greater"),
+        "cooperative_q": np.nan,
+        "antagonistic_p": cooperativity_pvalue(flat, resolution=res, margin=min_contrast, alternative="less"),
+        "antagonistic_q": np.nan,
+        **per,
+        "periodicity_q": np.nan,
+    }
+
+
+def insilico_grammar(
+    model,
+    backgrounds: np.ndarray,
+    motifs: Mapping[str, Motif],
+    pairs: Sequence[tuple[str, str]],
+    anchors: Sequence[int],
+    *,
+    max_spacing: int,
+    spacing_step: int,
+    min_gap: int,
+    max_pairs: int,
+    min_contrast: float,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Insertion experiments for motif ``pairs`` (in priority order) and their tests.
+
+    Parameters
+    ----------
+    motifs
+        Motif id -> :class:`Motif` (every id of ``pairs``).
+    pairs, anchors
+        ``(motif_a, motif_b)`` ids and the start of A for each pair (same length). Only the
+        first ``max_pairs`` are run (the cost cap).
+    min_contrast
+        Margin of the tests (prediction units), e.g. a fraction of :func:`prediction_spread`.
+    extra
+        ``(n_bg, F)`` extra features of the backgrounds' genes (models trained with them).
+
+    Returns
+    -------
+    (spacing, pairs)
+        :data:`INSILICO_COLUMNS` (q: BH over every spacing x orientation x pair) and
+        :data:`PAIR_COLUMNS` (q: BH across pairs, separately for cooperative, antagonistic and
+        periodicity p-values).
+    """
+    from promoter_cr.models.inference import predict_codes
+
+    pairs = [tuple(p) for p in pairs]
+    if len(anchors) != len(pairs):
+        raise InsertionError(f"{len(pairs)} pairs but {len(anchors)} anchors")
+    missing = sorted({m for p in pairs for m in p} - set(motifs))
+    if missing:
+        raise InsertionError(f"motif(s) {missing} of the pairs are not in the motif set")
+    if max_pairs < 1:
+        raise InsertionError(f"max_pairs must be >= 1 (got {max_pairs})")
+    if len(pairs) > max_pairs:
+        log.info("in-silico grammar: testing the first %d of %d pairs (max_pairs)", max_pairs, len(pairs))
+        pairs, anchors = pairs[:max_pairs], list(anchors)[:max_pairs]
+    backgrounds = np.asarray(backgrounds)
+    rows, summaries = [], []
+    f0 = None
+    if pairs:
+        f0, _ = predict_codes(model, backgrounds, extra=extra, batch_size=batch_size, device=device)
+    for (a, b), anchor in zip(pairs, anchors):
+        exp = pair_experiment(
+            model,
+            backgrounds,
+            motifs[a],
+            motifs[b],
+            int(anchor),
+            max_spacing=max_spacing,
+            spacing_step=spacing_step,
+            min_gap=min_gap,
+            batch_size=batch_size,
+            device=device,
+            f0=f0,
+            extra=extra,
+            progress=progress,
+        )
+        rows.append(pair_rows(exp, min_contrast=min_contrast))
+        summaries.append(pair_summary(exp, spacing_step=spacing_step, min_contrast=min_contrast))
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=INSILICO_COLUMNS)
+    if len(table):
+        table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float))
+    summary = pd.DataFrame(summaries, columns=PAIR_COLUMNS)
+    for col in ("cooperative", "antagonistic", "periodicity"):
+        if len(summary):
+            summary[f"{col}_q"] = bh_qvalues(summary[f"{col}_p"].to_numpy(dtype=float))
+    return table[INSILICO_COLUMNS], summary
+
+
+def preferred_spacings(table: pd.DataFrame, fdr: float) -> pd.DataFrame:
+    """Per pair and orientation, the spacing with ``q < fdr`` and the smallest q (ties: largest |interaction|).
+
+    Rows of ``table`` (:data:`INSILICO_COLUMNS`); empty when nothing passes.
+    """
+    sig = table[table["q_value"] < fdr]
+    if sig.empty:
+        return sig.reset_index(drop=True)
+    sig = sig.assign(_abs=sig["interaction"].abs()).sort_values(
+        ["q_value", "_abs"], ascending=[True, False], kind="stable"
+    )
+    return (
+        sig.groupby(["motif_a", "motif_b", "orientation"], sort=False)
+        .head(1)
+        .drop(columns="_abs")
+        .reset_index(drop=True)
+    )
