@@ -341,11 +341,11 @@ def test_figure_family_needs_the_scanned_motif_set(result, collection, tmp_path)
     files, _, _, _ = result
     ds = DatasetLayout(tmp_path / "ds")
     shutil.copytree(files.dir, ds.motifs.denovo.dir)
-    fig_cfg = validate_config({})["figures"]
+    fig_cfg = {**validate_config({})["figures"], "formats": ["png", "svg"], "denovo_max_patterns": 3}
     with pytest.raises(InputDataError, match="motifs.meme"):
         plot_denovo(ds.root, tmp_path / "figs", fig_cfg)
     from promoter_cr.motifs.database import write_meme
 
     write_meme(collection, ds.motifs.meme)
     paths = plot_denovo(ds.root, tmp_path / "figs", fig_cfg)
-    assert sorted(p.name for p in paths) == ["denovo_patterns.pdf", "denovo_patterns.png"]
+    assert sorted(p.name for p in paths) == ["denovo_patterns.png", "denovo_patterns.svg"]

@@ -76,7 +76,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +158,10 @@ def window_spec(meta: Mapping[str, Any], *, upstream: int | None, downstream: in
         if stored and (int(stored["upstream"]), int(stored["downstream"])) != (spec.upstream, spec.downstream):
             raise InputDataError(
                 path,
-                f"window upstream={spec.upstream}, downstream={spec.downstream} differs from the one the model was trained on "
-                f"(upstream={stored['upstream']}, downstream={stored['downstream']}); leave them unset to use the training window",
+                f"window upstream={spec.upstream}, downstream={spec.downstream} "
+                f"differs from the one the model was trained on "
+                f"(upstream={stored['upstream']}, "
+                f"downstream={stored['downstream']}); leave them unset to use the training window",
             )
     elif stored and "upstream" in stored and "downstream" in stored:
         spec = WindowSpec(int(stored["upstream"]), int(stored["downstream"]))
@@ -204,6 +206,63 @@ def load_tss(path: str | Path, tss_options: Mapping[str, Any], dataset_meta: Map
     return tss
 
 
+def _select_genes(tss: pd.DataFrame, gene_ids: Sequence[str] | None, tss_path: str | Path | None) -> pd.DataFrame:
+    """A copy of ``tss`` with a ``line`` column, restricted to ``gene_ids`` (if given); ids must be unique."""
+    tss = tss.copy()
+    if "line" not in tss.columns:
+        tss["line"] = np.arange(1, len(tss) + 1)
+    if gene_ids is not None:
+        wanted = pd.Index([str(g) for g in gene_ids])
+        missing = wanted[~wanted.isin(tss["gene_id"])]
+        if len(missing):
+            raise InputDataError(
+                tss_path, f"{len(missing)} requested genes are not in the TSS table (e.g. {missing[0]!r})"
+            )
+        tss = tss[tss["gene_id"].isin(wanted)]
+    dup = tss["gene_id"].duplicated(keep=False)
+    if dup.any():
+        first = tss.loc[dup].iloc[0]
+        raise InputDataError(
+            tss_path,
+            "duplicate gene id; one TSS per gene is needed",
+            record=f"gene {first['gene_id']} (line {first['line']})",
+        )
+    return tss
+
+
+def _genome_refs(
+    tss: pd.DataFrame, genome: Genome, tss_path: str | Path | None, on_unknown_chromosome: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """``(tss, refs)``: the genes on chromosomes of the genome and their FASTA chromosome names.
+
+    Genes on other chromosomes are dropped (``on_unknown_chromosome: skip``, logged) or an
+    :class:`InputDataError`; none left is an error.
+    """
+    refs = tss["chrom"].map(genome.resolve)
+    unknown = refs.isna().to_numpy()
+    if unknown.any():
+        bad = tss.loc[unknown]
+        if on_unknown_chromosome == "skip":
+            log.warning(
+                "skipping %d genes on chromosomes absent from %s: %s",
+                int(unknown.sum()),
+                genome.path,
+                ", ".join(sorted(set(bad["chrom"]))[:10]),
+            )
+        else:
+            raise InputDataError(
+                tss_path,
+                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA "
+                f"{genome.path} ({int(unknown.sum())} genes); "
+                "set on_unknown_chromosome: skip to drop them",
+                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
+            )
+        tss, refs = tss[~unknown], refs[~unknown]
+    if len(tss) == 0:
+        raise InputDataError(tss_path, "no gene left to score")
+    return tss, refs
+
+
 def gene_windows(
     tss: pd.DataFrame,
     genome: Genome,
@@ -230,46 +289,8 @@ def gene_windows(
     """
     if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
         raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
-    tss = tss.copy()
-    if "line" not in tss.columns:
-        tss["line"] = np.arange(1, len(tss) + 1)
-    if gene_ids is not None:
-        wanted = pd.Index([str(g) for g in gene_ids])
-        missing = wanted[~wanted.isin(tss["gene_id"])]
-        if len(missing):
-            raise InputDataError(
-                tss_path, f"{len(missing)} requested genes are not in the TSS table (e.g. {missing[0]!r})"
-            )
-        tss = tss[tss["gene_id"].isin(wanted)]
-    dup = tss["gene_id"].duplicated(keep=False)
-    if dup.any():
-        first = tss.loc[dup].iloc[0]
-        raise InputDataError(
-            tss_path,
-            "duplicate gene id; one TSS per gene is needed",
-            record=f"gene {first['gene_id']} (line {first['line']})",
-        )
-    refs = tss["chrom"].map(genome.resolve)
-    unknown = refs.isna().to_numpy()
-    if unknown.any():
-        bad = tss.loc[unknown]
-        if on_unknown_chromosome == "skip":
-            log.warning(
-                "skipping %d genes on chromosomes absent from %s: %s",
-                int(unknown.sum()),
-                genome.path,
-                ", ".join(sorted(set(bad["chrom"]))[:10]),
-            )
-        else:
-            raise InputDataError(
-                tss_path,
-                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {genome.path} ({int(unknown.sum())} genes); "
-                "set on_unknown_chromosome: skip to drop them",
-                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
-            )
-        tss, refs = tss[~unknown], refs[~unknown]
-    if len(tss) == 0:
-        raise InputDataError(tss_path, "no gene left to score")
+    tss = _select_genes(tss, gene_ids, tss_path)
+    tss, refs = _genome_refs(tss, genome, tss_path, on_unknown_chromosome)
     chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
     pos = tss["tss"].to_numpy(dtype=np.int64)
     outside = (pos < 0) | (pos >= chrom_len)
@@ -277,7 +298,8 @@ def gene_windows(
         i = int(np.flatnonzero(outside)[0])
         raise InputDataError(
             tss_path,
-            f"TSS {pos[i]} (0-based) lies outside chromosome {refs.iloc[i]} of length {chrom_len[i]} in {genome.path}: same assembly?",
+            f"TSS {pos[i]} (0-based) lies outside chromosome {refs.iloc[i]} of "
+            f"length {chrom_len[i]} in {genome.path}: same assembly?",
             record=f"gene {tss['gene_id'].iloc[i]} (line {tss['line'].iloc[i]})",
         )
     start, end = window_bounds(pos, tss["strand"].to_numpy(), spec.upstream, spec.downstream)
@@ -306,7 +328,8 @@ def gene_extra_matrix(
     if extra_table is None:
         raise InputDataError(
             checkpoint,
-            f"the model uses extra per-gene features {list(features)}; give a table of them (e.g. the data set's genes.tsv)",
+            f"the model uses extra per-gene features {list(features)}; give a "
+            f"table of them (e.g. the data set's genes.tsv)",
         )
     missing = [f for f in list(features) + ["gene_id"] if f not in extra_table.columns]
     if missing:
@@ -356,7 +379,9 @@ class Alleles:
 
 
 def parse_region(text: str) -> tuple[str, int, int | None]:
-    """``chr1``, ``chr1:1000-2000`` or ``chr1:1,000-2,000`` (1-based, inclusive) -> ``(chrom, start0, end)`` half-open."""
+    """``chr1``, ``chr1:1000-2000`` or ``chr1:1,000-2,000`` (1-based, inclusive).
+
+    Returns ``(chrom, start0, end)``, half-open."""
     text = text.strip().replace(",", "")
     chrom, _, rng = text.partition(":")
     if not chrom:
@@ -508,6 +533,255 @@ def _kind(ref_len: int, alt_len: int) -> str:
     return "complex"
 
 
+def _regions_by_chrom(regions: Sequence[str] | None) -> dict[str, list[tuple[int, int | None]]] | None:
+    """``regions`` parsed (:func:`parse_region`) and grouped by normalised chromosome; ``None`` when not given."""
+    if not regions:
+        return None
+    by_chrom: dict[str, list[tuple[int, int | None]]] = {}
+    for c, s, e in [parse_region(r) for r in regions]:
+        by_chrom.setdefault(normalise_chrom(c), []).append((s, e))
+    return by_chrom
+
+
+def _window_index(genes: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Gene windows per genome chromosome (``ref``), sorted by start.
+
+    Maps ``ref`` to ``(starts, rows)``: ``(g,)`` int64 window starts in ascending order and the
+    ``(g,)`` gene-table rows (index values) they belong to.
+    """
+    win: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for ref, grp in genes.groupby("ref", sort=False):
+        order = np.argsort(grp["start"].to_numpy(), kind="stable")
+        win[ref] = (grp["start"].to_numpy()[order], grp.index.to_numpy()[order])
+    return win
+
+
+def _plan_fetches(
+    vf,
+    path: Path,
+    win: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    length: int,
+    regions: Mapping[str, list[tuple[int, int | None]]] | None,
+) -> list[tuple[str, int, int]] | None:
+    """Region queries ``(contig, start0, end)`` over the gene windows (intersected with ``regions``).
+
+    ``None`` when the VCF has no index (the file is then streamed). Contigs are the index's names
+    (matched across ``chr1``/``1``); windows on chromosomes the index lacks are not queried.
+    """
+    if vf.index is None:
+        return None
+    index_contigs = list(vf.index.keys())
+    alias = {}
+    for c in index_contigs:
+        alias.setdefault(normalise_chrom(c), c)
+    fetches = []
+    for ref, (starts, _) in win.items():
+        contig = ref if ref in index_contigs else alias.get(normalise_chrom(ref))
+        if contig is None:
+            continue
+        ivs = _merge([(max(0, int(s) - 1), int(s) + length + 1) for s in starts])
+        if regions is not None:
+            ivs = _intersect(ivs, regions.get(normalise_chrom(ref), []))
+        fetches.extend((contig, s, e) for s, e in ivs)
+    log.info("%s is indexed: %d region queries over the gene windows", path, len(fetches))
+    return fetches
+
+
+def _new_counts() -> dict[str, int]:
+    """Zeroed counters of :attr:`Alleles.counts` (key order is the summary's)."""
+    return dict(
+        records=0,
+        alleles=0,
+        symbolic_or_missing=0,
+        same_as_ref=0,
+        unknown_chromosome=0,
+        outside_windows=0,
+        outside_regions=0,
+        ref_mismatch=0,
+        ref_mismatch_skipped=0,
+        alleles_scored=0,
+        pairs=0,
+    )
+
+
+@dataclass
+class _AlleleRows:
+    """Mutable accumulator of :func:`read_alleles`: allele rows, (allele, gene) pairs and counts.
+
+    Per-allele lists grow by one per kept allele; ``pair_allele`` holds one allele row per pair,
+    ``pair_gene`` one sorted ``(g,)`` array of gene rows per kept allele.
+    """
+
+    variant_id: list[str] = field(default_factory=list)
+    chrom: list[str] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)
+    ref: list[str] = field(default_factory=list)
+    alt: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    core_start: list[int] = field(default_factory=list)
+    core_end: list[int] = field(default_factory=list)
+    alt_core: list[np.ndarray] = field(default_factory=list)
+    ref_mismatch: list[bool] = field(default_factory=list)
+    pair_allele: list[int] = field(default_factory=list)
+    pair_gene: list[np.ndarray] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=_new_counts)
+
+    def add(
+        self,
+        rec,
+        ref_str: str,
+        alt_str: str,
+        change: tuple[int, int, np.ndarray],
+        mismatch: bool,
+        gene_rows: np.ndarray,
+    ) -> None:
+        """Append one allele of ``rec`` (minimal ``change`` = ``(core_start, core_end, alt_core)``) and its genes."""
+        cs, ce, alt_core = change
+        k = len(self.pos)
+        self.variant_id.append(rec.id if rec.id else f"{rec.chrom}:{rec.pos}:{ref_str}>{alt_str}")
+        self.chrom.append(rec.chrom)
+        self.pos.append(rec.pos)
+        self.ref.append(ref_str)
+        self.alt.append(alt_str)
+        self.kind.append(_kind(ce - cs, len(alt_core)))
+        self.core_start.append(cs)
+        self.core_end.append(ce)
+        self.alt_core.append(alt_core)
+        self.ref_mismatch.append(mismatch)
+        g = np.sort(gene_rows)
+        self.pair_allele.extend([k] * len(g))
+        self.pair_gene.append(g)
+
+    def finish(self) -> Alleles:
+        """The :class:`Alleles` collected so far (counts of kept alleles and pairs filled in)."""
+        counts = self.counts
+        counts["alleles_scored"] = len(self.pos)
+        counts["pairs"] = len(self.pair_allele)
+        return Alleles(
+            variant_id=self.variant_id,
+            chrom=self.chrom,
+            pos=np.asarray(self.pos, dtype=np.int64),
+            ref=self.ref,
+            alt=self.alt,
+            kind=self.kind,
+            core_start=np.asarray(self.core_start, dtype=np.int64),
+            core_end=np.asarray(self.core_end, dtype=np.int64),
+            alt_core=self.alt_core,
+            ref_mismatch=np.asarray(self.ref_mismatch, dtype=bool),
+            pair_allele=np.asarray(self.pair_allele, dtype=np.int64),
+            pair_gene=np.concatenate(self.pair_gene).astype(np.int64) if self.pair_gene else np.zeros(0, np.int64),
+            counts=counts,
+        )
+
+
+@dataclass
+class _VcfScope:
+    """What :func:`read_alleles` reads against: the VCF's path, the genome, the gene windows and the policies.
+
+    ``win``: :func:`_window_index` of the genes; ``stream_regions``: regions by normalised
+    chromosome to filter streamed records with (``None``: no filter, or the records come from
+    region queries); ``resolved``: cache of VCF chromosome -> genome chromosome (``None``: absent).
+    """
+
+    path: Path
+    genome: Genome
+    length: int
+    win: dict[str, tuple[np.ndarray, np.ndarray]]
+    on_ref_mismatch: str
+    on_unknown_chromosome: str
+    stream_regions: dict[str, list[tuple[int, int | None]]] | None
+    resolved: dict[str, str | None] = field(default_factory=dict)
+
+
+def _record_chromosome(rec, n_alts: int, scope: _VcfScope, counts: dict[str, int]) -> str | None:
+    """The genome chromosome of ``rec``, or ``None`` when it is skipped (and counted).
+
+    Skipped: a chromosome absent from the genome (``on_unknown_chromosome: skip``; else
+    :class:`InputDataError`), or a streamed record outside every region.
+    """
+    chrom = rec.chrom
+    if chrom not in scope.resolved:
+        scope.resolved[chrom] = scope.genome.resolve(chrom)
+    gref = scope.resolved[chrom]
+    counts["alleles"] += n_alts
+    if gref is None:
+        if scope.on_unknown_chromosome == "skip":
+            counts["unknown_chromosome"] += n_alts
+            return None
+        genome = scope.genome
+        shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
+        raise InputDataError(
+            scope.path,
+            f"chromosome {chrom!r} is not in the genome FASTA {genome.path} (which has {shown}); "
+            "set on_unknown_chromosome: skip to skip such records",
+            record=f"{chrom}:{rec.pos}",
+        )
+    if scope.stream_regions is not None:
+        rs = scope.stream_regions.get(normalise_chrom(chrom), [])
+        if not any(rec.start < (e if e is not None else rec.stop) and rec.stop > s for s, e in rs):
+            counts["outside_regions"] += n_alts
+            return None
+    return gref
+
+
+def _ref_matches(rec, gref: str, ref_str: str, ref_codes: np.ndarray, scope: _VcfScope, counts: dict[str, int]) -> bool:
+    """Whether REF (``(r,)`` uint8 codes) equals the genome at the record; a mismatch is counted.
+
+    With ``on_ref_mismatch: error`` a mismatch raises :class:`InputDataError` naming ``chrom:pos``.
+    """
+    pos0 = rec.pos - 1
+    genome_ref = scope.genome.fetch_codes(gref, pos0, pos0 + len(ref_codes))
+    matches = bool(np.array_equal(genome_ref, ref_codes))
+    if not matches:
+        counts["ref_mismatch"] += 1
+        if scope.on_ref_mismatch == "error":
+            raise InputDataError(
+                scope.path,
+                f"REF {ref_str!r} does not match the genome {scope.genome.path} "
+                f"({decode(genome_ref)!r} at {gref}:{rec.pos}); "
+                "is the VCF on the same assembly? Set on_ref_mismatch: "
+                "flag to keep such rows flagged, or skip",
+                record=f"{rec.chrom}:{rec.pos}",
+            )
+    return matches
+
+
+def _add_record(rec, gref: str, alts: Sequence[str], scope: _VcfScope, rows: _AlleleRows) -> None:
+    """Add every allele of ``rec`` (on genome chromosome ``gref``) that changes some gene window.
+
+    Symbolic/missing ALTs, ALT == REF and alleles outside every window are counted and dropped.
+    REF is checked against the genome once, at the first allele inside a window.
+    """
+    counts = rows.counts
+    record = f"{rec.chrom}:{rec.pos}"
+    ref_str = rec.ref.upper()
+    ref_codes = _codes(ref_str, scope.path, record, "REF")
+    pos0 = rec.pos - 1
+    checked: bool | None = None
+    starts, gene_rows = scope.win.get(gref, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    for alt in alts:
+        if _is_symbolic(alt):
+            counts["symbolic_or_missing"] += 1
+            continue
+        alt_str = alt.upper()
+        alt_codes = _codes(alt_str, scope.path, record, "ALT")
+        cs, ce, alt_core = _minimal_change(pos0, ref_codes, alt_codes)
+        if ce == cs and len(alt_core) == 0:
+            counts["same_as_ref"] += 1
+            continue
+        lo = np.searchsorted(starts, cs - scope.length, side="right")
+        hi = np.searchsorted(starts, ce, side="left")  # windows with cs - L < start < ce (ce == cs: insertion)
+        if hi <= lo:
+            counts["outside_windows"] += 1
+            continue
+        if checked is None:
+            checked = _ref_matches(rec, gref, ref_str, ref_codes, scope, counts)
+        if not checked and scope.on_ref_mismatch == "skip":
+            counts["ref_mismatch_skipped"] += 1
+            continue
+        rows.add(rec, ref_str, alt_str, (cs, ce, alt_core), not checked, gene_rows[lo:hi])
+
+
 def read_alleles(
     vcf: str | Path,
     genes: pd.DataFrame,
@@ -532,159 +806,30 @@ def read_alleles(
     if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
         raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
     path = Path(vcf)
-    length = spec.length
-    region_list = [parse_region(r) for r in regions] if regions else None
-    by_norm_region: dict[str, list[tuple[int, int | None]]] = {}
-    for c, s, e in region_list or []:
-        by_norm_region.setdefault(normalise_chrom(c), []).append((s, e))
-    # gene windows per genome chromosome, sorted by start
-    win: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for ref, grp in genes.groupby("ref", sort=False):
-        order = np.argsort(grp["start"].to_numpy(), kind="stable")
-        win[ref] = (grp["start"].to_numpy()[order], grp.index.to_numpy()[order])
-    counts = dict(
-        records=0,
-        alleles=0,
-        symbolic_or_missing=0,
-        same_as_ref=0,
-        unknown_chromosome=0,
-        outside_windows=0,
-        outside_regions=0,
-        ref_mismatch=0,
-        ref_mismatch_skipped=0,
-        alleles_scored=0,
-        pairs=0,
-    )
-    out: dict[str, list] = {
-        k: []
-        for k in (
-            "variant_id",
-            "chrom",
-            "pos",
-            "ref",
-            "alt",
-            "kind",
-            "core_start",
-            "core_end",
-            "alt_core",
-            "ref_mismatch",
-        )
-    }
-    pair_allele: list[int] = []
-    pair_gene: list[np.ndarray] = []
-
+    by_region = _regions_by_chrom(regions)
+    win = _window_index(genes)
+    rows = _AlleleRows()
     vf = _open_vcf(path)
     try:
-        fetches = None
-        if vf.index is not None:
-            index_contigs = list(vf.index.keys())
-            alias = {}
-            for c in index_contigs:
-                alias.setdefault(normalise_chrom(c), c)
-            fetches = []
-            for ref, (starts, _) in win.items():
-                contig = ref if ref in index_contigs else alias.get(normalise_chrom(ref))
-                if contig is None:
-                    continue
-                ivs = _merge([(max(0, int(s) - 1), int(s) + length + 1) for s in starts])
-                if region_list is not None:
-                    ivs = _intersect(ivs, by_norm_region.get(normalise_chrom(ref), []))
-                fetches.extend((contig, s, e) for s, e in ivs)
-            log.info("%s is indexed: %d region queries over the gene windows", path, len(fetches))
-        resolved: dict[str, str | None] = {}
+        fetches = _plan_fetches(vf, path, win, spec.length, by_region)
+        scope = _VcfScope(
+            path=path,
+            genome=genome,
+            length=spec.length,
+            win=win,
+            on_ref_mismatch=on_ref_mismatch,
+            on_unknown_chromosome=on_unknown_chromosome,
+            stream_regions=by_region if fetches is None else None,
+        )
         for rec in _iter_records(vf, path, fetches):
-            counts["records"] += 1
-            chrom = rec.chrom
-            record = f"{chrom}:{rec.pos}"
-            if chrom not in resolved:
-                resolved[chrom] = genome.resolve(chrom)
-            gref = resolved[chrom]
+            rows.counts["records"] += 1
             alts = rec.alts or (".",)
-            counts["alleles"] += len(alts)
-            if gref is None:
-                if on_unknown_chromosome == "skip":
-                    counts["unknown_chromosome"] += len(alts)
-                    continue
-                shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
-                raise InputDataError(
-                    path,
-                    f"chromosome {chrom!r} is not in the genome FASTA {genome.path} (which has {shown}); "
-                    "set on_unknown_chromosome: skip to skip such records",
-                    record=record,
-                )
-            if region_list is not None and fetches is None:
-                rs = by_norm_region.get(normalise_chrom(chrom), [])
-                if not any(rec.start < (e if e is not None else rec.stop) and rec.stop > s for s, e in rs):
-                    counts["outside_regions"] += len(alts)
-                    continue
-            ref_str = rec.ref.upper()
-            ref_codes = _codes(ref_str, path, record, "REF")
-            pos0 = rec.pos - 1
-            checked: bool | None = None
-            starts, rows = win.get(gref, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-            for alt in alts:
-                if _is_symbolic(alt):
-                    counts["symbolic_or_missing"] += 1
-                    continue
-                alt_str = alt.upper()
-                alt_codes = _codes(alt_str, path, record, "ALT")
-                cs, ce, alt_core = _minimal_change(pos0, ref_codes, alt_codes)
-                if ce == cs and len(alt_core) == 0:
-                    counts["same_as_ref"] += 1
-                    continue
-                lo = np.searchsorted(starts, cs - length, side="right")
-                hi = np.searchsorted(starts, ce, side="left")  # windows with cs - L < start < ce (ce == cs: insertion)
-                if hi <= lo:
-                    counts["outside_windows"] += 1
-                    continue
-                if checked is None:
-                    genome_ref = genome.fetch_codes(gref, pos0, pos0 + len(ref_codes))
-                    checked = bool(np.array_equal(genome_ref, ref_codes))
-                    if not checked:
-                        counts["ref_mismatch"] += 1
-                        if on_ref_mismatch == "error":
-                            raise InputDataError(
-                                path,
-                                f"REF {ref_str!r} does not match the genome {genome.path} ({decode(genome_ref)!r} at {gref}:{rec.pos}); "
-                                "is the VCF on the same assembly? Set on_ref_mismatch: flag to keep such rows flagged, or skip",
-                                record=record,
-                            )
-                if not checked and on_ref_mismatch == "skip":
-                    counts["ref_mismatch_skipped"] += 1
-                    continue
-                k = len(out["pos"])
-                out["variant_id"].append(rec.id if rec.id else f"{chrom}:{rec.pos}:{ref_str}>{alt_str}")
-                out["chrom"].append(chrom)
-                out["pos"].append(rec.pos)
-                out["ref"].append(ref_str)
-                out["alt"].append(alt_str)
-                out["kind"].append(_kind(ce - cs, len(alt_core)))
-                out["core_start"].append(cs)
-                out["core_end"].append(ce)
-                out["alt_core"].append(alt_core)
-                out["ref_mismatch"].append(not checked)
-                g = np.sort(rows[lo:hi])
-                pair_allele.extend([k] * len(g))
-                pair_gene.append(g)
+            gref = _record_chromosome(rec, len(alts), scope, rows.counts)
+            if gref is not None:
+                _add_record(rec, gref, alts, scope, rows)
     finally:
         vf.close()
-    counts["alleles_scored"] = len(out["pos"])
-    counts["pairs"] = len(pair_allele)
-    return Alleles(
-        variant_id=out["variant_id"],
-        chrom=out["chrom"],
-        pos=np.asarray(out["pos"], dtype=np.int64),
-        ref=out["ref"],
-        alt=out["alt"],
-        kind=out["kind"],
-        core_start=np.asarray(out["core_start"], dtype=np.int64),
-        core_end=np.asarray(out["core_end"], dtype=np.int64),
-        alt_core=out["alt_core"],
-        ref_mismatch=np.asarray(out["ref_mismatch"], dtype=bool),
-        pair_allele=np.asarray(pair_allele, dtype=np.int64),
-        pair_gene=np.concatenate(pair_gene).astype(np.int64) if pair_gene else np.zeros(0, np.int64),
-        counts=counts,
-    )
+    return rows.finish()
 
 
 # ============================================================================ edits in window orientation
@@ -959,6 +1104,292 @@ def motif_changes(
 
 
 # ============================================================================ scoring
+@dataclass(frozen=True)
+class _ScoreRun:
+    """Settings shared by every gene chunk of :func:`score_alleles`."""
+
+    model: Any
+    spec: WindowSpec
+    batch_size: int
+    device: Any
+    has_wf: bool
+    local_flank: int
+    motifs: Any
+    p_threshold: float
+    progress: bool
+
+    @property
+    def what(self) -> tuple[str, ...]:
+        """Model outputs to compute: weighted features too for a CR model."""
+        return ("prediction", "contributions") if self.has_wf else ("prediction",)
+
+
+@dataclass
+class _PairScores:
+    """Per-pair outputs of :func:`score_alleles`, filled chunk by chunk.
+
+    ``(p,)`` arrays: ``ref_pred``, ``alt_pred``, ``local`` (float64, NaN until filled), ``offset``
+    (int64), ``gained``/``lost`` (object, ``""`` until filled).
+    """
+
+    ref_pred: np.ndarray
+    alt_pred: np.ndarray
+    local: np.ndarray
+    offset: np.ndarray
+    gained: np.ndarray
+    lost: np.ndarray
+
+    @classmethod
+    def empty(cls, n_pairs: int) -> _PairScores:
+        """Unfilled scores of ``n_pairs`` pairs."""
+        return cls(
+            ref_pred=np.full(n_pairs, np.nan),
+            alt_pred=np.full(n_pairs, np.nan),
+            local=np.full(n_pairs, np.nan),
+            offset=np.zeros(n_pairs, dtype=np.int64),
+            gained=np.full(n_pairs, "", dtype=object),
+            lost=np.full(n_pairs, "", dtype=object),
+        )
+
+
+def _chunk_edits(
+    alleles: Alleles, pairs: np.ndarray, gsub: pd.DataFrame, local_row: np.ndarray, spec: WindowSpec
+) -> list[Edit]:
+    """The :class:`Edit` of each pair in ``pairs`` (``(p_c,)`` int64 pair indices), in window coordinates.
+
+    ``gsub``: the chunk's gene rows; ``local_row``: ``(p_c,)`` int64 row of ``gsub`` of each pair.
+    """
+    minus = gsub["strand"].to_numpy()[local_row] == "-"
+    start = gsub["start"].to_numpy(dtype=np.int64)[local_row]
+    return [
+        orient_edit(
+            int(alleles.core_start[a]),
+            int(alleles.core_end[a]),
+            alleles.alt_core[a],
+            int(start[i]),
+            bool(minus[i]),
+            spec,
+        )
+        for i, a in enumerate(alleles.pair_allele[pairs])
+    ]
+
+
+def _extended_windows(
+    genome: Genome, gsub: pd.DataFrame, edits: Sequence[Edit], spec: WindowSpec
+) -> tuple[np.ndarray, int]:
+    """Reference windows of the genes ``gsub`` with ``ext`` extra genome bases on either side.
+
+    Returns ``(extended, ext)``: ``(G, L + 2 ext)`` uint8 codes in window orientation, ``ext`` long
+    enough for every edit (:func:`alt_window`).
+    """
+    ext = 1 + max((e.end - e.start) + len(e.alt) for e in edits)
+    extended = extract_windows(
+        genome,
+        gsub["ref"].to_numpy(),
+        gsub["tss"].to_numpy(),
+        gsub["strand"].to_numpy(),
+        spec.upstream + ext,
+        spec.downstream + ext,
+    )
+    return extended, ext
+
+
+def _substitutions(edits: Sequence[Edit], n_ref: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Substituted bases of ``edits`` (output row ``n_ref + i``), inside the window only.
+
+    Returns ``(sub_idx, sub_pos, sub_code)``: ``(s,)`` int64 output rows, int64 window positions,
+    uint8 new codes, sorted by output row.
+    """
+    sub_idx, sub_pos, sub_code = [], [], []
+    for i, e in enumerate(edits):
+        if not e.substitution:
+            continue
+        pos = np.arange(e.start, e.end)
+        keep = (pos >= 0) & (pos < length)
+        sub_idx.append(np.full(int(keep.sum()), n_ref + i, dtype=np.int64))
+        sub_pos.append(pos[keep])
+        sub_code.append(e.alt[keep])
+    return (
+        np.concatenate(sub_idx) if sub_idx else np.zeros(0, np.int64),
+        np.concatenate(sub_pos).astype(np.int64) if sub_pos else np.zeros(0, np.int64),
+        np.concatenate(sub_code).astype(np.uint8) if sub_code else np.zeros(0, np.uint8),
+    )
+
+
+def _chunk_plan(
+    edits: Sequence[Edit], local_row: np.ndarray, replacement: Callable[[int], np.ndarray], n_ref: int, length: int
+) -> EditPlan:
+    """One padded run per chunk: the ``n_ref`` reference rows (unedited), then one row per edit.
+
+    Each edit row is its gene's reference row (``local_row``, ``(n_edit,)`` int64) edited on the
+    device, so padding is paid once per chunk; indels are replaced by ``replacement(i)`` (edit ``i``).
+    """
+    sub_idx, sub_pos, sub_code = _substitutions(edits, n_ref, length)
+    return EditPlan(
+        row=np.concatenate([np.arange(n_ref), local_row]),
+        sub_idx=sub_idx,
+        sub_pos=sub_pos,
+        sub_code=sub_code,
+        replace=np.concatenate([np.zeros(n_ref, bool), [not e.substitution for e in edits]]).astype(bool),
+        replacement=lambda i, n_ref=n_ref, replacement=replacement: replacement(i - n_ref),
+    )
+
+
+def _edit_spans(edits: Sequence[Edit]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, alt_starts, alt_ends)``: ``(n_edit,)`` int64 changed spans in the reference
+    window and allele spans in the alternative window."""
+    starts = np.array([e.start for e in edits], dtype=np.int64)
+    ends = np.array([e.end for e in edits], dtype=np.int64)
+    alt_starts = np.array([e.alt_start for e in edits], dtype=np.int64)
+    alt_ends = alt_starts + np.array([len(e.alt) for e in edits], dtype=np.int64)
+    return starts, ends, alt_starts, alt_ends
+
+
+def _predict_chunk(
+    run: _ScoreRun,
+    windows: np.ndarray,
+    plan: EditPlan,
+    gx: np.ndarray | None,
+    n_ref: int,
+    alt_spans: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Run the reference and edited rows of one chunk through the model.
+
+    ``windows``: ``(G, L)`` uint8 reference windows (``G == n_ref``); ``alt_spans``: ``(n_edit,)``
+    int64 allele starts/ends in the alternative windows. Returns ``(pred_all, r_cs, a_local)``:
+    ``(n_ref + n_edit,)`` float64 predictions, ``(n_ref, L + 1)`` float64 cumulative weighted
+    features of the reference rows (``None`` without weighted features) and ``(n_edit,)`` float64
+    alternative local sums over the allele +- ``local_flank`` (NaN without weighted features).
+    """
+    length = run.spec.length
+    alt_starts, alt_ends = alt_spans
+    n_edit = len(plan.row) - n_ref
+    pred_all = np.empty(n_ref + n_edit)
+    r_cs = np.zeros((n_ref, length + 1)) if run.has_wf else None
+    a_local = np.full(n_edit, np.nan)
+    for sl, out in run_padded(
+        run.model,
+        windows,
+        plan.row,
+        batch_size=run.batch_size,
+        device=run.device,
+        extra=gx,
+        what=run.what,
+        mutate=plan.hook(run.device),
+        progress=run.progress and n_edit > 50 * run.batch_size,
+    ):
+        pred_all[sl] = out.prediction
+        if run.has_wf:
+            cs = _cumsum(out.contributions)
+            idx = np.arange(sl.start, sl.stop)
+            is_ref = idx < n_ref
+            r_cs[idx[is_ref]] = cs[is_ref]
+            j = idx[~is_ref] - n_ref
+            a_local[j] = _local_sum(cs[~is_ref], alt_starts[j] - run.local_flank, alt_ends[j] + run.local_flank)
+    return pred_all, r_cs, a_local
+
+
+def _alt_window_getter(
+    edits: Sequence[Edit],
+    windows: np.ndarray,
+    local_row: np.ndarray,
+    replacement: Callable[[int], np.ndarray],
+    length: int,
+) -> Callable[[int], np.ndarray]:
+    """``alt_of(i)``: the ``(L,)`` uint8 alternative window of edit ``i`` on the host (for the motif scan)."""
+
+    def alt_of(i: int) -> np.ndarray:
+        e = edits[i]
+        if not e.substitution:
+            return replacement(i)
+        w = windows[local_row[i]].copy()
+        pos = np.arange(e.start, e.end)
+        keep = (pos >= 0) & (pos < length)
+        w[pos[keep]] = e.alt[keep]
+        return w
+
+    return alt_of
+
+
+def _score_chunk(
+    run: _ScoreRun,
+    alleles: Alleles,
+    genes: pd.DataFrame,
+    genome: Genome,
+    cg: np.ndarray,
+    pairs: np.ndarray,
+    extra: np.ndarray | None,
+    scores: _PairScores,
+) -> None:
+    """Score the pairs ``pairs`` (``(p_c,)`` int64 pair indices) of the genes ``cg`` (sorted gene rows) into ``scores``.
+
+    The reference windows of ``cg`` are cut once and predicted once; the alternative windows are
+    their rows edited on the device.
+    """
+    length, up, flank = run.spec.length, run.spec.upstream, run.local_flank
+    local_row = np.searchsorted(cg, alleles.pair_gene[pairs])  # chunk row of each pair
+    gsub = genes.iloc[cg]
+    edits = _chunk_edits(alleles, pairs, gsub, local_row, run.spec)
+    extended, ext = _extended_windows(genome, gsub, edits, run.spec)
+    windows = np.ascontiguousarray(extended[:, ext : ext + length])
+    gx = None if extra is None else np.ascontiguousarray(extra[cg], dtype=np.float32)
+
+    def replacement(i: int) -> np.ndarray:
+        return alt_window(extended[local_row[i]], ext, length, edits[i])
+
+    n_ref = len(cg)
+    plan = _chunk_plan(edits, local_row, replacement, n_ref, length)
+    starts, ends, alt_starts, alt_ends = _edit_spans(edits)
+    pred_all, r_cs, a_local = _predict_chunk(run, windows, plan, gx, n_ref, (alt_starts, alt_ends))
+    r_pred, a_pred = pred_all[:n_ref], pred_all[n_ref:]
+    scores.ref_pred[pairs] = r_pred[local_row]
+    scores.alt_pred[pairs] = a_pred
+    scores.offset[pairs] = starts - up
+    if run.has_wf:
+        ref_local = _local_sum(r_cs[local_row], starts - flank, ends + flank)
+        scores.local[pairs] = a_local - ref_local
+    if run.motifs:
+        g_, l_ = motif_changes(
+            windows,
+            np.stack([starts, ends], 1),
+            _alt_window_getter(edits, windows, local_row, replacement, length),
+            np.stack([alt_starts, alt_ends], 1),
+            local_row,
+            run.motifs,
+            p_threshold=run.p_threshold,
+        )
+        scores.gained[pairs] = g_
+        scores.lost[pairs] = l_
+
+
+def _variant_table(alleles: Alleles, genes: pd.DataFrame, scores: _PairScores) -> pd.DataFrame:
+    """The variant table (:data:`VARIANT_COLUMNS`), one row per pair of ``alleles``, in pair order."""
+    n_pairs = len(alleles.pair_allele)
+    a = alleles.pair_allele
+    g = alleles.pair_gene
+    return pd.DataFrame(
+        {
+            "variant_id": np.asarray(alleles.variant_id, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "chrom": np.asarray(alleles.chrom, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "pos": alleles.pos[a] if n_pairs else np.zeros(0, np.int64),
+            "ref": np.asarray(alleles.ref, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "alt": np.asarray(alleles.alt, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "kind": np.asarray(alleles.kind, dtype=object)[a] if n_pairs else np.zeros(0, object),
+            "gene_id": genes["gene_id"].to_numpy(dtype=object)[g],
+            "strand": genes["strand"].to_numpy(dtype=object)[g],
+            "offset_to_tss": scores.offset,
+            "ref_prediction": scores.ref_pred,
+            "alt_prediction": scores.alt_pred,
+            "delta": scores.alt_pred - scores.ref_pred,
+            "local_contribution_change": scores.local,
+            "motif_gained": scores.gained,
+            "motif_lost": scores.lost,
+            "ref_mismatch": alleles.ref_mismatch[a] if n_pairs else np.zeros(0, bool),
+        },
+        columns=VARIANT_COLUMNS,
+    )
+
+
 def score_alleles(
     model,
     alleles: Alleles,
@@ -986,155 +1417,27 @@ def score_alleles(
 
     device = torch.device(device) if not isinstance(device, torch.device) else device
     n_pairs = len(alleles.pair_allele)
-    length, up = spec.length, spec.upstream
-    has_wf = is_cr(model)
-    what = ("prediction", "contributions") if has_wf else ("prediction",)
-    ref_pred = np.full(n_pairs, np.nan)
-    alt_pred = np.full(n_pairs, np.nan)
-    local = np.full(n_pairs, np.nan)
-    offset = np.zeros(n_pairs, dtype=np.int64)
-    gained = np.full(n_pairs, "", dtype=object)
-    lost = np.full(n_pairs, "", dtype=object)
-
+    run = _ScoreRun(
+        model=model,
+        spec=spec,
+        batch_size=batch_size,
+        device=device,
+        has_wf=is_cr(model),
+        local_flank=local_flank,
+        motifs=motifs,
+        p_threshold=p_threshold,
+        progress=progress,
+    )
+    scores = _PairScores.empty(n_pairs)
     order = np.argsort(alleles.pair_gene, kind="stable")
     uniq_genes, first = np.unique(alleles.pair_gene[order], return_index=True)
     bounds = np.append(first, n_pairs)
-    per_chunk = chunk_rows_for(length, _CHUNK_BUDGET_MB, itemsize=1 + 4 + 8)
-    minus_all = genes["strand"].to_numpy() == "-"
-    start_all = genes["start"].to_numpy(dtype=np.int64)
+    per_chunk = chunk_rows_for(spec.length, _CHUNK_BUDGET_MB, itemsize=1 + 4 + 8)
     for c0 in range(0, len(uniq_genes), per_chunk):
         cg = uniq_genes[c0 : c0 + per_chunk]
         pairs = order[bounds[c0] : bounds[min(c0 + per_chunk, len(uniq_genes))]]
-        local_row = np.searchsorted(cg, alleles.pair_gene[pairs])  # chunk row of each pair
-        gsub = genes.iloc[cg]
-        edits = [
-            orient_edit(
-                int(alleles.core_start[a]),
-                int(alleles.core_end[a]),
-                alleles.alt_core[a],
-                int(start_all[g]),
-                bool(minus_all[g]),
-                spec,
-            )
-            for a, g in zip(alleles.pair_allele[pairs], alleles.pair_gene[pairs], strict=True)
-        ]
-        ext = 1 + max((e.end - e.start) + len(e.alt) for e in edits)
-        extended = extract_windows(
-            genome,
-            gsub["ref"].to_numpy(),
-            gsub["tss"].to_numpy(),
-            gsub["strand"].to_numpy(),
-            up + ext,
-            spec.downstream + ext,
-        )
-        windows = np.ascontiguousarray(extended[:, ext : ext + length])
-        gx = None if extra is None else np.ascontiguousarray(extra[cg], dtype=np.float32)
-
-        # one padded run per chunk: the G reference rows (unedited), then one row per edit (the
-        # gene's reference row edited on the device), so padding is paid once per chunk
-        n_ref, n_edit = len(cg), len(edits)
-        sub_idx, sub_pos, sub_code = [], [], []
-        for i, e in enumerate(edits):
-            if not e.substitution:
-                continue
-            pos = np.arange(e.start, e.end)
-            keep = (pos >= 0) & (pos < length)
-            sub_idx.append(np.full(int(keep.sum()), n_ref + i, dtype=np.int64))
-            sub_pos.append(pos[keep])
-            sub_code.append(e.alt[keep])
-
-        def replacement(i: int, edits=edits, local_row=local_row, extended=extended, ext=ext) -> np.ndarray:
-            return alt_window(extended[local_row[i]], ext, length, edits[i])
-
-        plan = EditPlan(
-            row=np.concatenate([np.arange(n_ref), local_row]),
-            sub_idx=np.concatenate(sub_idx) if sub_idx else np.zeros(0, np.int64),
-            sub_pos=np.concatenate(sub_pos).astype(np.int64) if sub_pos else np.zeros(0, np.int64),
-            sub_code=np.concatenate(sub_code).astype(np.uint8) if sub_code else np.zeros(0, np.uint8),
-            replace=np.concatenate([np.zeros(n_ref, bool), [not e.substitution for e in edits]]).astype(bool),
-            replacement=lambda i, n_ref=n_ref, replacement=replacement: replacement(i - n_ref),
-        )
-        starts = np.array([e.start for e in edits], dtype=np.int64)
-        ends = np.array([e.end for e in edits], dtype=np.int64)
-        alt_starts = np.array([e.alt_start for e in edits], dtype=np.int64)
-        alt_ends = alt_starts + np.array([len(e.alt) for e in edits], dtype=np.int64)
-        pred_all = np.empty(n_ref + n_edit)
-        r_cs = np.zeros((n_ref, length + 1)) if has_wf else None
-        a_local = np.full(n_edit, np.nan)
-        for sl, out in run_padded(
-            model,
-            windows,
-            plan.row,
-            batch_size=batch_size,
-            device=device,
-            extra=gx,
-            what=what,
-            mutate=plan.hook(device),
-            progress=progress and n_edit > 50 * batch_size,
-        ):
-            pred_all[sl] = out.prediction
-            if has_wf:
-                cs = _cumsum(out.contributions)
-                idx = np.arange(sl.start, sl.stop)
-                is_ref = idx < n_ref
-                r_cs[idx[is_ref]] = cs[is_ref]
-                j = idx[~is_ref] - n_ref
-                a_local[j] = _local_sum(cs[~is_ref], alt_starts[j] - local_flank, alt_ends[j] + local_flank)
-        r_pred, a_pred = pred_all[:n_ref], pred_all[n_ref:]
-        ref_pred[pairs] = r_pred[local_row]
-        alt_pred[pairs] = a_pred
-        offset[pairs] = starts - up
-        if has_wf:
-            ref_local = _local_sum(r_cs[local_row], starts - local_flank, ends + local_flank)
-            local[pairs] = a_local - ref_local
-
-        def alt_of(i: int, edits=edits, windows=windows, local_row=local_row, replacement=replacement) -> np.ndarray:
-            e = edits[i]
-            if not e.substitution:
-                return replacement(i)
-            w = windows[local_row[i]].copy()
-            pos = np.arange(e.start, e.end)
-            keep = (pos >= 0) & (pos < length)
-            w[pos[keep]] = e.alt[keep]
-            return w
-
-        if motifs:
-            g_, l_ = motif_changes(
-                windows,
-                np.stack([starts, ends], 1),
-                alt_of,
-                np.stack([alt_starts, alt_ends], 1),
-                local_row,
-                motifs,
-                p_threshold=p_threshold,
-            )
-            gained[pairs] = g_
-            lost[pairs] = l_
-
-    a = alleles.pair_allele
-    g = alleles.pair_gene
-    table = pd.DataFrame(
-        {
-            "variant_id": np.asarray(alleles.variant_id, dtype=object)[a] if n_pairs else np.zeros(0, object),
-            "chrom": np.asarray(alleles.chrom, dtype=object)[a] if n_pairs else np.zeros(0, object),
-            "pos": alleles.pos[a] if n_pairs else np.zeros(0, np.int64),
-            "ref": np.asarray(alleles.ref, dtype=object)[a] if n_pairs else np.zeros(0, object),
-            "alt": np.asarray(alleles.alt, dtype=object)[a] if n_pairs else np.zeros(0, object),
-            "kind": np.asarray(alleles.kind, dtype=object)[a] if n_pairs else np.zeros(0, object),
-            "gene_id": genes["gene_id"].to_numpy(dtype=object)[g],
-            "strand": genes["strand"].to_numpy(dtype=object)[g],
-            "offset_to_tss": offset,
-            "ref_prediction": ref_pred,
-            "alt_prediction": alt_pred,
-            "delta": alt_pred - ref_pred,
-            "local_contribution_change": local,
-            "motif_gained": gained,
-            "motif_lost": lost,
-            "ref_mismatch": alleles.ref_mismatch[a] if n_pairs else np.zeros(0, bool),
-        },
-        columns=VARIANT_COLUMNS,
-    )
-    return table
+        _score_chunk(run, alleles, genes, genome, cg, pairs, extra, scores)
+    return _variant_table(alleles, genes, scores)
 
 
 def score_variants(
@@ -1174,7 +1477,8 @@ def score_variants(
     )
     c = alleles.counts
     log.info(
-        "%s: %d records, %d alleles; skipped %d symbolic/missing, %d ALT==REF, %d on unknown chromosomes, %d outside regions, "
+        "%s: %d records, %d alleles; skipped %d symbolic/missing, %d "
+        "ALT==REF, %d on unknown chromosomes, %d outside regions, "
         "%d outside every gene window, %d REF mismatches (%d skipped); scoring %d alleles x genes = %d rows",
         vcf,
         c["records"],

@@ -307,7 +307,8 @@ class Genome:
                 pos = a + int(bad[0])
                 raise InputDataError(
                     self.path,
-                    f"invalid character {chr(raw[bad[0]])!r} in the genome (allowed: ACGT, N and IUPAC ambiguity codes)",
+                    f"invalid character {chr(raw[bad[0]])!r} in the genome "
+                    f"(allowed: ACGT, N and IUPAC ambiguity codes)",
                     record=f"{ref}:{pos + 1}",
                 )
             out[a - start : b - start] = codes
@@ -379,17 +380,8 @@ def _genome_path(gcfg: dict[str, Any], cfg: dict[str, Any]) -> Path:
 
 
 # --------------------------------------------------------------------------- build
-def build(cfg: dict[str, Any], out_dir: Path) -> None:
-    """Build the ``genome`` data set of ``cfg`` into ``out_dir`` (sequences.npy, genes.tsv, meta.json)."""
-    gcfg = cfg["dataset"]["genome"]
-    up, down = int(gcfg["upstream"]), int(gcfg["downstream"])
-    if up + down <= 0:
-        raise InputDataError(None, "dataset.genome.upstream + downstream must be positive")
-    tss_path = tables.require_file(gcfg.get("tss"), "dataset.genome.tss (TSS table)")
-    expr_path = tables.require_file(gcfg.get("expression"), "dataset.genome.expression (expression table)")
-    fasta_path = _genome_path(gcfg, cfg)
-
-    tss = read_tss_table(tss_path, gcfg)
+def _select_tss(tss: pd.DataFrame, gcfg: dict[str, Any], tss_path: Path) -> pd.DataFrame:
+    """TSS records after ``strip_version`` and the ``chromosomes`` filter; gene ids must be unique."""
     n_table = len(tss)
     if gcfg["strip_version"]:
         tss["gene_id"] = tss["gene_id"].str.replace(_VERSION, "", regex=True)
@@ -408,13 +400,20 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             "(for GTF/GFF3 try gtf_feature: gene, or gtf_id_attribute: transcript_id)",
             record=f"gene {first['gene_id']} (line {first['line']})",
         )
+    return tss
 
-    expr = read_expression(expr_path, gcfg)
+
+def _join_labels(tss: pd.DataFrame, expr: pd.Series, tss_path: Path, expr_path: Path) -> tuple[pd.DataFrame, int, int]:
+    """``(genes, n_no_label, n_no_tss)``: TSS records with a ``label`` column from ``expr`` (joined on gene id).
+
+    TSS genes without a label are dropped; an empty join is an :class:`InputDataError`.
+    """
     labelled = tss["gene_id"].isin(expr.index).to_numpy()
     n_no_label = int((~labelled).sum())
     n_no_tss = int((~expr.index.isin(tss["gene_id"])).sum())
     log.info(
-        "join on gene id: %d genes with TSS and label; %d TSS genes without a label (dropped); %d labelled genes without a TSS",
+        "join on gene id: %d genes with TSS and label; %d TSS genes without "
+        "a label (dropped); %d labelled genes without a TSS",
         int(labelled.sum()),
         n_no_label,
         n_no_tss,
@@ -422,83 +421,139 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     if not labelled.any():
         raise InputDataError(
             expr_path,
-            f"no gene id in common with the TSS table {tss_path} (e.g. {tss['gene_id'].iloc[0]!r} vs {expr.index[0]!r}); "
+            f"no gene id in common with the TSS table {tss_path} (e.g. "
+            f"{tss['gene_id'].iloc[0]!r} vs {expr.index[0]!r}); "
             "check the id columns and dataset.genome.strip_version",
         )
     genes = tss[labelled].reset_index(drop=True)
     genes["label"] = expr.loc[genes["gene_id"].to_numpy()].to_numpy()
+    return genes, n_no_label, n_no_tss
+
+
+def _resolve_chromosomes(
+    genes: pd.DataFrame, genome: Genome, gcfg: dict[str, Any], fasta_path: Path, tss_path: Path
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """``(genes, refs, n_skipped)``: genes on chromosomes of the genome, their FASTA names, genes dropped.
+
+    Genes on other chromosomes are dropped (``missing_chromosome: skip``) or an
+    :class:`InputDataError`; so is a TSS outside its chromosome.
+    """
+    refs = genes["chrom"].map(genome.resolve)
+    unknown = refs.isna().to_numpy()
+    n_skipped = 0
+    if unknown.any():
+        bad = genes.loc[unknown]
+        names = sorted(set(bad["chrom"]))
+        if gcfg["missing_chromosome"] == "skip":
+            n_skipped = int(unknown.sum())
+            log.warning(
+                "skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10])
+            )
+            genes, refs = genes[~unknown].reset_index(drop=True), refs[~unknown].reset_index(drop=True)
+            if len(genes) == 0:
+                raise InputDataError(fasta_path, "no gene left after skipping chromosomes absent from the genome")
+        else:
+            shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
+            raise InputDataError(
+                tss_path,
+                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {fasta_path} (which has {shown}); "
+                f"{len(bad)} genes on {len(names)} such chromosomes. Set "
+                f"dataset.genome.missing_chromosome: skip to drop them",
+                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
+            )
+    chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
+    outside = (genes["tss"].to_numpy() < 0) | (genes["tss"].to_numpy() >= chrom_len)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise InputDataError(
+            tss_path,
+            f"TSS {genes['tss'].iloc[i]} (0-based) lies outside chromosome {refs.iloc[i]} of length {chrom_len[i]} "
+            f"in {fasta_path} ({int(outside.sum())} such genes): is the genome the same assembly as the TSS table?",
+            record=f"gene {genes['gene_id'].iloc[i]} (line {genes['line'].iloc[i]})",
+        )
+    return genes, refs, n_skipped
+
+
+def _dataset_meta(
+    gcfg: dict[str, Any],
+    paths: dict[str, Path],
+    join: dict[str, int],
+    split_record: Any,
+) -> dict[str, Any]:
+    """meta.json of the data set (without the ambiguous-base count).
+
+    ``paths``: ``fasta``, ``tss``, ``expression`` inputs; ``join``: the join counts.
+    """
+    up, down = int(gcfg["upstream"]), int(gcfg["downstream"])
+    inputs, sums = tables.input_record(paths)
+    return {
+        "source": "genome",
+        "window": {
+            "upstream": up,
+            "downstream": down,
+            "length": up + down,
+            "coordinates": "tss column is 0-based; window [tss-upstream, tss+downstream) on +, "
+            "reverse complement of [tss-downstream+1, tss+upstream+1) on -",
+        },
+        "tss_index": up,
+        "tss_format": detect_tss_format(paths["tss"], gcfg["tss_format"]),
+        "bed_tss": gcfg["bed_tss"],
+        "label": {"column": gcfg.get("expression_column"), "log_transform": gcfg["log_transform"]},
+        "join": join,
+        "inputs": inputs,
+        "input_sha256": sums,
+        "split": split_record,
+    }
+
+
+def _write_genome_dataset(
+    out_dir: Path, genome: Genome, genes: pd.DataFrame, refs: pd.Series, up: int, down: int, meta: dict[str, Any]
+) -> None:
+    """Write sequences.npy (``(n, up + down)`` uint8 windows, in blocks), genes.tsv and meta.json atomically."""
+    ref_arr = refs.to_numpy(dtype=object)
+    tss_arr = genes["tss"].to_numpy(dtype=np.int64)
+    strand_arr = genes["strand"].to_numpy(dtype=object)
+    with atomic_dir(out_dir) as tmp:
+        with SequenceWriter(DataFiles(tmp).sequences, len(genes), up + down) as writer:
+            for s in _progress(range(0, len(genes), BLOCK), len(genes), "extracting promoter windows"):
+                e = min(s + BLOCK, len(genes))
+                writer.write(s, extract_windows(genome, ref_arr[s:e], tss_arr[s:e], strand_arr[s:e], up, down))
+        meta["ambiguous_bases_read_as_n"] = genome.n_ambiguous
+        write_dataset(tmp, None, genes, meta, sequences_written=True)
+
+
+def build(cfg: dict[str, Any], out_dir: Path) -> None:
+    """Build the ``genome`` data set of ``cfg`` into ``out_dir`` (sequences.npy, genes.tsv, meta.json)."""
+    gcfg = cfg["dataset"]["genome"]
+    up, down = int(gcfg["upstream"]), int(gcfg["downstream"])
+    if up + down <= 0:
+        raise InputDataError(None, "dataset.genome.upstream + downstream must be positive")
+    tss_path = tables.require_file(gcfg.get("tss"), "dataset.genome.tss (TSS table)")
+    expr_path = tables.require_file(gcfg.get("expression"), "dataset.genome.expression (expression table)")
+    fasta_path = _genome_path(gcfg, cfg)
+
+    tss = read_tss_table(tss_path, gcfg)
+    n_table = len(tss)
+    tss = _select_tss(tss, gcfg, tss_path)
+    expr = read_expression(expr_path, gcfg)
+    genes, n_no_label, n_no_tss = _join_labels(tss, expr, tss_path, expr_path)
 
     genome = Genome(fasta_path, index_dir=download_dir(cfg["download"]["cache_dir"], "genome"))
     try:
-        refs = genes["chrom"].map(genome.resolve)
-        unknown = refs.isna().to_numpy()
-        n_skipped = 0
-        if unknown.any():
-            bad = genes.loc[unknown]
-            names = sorted(set(bad["chrom"]))
-            if gcfg["missing_chromosome"] == "skip":
-                n_skipped = int(unknown.sum())
-                log.warning(
-                    "skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10])
-                )
-                genes, refs = genes[~unknown].reset_index(drop=True), refs[~unknown].reset_index(drop=True)
-                if len(genes) == 0:
-                    raise InputDataError(fasta_path, "no gene left after skipping chromosomes absent from the genome")
-            else:
-                shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
-                raise InputDataError(
-                    tss_path,
-                    f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {fasta_path} (which has {shown}); "
-                    f"{len(bad)} genes on {len(names)} such chromosomes. Set dataset.genome.missing_chromosome: skip to drop them",
-                    record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
-                )
-        chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
-        outside = (genes["tss"].to_numpy() < 0) | (genes["tss"].to_numpy() >= chrom_len)
-        if outside.any():
-            i = int(np.flatnonzero(outside)[0])
-            raise InputDataError(
-                tss_path,
-                f"TSS {genes['tss'].iloc[i]} (0-based) lies outside chromosome {refs.iloc[i]} of length {chrom_len[i]} "
-                f"in {fasta_path} ({int(outside.sum())} such genes): is the genome the same assembly as the TSS table?",
-                record=f"gene {genes['gene_id'].iloc[i]} (line {genes['line'].iloc[i]})",
-            )
+        genes, refs, n_skipped = _resolve_chromosomes(genes, genome, gcfg, fasta_path, tss_path)
         split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=tss_path)
         genes.insert(2, "split", split)
         genes = validate_genes(genes[["gene_id", "label", "split", "chrom", "tss", "strand"]], expr_path)
-        inputs, sums = tables.input_record({"fasta": fasta_path, "tss": tss_path, "expression": expr_path})
-        meta = {
-            "source": "genome",
-            "window": {
-                "upstream": up,
-                "downstream": down,
-                "length": up + down,
-                "coordinates": "tss column is 0-based; window [tss-upstream, tss+downstream) on +, reverse complement of [tss-downstream+1, tss+upstream+1) on -",
-            },
-            "tss_index": up,
-            "tss_format": detect_tss_format(tss_path, gcfg["tss_format"]),
-            "bed_tss": gcfg["bed_tss"],
-            "label": {"column": gcfg.get("expression_column"), "log_transform": gcfg["log_transform"]},
-            "join": {
-                "tss_records": n_table,
-                "genes": len(genes),
-                "tss_without_label": n_no_label,
-                "label_without_tss": n_no_tss,
-                "skipped_missing_chromosome": n_skipped,
-            },
-            "inputs": inputs,
-            "input_sha256": sums,
-            "split": split_record,
+        join = {
+            "tss_records": n_table,
+            "genes": len(genes),
+            "tss_without_label": n_no_label,
+            "label_without_tss": n_no_tss,
+            "skipped_missing_chromosome": n_skipped,
         }
-        ref_arr = refs.to_numpy(dtype=object)
-        tss_arr = genes["tss"].to_numpy(dtype=np.int64)
-        strand_arr = genes["strand"].to_numpy(dtype=object)
-        with atomic_dir(out_dir) as tmp:
-            with SequenceWriter(DataFiles(tmp).sequences, len(genes), up + down) as writer:
-                for s in _progress(range(0, len(genes), BLOCK), len(genes), "extracting promoter windows"):
-                    e = min(s + BLOCK, len(genes))
-                    writer.write(s, extract_windows(genome, ref_arr[s:e], tss_arr[s:e], strand_arr[s:e], up, down))
-            meta["ambiguous_bases_read_as_n"] = genome.n_ambiguous
-            write_dataset(tmp, None, genes, meta, sequences_written=True)
+        paths = {"fasta": fasta_path, "tss": tss_path, "expression": expr_path}
+        meta = _dataset_meta(gcfg, paths, join, split_record)
+        _write_genome_dataset(out_dir, genome, genes, refs, up, down, meta)
     finally:
         genome.close()
     if genome.n_ambiguous:
