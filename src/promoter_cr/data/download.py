@@ -94,6 +94,61 @@ def checksum_kwargs(checksum: str | None) -> dict[str, str]:
     raise ValueError(f"checksum {checksum!r} is neither a sha256 (64 hex digits) nor an md5 (32 hex digits)")
 
 
+def _existing_matches(url: str, dest: Path, sha256: str | None, md5: str | None, size: int | None) -> bool:
+    """True when ``dest`` exists and passes the checks (logged); a mismatch is logged and gives False."""
+    if dest.exists():
+        problem = verify_file(dest, sha256, md5, size)
+        if problem is None:
+            log.info("using existing %s", dest)
+            return True
+        log.warning("existing %s does not match (%s); downloading %s again", dest, problem, url)
+    return False
+
+
+def _download_remote(
+    url: str,
+    dest: Path,
+    sha256: str | None,
+    md5: str | None,
+    size: int | None,
+    *,
+    retries: int,
+    backoff_s: float,
+    timeout_s: float,
+) -> Path:
+    """The retry loop of :func:`download` for a remote ``url``: fetch into ``<dest>.part`` (resuming),
+    verify, and rename onto ``dest``; raises :class:`DownloadError` as :func:`download` documents."""
+    part = dest.with_name(dest.name + ".part")
+    attempt = 0
+    restarted_after_mismatch = False
+    last_error = "unknown error"
+    while True:
+        resumed = part.exists() and part.stat().st_size > 0
+        try:
+            _fetch_once(url, part, timeout_s)
+        except _Retryable as exc:
+            last_error = str(exc)
+            if attempt >= retries:
+                raise DownloadError(f"download of {url} failed after {attempt + 1} attempts: {last_error}") from None
+            delay = backoff_s * (2**attempt)
+            attempt += 1
+            log.warning("download of %s: %s; retry %d/%d in %.1f s", url, last_error, attempt, retries, delay)
+            time.sleep(delay)
+            continue
+        problem = verify_file(part, sha256, md5, size)
+        if problem is None:
+            os.replace(part, dest)
+            log.info("downloaded %s -> %s (%d bytes)", url, dest, dest.stat().st_size)
+            return dest
+        part.unlink(missing_ok=True)
+        if resumed and not restarted_after_mismatch:
+            # the partial may have come from another version of the file: start over once
+            restarted_after_mismatch = True
+            log.warning("download of %s: %s after resuming; starting over", url, problem)
+            continue
+        raise DownloadError(f"download of {url}: checksum/size mismatch: {problem} (bad file removed)")
+
+
 def download(
     url: str,
     dest: str | Path,
@@ -138,44 +193,11 @@ def download(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        problem = verify_file(dest, sha256, md5, size)
-        if problem is None:
-            log.info("using existing %s", dest)
-            return dest
-        log.warning("existing %s does not match (%s); downloading %s again", dest, problem, url)
+    if _existing_matches(url, dest, sha256, md5, size):
+        return dest
     if not is_remote(url):
         return _copy_local(url, dest, sha256, md5, size)
-
-    part = dest.with_name(dest.name + ".part")
-    attempt = 0
-    restarted_after_mismatch = False
-    last_error = "unknown error"
-    while True:
-        resumed = part.exists() and part.stat().st_size > 0
-        try:
-            _fetch_once(url, part, timeout_s)
-        except _Retryable as exc:
-            last_error = str(exc)
-            if attempt >= retries:
-                raise DownloadError(f"download of {url} failed after {attempt + 1} attempts: {last_error}") from None
-            delay = backoff_s * (2**attempt)
-            attempt += 1
-            log.warning("download of %s: %s; retry %d/%d in %.1f s", url, last_error, attempt, retries, delay)
-            time.sleep(delay)
-            continue
-        problem = verify_file(part, sha256, md5, size)
-        if problem is None:
-            os.replace(part, dest)
-            log.info("downloaded %s -> %s (%d bytes)", url, dest, dest.stat().st_size)
-            return dest
-        part.unlink(missing_ok=True)
-        if resumed and not restarted_after_mismatch:
-            # the partial may have come from another version of the file: start over once
-            restarted_after_mismatch = True
-            log.warning("download of %s: %s after resuming; starting over", url, problem)
-            continue
-        raise DownloadError(f"download of {url}: checksum/size mismatch: {problem} (bad file removed)")
+    return _download_remote(url, dest, sha256, md5, size, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s)
 
 
 def _fetch_once(url: str, part: Path, timeout_s: float) -> None:

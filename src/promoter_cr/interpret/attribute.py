@@ -296,6 +296,107 @@ def _attribution_table(ds: Dataset, idx: np.ndarray, res: dict[str, Any], featur
     return table
 
 
+def _export_folds(
+    ds: Dataset, idx: np.ndarray, split: str, checkpoints: list[str | Path], crossfit: bool, attr_cfg: dict[str, Any]
+) -> np.ndarray:
+    """Fold of each exported gene: ``(len(idx),)`` int64 (all 0 without cross-fitting).
+
+    Cross-fitting needs ``split == "all"`` and one checkpoint per fold, else :class:`ConfigError`.
+    """
+    if not crossfit:
+        return np.zeros(len(idx), dtype=np.int64)
+    from promoter_cr.interpret.crossfit import assign_folds
+
+    if split != "all" or len(checkpoints) != int(attr_cfg["crossfit_folds"]):
+        raise ConfigError(
+            f"cross-fitted attributions need attribution.split 'all' and one checkpoint per fold "
+            f"({attr_cfg['crossfit_folds']}); got split {split!r} and {len(checkpoints)}"
+        )
+    return assign_folds(ds.n, len(checkpoints), int(attr_cfg["seed"]))
+
+
+def _export_all_models(
+    ds: Dataset,
+    idx: np.ndarray,
+    folds: np.ndarray,
+    checkpoints: list[str | Path],
+    crossfit: bool,
+    path: Path,
+    dtype: str,
+    *,
+    batch_size: int,
+    dev: Any,
+    gene_ids: np.ndarray,
+    progress: bool,
+) -> tuple[list[tuple[np.ndarray, dict[str, Any]]], list[str]]:
+    """Fill ``path`` (``(len(idx), L)`` of ``DTYPES[dtype]``, published atomically) model by model.
+
+    Returns the ``(positions, result)`` of each checkpoint (positions: int64 rows of the output)
+    and the extra-feature names of the last model.
+    """
+    parts, features = [], []
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(len(idx), ds.length))
+        try:
+            for k, ckpt in enumerate(checkpoints):
+                model, meta = load_cr_model(ckpt, ds)
+                features = model_extra_features(meta)
+                pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
+                res = weighted_features_into(
+                    model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
+                    extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
+                )  # fmt: skip
+                parts.append((pos, res))
+            out.flush()
+        finally:
+            del out
+    return parts, features
+
+
+def _merge_parts(parts: list[tuple[np.ndarray, dict[str, Any]]]) -> tuple[dict[str, Any], float]:
+    """Per-model results back in output row order (``(n,)`` float arrays, ``extra`` ``(n, F)`` or
+    ``None``) and the largest decomposition error over all models."""
+    order = np.concatenate([pos for pos, _ in parts])
+    merged = {
+        key: np.concatenate([r[key] for _, r in parts])[np.argsort(order)]
+        for key in ("prediction", "bias", "contribution_sum")
+    }
+    merged["extra"] = (
+        None if parts[0][1]["extra"] is None else np.concatenate([r["extra"] for _, r in parts])[np.argsort(order)]
+    )
+    max_err = max(float(r["max_abs_error"]) for _, r in parts)
+    return merged, max_err
+
+
+def _export_meta(
+    checkpoints: list[str | Path],
+    crossfit: bool,
+    data_dir: str | Path,
+    split: str,
+    ds: Dataset,
+    n: int,
+    dtype: str,
+    dev: Any,
+    features: list[str],
+    max_err: float,
+) -> dict[str, Any]:
+    """The content of ``attribution_meta.json``."""
+    return {
+        "checkpoints": [str(c) for c in checkpoints],
+        "crossfit_folds": len(checkpoints) if crossfit else 0,
+        "data_dir": str(data_dir),
+        "split": split,
+        "n_genes": n,
+        "length": ds.length,
+        "tss_index": ds.meta.get("tss_index"),
+        "dtype": dtype,
+        "device": str(dev),
+        "extra_features": features,
+        "max_abs_decomposition_error": max_err,
+        "decomposition_tolerance": {"rtol": DECOMPOSITION_RTOL, "atol": DECOMPOSITION_ATOL},
+    }
+
+
 def export_weighted_features(
     checkpoint: str | Path | list[str | Path],
     data_dir: str | Path,
@@ -334,17 +435,7 @@ def export_weighted_features(
     idx = ds.indices(split)
     if len(idx) == 0:
         raise InputDataError(data.genes, f"no genes in split {split!r}")
-    if crossfit:
-        from promoter_cr.interpret.crossfit import assign_folds
-
-        if split != "all" or len(checkpoints) != int(attr_cfg["crossfit_folds"]):
-            raise ConfigError(
-                f"cross-fitted attributions need attribution.split 'all' and one checkpoint per fold "
-                f"({attr_cfg['crossfit_folds']}); got split {split!r} and {len(checkpoints)}"
-            )
-        folds = assign_folds(ds.n, len(checkpoints), int(attr_cfg["seed"]))
-    else:
-        folds = np.zeros(len(idx), dtype=np.int64)
+    folds = _export_folds(ds, idx, split, checkpoints, crossfit, attr_cfg)
     files.dir.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     gene_ids = ds.genes["gene_id"].to_numpy()[idx]
@@ -360,49 +451,16 @@ def export_weighted_features(
     )
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    parts, features = [], []
-    with atomic_path(files.weighted_features) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(len(idx), ds.length))
-        try:
-            for k, ckpt in enumerate(checkpoints):
-                model, meta = load_cr_model(ckpt, ds)
-                features = model_extra_features(meta)
-                pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
-                res = weighted_features_into(
-                    model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
-                    extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
-                )  # fmt: skip
-                parts.append((pos, res))
-            out.flush()
-        finally:
-            del out
-    order = np.concatenate([pos for pos, _ in parts])
-    merged = {
-        key: np.concatenate([r[key] for _, r in parts])[np.argsort(order)]
-        for key in ("prediction", "bias", "contribution_sum")
-    }
-    merged["extra"] = (
-        None if parts[0][1]["extra"] is None else np.concatenate([r["extra"] for _, r in parts])[np.argsort(order)]
-    )
-    max_err = max(float(r["max_abs_error"]) for _, r in parts)
+    parts, features = _export_all_models(
+        ds, idx, folds, checkpoints, crossfit, files.weighted_features, dtype,
+        batch_size=batch_size, dev=dev, gene_ids=gene_ids, progress=progress,
+    )  # fmt: skip
+    merged, max_err = _merge_parts(parts)
     table = _attribution_table(ds, idx, merged, features)
     if crossfit:
         table["fold"] = folds
     write_tsv(files.table, table, float_format="%.7g")
-    info = {
-        "checkpoints": [str(c) for c in checkpoints],
-        "crossfit_folds": len(checkpoints) if crossfit else 0,
-        "data_dir": str(data_dir),
-        "split": split,
-        "n_genes": len(idx),
-        "length": ds.length,
-        "tss_index": ds.meta.get("tss_index"),
-        "dtype": dtype,
-        "device": str(dev),
-        "extra_features": features,
-        "max_abs_decomposition_error": max_err,
-        "decomposition_tolerance": {"rtol": DECOMPOSITION_RTOL, "atol": DECOMPOSITION_ATOL},
-    }
+    info = _export_meta(checkpoints, crossfit, data_dir, split, ds, len(idx), dtype, dev, features, max_err)
     write_json(files.meta, info)
     log.info("wrote %s (largest |sum - prediction| = %.3g)", files.weighted_features, max_err)
     return ExportResult(files.weighted_features, files.table, files.meta, len(idx), ds.length, max_err)

@@ -347,6 +347,44 @@ def expression_tests(
 
 
 # ----------------------------------------------------------------------------- driver
+def _cluster_features(
+    tracks: np.ndarray, cfg: dict[str, Any], *, gene_ids: np.ndarray | None, path: str | Path | None
+) -> tuple[np.ndarray, float]:
+    """``(n, L)`` tracks -> the clustered ``(n, D)`` features (represented, transformed, optionally
+    standardised) and the transform's scale."""
+    feats = represent(
+        tracks,
+        smoothing=cfg["smoothing"],
+        bin_size=cfg["bin_size"],
+        split_sign=cfg["split_sign"],
+        gene_ids=gene_ids,
+        path=path,
+    )
+    feats, scale = transform_features(feats, cfg["transform"])
+    if cfg["standardize"]:
+        feats = standardize_columns(feats)
+    return feats, scale
+
+
+def _fit_fixed_k(
+    feats: np.ndarray, k: int, *, seed: int, n_init: int, silhouette_sample: int | None
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """k-means with a given ``k`` on ``(n, D)`` features: ``(n,)`` labels, ``(k, D)`` centroids and
+    the one-row k-selection table of that partition."""
+    labels, centroids, inertia = fit_kmeans(feats, k, seed=seed, n_init=n_init)
+    table = pd.DataFrame(
+        [
+            {
+                "k": k,
+                **score_partition(feats, labels, seed=seed, silhouette_sample=silhouette_sample),
+                "inertia": inertia,
+            }
+        ],
+        columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"],
+    )
+    return labels, centroids, table
+
+
 def cluster_tracks(
     tracks: np.ndarray,
     expression: np.ndarray,
@@ -378,17 +416,7 @@ def cluster_tracks(
     n = len(tracks)
     if k is not None and k > n:
         raise ClusterError(f"cannot make k = {k} clusters from N = {n} genes (k must be <= N)")
-    feats = represent(
-        tracks,
-        smoothing=cfg["smoothing"],
-        bin_size=cfg["bin_size"],
-        split_sign=cfg["split_sign"],
-        gene_ids=gene_ids,
-        path=path,
-    )
-    feats, scale = transform_features(feats, cfg["transform"])
-    if cfg["standardize"]:
-        feats = standardize_columns(feats)
+    feats, scale = _cluster_features(tracks, cfg, gene_ids=gene_ids, path=path)
     if k is None:
         k, table, fits = select_k(
             feats,
@@ -401,16 +429,8 @@ def cluster_tracks(
         labels, centroids, inertia = fits[k]
         chosen_by = cfg["k_criterion"]
     else:
-        labels, centroids, inertia = fit_kmeans(feats, k, seed=seed, n_init=n_init)
-        table = pd.DataFrame(
-            [
-                {
-                    "k": k,
-                    **score_partition(feats, labels, seed=seed, silhouette_sample=cfg["silhouette_sample"]),
-                    "inertia": inertia,
-                }
-            ],
-            columns=["k", "silhouette", "inertia", "calinski_harabasz", "davies_bouldin"],
+        labels, centroids, table = _fit_fixed_k(
+            feats, k, seed=seed, n_init=n_init, silhouette_sample=cfg["silhouette_sample"]
         )
         chosen_by = "fixed"
     new_of_old = order_clusters(labels, np.asarray(expression, dtype=np.float64), k)

@@ -48,7 +48,7 @@ import pandas as pd
 
 from promoter_cr.atomic import write_tsv
 from promoter_cr.chunks import iter_chunks
-from promoter_cr.data.dataset import load_dataset
+from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import extra_matrix, load_attributions, model_extra_features
 from promoter_cr.layout import AttributionFiles, DataFiles
@@ -418,6 +418,55 @@ def cr_contributions(
     return out
 
 
+def _data_rows_of(ds: Dataset, wf: np.ndarray, table: pd.DataFrame, attr: AttributionFiles) -> pd.Series:
+    """Row in the data set (int64) of each gene id, after checking the ``(n, L)`` tracks and the
+    attribution table against the data set (:class:`InputDataError` otherwise)."""
+    if wf.shape[1] != ds.length:
+        raise InputDataError(
+            attr.weighted_features, f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp"
+        )
+    row_of = pd.Series(np.arange(ds.n), index=ds.genes["gene_id"].astype(str).to_numpy())
+    missing = ~table["gene_id"].isin(row_of.index)
+    if missing.any():
+        raise InputDataError(attr.table, "gene not in the data set", record=f"gene {table['gene_id'][missing].iloc[0]}")
+    return row_of
+
+
+def _write_planted_mass(
+    data: DataFiles, out: AttributionFiles, wf: np.ndarray, table: pd.DataFrame
+) -> pd.DataFrame | None:
+    """On the simulator (``ground_truth.json`` present): write and log ``planted_mass.tsv`` of the
+    exported ``(n, L)`` tracks and return it; ``None`` otherwise."""
+    if not data.ground_truth.exists():
+        return None
+    planted = planted_mass(
+        wf, table["gene_id"].to_numpy(), json.loads(data.ground_truth.read_text()), path=data.ground_truth
+    )
+    write_tsv(out.planted_mass, planted, float_format="%.6g")
+    has = planted[planted["n_active_sites"] > 0]
+    log.info(
+        "planted mass: active sites cover %.1f%% of the sequence on average and "
+        "hold %.1f%% of the absolute contribution (%d genes)",
+        100 * has["site_fraction_of_length"].mean(),
+        100 * has["contribution_fraction"].mean(),
+        len(has),
+    )
+    return planted
+
+
+def _log_faithfulness(per_gene: pd.DataFrame, top_k: int) -> None:
+    """Log the median pearson, spearman and top-k overlap of each method."""
+    for method, sub in per_gene.groupby("method", sort=False):
+        log.info(
+            "faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f",
+            method,
+            sub["pearson"].median(),
+            sub["spearman"].median(),
+            top_k,
+            sub["topk_overlap"].median(),
+        )
+
+
 def evaluate_faithfulness(
     checkpoint: str | Path,
     data_dir: str | Path,
@@ -442,14 +491,7 @@ def evaluate_faithfulness(
     top_k = int(attr_cfg["top_k"])
     ds = load_dataset(data_dir)
     wf, table = load_attributions(attr_dir)
-    if wf.shape[1] != ds.length:
-        raise InputDataError(
-            attr.weighted_features, f"tracks are {wf.shape[1]} bp but the data set's sequences are {ds.length} bp"
-        )
-    row_of = pd.Series(np.arange(ds.n), index=ds.genes["gene_id"].astype(str).to_numpy())
-    missing = ~table["gene_id"].isin(row_of.index)
-    if missing.any():
-        raise InputDataError(attr.table, "gene not in the data set", record=f"gene {table['gene_id'][missing].iloc[0]}")
+    row_of = _data_rows_of(ds, wf, table, attr)
     model, meta = load_model(checkpoint)
     extra_all = extra_matrix(ds, model_extra_features(meta))
     pick = sample_genes(len(table), int(attr_cfg["faithfulness_genes"]), int(attr_cfg["seed"]))
@@ -477,30 +519,10 @@ def evaluate_faithfulness(
     )
     out.dir.mkdir(parents=True, exist_ok=True)
     paths = {"faithfulness": out.faithfulness, "summary": out.faithfulness_summary}
-    planted = None
-    if data.ground_truth.exists():
-        planted = planted_mass(
-            wf, table["gene_id"].to_numpy(), json.loads(data.ground_truth.read_text()), path=data.ground_truth
-        )
-        write_tsv(out.planted_mass, planted, float_format="%.6g")
+    planted = _write_planted_mass(data, out, wf, table)
+    if planted is not None:
         paths["planted_mass"] = out.planted_mass
-        has = planted[planted["n_active_sites"] > 0]
-        log.info(
-            "planted mass: active sites cover %.1f%% of the sequence on average and "
-            "hold %.1f%% of the absolute contribution (%d genes)",
-            100 * has["site_fraction_of_length"].mean(),
-            100 * has["contribution_fraction"].mean(),
-            len(has),
-        )
     write_tsv(out.faithfulness, per_gene, float_format="%.6g")
     write_tsv(out.faithfulness_summary, summary_table(per_gene, top_k, len(positions), planted), float_format="%.6g")
-    for method, sub in per_gene.groupby("method", sort=False):
-        log.info(
-            "faithfulness %s: median pearson %.3f, spearman %.3f, top-%d overlap %.3f",
-            method,
-            sub["pearson"].median(),
-            sub["spearman"].median(),
-            top_k,
-            sub["topk_overlap"].median(),
-        )
+    _log_faithfulness(per_gene, top_k)
     return paths

@@ -158,6 +158,123 @@ def hits_schema():
     )
 
 
+def _check_scan_inputs(
+    sequences: np.ndarray, weighted_features: np.ndarray, gene_ids: Sequence[str], clusters: Sequence[str]
+) -> tuple[int, int]:
+    """Validate the ``(N, L)`` sequences/weighted features and the ``(N,)`` labels; return ``(N, L)``."""
+    n, length = sequences.shape
+    if weighted_features.shape != (n, length):
+        raise InputDataError(
+            None, f"weighted features have shape {weighted_features.shape}, sequences {sequences.shape}"
+        )
+    if len(gene_ids) != n or len(clusters) != n:
+        raise ValueError("gene_ids and clusters must have one entry per sequence row")
+    return n, length
+
+
+def _batch_contributions(
+    sequences: np.ndarray,
+    weighted_features: np.ndarray,
+    hits: BatchHits,
+    widths: np.ndarray,
+    gene_ids: Sequence[str],
+    i0: int,
+    i1: int,
+    b: int,
+    *,
+    null_max_shift: int,
+    null_windows: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed and null contributions of the hits of batch ``b`` (rows ``i0:i1``).
+
+    ``widths`` is the ``(n_motifs,)`` int64 motif widths. Returns two ``(n_hits,)`` float64
+    arrays: ``contribution`` and ``null_contribution``; raises :class:`InputDataError` on a
+    non-finite observed contribution.
+    """
+    cs = cumulative_track(np.asarray(weighted_features[i0:i1]))
+    contrib = window_sums(cs, hits.gene, hits.start, hits.end)
+    if not np.isfinite(contrib).all():
+        bad = int(hits.gene[~np.isfinite(contrib)][0]) + i0
+        raise InputDataError(None, "non-finite weighted features", record=f"gene {gene_ids[bad]}")
+    rng = np.random.default_rng([seed, b])
+    w = widths[hits.motif]
+    null = matched_null_contributions(
+        np.asarray(sequences[i0:i1]),
+        np.asarray(weighted_features[i0:i1]),
+        hits.gene,
+        hits.start,
+        w,
+        max_shift=null_max_shift,
+        n_null=null_windows,
+        rng=rng,
+    )
+    return contrib, null
+
+
+def _hits_table(
+    hits: BatchHits,
+    gidx: np.ndarray,
+    contrib: np.ndarray,
+    null: np.ndarray,
+    gene_ids: Sequence[str],
+    cluster_codes: np.ndarray,
+    cluster_levels: Sequence[str],
+    motif_ids: Sequence[str],
+    motif_names: Sequence[str],
+    schema,
+):
+    """One batch's hits as a pyarrow table with ``schema`` (:func:`hits_schema`).
+
+    ``gidx`` is the ``(n_hits,)`` int64 row in the data set; ``contrib``/``null`` the
+    ``(n_hits,)`` float64 contributions; ``cluster_codes`` the ``(N,)`` int cluster code per row.
+    """
+    import pyarrow as pa
+
+    ugene, ginv = np.unique(gidx, return_inverse=True)
+    return pa.Table.from_arrays(
+        [
+            _dict_array(ginv, [gene_ids[g] for g in ugene]),
+            pa.array(gidx.astype(np.int32)),
+            _dict_array(cluster_codes[gidx], list(cluster_levels)),
+            _dict_array(hits.motif, motif_ids),
+            _dict_array(hits.motif, motif_names),
+            pa.array(hits.start.astype(np.int32)),
+            pa.array(hits.end.astype(np.int32)),
+            _dict_array(hits.minus.astype(np.int32), ["+", "-"]),
+            pa.array(hits.score.astype(np.float32)),
+            pa.array(hits.p_value),
+            pa.array(contrib.astype(np.float32)),
+            pa.array(null.astype(np.float32)),
+        ],
+        schema=schema,
+    )
+
+
+def _scan_summary(
+    n: int,
+    length: int,
+    motif_ids: Sequence[str],
+    per_motif: np.ndarray,
+    threshold: float,
+    null_max_shift: int,
+    null_windows: int,
+    seed: int,
+) -> dict:
+    """The summary dict of :func:`scan_dataset`; ``per_motif`` is the ``(n_motifs,)`` int64 hit count."""
+    return {
+        "n_genes": int(n),
+        "length": int(length),
+        "n_motifs": len(motif_ids),
+        "n_hits": int(per_motif.sum()),
+        "p_threshold": float(threshold),
+        "null_max_shift": int(null_max_shift),
+        "null_windows": int(null_windows),
+        "seed": int(seed),
+        "hits_per_motif": {mid: int(c) for mid, c in zip(motif_ids, per_motif)},
+    }
+
+
 def scan_dataset(
     sequences: np.ndarray,
     weighted_features: np.ndarray,
@@ -188,17 +305,10 @@ def scan_dataset(
 
     Returns a summary dict (n_genes, n_motifs, n_hits, hits per motif as a list).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
-    n, length = sequences.shape
-    if weighted_features.shape != (n, length):
-        raise InputDataError(
-            None, f"weighted features have shape {weighted_features.shape}, sequences {sequences.shape}"
-        )
-    if len(gene_ids) != n or len(clusters) != n:
-        raise ValueError("gene_ids and clusters must have one entry per sequence row")
+    n, length = _check_scan_inputs(sequences, weighted_features, gene_ids, clusters)
     gene_ids = [str(g) for g in gene_ids]
     cluster_codes, cluster_levels = pd.factorize(pd.Series([str(c) for c in clusters], dtype=object), sort=True)
     motif_ids = [m.motif_id for m in motifs]
@@ -216,58 +326,29 @@ def scan_dataset(
                 hits = scan_codes(np.asarray(sequences[i0:i1]), motifs, threshold)
                 if len(hits) == 0:
                     continue
-                cs = cumulative_track(np.asarray(weighted_features[i0:i1]))
-                contrib = window_sums(cs, hits.gene, hits.start, hits.end)
-                if not np.isfinite(contrib).all():
-                    bad = int(hits.gene[~np.isfinite(contrib)][0]) + i0
-                    raise InputDataError(None, "non-finite weighted features", record=f"gene {gene_ids[bad]}")
-                rng = np.random.default_rng([seed, b])
-                w = widths[hits.motif]
-                null = matched_null_contributions(
-                    np.asarray(sequences[i0:i1]),
-                    np.asarray(weighted_features[i0:i1]),
-                    hits.gene,
-                    hits.start,
-                    w,
-                    max_shift=null_max_shift,
-                    n_null=null_windows,
-                    rng=rng,
+                contrib, null = _batch_contributions(
+                    sequences,
+                    weighted_features,
+                    hits,
+                    widths,
+                    gene_ids,
+                    i0,
+                    i1,
+                    b,
+                    null_max_shift=null_max_shift,
+                    null_windows=null_windows,
+                    seed=seed,
                 )
                 gidx = hits.gene + i0
                 per_motif += np.bincount(hits.motif, minlength=len(motifs))
-                ugene, ginv = np.unique(gidx, return_inverse=True)
-                table = pa.Table.from_arrays(
-                    [
-                        _dict_array(ginv, [gene_ids[g] for g in ugene]),
-                        pa.array(gidx.astype(np.int32)),
-                        _dict_array(cluster_codes[gidx], list(cluster_levels)),
-                        _dict_array(hits.motif, motif_ids),
-                        _dict_array(hits.motif, motif_names),
-                        pa.array(hits.start.astype(np.int32)),
-                        pa.array(hits.end.astype(np.int32)),
-                        _dict_array(hits.minus.astype(np.int32), ["+", "-"]),
-                        pa.array(hits.score.astype(np.float32)),
-                        pa.array(hits.p_value),
-                        pa.array(contrib.astype(np.float32)),
-                        pa.array(null.astype(np.float32)),
-                    ],
-                    schema=schema,
+                table = _hits_table(
+                    hits, gidx, contrib, null, gene_ids, cluster_codes, cluster_levels, motif_ids, motif_names, schema
                 )
                 writer.write_table(table)
                 log.debug("batch %d: genes %d-%d, %d hits", b, i0, i1, len(hits))
         finally:
             writer.close()
-    return {
-        "n_genes": int(n),
-        "length": int(length),
-        "n_motifs": len(motifs),
-        "n_hits": int(per_motif.sum()),
-        "p_threshold": float(threshold),
-        "null_max_shift": int(null_max_shift),
-        "null_windows": int(null_windows),
-        "seed": int(seed),
-        "hits_per_motif": {mid: int(c) for mid, c in zip(motif_ids, per_motif)},
-    }
+    return _scan_summary(n, length, motif_ids, per_motif, threshold, null_max_shift, null_windows, seed)
 
 
 def read_hits(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
