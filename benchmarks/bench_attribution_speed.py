@@ -1,7 +1,8 @@
 """Speed of CR weighted features against ISM and gradient x input on the same model.
 
 Times, on random 10.5 kb promoters and a CRModel with the package defaults for that
-length (``model.CR_DEFAULTS``; downsampling chosen by ``auto_downsample``), random weights:
+length (the schema's ``models`` defaults for type ``cr``; downsampling chosen by
+``auto_downsample``), random weights:
 
 * CR export: :func:`promoter_cr.interpret.attribute.compute_weighted_features` (one forward pass per
   batch, one-hot on the device, tracks written to an .npy memmap, decomposition checked);
@@ -27,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from promoter_cr.interpret.attribute import compute_weighted_features, resolve_device
+from promoter_cr.config import model_defaults
+from promoter_cr.interpret.attribute import compute_weighted_features
 from promoter_cr.interpret.faithfulness import grad_x_input, ism
-from promoter_cr.models.cr import CR_DEFAULTS, CRModel
+from promoter_cr.models.registry import build_model, model_kwargs
+from promoter_cr.runtime import resolve_device
 
 
 def main() -> None:
@@ -43,19 +46,18 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--device", default=None, help="default: GPU when available")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument(
-        "--channels", type=int, default=None, help="override CR_DEFAULTS channels (default: package default)"
-    )
+    ap.add_argument("--channels", type=int, default=None, help="override the schema's CR channels")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     torch.manual_seed(args.seed)
-    kw = {k: v for k, v in CR_DEFAULTS.items() if k != "l1"}
+    cfg = model_defaults("cr")
     if args.channels:
-        kw["channels"] = args.channels
-    model = CRModel(args.length, **kw).to(dev).eval()
+        cfg["channels"] = args.channels
+    kw = model_kwargs(cfg)
+    model = build_model(cfg, args.length, 0).to(dev).eval()
     rng = np.random.default_rng(args.seed)
     codes = rng.integers(0, 4, size=(args.n_seqs, args.length)).astype(np.uint8)
     L = args.length
@@ -73,13 +75,21 @@ def main() -> None:
             np.arange(min(2, len(codes))),
             out,
             batch_size=args.batch_size,
+            dtype="float32",
             device=dev,
             progress=False,
         )
         sync()
         t0 = time.perf_counter()
         compute_weighted_features(
-            model, codes, np.arange(len(codes)), out, batch_size=args.batch_size, device=dev, progress=False
+            model,
+            codes,
+            np.arange(len(codes)),
+            out,
+            batch_size=args.batch_size,
+            dtype="float32",
+            device=dev,
+            progress=False,
         )
         sync()
         t_cr = time.perf_counter() - t0
@@ -113,16 +123,19 @@ def main() -> None:
         )
     )
     print(
-        f"model: CRModel(L={L}, {kw}, downsample={model.downsample}), batch {args.batch_size}, torch {torch.__version__}"
+        f"model: CRModel(L={L}, {kw}, downsample={model.downsample}), "
+        f"batch {args.batch_size}, torch {torch.__version__}"
     )
     print(f"CR weighted features : {args.n_seqs} seqs in {t_cr:.3f} s -> {cr_rate:.2f} seqs/s")
     print(f"gradient x input     : {args.n_seqs} seqs in {t_gx:.3f} s -> {gx_rate:.2f} seqs/s")
     print(
-        f"ISM (measured)       : {n_mut} mutants ({args.ism_seqs} seq x {len(positions)} positions x 3) in {t_ism_part:.3f} s"
+        f"ISM (measured)       : {n_mut} mutants ({args.ism_seqs} seq x "
+        f"{len(positions)} positions x 3) in {t_ism_part:.3f} s"
         f" -> {n_mut / t_ism_part:.1f} mutants/s"
     )
     print(
-        f"ISM (extrapolated)   : {3 * L} mutants per sequence -> {t_ism_full / args.ism_seqs:.1f} s/seq -> {ism_rate:.5f} seqs/s"
+        f"ISM (extrapolated)   : {3 * L} mutants per sequence -> "
+        f"{t_ism_full / args.ism_seqs:.1f} s/seq -> {ism_rate:.5f} seqs/s"
     )
     print(f"speed ratio CR / ISM : {cr_rate / ism_rate:,.0f}x   (CR / gradient x input: {cr_rate / gx_rate:.2f}x)")
 

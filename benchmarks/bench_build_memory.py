@@ -51,7 +51,8 @@ t0 = time.perf_counter()
 build_dataset(cfg, sys.argv[2])
 dt = time.perf_counter() - t0
 peak = tracemalloc.get_traced_memory()[1] if trace else 0
-print(json.dumps({"seconds": dt, "tracemalloc_peak_mb": peak / 2**20, "self_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": dt, "tracemalloc_peak_mb": peak / 2**20, "self_maxrss_mb":
+resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -158,7 +159,8 @@ def run(source: str, n_genes: int, seed: int, compression: str | None, tmp_root:
             "sequences_npy_mb": round((root / "out" / "sequences.npy").stat().st_size / 2**20, 1),
             "float32_onehot_mb": round(seqs.shape[0] * seqs.shape[1] * 4 * 4 / 2**20, 1),
             "h5_compression": compression if source == "xpresso" else None,
-            "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}",
+            "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} "
+            f"cpu, python {platform.python_version()}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }
 

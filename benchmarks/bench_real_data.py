@@ -69,7 +69,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODELS = {
     "liver": {
         # chosen by VALID r among the variants tried (see the module docstring)
-        # (``_m``; the previous choice ``_f`` was stem 128 / 32 ch x 4 layers, downsample 16, l1 1e-3, lr 1e-3, wd 1e-2, 15 epochs)
+        # (``_m``; the previous choice ``_f`` was stem 128 / 32 ch x 4 layers, downsample 16, l1 1e-3, lr 1e-3, wd 1e-2,
+        # 15 epochs)
         "cr": {
             "type": "cr",
             "channels": 16,
@@ -262,7 +263,8 @@ def run(
                     }
                 )
             print(
-                f"{name} {model}: test r = {m['splits']['test']['pearson_r']:.4f} valid r = {m['splits']['valid']['pearson_r']:.4f} ({time.time() - t0:.0f} s)",
+                f"{name} {model}: test r = {m['splits']['test']['pearson_r']:.4f} valid r = "
+                f"{m['splits']['valid']['pearson_r']:.4f} ({time.time() - t0:.0f} s)",
                 flush=True,
             )
     table = pd.DataFrame(rows)

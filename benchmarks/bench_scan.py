@@ -1,10 +1,16 @@
 """Benchmark: full-scale motif scanning with contributions streamed to disk.
 
 Synthetic promoters (``--genes`` x ``--length`` uint8 codes, GC 0.5, in a temporary
-folder, memory-mapped as the pipeline reads them) and random float16 weighted features;
-all JASPAR 2024 CORE vertebrate motifs (879, non-redundant); :func:`promoter_cr.motifs.scan.scan_dataset`
-writes hits.parquet with contributions and null-window contributions. Reports wall time,
-hits, peak RSS, and the extrapolation to 18,377 genes when fewer were scanned.
+folder, memory-mapped as the pipeline reads them) and random float16 weighted features; the
+schema's default motif set and scan settings (``motifs`` and ``grammar`` sections; ``--threshold``
+and ``--batch`` override them); :func:`promoter_cr.motifs.scan.scan_dataset` writes hits.parquet
+with contributions and composition-matched null contributions. Reports wall time, hits, peak
+RSS, and the extrapolation to 18,377 genes when fewer were scanned.
+
+``--grammar`` also times :func:`promoter_cr.motifs.grammar.run_grammar` with the schema's
+``grammar`` defaults on those hits. The attributions table gives every gene a prediction equal
+to its label, so the model gate opens and every statistic (co-occurrence included) is timed; the
+tracks are noise, so the calls are not the point.
 
 Optionally (``--memesuite N``) times MEME's own C FIMO through ``pymemesuite`` (not a
 project dependency: ``pip install pymemesuite``) on the first N genes with the same motifs
@@ -34,7 +40,7 @@ FULL_GENES = 18377
 
 def make_data(root: Path, n: int, length: int, batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    seqs = np.lib.format.open_memmap(root / "sequences.npy", mode="w+", dtype=np.uint8, shape=(n, length))
+    seqs = np.lib.format.open_memmap(root / "codes.npy", mode="w+", dtype=np.uint8, shape=(n, length))
     wf = np.lib.format.open_memmap(root / "wf.npy", mode="w+", dtype=np.float16, shape=(n, length))
     for i in range(0, n, batch):
         j = min(n, i + batch)
@@ -42,7 +48,7 @@ def make_data(root: Path, n: int, length: int, batch: int, seed: int) -> tuple[n
         wf[i:j] = rng.normal(0, 0.01, size=(j - i, length)).astype(np.float16)
     seqs.flush()
     wf.flush()
-    return np.load(root / "sequences.npy", mmap_mode="r"), np.load(root / "wf.npy", mmap_mode="r")
+    return np.load(root / "codes.npy", mmap_mode="r"), np.load(root / "wf.npy", mmap_mode="r")
 
 
 def bench_memesuite(seqs: np.ndarray, motifs, threshold: float) -> tuple[float, int]:
@@ -69,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--genes", type=int, default=FULL_GENES)
     ap.add_argument("--length", type=int, default=10500)
-    ap.add_argument("--batch", type=int, default=1000, help="genes per scan batch (motifs.batch_genes)")
-    ap.add_argument("--threshold", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=None, help="genes per scan batch (default: motifs.batch_genes)")
+    ap.add_argument("--threshold", type=float, default=None, help="FIMO p-value (default: motifs.p_threshold)")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     ap.add_argument("--memesuite", type=int, default=0, help="also time pymemesuite FIMO on this many genes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the result JSON here")
     ap.add_argument(
-        "--grammar", action="store_true", help="also time `grammar` (run_grammar, default settings) on the hits"
+        "--grammar", action="store_true", help="also time `grammar` (run_grammar, schema defaults) on the hits"
     )
     ap.add_argument("--keep", default=None, help="copy hits.parquet into this folder (to benchmark `grammar` on it)")
     args = ap.parse_args(argv)
@@ -87,10 +93,18 @@ def main(argv: list[str] | None = None) -> int:
         numba.set_num_threads(args.threads)
     import numba
 
-    from promoter_cr.motifs.database import load_jaspar
+    from promoter_cr.config import validate_config
+    from promoter_cr.layout import MotifFiles
+    from promoter_cr.motifs.database import load_motifs
     from promoter_cr.motifs.scan import scan_codes, scan_dataset
 
-    motifs = load_jaspar()
+    cfg = validate_config({}, semantics=False)
+    if args.threshold is None:
+        args.threshold = float(cfg["motifs"]["p_threshold"])
+    if args.batch is None:
+        args.batch = int(cfg["motifs"]["batch_genes"])
+    g = cfg["grammar"]
+    motifs = load_motifs(cfg["motifs"])
     result: dict = {
         "genes": args.genes,
         "length": args.length,
@@ -119,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             ids,
             clusters,
             motifs,
-            root / "hits.parquet",
+            MotifFiles(root).hits,
             threshold=args.threshold,
             batch_genes=args.batch,
+            null_max_shift=int(g["null_max_shift"]),
+            null_windows=int(g["null_windows"]),
+            seed=int(g["seed"]),
             progress=True,
         )
         dt = time.perf_counter() - t
@@ -132,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 "scan_cpu_s": round(cpu, 2),
                 "hits": summary["n_hits"],
                 "hits_per_gene": round(summary["n_hits"] / args.genes, 1),
-                "parquet_mb": round((root / "hits.parquet").stat().st_size / 2**20, 1),
+                "parquet_mb": round(MotifFiles(root).hits.stat().st_size / 2**20, 1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
         )
@@ -143,17 +160,26 @@ def main(argv: list[str] | None = None) -> int:
             import pandas as pd
 
             from promoter_cr.atomic import write_json
+            from promoter_cr.layout import AttributionFiles
             from promoter_cr.motifs.database import write_meme
             from promoter_cr.motifs.grammar import run_grammar
+            from promoter_cr.motifs.scan import promoter_gc
 
-            write_meme(motifs, root / "motifs.meme")
-            pd.DataFrame({"gene_id": ids, "cluster": clusters}).to_csv(
-                root / "gene_clusters.tsv", sep="\t", index=False
+            files, attr = MotifFiles(root), AttributionFiles(root / "attributions")
+            write_meme(motifs, files.meme)
+            pd.DataFrame({"gene_id": ids, "cluster": clusters, "gc": promoter_gc(seqs)}).to_csv(
+                files.gene_clusters, sep="\t", index=False
             )
-            write_json(root / "scan_summary.json", summary)
+            write_json(files.scan_summary, summary)
+            attr.dir.mkdir()
+            os.replace(root / "wf.npy", attr.weighted_features)
+            label = np.random.default_rng(args.seed).normal(size=args.genes)
+            pd.DataFrame({"gene_id": ids, "label": label, "prediction": label, "split": "test"}).to_csv(
+                attr.table, sep="\t", index=False
+            )
             t = time.perf_counter()
             cpu0 = time.process_time()
-            gsum = run_grammar(root, root / "grammar", {})
+            gsum = run_grammar(root, attr.dir, root / "grammar", g)
             result["grammar_s"] = round(time.perf_counter() - t, 2)
             result["grammar_cpu_s"] = round(time.process_time() - cpu0, 2)
             result["grammar_calls_all"] = gsum["calls_all"]
@@ -163,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             import shutil
 
             Path(args.keep).mkdir(parents=True, exist_ok=True)
-            shutil.copy(root / "hits.parquet", Path(args.keep) / "hits.parquet")
+            shutil.copy(MotifFiles(root).hits, MotifFiles(args.keep).hits)
         if args.memesuite:
             n = min(args.memesuite, args.genes)
             sample = np.asarray(seqs[:n])

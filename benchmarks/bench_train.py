@@ -31,10 +31,12 @@ import pandas as pd
 def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
     import torch
 
-    from promoter_cr.models.cr import build_model, n_parameters, predict_tensor
+    from promoter_cr.config import model_defaults
+    from promoter_cr.models.inference import prediction_of
+    from promoter_cr.models.registry import build_model, n_parameters
 
     torch.manual_seed(0)
-    model = build_model({"type": kind}, length)
+    model = build_model(model_defaults(kind), length, 0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     codes = torch.randint(0, 4, (batch, length), dtype=torch.uint8)
     from promoter_cr.data.encoding import one_hot_torch
@@ -43,7 +45,7 @@ def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
 
     def step() -> None:
         x = one_hot_torch(codes)
-        loss = torch.nn.functional.mse_loss(predict_tensor(model, x), y)
+        loss = torch.nn.functional.mse_loss(prediction_of(model(x)), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -57,7 +59,7 @@ def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
     with torch.inference_mode():
         t1 = time.perf_counter()
         for _ in range(steps):
-            predict_tensor(model, one_hot_torch(codes))
+            prediction_of(model(one_hot_torch(codes)))
         di = time.perf_counter() - t1
     return {
         "model": kind,

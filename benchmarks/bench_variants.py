@@ -112,7 +112,8 @@ def main() -> None:
         )
         scan_codes(np.zeros((2, 64), np.uint8), motifs, 1e-4)  # numba JIT compile outside the timings
     print(
-        f"# {platform.node()} {platform.machine()}, torch {torch.__version__}, {args.threads} threads, device {dev}, batch {args.batch_size}"
+        f"# {platform.node()} {platform.machine()}, torch {torch.__version__}, "
+        f"{args.threads} threads, device {dev}, batch {args.batch_size}"
     )
     rows = []
     for name in args.windows:
@@ -186,7 +187,8 @@ def main() -> None:
         )
     print()
     print(
-        "| window | L (bp) | genes | variants (kinds) | time | variants/s | variants/s with JASPAR gain/loss | bare forward windows/s |"
+        "| window | L (bp) | genes | variants (kinds) | time | variants/s | "
+        "variants/s with JASPAR gain/loss | bare forward windows/s |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, length, g, n, kinds, t, vps, vps_m, fwd in rows:

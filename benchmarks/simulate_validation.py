@@ -121,7 +121,8 @@ def main() -> None:
     y = genes["label"].to_numpy()
     f = np.array([S.planted_function(g["plants"], gt) for g in gt["genes"]])
     print(
-        f"label ~ planted function: r2 {np.corrcoef(f, y)[0, 1] ** 2:.3f}; residual sd {np.std(y - f):.3f} (noise_sd {sim['noise_sd']}); label sd {y.std():.3f}"
+        f"label ~ planted function: r2 {np.corrcoef(f, y)[0, 1] ** 2:.3f}; residual sd "
+        f"{np.std(y - f):.3f} (noise_sd {sim['noise_sd']}); label sd {y.std():.3f}"
     )
     print("class means:", genes.groupby("sim_class")["label"].mean().round(2).to_dict())
     kw = stats.kruskal(*[y[genes["sim_class"] == c] for c in range(sim["n_classes"])])

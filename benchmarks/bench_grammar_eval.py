@@ -1,0 +1,184 @@
+"""Evaluate the motif grammar on planted grammars and calibrate it on null data sets.
+
+Each run is the real workflow (``snakemake`` on the repository's Snakefile) on a data set of
+the simulator's ``hard`` preset (a fresh grammar drawn from the seed: distinct JASPAR families,
+sites sampled from the matrices and never redrawn to pass the scan), with one CR model
+(cross-fitted attributions, the motif stage's default), up to ``recovery.tsv``. Variants:
+
+=============  ===============================================================================
+planted        the preset as it is (activators, repressors, a cooperative pair with decoys)
+additive       the pair's partners add their own effects at random spacings: no spacing rule
+permuted       labels permuted across genes: no motif has any effect
+independent    labels drawn independently of the sequence
+=============  ===============================================================================
+
+For every run the tables give: recovery (family-level precision and recall, pair co-occurrence
+and spacing), calls at ``q < grammar.fdr`` per test family, and every p-value. Null variants are
+run twice: with the schema's model gate (what a user gets: nothing is called from a model that
+did not learn) and with ``grammar.require_learned_model: false`` (the tests' own calibration on
+the tracks of a model that learned nothing).
+
+Seeds used while choosing settings (development) and seeds kept for the evaluation are given
+on the command line; ``benchmarks/README.md`` records which were which. The script writes, under
+``--out``: ``runs/<run>/`` (config, results, snakemake log), ``recovery.tsv``, ``calls.tsv``,
+``pvalues.tsv.gz`` and ``pvalue_qq.png`` (QQ plots of the null variants' p-values).
+
+Example (about 15-25 min a run on 2 CPU cores)::
+
+    python benchmarks/bench_grammar_eval.py --seeds 901 902 903 --variants planted \\
+        --out benchmarks/results/grammar_eval --cores 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS: dict[str, dict] = {
+    "planted": {},
+    "additive": {"pairs": {"mode": "additive"}},
+    "permuted": {"null": "permuted_labels"},
+    "independent": {"null": "independent_labels"},
+}
+NULL_VARIANTS = {"additive", "permuted", "independent"}
+
+
+def run_config(run_dir: Path, name: str, seed: int, variant: str, args: argparse.Namespace, gate: bool) -> dict:
+    """The whole configuration of one run (everything not given here: the schema's defaults)."""
+    sim = {"preset": "hard", "seed": int(seed), "generator": VARIANTS[variant]}
+    if args.n_genes:
+        sim["n_genes"] = args.n_genes
+    if args.length:
+        sim["length"] = args.length
+    cfg = {
+        "results_dir": str(run_dir / "results"),
+        "dataset": {"name": name, "source": "simulate", "simulate": sim},
+        "models": {"cr": {"type": "cr"}},
+        "analysis_model": "cr",
+        "grammar": {"require_learned_model": bool(gate)},
+    }
+    if args.max_epochs:
+        cfg["train"] = {"max_epochs": args.max_epochs}
+    return cfg
+
+
+def snakemake(run_dir: Path, cfg: dict, target: Path, cores: int, log: Path) -> float:
+    """Run the workflow up to ``target``; returns the wall time. Raises on failure (log named)."""
+    import yaml
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(cfg_path),
+           "--cores", str(cores), "-d", str(run_dir), "--rerun-incomplete", str(target)]  # fmt: skip
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    t0 = time.time()
+    with open(log, "a") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}\n")
+        fh.flush()
+        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        raise RuntimeError(f"snakemake failed (exit {rc}); see {log}")
+    return time.time() - t0
+
+
+def _p(table: pd.DataFrame, p_col: str, q_col: str, fdr: float, called: pd.Series | None = None) -> dict:
+    p = pd.to_numeric(table.get(p_col, pd.Series(dtype=float)), errors="coerce").to_numpy(dtype=float)
+    q = pd.to_numeric(table.get(q_col, pd.Series(dtype=float)), errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(p)
+    return {
+        "n_tests": int(ok.sum()),
+        "frac_p05": float((p[ok] < 0.05).mean()) if ok.any() else np.nan,
+        "n_q": int((np.nan_to_num(q, nan=1.0) < fdr).sum()),
+        "n_called": int(called.sum()) if called is not None else int((np.nan_to_num(q, nan=1.0) < fdr).sum()),
+        "p": p[ok],
+    }
+
+
+def test_families(motifs, fdr: float) -> dict[str, dict]:
+    """p-values, counts at ``q < fdr`` and calls of each family of tests of one run."""
+    act = pd.read_csv(motifs.activity, sep="\t", dtype={"cluster": str})
+    cooc = pd.read_csv(motifs.cooccurrence, sep="\t")
+    spacing = pd.read_csv(motifs.spacing, sep="\t")
+    coop = pd.read_csv(motifs.cooperativity, sep="\t")
+    return {
+        "activity": _p(act, "p_value", "q_value", fdr, act["effect"].isin(["activating", "repressive"])),
+        "cooccurrence": _p(cooc, "p_value", "q_value", fdr, cooc["significant"].astype(bool) if len(cooc) else None),
+        "spacing": _p(spacing, "p_value", "q_value", fdr),
+        "cooperativity": _p(coop, "cooperative_p", "cooperative_q", fdr),
+        "periodicity": _p(coop, "periodicity_p", "periodicity_q", fdr),
+    }
+
+
+def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, seconds: float):
+    """Recovery rows, call rows and p-value rows of one finished run."""
+    motifs = layout.motifs
+    summary = json.loads(motifs.grammar_summary.read_text())
+    base = {"run": run, "variant": variant, "seed": seed, "gate": gate, "seconds": round(seconds, 1),
+            "model_r": summary["model_gate"]["r"], "refused": summary["refused"]}  # fmt: skip
+    rec = pd.read_csv(motifs.recovery, sep="\t").assign(**base)
+    fams = test_families(motifs, fdr)
+    calls = pd.DataFrame([{**base, "test": k, **{c: v for c, v in f.items() if c != "p"}} for k, f in fams.items()])
+    pv = pd.concat([pd.DataFrame({"run": run, "variant": variant, "seed": seed, "gate": gate, "test": k, "p": f["p"]})
+                    for k, f in fams.items()], ignore_index=True)  # fmt: skip
+    return rec, calls, pv
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", required=True)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--n-genes", type=int, default=None, help="default: the hard preset's (8000)")
+    ap.add_argument("--length", type=int, default=None, help="default: the hard preset's (1000)")
+    ap.add_argument("--max-epochs", type=int, default=None, help="default: the schema's")
+    ap.add_argument("--tag", default="", help="suffix of the run names (e.g. dev)")
+    args = ap.parse_args(argv)
+
+    from promoter_cr.config import validate_config
+    from promoter_cr.layout import DatasetLayout
+    from promoter_cr.plots.calibration import plot_pvalue_qq
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    recs, calls, pvals = [], [], []
+    for seed in args.seeds:
+        for variant in args.variants:
+            run = f"{variant}_s{seed}{args.tag}"
+            run_dir = (args.out / "runs" / run).resolve()
+            for gate in (True, False) if variant in NULL_VARIANTS else (True,):
+                cfg = validate_config(run_config(run_dir, run, seed, variant, args, gate))
+                layout = DatasetLayout.from_config(cfg)
+                print(f"[{time.strftime('%H:%M:%S')}] {run} gate={gate} ...", flush=True)
+                sec = snakemake(run_dir, run_config(run_dir, run, seed, variant, args, gate), layout.motifs.recovery,
+                                args.cores, run_dir / "snakemake.log")  # fmt: skip
+                rec, cl, pv = collect(run, variant, seed, gate, layout, float(cfg["grammar"]["fdr"]), sec)
+                recs.append(rec)
+                calls.append(cl)
+                pvals.append(pv)
+                print(cl[["test", "n_tests", "frac_p05", "n_q", "n_called"]].to_string(index=False), flush=True)
+                pd.concat(recs).to_csv(args.out / "recovery.tsv", sep="\t", index=False)
+                pd.concat(calls).to_csv(args.out / "calls.tsv", sep="\t", index=False)
+                pd.concat(pvals).to_csv(args.out / "pvalues.tsv.gz", sep="\t", index=False)
+    pv = pd.concat(pvals)
+    null = pv[pv["variant"].isin(NULL_VARIANTS) & ~pv["gate"].astype(bool)]
+    if len(null):
+        panels = {t: {f"{r.variant} s{r.seed}": g["p"].to_numpy() for r, g in
+                      ((g.iloc[0], g) for _, g in null[null["test"] == t].groupby("run"))}
+                  for t in ["activity", "cooccurrence", "spacing", "cooperativity", "periodicity"]}  # fmt: skip
+        plot_pvalue_qq(panels, args.out / "pvalue_qq", {"formats": ["png"], "dpi": 110},
+                       title="null data sets, model gate off")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
