@@ -31,7 +31,8 @@ from promoter_cr.motifs.nulls import (
 from promoter_cr.motifs.sites import collapse_overlapping
 from promoter_cr.motifs.stats import bh_qvalues
 
-ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2}
+#: the calibration tests below check the statistics themselves: no magnitude filter
+ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2, "min_relative": 0.0}
 
 
 def _activity(motif, gene, contrib, null, n_motifs, clusters=None, **kw):
@@ -255,6 +256,22 @@ def test_overlapping_redundant_motif_is_explained_by_the_stronger_one():
     assert allrows.loc["M1", "effect"] == "none" and allrows.loc["M1", "explained_by"] == "M0"
     # its 100 sites elsewhere were tested on their own (neutral)
     assert 10 <= allrows.loc["M1", "conditional_n_genes"] <= 100
+
+
+def test_significant_but_tiny_contribution_is_not_called():
+    """Hundreds of genes make a consistent 2 % share significant; min_relative keeps it uncalled."""
+    rng = np.random.default_rng(3)
+    n = 400
+    gene = np.concatenate([np.arange(n), np.arange(n)])
+    motif = np.repeat([0, 1], n)
+    null = rng.normal(0, 0.05, 2 * n)
+    contrib = null + np.concatenate([np.full(n, 1.0), np.full(n, 0.02)]) + rng.normal(0, 0.01, 2 * n)
+    loose = _activity(motif, gene, contrib, null, 2, min_relative=0.0).set_index(["motif_id", "cluster"])
+    strict = _activity(motif, gene, contrib, null, 2, min_relative=0.1).set_index(["motif_id", "cluster"])
+    assert loose.loc[("M1", "all"), "q_value"] < 1e-10 and loose.loc[("M1", "all"), "effect"] == "activating"
+    assert strict.loc[("M1", "all"), "effect"] == "none" and strict.loc[("M0", "all"), "effect"] == "activating"
+    # the statistics themselves do not change, only the call
+    assert strict.loc[("M1", "all"), "q_value"] == loose.loc[("M1", "all"), "q_value"]
 
 
 def test_empty_cluster_and_motif_without_sites_are_reported_not_crashing(caplog):

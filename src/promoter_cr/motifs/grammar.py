@@ -212,6 +212,7 @@ def run_grammar(
         fdr=float(g["fdr"]),
         min_genes=int(g["min_genes"]),
         min_effect=float(g["min_effect"]),
+        min_relative=float(g["min_relative_contribution"]),
         start=sites["start"].to_numpy(),
         end=sites["end"].to_numpy(),
         n_genes=n_genes,
