@@ -159,10 +159,8 @@ def read_meme(path: str | Path) -> list[Motif]:
     return motifs
 
 
-def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
-    """Write motifs as a MEME (version 4) file, uniform background."""
-    from promoter_cr.atomic import write_text
-
+def meme_text(entries: Iterable[tuple[str, str, np.ndarray, int]]) -> str:
+    """MEME (version 4) text, uniform background, of ``(motif_id, name, pwm (4, w) ACGT, nsites)`` entries."""
     out = [
         "MEME version 4",
         "",
@@ -174,12 +172,19 @@ def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
         "A 0.25 C 0.25 G 0.25 T 0.25",
         "",
     ]
-    for m in motifs:
-        out.append(f"MOTIF {m.motif_id} {m.name}")
-        out.append(f"letter-probability matrix: alength= 4 w= {m.width} nsites= 20 E= 0")
-        out.extend(" ".join(f"{v:.6f}" for v in col) for col in m.pwm.T)
+    for motif_id, name, pwm, nsites in entries:
+        out.append(f"MOTIF {motif_id} {name}")
+        out.append(f"letter-probability matrix: alength= 4 w= {pwm.shape[1]} nsites= {nsites} E= 0")
+        out.extend(" ".join(f"{v:.6f}" for v in col) for col in pwm.T)
         out.append("")
-    write_text(path, "\n".join(out) + "\n")
+    return "\n".join(out) + "\n"
+
+
+def write_meme(motifs: Iterable[Motif], path: str | Path) -> None:
+    """Write motifs as a MEME (version 4) file, uniform background."""
+    from promoter_cr.atomic import write_text
+
+    write_text(path, meme_text((m.motif_id, m.name, m.pwm, 20) for m in motifs))
 
 
 def load_jaspar_ids(release: str, ids: Iterable[str]) -> list[Motif]:

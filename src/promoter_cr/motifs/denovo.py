@@ -65,6 +65,7 @@ from promoter_cr.atomic import atomic_path, write_text, write_tsv
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DenovoFiles
 from promoter_cr.motifs.database import Motif
+from promoter_cr.motifs.database import meme_text as database_meme_text
 from promoter_cr.motifs.stats import bh_qvalues
 
 log = logging.getLogger(__name__)
@@ -895,24 +896,10 @@ def meme_text(patterns: Sequence[Pattern], table: pd.DataFrame) -> str:
         if len(table)
         else {}
     )
-    out = [
-        "MEME version 4",
-        "",
-        "ALPHABET= ACGT",
-        "",
-        "strands: + -",
-        "",
-        "Background letter frequencies",
-        "A 0.25 C 0.25 G 0.25 T 0.25",
-        "",
-    ]
-    for p in patterns:
-        name = str(label.get(p.pattern_id, "novel")).replace(" ", "_") or "novel"
-        out.append(f"MOTIF {p.pattern_id} {name}")
-        out.append(f"letter-probability matrix: alength= 4 w= {p.width} nsites= {len(p.seqlets)} E= 0")
-        out.extend(" ".join(f"{v:.6f}" for v in col) for col in p.ppm.T)
-        out.append("")
-    return "\n".join(out) + "\n"
+    return database_meme_text(
+        (p.pattern_id, str(label.get(p.pattern_id, "novel")).replace(" ", "_") or "novel", p.ppm, len(p.seqlets))
+        for p in patterns
+    )
 
 
 def write_denovo(
