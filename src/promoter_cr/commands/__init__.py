@@ -67,6 +67,11 @@ def add_checkpoint(
     p.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT", help=what)
 
 
+def add_checkpoints(p: argparse.ArgumentParser, what: str) -> None:
+    """``--checkpoint CKPT [CKPT ...]``: one CR checkpoint, or the cross-fitting fold checkpoints."""
+    p.add_argument("--checkpoint", required=True, nargs="+", type=Path, metavar="CKPT", help=what)
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from promoter_cr.commands import (
     add_checkpoint,
+    add_checkpoints,
     add_command,
     add_config,
     add_data,
@@ -36,11 +36,11 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
         ],
     )
     add_config(p)
-    p.add_argument(
-        "--checkpoint", required=True, nargs="+", type=Path, metavar="CKPT",
-        help="a CR checkpoint, or the attribution.crossfit_folds fold checkpoints in fold order (cross-fitting: "
+    add_checkpoints(
+        p,
+        "a CR checkpoint, or the attribution.crossfit_folds fold checkpoints in fold order (cross-fitting: "
         "each gene's features from the fold model that did not train on it)",
-    )  # fmt: skip
+    )
     add_data(p)
     add_out(p, "results/<dataset>/attributions")
     add_device(p)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from promoter_cr.commands import (
     add_checkpoint,
+    add_checkpoints,
     add_command,
     add_config,
     add_data,
@@ -139,10 +139,9 @@ def _register_hypothetical(sub: argparse._SubParsersAction, parent: argparse.Arg
         ],
     )
     add_config(p)
-    p.add_argument(
-        "--checkpoint", required=True, nargs="+", type=Path, metavar="CKPT",
-        help="the checkpoint(s) of attribution_meta.json: one CR checkpoint, or the fold checkpoints in fold order",
-    )  # fmt: skip
+    add_checkpoints(
+        p, "the checkpoint(s) of attribution_meta.json: one CR checkpoint, or the fold checkpoints in fold order"
+    )
     add_data(p)
     add_dir(p, "--attributions", "attribution folder ('promoter-cr attribute'); receives hypothetical_weights.npy")
     add_device(p)
