@@ -21,7 +21,8 @@ the tracks of a model that learned nothing).
 Seeds used while choosing settings (development) and seeds kept for the evaluation are given
 on the command line; ``benchmarks/README.md`` records which were which. The script writes, under
 ``--out``: ``runs/<run>/`` (config, results, snakemake log), ``recovery.tsv``, ``calls.tsv``,
-``pvalues.tsv.gz`` and ``pvalue_qq.png`` (QQ plots of the null variants' p-values).
+``pvalues.tsv.gz``, ``pvalue_qq.png`` (QQ plots of the null variants' p-values) and, with
+``--denovo``, ``denovo_recovery.tsv`` (planted matrices found de novo).
 
 Example (about 15-25 min a run on 2 CPU cores)::
 
@@ -62,16 +63,21 @@ def run_config(run_dir: Path, name: str, seed: int, variant: str, args: argparse
     cfg = {
         "results_dir": str(run_dir / "results"),
         "dataset": {"name": name, "source": "simulate", "simulate": sim},
-        "models": {"cr": {"type": "cr"}},
+        "models": {"cr": {"type": "cr", **args.cr}},
         "analysis_model": "cr",
         "grammar": {"require_learned_model": bool(gate)},
+        "train": {"resources": {"threads": args.threads}},
     }
     if args.max_epochs:
-        cfg["train"] = {"max_epochs": args.max_epochs}
+        cfg["train"]["max_epochs"] = args.max_epochs
+    if args.crossfit_folds is not None:
+        cfg["attribution"] = {"crossfit_folds": args.crossfit_folds}
+    if args.denovo:
+        cfg["denovo"] = {"enabled": True}
     return cfg
 
 
-def snakemake(run_dir: Path, cfg: dict, target: Path, cores: int, log: Path) -> float:
+def snakemake(run_dir: Path, cfg: dict, target: Path, cores: int, log: Path, extra: Path | None = None) -> float:
     """Run the workflow up to ``target``; returns the wall time. Raises on failure (log named)."""
     import yaml
 
@@ -80,6 +86,8 @@ def snakemake(run_dir: Path, cfg: dict, target: Path, cores: int, log: Path) -> 
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(cfg_path),
            "--cores", str(cores), "-d", str(run_dir), "--rerun-incomplete", str(target)]  # fmt: skip
+    if extra is not None:
+        cmd.append(str(extra))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     t0 = time.time()
     with open(log, "a") as fh:
@@ -133,6 +141,42 @@ def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, s
     return rec, calls, pv
 
 
+def denovo_recovery(run: str, seed: int, layout, q_threshold: float) -> pd.DataFrame:
+    """One row per planted functional matrix: found de novo when a pattern of its sign (any gene
+    group) matches it at Tomtom q < ``q_threshold`` (BH over the scanned motif set); planted
+    matrices outside that set are not scored here; at most one pattern per planted matrix counts."""
+    from promoter_cr.motifs.database import read_meme
+    from promoter_cr.motifs.recovery import load_ground_truth, planted_signs
+    from promoter_cr.motifs.stats import bh_qvalues
+    from promoter_cr.motifs.tomtom import tomtom_against
+
+    gt = load_ground_truth(layout.data.ground_truth)
+    sign, *_ = planted_signs(gt)
+    collection = read_meme(layout.motifs.meme)
+    by_id = {m.motif_id: m for m in collection}
+    table = pd.read_csv(layout.motifs.denovo.patterns, sep="\t", keep_default_na=False, na_values=[""])
+    patterns = {m.motif_id: m for m in read_meme(layout.motifs.denovo.patterns_meme)}
+    rows = []
+    queries = [patterns[pid] for pid in table["pattern_id"]]
+    planted = [m for m in sign if m in by_id]
+    if queries and planted:
+        (full,) = tomtom_against(queries, collection, collection)
+        qall = np.vstack([bh_qvalues(row) for row in full])  # BH over the collection, as patterns.tsv
+        cols = {m.motif_id: i for i, m in enumerate(collection)}
+        q = qall[:, [cols[m] for m in planted]]
+    else:
+        q = np.ones((len(queries), len(planted)))
+    pattern_sign = np.where(table["sign"].to_numpy() == "positive", 1, -1) if len(table) else np.zeros(0)
+    for j, m in enumerate(planted):
+        ok = (pattern_sign == sign[m]) & (q[:, j] < q_threshold) if len(table) else np.zeros(0, bool)
+        same = pattern_sign == sign[m]
+        best = int(np.argmin(np.where(same, q[:, j], np.inf))) if same.any() else -1
+        rows.append({"run": run, "seed": seed, "motif_id": m, "name": by_id[m].name, "sign": sign[m],
+                     "found": bool(ok.any()), "best_pattern": table["pattern_id"].iloc[best] if best >= 0 else "",
+                     "best_q": float(q[best, j]) if best >= 0 else np.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", required=True)
@@ -143,14 +187,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--length", type=int, default=None, help="default: the hard preset's (1000)")
     ap.add_argument("--max-epochs", type=int, default=None, help="default: the schema's")
     ap.add_argument("--tag", default="", help="suffix of the run names (e.g. dev)")
+    ap.add_argument("--cr", default="{}", help='CR overrides as JSON, e.g. \'{"channels": 32, "n_layers": 4}\'')
+    ap.add_argument("--crossfit-folds", type=int, default=None, help="default: the schema's")
+    ap.add_argument("--threads", type=int, default=1, help="threads per training job (train.resources.threads)")
+    ap.add_argument("--denovo", action="store_true", help="also run the de novo stage (planted runs)")
     args = ap.parse_args(argv)
+    args.cr = json.loads(args.cr)
 
     from promoter_cr.config import validate_config
     from promoter_cr.layout import DatasetLayout
     from promoter_cr.plots.calibration import plot_pvalue_qq
 
     args.out.mkdir(parents=True, exist_ok=True)
-    recs, calls, pvals = [], [], []
+    recs, calls, pvals, denovo_rows = [], [], [], []
     for seed in args.seeds:
         for variant in args.variants:
             run = f"{variant}_s{seed}{args.tag}"
@@ -159,13 +208,19 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = validate_config(run_config(run_dir, run, seed, variant, args, gate))
                 layout = DatasetLayout.from_config(cfg)
                 print(f"[{time.strftime('%H:%M:%S')}] {run} gate={gate} ...", flush=True)
+                target = layout.motifs.denovo.summary if args.denovo and variant == "planted" else None
                 sec = snakemake(run_dir, run_config(run_dir, run, seed, variant, args, gate), layout.motifs.recovery,
-                                args.cores, run_dir / "snakemake.log")  # fmt: skip
+                                args.cores, run_dir / "snakemake.log", extra=target)  # fmt: skip
                 rec, cl, pv = collect(run, variant, seed, gate, layout, float(cfg["grammar"]["fdr"]), sec)
                 recs.append(rec)
                 calls.append(cl)
                 pvals.append(pv)
                 print(cl[["test", "n_tests", "frac_p05", "n_q", "n_called"]].to_string(index=False), flush=True)
+                if target is not None:
+                    dn = denovo_recovery(run, seed, layout, float(cfg["denovo"]["match_q_threshold"]))
+                    denovo_rows.append(dn)
+                    pd.concat(denovo_rows).to_csv(args.out / "denovo_recovery.tsv", sep="\t", index=False)
+                    print(dn.to_string(index=False), flush=True)
                 pd.concat(recs).to_csv(args.out / "recovery.tsv", sep="\t", index=False)
                 pd.concat(calls).to_csv(args.out / "calls.tsv", sep="\t", index=False)
                 pd.concat(pvals).to_csv(args.out / "pvalues.tsv.gz", sep="\t", index=False)
