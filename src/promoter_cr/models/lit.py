@@ -243,30 +243,19 @@ class PromoterLitModule(pl.LightningModule):
         t = torch.cat(self._val_true)
         self._val_pred.clear()
         self._val_true.clear()
+        # sufficient statistics (summed over processes under DDP): n, sum p, sum t, sum p^2, sum t^2, sum pt
+        stats = torch.stack(
+            [
+                torch.tensor(float(len(p)), device=p.device),
+                p.sum(),
+                t.sum(),
+                (p * p).sum(),
+                (t * t).sum(),
+                (p * t).sum(),
+            ]
+        )
         if self.trainer.world_size > 1:
-            # sufficient statistics summed over processes: n, sum p, sum t, sum p^2, sum t^2, sum pt
-            stats = torch.stack(
-                [
-                    torch.tensor(float(len(p)), device=p.device),
-                    p.sum(),
-                    t.sum(),
-                    (p * p).sum(),
-                    (t * t).sum(),
-                    (p * t).sum(),
-                ]
-            )
             stats = self.all_gather(stats).reshape(-1, 6).sum(0)
-        else:
-            stats = torch.stack(
-                [
-                    torch.tensor(float(len(p)), device=p.device),
-                    p.sum(),
-                    t.sum(),
-                    (p * p).sum(),
-                    (t * t).sum(),
-                    (p * t).sum(),
-                ]
-            )
         n, sp, st, spp, stt, spt = (s.double() for s in stats)
         cov = spt - sp * st / n
         den = torch.sqrt((spp - sp * sp / n) * (stt - st * st / n))
