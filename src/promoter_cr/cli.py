@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         from promoter_cr.runtime import limit_threads
 
-        limit_threads(args.threads)
+        limit_threads(args.threads, torch_pools=getattr(args, "runs_torch", False))
     try:
         rc = args.func(args)
     except (PromoterCRError, Exception) as exc:  # noqa: BLE001 - every failure gets one clear line

@@ -9,6 +9,7 @@ makes a job's ``threads:`` reach torch, BLAS/OpenMP and numba (memelite), so
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from promoter_cr.errors import ConfigError
@@ -17,24 +18,28 @@ from promoter_cr.errors import ConfigError
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def limit_threads(n: int | None) -> None:
+def limit_threads(n: int | None, *, torch_pools: bool = False) -> None:
     """Bound every thread pool of this process to ``n`` threads (``None``: leave the defaults).
 
-    Sets the environment variables (for libraries not yet imported), torch's intra- and
-    inter-op pools, and already-loaded BLAS/OpenMP pools (threadpoolctl).
+    Sets the environment variables (read by OpenMP, BLAS, numba and torch's intra-op pool when
+    they are imported later) and already-loaded BLAS/OpenMP pools (threadpoolctl). torch's
+    intra- and inter-op pools are set explicitly when ``torch_pools`` (commands that run a
+    model) or when torch is already imported; other commands do not import torch at all
+    (2-3 s of start-up per job), and torch still honours ``OMP_NUM_THREADS`` should they.
     """
     if not n:
         return
     n = max(1, int(n))
     for var in THREAD_ENV:
         os.environ[var] = str(n)
-    import torch
+    if torch_pools or "torch" in sys.modules:
+        import torch
 
-    torch.set_num_threads(n)
-    try:
-        torch.set_num_interop_threads(n)
-    except RuntimeError:  # only settable before the first parallel work
-        pass
+        torch.set_num_threads(n)
+        try:
+            torch.set_num_interop_threads(n)
+        except RuntimeError:  # only settable before the first parallel work
+            pass
     try:
         from threadpoolctl import threadpool_limits
 

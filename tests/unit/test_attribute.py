@@ -24,8 +24,8 @@ from promoter_cr.interpret.attribute import (
     export_weighted_features,
     load_attributions,
 )
+from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
-from promoter_cr.models.lit import CKPT_KEY
 from promoter_cr.models.xpresso import XpressoCNN
 
 torch.set_num_threads(1)

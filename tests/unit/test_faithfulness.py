@@ -31,8 +31,8 @@ from promoter_cr.interpret.faithfulness import (
     summary_table,
     topk_overlap,
 )
+from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
-from promoter_cr.models.lit import CKPT_KEY
 
 torch.set_num_threads(1)
 

@@ -93,7 +93,7 @@ def random_cr():
 @pytest.fixture(scope="module")
 def planted_ckpt(tmp_path_factory):
     """A tiny CR trained on planted activator/repressor data; checkpoint re-labelled as a genome-source set."""
-    from promoter_cr.models.lit import CKPT_KEY
+    from promoter_cr.models import CKPT_KEY
     from promoter_cr.models.train import train_model
 
     tmp = tmp_path_factory.mktemp("planted")

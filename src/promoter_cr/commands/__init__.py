@@ -79,6 +79,7 @@ def add_device(p: argparse.ArgumentParser) -> None:
         metavar="DEV",
         help="torch device: cpu, cuda, cuda:1, mps (default: a GPU when there is one, else the CPU)",
     )
+    p.set_defaults(runs_torch=True)  # --threads then sizes torch's pools before the command runs
 
 
 def add_progress(p: argparse.ArgumentParser) -> None:

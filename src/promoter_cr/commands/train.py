@@ -44,7 +44,7 @@ def _register_train(sub: argparse._SubParsersAction, parent: argparse.ArgumentPa
         help="train cross-fitting fold model K: the genes of fold K (of attribution.crossfit_folds) held out",
     )
     add_out(p, "the model folder, e.g. results/<dataset>/models/<name>")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, runs_torch=True)
 
 
 def _register_metrics(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:

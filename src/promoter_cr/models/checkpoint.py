@@ -16,7 +16,7 @@ from torch import nn
 
 from promoter_cr.config import model_defaults
 from promoter_cr.errors import InputDataError
-from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.registry import build_model
 
 

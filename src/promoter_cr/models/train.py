@@ -35,7 +35,7 @@ from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.data.splits import SPLITS
 from promoter_cr.errors import ConfigError, InputDataError
 from promoter_cr.layout import DataFiles, ModelFiles, ModelsFiles
-from promoter_cr.models.lit import CKPT_KEY
+from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.metrics import METRIC_COLUMNS, regression_metrics
 
 log = logging.getLogger(__name__)
