@@ -11,6 +11,7 @@ rule attribute:
         meta=s(ATTR.meta),
     log:
         log_of("attribute"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -92,9 +93,10 @@ rule cluster:
         pairwise=s(CLUSTERS.pairwise),
     log:
         log_of("cluster"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,

@@ -164,6 +164,20 @@ def attribution_checkpoints():
     return [analysis_checkpoint()]
 
 
+# Scheduling under `--cores N`: the motif-analysis chain (analysis model, its fold models,
+# attribute, cluster, scan, grammar, spacing, recovery, motif figures, and the de novo branch
+# when enabled) is picked before the side branches (baseline models, faithfulness, the other
+# figures), which fill the cores it leaves idle; the analysis model, the longest job, starts
+# first. The chain's jobs outside training take one thread each (measured: scan, grammar and
+# clustering gain <= 10 % from a second thread), so one free core is enough for its next step.
+# On the default run this took `make run` from 12.0 to 8.2 min on 2 cores (benchmarks/README.md).
+CRITICAL_PATH = 10
+
+
+def training_priority(wildcards):
+    return CRITICAL_PATH + 1 if wildcards.model == ANALYSIS_MODEL else 0
+
+
 def train_resources(key):
     return config["train"]["resources"][key]
 

@@ -22,6 +22,7 @@ for _stage in FIGURE_STAGES:
             ],
         log:
             log_of(f"figures_{_stage}"),
+        priority: CRITICAL_PATH if _stage in ("motifs", "denovo") else 0
         localrule: True
         conda:
             "../../envs/promoter-cr.yaml"

@@ -15,9 +15,10 @@ rule scan_motifs:
         summary=s(MOTIFS.scan_summary),
     log:
         log_of("scan_motifs"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
@@ -61,9 +62,10 @@ rule grammar:
         summary=s(MOTIFS.grammar_summary),
     log:
         log_of("grammar"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
@@ -100,6 +102,7 @@ rule spacing:
         summary=s(MOTIFS.spacing_summary),
     log:
         log_of("spacing"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -140,6 +143,7 @@ rule recovery:
         matches=s(MOTIFS.recovery_matches),
     log:
         log_of("recovery"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     params:
@@ -172,6 +176,7 @@ rule hypothetical:
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
+    priority: CRITICAL_PATH
     resources:
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),
@@ -212,6 +217,7 @@ rule denovo:
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
+    priority: CRITICAL_PATH
     resources:
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),

@@ -15,6 +15,7 @@ rule train_network:
         log_of("train_{model}"),
     wildcard_constraints:
         model="|".join(NETWORK_MODELS) or "^$",
+    priority: training_priority
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
@@ -86,6 +87,7 @@ rule train_fold:
         log_of(f"train_{ANALYSIS_MODEL}_fold{{fold}}"),
     wildcard_constraints:
         fold="\\d+",
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
