@@ -2,7 +2,8 @@
 #   make run    create .venv, install torch 2.13.0 + the package (run dependencies only), run the
 #               whole pipeline on the embedded default (simulated) data, write results/ and
 #               results/report.html
-#   make test   install the test extras and run the test suite
+#   make test   install the test extras and run the test suite (TEST_WORKERS parallel pytest
+#               workers, one test file per worker at a time)
 # Variables: PYTHON (interpreter for the venv), CORES (snakemake --cores), CONFIG (a config file;
 # empty: the embedded default config/config.yaml), ARGS (passed to snakemake or pytest).
 
@@ -11,6 +12,7 @@ VENV ?= .venv
 CORES ?= all
 CONFIG ?=
 ARGS ?=
+TEST_WORKERS ?= auto
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 CONFIG_ARG := $(if $(CONFIG),--configfile $(CONFIG),)
@@ -39,7 +41,7 @@ run: install
 	$(BIN)/snakemake --cores 1 $(CONFIG_ARG) --report results/report.html
 
 test: install-test
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 report: install
 	$(BIN)/snakemake --cores 1 $(CONFIG_ARG) --report results/report.html
