@@ -173,10 +173,10 @@ rule hypothetical:
         hypothetical=s(ATTR.hypothetical),
     log:
         log_of("hypothetical"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
-    priority: CRITICAL_PATH
     resources:
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),
@@ -214,10 +214,10 @@ rule denovo:
         summary=s(MOTIFS.denovo.summary),
     log:
         log_of("denovo"),
+    priority: CRITICAL_PATH
     conda:
         "../../envs/promoter-cr.yaml"
     threads: train_resources("threads")
-    priority: CRITICAL_PATH
     resources:
         mem_mb=train_resources("mem_mb"),
         runtime=train_resources("runtime"),
