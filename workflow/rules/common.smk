@@ -170,7 +170,7 @@ def attribution_checkpoints():
 # figures), which fill the cores it leaves idle; the analysis model, the longest job, starts
 # first. The chain's jobs outside training take one thread each (measured: scan, grammar and
 # clustering gain <= 10 % from a second thread), so one free core is enough for its next step.
-# On the default run this took `make run` from 12.0 to 8.2 min on 2 cores (benchmarks/README.md).
+# On the default run this took the pipeline from 12.0 to 8.2 min on 2 cores (benchmarks/README.md).
 CRITICAL_PATH = 10
 
 
