@@ -22,14 +22,3 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (only present on the team's machines and CI)")
     return SHARED_DATA
-
-
-#: test files that run whole workflows, longest first: pytest-xdist (`make test`) hands files to
-#: workers in collection order, so these start at once, and the SLURM tests (mostly waiting on
-#: the scheduler) overlap with the CPU-bound tiny pipeline instead of trailing after it
-LONG_FILES = ("test_workflow.py", "test_slurm.py", "test_resume.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONG_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))
