@@ -52,8 +52,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["train"]["max_epochs"] = 4
-    cfg["train"]["patience"] = 10
+    cfg["models"]["cr"].update(max_epochs=4, patience=10)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
     target = "results/tiny/models/cr/predictions.tsv"

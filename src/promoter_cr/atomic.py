@@ -8,6 +8,7 @@ would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from promoter_cr.errors import OutputError
 
 
 def _current_umask() -> int:
@@ -26,6 +29,37 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+#: errno values of a disk that cannot take the output, and how the error line says it
+_DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only"}
+
+
+def disk_error(exc: BaseException) -> str | None:
+    """``"no space left on device"``, ``"disk quota exceeded"`` or ``"read-only"`` when ``exc`` says so, else ``None``.
+
+    numpy reports a short write of a full disk as ``OSError("N requested and M written")`` with no
+    errno; that counts as no space too.
+    """
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno in _DISK_ERRORS:
+        return _DISK_ERRORS[exc.errno]
+    if exc.errno is None and " requested and " in str(exc) and " written" in str(exc):
+        return _DISK_ERRORS[errno.ENOSPC]
+    return None
+
+
+@contextlib.contextmanager
+def _disk_errors_named(path: Path) -> Iterator[None]:
+    """Re-raise a full or read-only disk as :class:`OutputError` naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        why = disk_error(exc)
+        if why is None:
+            raise
+        raise OutputError(path, f"cannot write: {why}") from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -33,21 +67,23 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is untouched.
     The temporary name ends in ``suffix`` (default: the extensions of ``path``) so
     libraries that dispatch on the extension (``np.save``, ``savefig``) see the right one.
+    A full or read-only disk raises :class:`~promoter_cr.errors.OutputError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix or "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
+    with _disk_errors_named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=suffix, dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+            yield tmp_path
+            os.replace(tmp_path, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+            raise
 
 
 @contextlib.contextmanager
@@ -57,22 +93,29 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     An existing ``path`` is replaced only once the new directory is complete.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_UMASK)
-    try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _disk_errors_named(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            os.chmod(tmp, 0o777 & ~_UMASK)
+            yield tmp
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def write_bytes(path: str | Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -18,7 +18,8 @@ import traceback
 from typing import Any
 
 from promoter_cr import __version__
-from promoter_cr.errors import ConfigError, DownloadError, InputDataError, PromoterCRError
+from promoter_cr.atomic import disk_error
+from promoter_cr.errors import ConfigError, DownloadError, InputDataError, OutputError, PromoterCRError
 
 #: modules under promoter_cr.commands, each with register(subparsers), in pipeline order
 COMMAND_MODULES = ["data", "train", "interpret", "motifs", "variants", "figures"]
@@ -31,11 +32,13 @@ EXIT_CONFIG = 3  # invalid configuration
 EXIT_INPUT = 4  # bad or missing input data (the message names the file and record)
 EXIT_DOWNLOAD = 5  # a download failed for good
 EXIT_ANALYSIS = 6  # a stage cannot give a valid result (e.g. weighted features that do not add up)
+EXIT_OUTPUT = 7  # an output cannot be written: no space left on the device, or a read-only file system
 
 EPILOG = """\
 exit status: 0 success, 1 internal error (a bug; traceback in the log), 2 usage error,
 3 invalid configuration, 4 bad input data, 5 download failed, 6 a stage could not give a
-valid result. Errors name the config key, or the file and record, at fault.
+valid result, 7 an output could not be written (no space left on the device, or read-only).
+Errors name the config key, or the file and record, at fault.
 
 Run 'promoter-cr COMMAND --help' for a command's options and an example."""
 
@@ -48,6 +51,8 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_INPUT
     if isinstance(exc, DownloadError):
         return EXIT_DOWNLOAD
+    if isinstance(exc, OutputError) or disk_error(exc):
+        return EXIT_OUTPUT
     if isinstance(exc, PromoterCRError):
         return EXIT_ANALYSIS
     return EXIT_INTERNAL
@@ -115,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     from promoter_cr import console
 
     stream = console.setup(args.log, args.verbose, _label(args))
+    if getattr(args, "runs_torch", False):
+        from promoter_cr.runtime import keep_freed_memory
+
+        keep_freed_memory()
     if args.threads:
         from promoter_cr.runtime import limit_threads
 
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             message = f"{type(exc).__name__}: {exc}"
         else:
             message = str(exc)
+            if not isinstance(exc, PromoterCRError) and disk_error(exc):  # a disk error outside promoter_cr.atomic
+                message = f"{getattr(exc, 'filename', None) or '<output>'}: cannot write: {disk_error(exc)}"
             if args.log:  # the job log keeps the cause too; without one the console line is all
                 logging.getLogger(__name__).error("%s", message)
         console.error_line(stream, args.command, message.splitlines()[0] if message else type(exc).__name__, args.log)

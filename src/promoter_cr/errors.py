@@ -42,3 +42,15 @@ class InputDataError(PromoterCRError):
 
 class DownloadError(PromoterCRError):
     """A download that failed for good (after retries); the message names the URL."""
+
+
+class OutputError(PromoterCRError):
+    """An output that cannot be written: no space left on the device, a quota, or a read-only file system.
+
+    The message names the path; nothing half-written is left behind (see :mod:`promoter_cr.atomic`).
+    """
+
+    def __init__(self, path: str | Path, message: str):
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")

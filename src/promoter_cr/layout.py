@@ -51,10 +51,19 @@ class DataFiles(_Folder):
         """Simulated sets only: the planted grammar."""
         return self.dir / "ground_truth.json"
 
-    def outputs(self, simulated: bool) -> list[Path]:
-        """Every file the data-set build writes (``meta.json`` last, marking completion)."""
-        out = [self.sequences, self.genes, self.meta]
-        return out + [self.ground_truth] if simulated else out
+    @property
+    def missing_labels(self) -> Path:
+        """``fasta`` and ``genome`` sources: the rows ``missing_label: drop`` left out (header only when none)."""
+        return self.dir / "missing_labels.tsv"
+
+    def outputs(self, source: str) -> list[Path]:
+        """Every file the data-set build of ``source`` writes (``meta.json`` last, marking completion)."""
+        out = [self.sequences, self.genes]
+        if source == "simulate":
+            out.append(self.ground_truth)
+        if source in ("fasta", "genome"):
+            out.append(self.missing_labels)
+        return out + [self.meta]
 
 
 @dataclass(frozen=True)

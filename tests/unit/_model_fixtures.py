@@ -45,25 +45,27 @@ def planted_dataset(root: Path, n: int = 480, length: int = 80, seed: int = 0, n
     return write_dataset(root, codes, genes, {"source": "test", "extra_features": extra_names})
 
 
-def tiny_config(tmp: Path, **train) -> dict:
-    """A validated config with small CR, CNN and k-mer models (CPU, 32-bit)."""
+#: training-recipe keys (per model type in the config), as opposed to the shared ``train`` section
+RECIPE_KEYS = ("max_epochs", "batch_size", "lr", "patience", "weight_decay", "optimizer", "schedule", "rc_augment")
+
+
+def tiny_config(tmp: Path, **settings) -> dict:
+    """A validated config with small CR, CNN and k-mer models (CPU, 32-bit).
+
+    ``settings``: recipe keys (``max_epochs``, ``lr``, ...) go to every network model, the rest to ``train``.
+    """
+    recipe = {"max_epochs": 6, "batch_size": 32, "lr": 0.002, "patience": 10}
+    recipe.update({k: v for k, v in settings.items() if k in RECIPE_KEYS})
+    train = {k: v for k, v in settings.items() if k not in RECIPE_KEYS}
     cfg = {
         "results_dir": str(tmp),
         "models": {
-            "cr": {"type": "cr", "channels": 16, "n_layers": 3, "stem_kernel": 9, "dropout": 0.0, "l1": 1e-4},
-            "cnn": {"type": "xpresso_cnn", "conv1_filters": 16, "conv2_filters": 8, "dense1": 16},
+            "cr": {"type": "cr", "channels": 16, "stem_kernel": 9, "dropout": 0.0, "l1": 1e-4, **recipe},
+            "cnn": {"type": "xpresso_cnn", "conv1_filters": 16, "conv2_filters": 8, "dense1": 16, **recipe},
+            "plain": {"type": "cnn", "filters": 16, "kernel": 9, **recipe},
             "kmer": {"type": "kmer_ridge", "k": [3, 4], "alphas": [1.0, 10.0, 100.0]},
         },
-        "train": {
-            "max_epochs": 6,
-            "batch_size": 32,
-            "lr": 0.002,
-            "patience": 10,
-            "accelerator": "cpu",
-            "devices": 1,
-            "seed": 1,
-            **train,
-        },
+        "train": {"accelerator": "cpu", "devices": 1, "seed": 1, **train},
     }
     return validate_config(cfg, semantics=False)
 

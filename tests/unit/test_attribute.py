@@ -29,7 +29,7 @@ from promoter_cr.models.cr import CRModel
 from promoter_cr.models.xpresso import XpressoCNN
 
 torch.set_num_threads(1)
-SMALL_CR = {"type": "cr", "channels": 8, "n_layers": 2, "kernel_size": 3, "stem_kernel": 5, "dropout": 0.0}
+SMALL_CR = {"type": "cr", "channels": 8, "stem_kernel": 5, "dropout": 0.0}
 
 
 #: the schema's attribution section

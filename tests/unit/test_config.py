@@ -17,22 +17,23 @@ def test_empty_config_gets_every_default():
     cfg = validate_config({})
     assert cfg["dataset"]["source"] == "simulate"
     assert cfg["dataset"]["simulate"]["n_genes"] > 0
-    assert set(cfg["models"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    assert set(cfg["models"]) == {"cr", "cnn", "xpresso_cnn", "kmer_ridge"}
     assert cfg["train"]["resources"]["gpus"] == 0
     assert cfg["cluster"]["k_range"] == [2, 8]
 
 
 def test_input_not_modified():
-    raw = {"train": {"max_epochs": 3}}
+    raw = {"train": {"seed": 3}}
     validate_config(raw)
-    assert raw == {"train": {"max_epochs": 3}}
+    assert raw == {"train": {"seed": 3}}
 
 
 @pytest.mark.parametrize(
     "bad, key",
     [
         ({"dataset": {"simulat": {}}}, "dataset.simulat"),
-        ({"train": {"max_epochs": "ten"}}, "train.max_epochs"),
+        ({"models": {"cr": {"type": "cr", "max_epochs": "ten"}}}, "models.cr.max_epochs"),
+        ({"train": {"max_epochs": 3}}, "train.max_epochs"),
         ({"models": {"cr": {"type": "cr", "chanels": 8}}}, "models.cr.chanels"),
         ({"models": {"m": {"type": "transformer"}}}, "models.m.type"),
         ({"cluster": {"k_range": [5, 2]}}, "cluster.k_range"),
@@ -69,10 +70,14 @@ def test_load_config_file_errors(tmp_path):
         load_config(empty)
 
 
-def test_model_config_merges_train_defaults():
-    cfg = validate_config({"models": {"cr": {"type": "cr", "lr": 0.01}}, "train": {"batch_size": 7}})
+def test_model_config_merges_train_section_and_type_recipe():
+    cfg = validate_config(
+        {"models": {"cr": {"type": "cr", "lr": 0.01}, "x": {"type": "xpresso_cnn"}}, "train": {"seed": 7}}
+    )
     m = model_config(cfg, "cr")
-    assert m["lr"] == 0.01 and m["batch_size"] == 7 and m["name"] == "cr"
+    assert m["lr"] == 0.01 and m["seed"] == 7 and m["name"] == "cr" and m["batch_size"] == 64
+    x = model_config(cfg, "x")  # each type trains with its own recipe
+    assert x["optimizer"] == "adam" and x["lr"] == 0.001 and x["batch_size"] == 128 and x["seed"] == 7
 
 
 def test_deep_merge():
@@ -92,11 +97,12 @@ def test_shipped_configs_validate_schema(path):
 
 #: what each shipped config trains: model name -> type (a config file is the whole configuration)
 SHIPPED_MODELS = {
-    "config.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
-    "genome.yaml": {"cr": "cr", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "config.yaml": {"cr": "cr", "cnn": "cnn", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
+    "genome.yaml": {"cr": "cr", "cnn": "cnn", "xpresso_cnn": "xpresso_cnn", "kmer_ridge": "kmer_ridge"},
     "xpresso.yaml": {
         "cr": "cr",
         "cr_halflife": "cr",
+        "cnn": "cnn",
         "xpresso_cnn": "xpresso_cnn",
         "xpresso_cnn_halflife": "xpresso_cnn",
         "kmer_ridge": "kmer_ridge",
@@ -104,6 +110,7 @@ SHIPPED_MODELS = {
     "xpresso_mouse.yaml": {
         "cr": "cr",
         "cr_halflife": "cr",
+        "cnn": "cnn",
         "xpresso_cnn": "xpresso_cnn",
         "xpresso_cnn_halflife": "xpresso_cnn",
         "kmer_ridge": "kmer_ridge",
@@ -115,7 +122,7 @@ SHIPPED_MODELS = {
 def test_resolved_config_of_each_shipped_file(name):
     """Each shipped config trains exactly the models it lists, and models that differ only in
     use_extra (with/without half-life features) share one architecture and optimiser setting."""
-    from promoter_cr.models.train import architecture_config
+    from promoter_cr.models.registry import architecture_keys
 
     cfg = validate_config(yaml.safe_load((ROOT / "config" / name).read_text()), semantics=False)
     assert {n: m["type"] for n, m in cfg["models"].items()} == SHIPPED_MODELS[name]
@@ -123,7 +130,7 @@ def test_resolved_config_of_each_shipped_file(name):
         if f"{base}_halflife" in cfg["models"]:
             a, b = model_config(cfg, base), model_config(cfg, f"{base}_halflife")
             assert not a["use_extra"] and b["use_extra"]
-            keys = set(architecture_config(a)) - {"use_extra"}
+            keys = set(architecture_keys(base if base == "cr" else "xpresso_cnn"))
             assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
             for k in ("lr", "weight_decay", "batch_size", "max_epochs", "patience", "optimizer"):
                 assert a[k] == b[k], (name, k)

@@ -253,7 +253,7 @@ def test_export_hypothetical_matches_the_model(tmp_path):
     from promoter_cr.models.inference import run_batches
 
     torch.manual_seed(0)
-    model = make_network("cr", 60, channels=8, n_layers=2)
+    model = make_network("cr", 60, channels=8)
     rng = np.random.default_rng(1)
     seqs = rng.integers(0, 5, size=(20, 60), dtype=np.uint8)
     rows = np.array([3, 0, 7, 19, 5])
@@ -313,7 +313,7 @@ def test_export_cross_fitted_rows_come_from_their_own_fold_model(tmp_path):
     models = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        models.append(make_network("cr", 40, channels=8, n_layers=2))
+        models.append(make_network("cr", 40, channels=8))
     rng = np.random.default_rng(2)
     seqs = rng.integers(0, 4, size=(12, 40), dtype=np.uint8)
     rows = np.array([11, 2, 5, 0, 7, 3, 9])

@@ -102,7 +102,7 @@ def test_all_three_attributions_agree_exactly():
 def test_vectorised_ism_matches_naive_loop_on_cr_model():
     torch.manual_seed(0)
     length = 24
-    model = CRModel(length, 0, **arch("cr", channels=6, n_layers=2, stem_kernel=5, dropout=0.0)).eval()
+    model = CRModel(length, 0, **arch("cr", channels=6, stem_kernel=5, dropout=0.0)).eval()
     codes = _codes(2, length, seed=3)
     positions = np.array([0, 7, 23])
     got_mean, got_max = ism(model, codes, positions, batch_size=5, device="cpu")
@@ -189,7 +189,7 @@ def test_evaluate_faithfulness_end_to_end(tmp_path: Path):
     }
     (data / "ground_truth.json").write_text(json.dumps(gt))
     torch.manual_seed(1)
-    cfg = {"type": "cr", "channels": 6, "n_layers": 2, "kernel_size": 3, "stem_kernel": 5, "dropout": 0.0}
+    cfg = {"type": "cr", "channels": 6, "stem_kernel": 5, "dropout": 0.0}
     model = CRModel(length, 0, **arch("cr", **{k: v for k, v in cfg.items() if k != "type"}))
     ckpt = tmp_path / "cr.ckpt"
     torch.save(

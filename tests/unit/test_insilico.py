@@ -374,7 +374,7 @@ def test_random_weight_cr_model(genes):
     from _model_fixtures import make_network
 
     torch.manual_seed(0)
-    model = make_network("cr", LENGTH, channels=16, n_layers=3, stem_kernel=9, dropout=0.0)
+    model = make_network("cr", LENGTH, channels=16, stem_kernel=9, dropout=0.0)
     reach = model.receptive_field()
     bg, _ = sample_backgrounds(genes, n_backgrounds=16, seed=200)
     exp = pair_experiment(
@@ -462,7 +462,7 @@ def test_models_with_extra_features_get_the_backgrounds_features():
     from _model_fixtures import make_network
 
     torch.manual_seed(0)
-    model = make_network("cr", 60, n_extra=2, channels=8, n_layers=2, stem_kernel=5, dropout=0.0)
+    model = make_network("cr", 60, n_extra=2, channels=8, stem_kernel=5, dropout=0.0)
     bg = np.random.default_rng(5).integers(0, 4, size=(3, 60), dtype=np.uint8)
     extra = np.random.default_rng(6).normal(size=(3, 2)).astype(np.float32)
     kw = dict(max_spacing=15, spacing_step=1, min_gap=0, max_pairs=1, min_contrast=0.0, batch_size=16, device="cpu")

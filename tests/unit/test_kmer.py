@@ -74,7 +74,20 @@ def test_ridge_learns_kmer_signal():
     codes = rng.integers(0, 4, size=(300, 100)).astype(np.uint8)
     y = kmer_counts(codes, 3, canonical=False, normalise=False).toarray()[:, 5] + rng.normal(0, 0.1, 300)
     x = kmer_features(codes, [3], canonical=False)
-    pipe, alpha, scores = fit_kmer_ridge(x[:200], y[:200], x[200:], y[200:], [0.1, 10.0, 1e5])
-    assert set(scores) == {0.1, 10.0, 1e5} and alpha in scores
+    pipe, alpha, scores = fit_kmer_ridge(x[:200], y[:200], [0.1, 10.0, 1e5])
+    assert {0.1, 10.0, 1e5} <= set(scores) and alpha in scores
     r = np.corrcoef(pipe.predict(x[200:]), y[200:])[0, 1]
     assert r > 0.9
+
+
+def test_ridge_penalty_is_an_interior_minimum_of_the_cv_curve():
+    """The grid is extended past its ends until the leave-one-out minimum is inside it."""
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 4, size=(300, 60)).astype(np.uint8)
+    x = kmer_features(codes, [3], canonical=False)
+    counts = kmer_counts(codes, 3, canonical=False, normalise=False).toarray()
+    y = counts[:, 3] + 0.5 * counts[:, 7] + rng.normal(0, 1.0, 300)
+    for grid in ([1e5, 1e6], [1e-4, 1e-3]):
+        _, alpha, scores = fit_kmer_ridge(x, y, grid)
+        assert min(scores) < alpha < max(scores), (alpha, sorted(scores))
+        assert scores[alpha] == min(scores.values())

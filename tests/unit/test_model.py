@@ -1,6 +1,8 @@
-"""CR model and Xpresso CNN: exact decomposition, hand-set weights, shapes, checkpoints."""
+"""CR model, plain CNN and Xpresso CNN: exact decomposition, hand-set weights, shapes, shift stability."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import torch
 from _model_fixtures import arch, make_network
 
 from promoter_cr.data.encoding import encode, one_hot_torch
-from promoter_cr.models.cr import CRModel, CROutput, auto_downsample
+from promoter_cr.models.cnn import PlainCNN
+from promoter_cr.models.cr import CRModel, CROutput, bin_width, hat_pool, hat_up, n_bin_centres
 from promoter_cr.models.xpresso import XpressoCNN, _adapt_pools
 
 torch.set_num_threads(1)
@@ -21,37 +24,52 @@ def _onehot(n: int, length: int, seed: int = 0, n_frac: float = 0.05) -> torch.T
     return one_hot_torch(torch.from_numpy(codes))
 
 
-@pytest.mark.parametrize(
-    "length,downsample,stem_channels",
-    [(120, None, None), (300, 7, None), (5000, None, None), (300, None, 16), (300, 5, 16)],
-)
-def test_decomposition_exact_without_extra(length, downsample, stem_channels):
-    torch.manual_seed(0)
-    model = CRModel(
-        length,
-        0,
-        **arch("cr", channels=8, n_layers=3, stem_kernel=7, downsample=downsample, stem_channels=stem_channels),
-    ).eval()
+def _randomise(model: CRModel, seed: int = 0) -> CRModel:
+    """Non-trivial readout, position profile and context, so every path carries weight."""
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        model.head.weight.normal_(0, 0.1)  # make the weights non-trivial
+        model.readout.copy_(torch.randn(model.readout.shape, generator=g))
+        if model.position is not None:
+            model.position.copy_(0.3 * torch.randn(model.position.shape, generator=g))
+        if model.context is not None:
+            out = model.context["out"].weight
+            out.copy_(0.1 * torch.randn(out.shape, generator=g))
         model.init_bias(0.7)
+    return model
+
+
+@pytest.mark.parametrize(
+    "length,kw",
+    [
+        (120, {}),
+        (300, {"rc_filters": False}),
+        (1000, {"context_channels": 8}),
+        (5000, {}),
+        (301, {"position_bins": 0}),
+        (80, {"context_channels": 4}),
+    ],
+)
+def test_decomposition_exact_without_extra(length, kw):
+    torch.manual_seed(0)
+    model = _randomise(CRModel(length, 0, **arch("cr", channels=8, stem_kernel=7, **kw))).eval()
     x = _onehot(5, length)
     out = model(x)
     assert isinstance(out, CROutput)
     assert out.prediction.shape == (5,) and out.contributions.shape == (5, length) and out.bias.shape == (5,)
-    assert out.extra_contributions is None
+    assert out.weights.shape == (5, 4, length) and out.extra_contributions is None
     torch.testing.assert_close(out.contributions.sum(1) + out.bias, out.prediction, rtol=0, atol=1e-5)
     assert torch.all(out.bias == 0.7)
     # N positions contribute exactly nothing
     n_pos = x.sum(1) == 0
     assert n_pos.any() and torch.all(out.contributions[n_pos] == 0)
+    # the cheap training-time form (pooled values) gives the same prediction
+    cheap = model(x, explain=False).prediction
+    torch.testing.assert_close(cheap, out.prediction, rtol=1e-5, atol=1e-4)
 
 
 def test_decomposition_exact_with_extra():
     torch.manual_seed(1)
-    model = CRModel(200, 3, **arch("cr", channels=8, n_layers=2, stem_kernel=5)).eval()
-    with torch.no_grad():
-        model.head.weight.normal_(0, 0.1)
+    model = _randomise(CRModel(200, 3, **arch("cr", channels=8, stem_kernel=5))).eval()
     x = _onehot(4, 200)
     h = torch.randn(4, 3)
     out = model(x, h)
@@ -62,62 +80,78 @@ def test_decomposition_exact_with_extra():
         model(x)
 
 
-def test_hand_set_weights_give_count_weighted_sum():
-    """Head weights 0 and head bias c: w(x) = c at every position, so y = sum_b count_b * c_b + bias."""
-    model = CRModel(50, 0, **arch("cr", channels=4, n_layers=2, stem_kernel=3), weight_scale=1.0).eval()
-    c = torch.tensor([1.0, -2.0, 0.5, 3.0])
+def test_hand_set_filter_counts_sites():
+    """One filter matching TGACGTCA exactly (score 8, threshold 7.5): count and max read one site each."""
+    model = CRModel(60, 0, **arch("cr", channels=1, stem_kernel=8, rc_filters=False, position_bins=0)).eval()
+    motif = encode("TGACGTCA")
     with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.copy_(c)
-        model.init_bias(-1.25)
-    seq = "ACGTN" * 10
-    x = one_hot_torch(torch.from_numpy(encode(seq))[None])
-    out = model(x)
-    counts = {b: seq.count(b) for b in "ACGT"}
-    expected = sum(counts[b] * float(c[i]) for i, b in enumerate("ACGT")) - 1.25
-    assert out.prediction.item() == pytest.approx(expected, abs=1e-5)
-    np.testing.assert_allclose(out.contributions[0, :5].detach().numpy(), [1.0, -2.0, 0.5, 3.0, 0.0])
+        model.filters.zero_()
+        model.filters[0, torch.from_numpy(motif).long(), torch.arange(8)] = 1.0
+        model.filter_bias.fill_(-7.0)  # z = matches - 7: 1 at a full site, <= 0 elsewhere
+        model.tau_raw.fill_(math.log(math.expm1(0.5)))  # tau = 0.5: clamp(z - 0.5, 0, 1) = 0.5 at a site
+        model.readout.copy_(torch.tensor([2.0, 0.0, 4.0]))  # max, mean, count
+        model.init_bias(-1.0)
+    seq = list("A" * 60)
+    for start in (5, 30):
+        seq[start : start + 8] = "TGACGTCA"
+    out = model(one_hot_torch(torch.from_numpy(encode("".join(seq)))[None]))
+    # max: 2 * 1; count: 4 * (0.5 + 0.5); bias -1
+    assert out.prediction.item() == pytest.approx(2.0 + 4.0 - 1.0, abs=1e-5)
+    contrib = out.contributions[0].detach().numpy()
+    # every bit of credit sits on the two sites' bases
+    assert abs(contrib[5:13].sum() + contrib[30:38].sum() - 6.0) < 1e-5
+    assert np.abs(np.delete(contrib, np.r_[5:13, 30:38])).max() < 1e-6
 
 
-def test_hand_set_extra_weights():
-    model = CRModel(30, 2, **arch("cr", channels=4, n_layers=1, stem_kernel=3), weight_scale=1.0).eval()
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.zero_()
-        last = model.extra_net[-1]
-        last.weight.zero_()
-        last.bias.copy_(torch.tensor([2.0, -1.0]))
-    x = _onehot(1, 30)
-    out = model(x, torch.tensor([[0.5, 4.0]]))
-    np.testing.assert_allclose(out.extra_contributions.detach().numpy(), [[1.0, -4.0]])
-    assert out.prediction.item() == pytest.approx(-3.0)
+def test_hat_pool_is_adjoint_of_hat_up_and_a_partition_of_unity():
+    for length, bins in [(1000, 32), (110, 32), (10500, 32), (999, 7), (80, 32), (50, 64)]:
+        d = bin_width(length, bins)
+        nb = n_bin_centres(length, d)
+        frac = torch.arange(d, dtype=torch.float32) / d
+        h = torch.randn(2, 3, length, dtype=torch.float64)
+        g = torch.randn(2, 3, nb, dtype=torch.float64)
+        lhs = (hat_pool(h, d, frac.double()) * g).sum()
+        rhs = (h * hat_up(g, d, frac.double(), length)).sum()
+        assert float(lhs - rhs) == pytest.approx(0.0, abs=1e-9)
+        ones = hat_up(torch.ones(1, 1, nb, dtype=torch.float64), d, frac.double(), length)
+        torch.testing.assert_close(ones, torch.ones_like(ones))
+
+
+def test_bin_width_prefers_divisors():
+    assert bin_width(1000, 32) == 25 and bin_width(10500, 32) == 350
+    assert bin_width(30, 32) == 1
+    assert 1000 % bin_width(1000, 32) == 0
 
 
 def test_l1_penalty_is_l1_norm_of_contributions():
-    model = CRModel(40, 0, **arch("cr", channels=4, n_layers=1, stem_kernel=3), weight_scale=0.5).eval()
-    with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.copy_(torch.tensor([1.0, -1.0, 2.0, 0.0]))
-    x = one_hot_torch(torch.from_numpy(encode("ACGT" * 10))[None])
-    out = model(x)
-    assert CRModel.l1_penalty(out).item() == pytest.approx(0.5 * (1 + 1 + 2 + 0) * 10)
+    model = _randomise(CRModel(40, 0, **arch("cr", channels=4, stem_kernel=3))).eval()
+    out = model(_onehot(3, 40))
+    assert CRModel.l1_penalty(out).item() == pytest.approx(out.contributions.abs().sum(1).mean().item())
+    with pytest.raises(ValueError, match="explain"):
+        CRModel.l1_penalty(model.train()(_onehot(3, 40)))
 
 
-def test_auto_downsample_and_receptive_field():
-    assert auto_downsample(600) == 1 and auto_downsample(2048) == 1
-    assert auto_downsample(10500) == 21 or auto_downsample(10500) == 20
-    m = CRModel(600, 0, **arch("cr", channels=4, n_layers=8, kernel_size=3, stem_kernel=15))
-    assert m.downsample == 1 and m.receptive_field() >= 500
-    m = CRModel(10500, 0, **arch("cr", channels=4, n_layers=8))
-    assert m.receptive_field() >= 5000
-
-
-def test_gradients_reach_encoder():
+def test_gradients_reach_filters_in_training_mode():
     torch.manual_seed(0)
-    model = CRModel(64, 0, **arch("cr", channels=4, n_layers=2, stem_kernel=3))
+    model = CRModel(64, 0, **arch("cr", channels=4, stem_kernel=3)).train()
     out = model(_onehot(3, 64))
-    (out.prediction.sum() + CRModel.l1_penalty(out)).backward()
-    assert model.stem.weight.grad is not None and model.stem.weight.grad.abs().sum() > 0
+    assert out.contributions is None
+    out.prediction.sum().backward()
+    assert model.filters.grad is not None and model.filters.grad.abs().sum() > 0
+
+
+def test_one_bp_shift_keeps_contributions():
+    """Shift the input by 1 bp: the aligned contributions of a model with position gains barely change."""
+    torch.manual_seed(3)
+    length = 2000
+    model = _randomise(CRModel(length, 0, **arch("cr", channels=8, stem_kernel=9, context_channels=4))).eval()
+    x = _onehot(4, length + 1, n_frac=0.0)
+    a = model(x[..., :length]).contributions
+    b = model(x[..., 1:]).contributions
+    aligned_a, aligned_b = a[:, 1 + 50 : -50], b[:, 50:-51]  # position j of a is j - 1 of b
+    for i in range(4):
+        r = np.corrcoef(aligned_a[i].detach().numpy(), aligned_b[i].detach().numpy())[0, 1]
+        assert r > 0.95
 
 
 @pytest.mark.parametrize("length", [110, 600, 2048])
@@ -129,6 +163,16 @@ def test_xpresso_cnn_shapes(length):
         assert (model.pool1, model.pool2) == (30, 10)  # published pools kept
 
 
+def test_plain_cnn_is_max_and_mean_of_one_conv():
+    model = PlainCNN(50, 0, **arch("cnn", filters=3, kernel=5)).eval()
+    x = _onehot(2, 50)
+    h = torch.relu(model.conv(x))
+    expected = model.head(torch.cat([h.amax(-1), h.mean(-1)], 1)).squeeze(-1)
+    torch.testing.assert_close(model(x), expected)
+    with pytest.raises(ValueError, match="shorter"):
+        PlainCNN(4, 0, **arch("cnn", kernel=5))
+
+
 def test_adapt_pools():
     assert _adapt_pools(10500, 6, 30, 9, 10) == (30, 10)
     p1, p2 = _adapt_pools(110, 6, 30, 9, 10)
@@ -138,7 +182,8 @@ def test_adapt_pools():
 
 
 def test_build_model_defaults_from_config():
-    m = make_network("cr", 100, channels=6, n_layers=2)
-    assert isinstance(m, CRModel) and m.stem.out_channels == 6 and len(m.blocks) == 2
+    m = make_network("cr", 100, channels=6)
+    assert isinstance(m, CRModel) and m.filters.shape[0] == 6 and m.n_scores == 12
     m = make_network("xpresso_cnn", 600, 8)
     assert isinstance(m, XpressoCNN) and m.n_extra == 8
+    assert isinstance(make_network("cnn", 100), PlainCNN)

@@ -122,7 +122,7 @@ def test_entry_points_receive_the_schema_defaults():
     from promoter_cr.config import model_config
 
     merged = model_config({**cfg, "models": {"cr": cr}}, "cr")
-    assert merged["channels"] == cr["channels"] and merged["lr"] == cfg["train"]["lr"]
+    assert merged["channels"] == cr["channels"] and merged["lr"] == cr["lr"] and merged["seed"] == cfg["train"]["seed"]
     from promoter_cr.models.registry import architecture_keys, model_kwargs
 
     assert set(model_kwargs(merged)) == set(architecture_keys("cr"))

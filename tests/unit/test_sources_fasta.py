@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from promoter_cr.config import validate_config
@@ -143,8 +144,8 @@ def test_tsv_without_header_and_separate_labels(tmp_path):
         (">g1|x=1\nACGT\n>g2|x=2\n>g3|x=3\nACGT\n", r">g2\|x=2 \(line 3\): empty FASTA record"),
         (">g1|x=1\nACGT\n>g2|x=2\nACXT\n", r">g2\|x=2 \(line 3\): invalid character 'X' at position 3"),
         (">g1|x=1\nACGT\n>g2|x=2\nACG\n", r">g2\|x=2 \(line 3\): sequence length 3 differs"),
-        (">g1|x=1\nACGT\n>g2|x=nan\nACGT\n", r"gene g2: label 'nan' is not a finite number"),
-        (">g1|x=1\nACGT\n>g2|x=high\nACGT\n", r"gene g2: label 'high' is not a finite number"),
+        (">g1|x=1\nACGT\n>g2|x=nan\nACGT\n", r">g2\|x=nan \(line 3\): label is missing or not a number \('nan'"),
+        (">g1|x=1\nACGT\n>g2|x=high\nACGT\n", r">g2\|x=high \(line 3\): label is missing or not a number \('high'"),
         (">g1|x=1\nACGT\n>g1|x=2\nACGT\n", r"gene g1: duplicate gene id"),
         (">g1|x=1\nACGT\n>g2|y=2\nACGT\n", r">g2\|y=2 \(line 3\): header has no field 'x'"),
         ("", r"empty input"),
@@ -165,8 +166,9 @@ def test_bad_fasta(tmp_path, content, match):
     [
         (["ACGT,1", "AC-T,2"], r"line 3: invalid character '-'"),
         (["ACGT,1", "ACGTA,2"], r"line 3: sequence length 5 differs.*pad_to"),
-        (["ACGT,1", "ACGT,"], r"label '' is not a finite number"),
-        (["ACGT,1", "ACGT,NaN"], r"label 'NaN' is not a finite number"),
+        (["ACGT,1", "ACGT,"], r"line 3: label is missing or not a number \(empty; 1 of 2 such\)"),
+        (["ACGT,1", "ACGT,NaN"], r"line 3: label is missing or not a number \('NaN'"),
+        (["ACGT,1", "ACGT,inf"], r"line 3: label 'inf' is infinite"),
         ([], r"empty table"),
     ],
 )
@@ -310,3 +312,58 @@ def test_shared_yeast_dream_unequal_lengths(tmp_path):
     left = (136 - len(seq)) // 2
     assert row == "N" * left + seq + "N" * (136 - len(seq) - left)
     assert ds.labels()[0] == pytest.approx(float(label), rel=1e-6)
+
+
+# --------------------------------------------------------------------------- missing labels
+def test_missing_label_drop_leaves_rows_out_and_lists_them(tmp_path):
+    seqs = _random_seqs(9, 12, seed=3)
+    labels = ["1", "", "NA", "2.5", "abc", "3", "nan", "4", "5"]
+    path = tmp_path / "s.csv"
+    path.write_text("id,sequence,label\n" + "".join(f"g{i},{s},{v}\n" for i, (s, v) in enumerate(zip(seqs, labels))))
+    out = tmp_path / "ds"
+    msg = r"s\.csv, line 3 \(id g1\): label is missing .*4 of 9 such.*missing_label: drop"
+    with pytest.raises(InputDataError, match=msg):
+        build_dataset(_cfg({"sequences": str(path)}), out)
+    _assert_nothing_written(out)
+    build_dataset(_cfg({"sequences": str(path), "missing_label": "drop"}), out)
+    ds = load_dataset(out)
+    assert list(ds.genes["gene_id"]) == ["g0", "g3", "g5", "g7", "g8"]
+    np.testing.assert_allclose(ds.labels(), [1, 2.5, 3, 4, 5])
+    assert [decode(r) for r in ds.sequences] == [seqs[i] for i in (0, 3, 5, 7, 8)]
+    assert ds.meta["missing_labels"] == {"policy": "drop", "dropped": 4}
+    dropped = pd.read_csv(out / "missing_labels.tsv", sep="\t", keep_default_na=False)
+    assert list(dropped["gene_id"]) == ["g1", "g2", "g4", "g6"]
+    assert list(dropped["record"]) == ["line 3 (id g1)", "line 4 (id g2)", "line 6 (id g4)", "line 8 (id g6)"]
+    # an infinite label is an error whatever the policy
+    path.write_text(path.read_text().replace("g8,", "g9,").replace(",5\n", ",inf\n"))
+    with pytest.raises(InputDataError, match=r"line 10 \(id g9\): label 'inf' is infinite"):
+        build_dataset(_cfg({"sequences": str(path), "missing_label": "drop"}), tmp_path / "ds2")
+
+
+def test_missing_label_drop_with_a_label_table(tmp_path):
+    seq_path = tmp_path / "s.fa"
+    seq_path.write_text("".join(f">g{i}\nACGTACGT\n" for i in range(6)))
+    lab = tmp_path / "l.tsv"
+    lab.write_text("id\tlabel\ng0\t1\ng2\t\ng3\t2\ng4\t3\ng5\t4\n")  # g1: no row; g2: empty
+    out = tmp_path / "ds"
+    build_dataset(_cfg({"sequences": str(seq_path), "labels": str(lab), "missing_label": "drop"}), out)
+    ds = load_dataset(out)
+    assert list(ds.genes["gene_id"]) == ["g0", "g3", "g4", "g5"] and ds.meta["missing_labels"]["dropped"] == 2
+
+
+@pytest.mark.shared_data
+def test_missing_label_drop_on_native_yeast_tiles(tmp_path, shared_data):
+    """A slice of the de Boer 2020 native tiles: empty expressions are dropped, the count matches the file."""
+    src = shared_data / "yeast" / "deboer2020_native80_ypd.tsv.gz"
+    table = pd.read_csv(src, sep="\t", nrows=3000)
+    path = tmp_path / "slice.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    expected = int(table["expression"].isna().sum())
+    assert expected > 0
+    out = tmp_path / "ds"
+    cfg = _cfg({"sequences": str(path), "label_column": "expression", "missing_label": "drop"}, {"seed": 1})
+    build_dataset(cfg, out)
+    ds = load_dataset(out)
+    assert ds.n == 3000 - expected and ds.meta["missing_labels"]["dropped"] == expected
+    assert len(pd.read_csv(out / "missing_labels.tsv", sep="\t")) == expected
+    np.testing.assert_allclose(ds.labels(), table["expression"].dropna().to_numpy(), rtol=1e-6)

@@ -112,6 +112,7 @@ def test_bed_windows_both_strands_with_padding(tmp_path, small_genome):
                 "upstream": up,
                 "downstream": down,
                 "log_transform": "log2p",
+                "missing_label": "drop",
             },
             tmp=tmp_path,
         ),
@@ -119,6 +120,9 @@ def test_bed_windows_both_strands_with_padding(tmp_path, small_genome):
     )
     ds = load_dataset(out)
     assert list(ds.genes["gene_id"]) == [g for g, *_ in genes[:-1]]
+    dropped = pd.read_csv(out / "missing_labels.tsv", sep="\t", keep_default_na=False)
+    assert list(dropped["gene_id"]) == ["g_unlabelled"] and dropped["record"].iloc[0] == "no row in expr.tsv"
+    assert ds.meta["missing_labels"] == {"policy": "drop", "dropped": 1}
     np.testing.assert_allclose(ds.labels(), np.log2(2 + np.arange(7)), rtol=1e-6)
     assert ds.length == up + down and ds.meta["tss_index"] == up
     name = {"2": "chr2", "chr2": "chr2", "S": "chrS", "chrS": "chrS", "MT": "chrM"}
@@ -243,12 +247,13 @@ def test_unknown_chromosome_error_or_skip(tmp_path, small_genome):
         (
             [("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")],
             [("a", 1), ("b", "NaN")],
-            r"expr\.tsv, gene b: expression value 'NaN' is not a finite number",
+            r"expr\.tsv, line 3 \(gene b\): expression value is missing or not a number \('NaN'; 1 of 2 such\); "
+            r"set dataset.genome.missing_label: drop",
         ),
         (
             [("2", 10, 20, "a", 0, "+"), ("2", 30, 40, "b", 0, "+")],
             [("a", 1), ("b", "n/a")],
-            r"gene b: expression value 'n/a'",
+            r"line 3 \(gene b\): expression value is missing or not a number \('n/a'",
         ),
         ([("2", 10, 20, "a", 0, "+")], [("a", 1), ("a", 2)], r"expr\.tsv, gene a: duplicate gene id"),
         (
@@ -342,6 +347,7 @@ def test_real_tss_and_label_tables(tmp_path):
             "expression_id_column": 0,
             "expression_column": 3,
             "chromosomes": ["21"],
+            "missing_label": "drop",  # Xpresso has labels for 15,348 of its 18,413 TSS genes
             "upstream": up,
             "downstream": down,
         }

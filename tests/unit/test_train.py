@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -30,7 +32,7 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained_cr(tmp_path_factory, data_dir) -> tuple[Path, dict]:
     tmp = tmp_path_factory.mktemp("cr")
-    cfg = tiny_config(tmp, max_epochs=10)
+    cfg = tiny_config(tmp, max_epochs=20, lr=0.01)  # 180 steps in all: a higher peak than the default
     out = tmp / "cr"
     return out, train_model(cfg, "cr", data_dir, out)
 
@@ -73,27 +75,83 @@ def test_same_seed_same_metrics(tmp_path, data_dir):
     pd.testing.assert_frame_equal(pa, pb)
 
 
-def test_resume_from_last_checkpoint(tmp_path, data_dir):
+class _StopAfterEpoch:
+    """Make training stop with an error at the end of epoch ``k`` (before its checkpoints): a killed job
+    whose ``last.ckpt`` is that of epoch ``k - 1``."""
+
+    def __init__(self, monkeypatch, epoch: int):
+        import lightning.pytorch as pl
+
+        from promoter_cr.models import train as train_mod
+
+        make = train_mod._make_trainer
+
+        class Kill(pl.Callback):
+            def on_train_epoch_end(self, trainer, pl_module):
+                if trainer.current_epoch == epoch:
+                    raise RuntimeError("killed")
+
+        def patched(*args, **kwargs):
+            trainer, ckpt_cb, history = make(*args, **kwargs)
+            trainer.callbacks.append(Kill())
+            return trainer, ckpt_cb, history
+
+        monkeypatch.setattr(train_mod, "_make_trainer", patched)
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, data_dir, monkeypatch):
+    """Killed after epoch 1 (best.ckpt removed, as the workflow does with a failed job's outputs) and
+    rerun: the same best weights, predictions and history as a run that was never interrupted."""
+    cfg = tiny_config(tmp_path, max_epochs=4, patience=10)
+    whole = train_model(cfg, "cr", data_dir, tmp_path / "whole")
     out = tmp_path / "cr"
-    done = out / "training_done.json"
-    first = train_model(tiny_config(tmp_path, max_epochs=1), "cr", data_dir, out)
-    steps_per_epoch = first["global_step"]
-    assert first["resumed_from"] is None and steps_per_epoch > 0 and done.exists()
-    done.unlink()  # what a run killed after its first epoch leaves: last.ckpt, no done marker
-    second = train_model(tiny_config(tmp_path, max_epochs=2), "cr", data_dir, out)
-    assert second["resumed_from"] == str(out / "last.ckpt")
-    assert second["global_step"] == 2 * steps_per_epoch  # continued, not restarted
-    hist = pd.read_csv(out / "history.tsv", sep="\t")
-    assert list(hist["epoch"]) == [0, 1]
+    with monkeypatch.context() as m:
+        _StopAfterEpoch(m, 1)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_model(cfg, "cr", data_dir, out)
+    assert (out / "last.ckpt").exists() and not (out / "training_done.json").exists()
+    (out / "best.ckpt").unlink()
+    resumed = train_model(cfg, "cr", data_dir, out)
+    assert resumed["resumed_from"] == str(out / "last.ckpt") and resumed["global_step"] == whole["global_step"]
+    assert resumed["splits"] == whole["splits"] and resumed["best_epoch"] == whole["best_epoch"]
+    for f in ("predictions.tsv", "history.tsv"):
+        assert (out / f).read_text() == (tmp_path / "whole" / f).read_text(), f
+    a = torch.load(out / "best.ckpt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "whole" / "best.ckpt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_only_with_the_same_settings_and_data(tmp_path, data_dir, monkeypatch, caplog):
+    out = tmp_path / "cr"
+    cfg = tiny_config(tmp_path, max_epochs=3)
+    with monkeypatch.context() as m:
+        _StopAfterEpoch(m, 1)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_model(cfg, "cr", data_dir, out)
+    # other settings (a different lr, or max_epochs, which reshapes the schedule): trained afresh, said why
+    other = tiny_config(tmp_path, max_epochs=3, lr=0.005)
+    with caplog.at_level(logging.WARNING, logger="promoter_cr.console"):
+        fresh = train_model(other, "cr", data_dir, out)
+    assert fresh["resumed_from"] is None
+    assert any("not resuming" in r.getMessage() and "other training settings" in r.getMessage() for r in caplog.records)
+    # other labels (same sequences and settings): never resumed either
+    with monkeypatch.context() as m:
+        _StopAfterEpoch(m, 1)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_model(cfg, "cr", data_dir, out)
+    relabelled = tmp_path / "relabelled"
+    shutil.copytree(data_dir, relabelled)
+    genes = pd.read_csv(relabelled / "genes.tsv", sep="\t")
+    genes["label"] = genes["label"] * 10
+    genes.to_csv(relabelled / "genes.tsv", sep="\t", index=False)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="promoter_cr.console"):
+        again = train_model(cfg, "cr", relabelled, out)
+    assert again["resumed_from"] is None
+    assert any("other data (sequences, labels or split)" in r.getMessage() for r in caplog.records)
     # a finished run asked to train again (forced re-run, new code) starts afresh
-    again = train_model(tiny_config(tmp_path, max_epochs=1), "cr", data_dir, out)
-    assert again["resumed_from"] is None and again["global_step"] == steps_per_epoch
-    # a checkpoint of another architecture is not resumed
-    done.unlink()
-    cfg = tiny_config(tmp_path, max_epochs=1)
-    cfg["models"]["cr"]["channels"] = 8
-    third = train_model(cfg, "cr", data_dir, out)
-    assert third["resumed_from"] is None and third["global_step"] == steps_per_epoch
+    done = train_model(cfg, "cr", data_dir, out)
+    assert done["resumed_from"] is None
 
 
 def test_xpresso_cnn_and_kmer_and_metrics_table(tmp_path, data_dir, trained_cr):
@@ -188,7 +246,7 @@ def test_plot_models_from_tables(tmp_path):
                 }
             ),
         ),
-        ("kmer", pd.DataFrame({"alpha": [1.0, 10.0, 100.0], "val_loss": [0.9, 0.8, 0.85]})),
+        ("kmer", pd.DataFrame({"alpha": [1.0, 10.0, 100.0], "cv_loss": [0.9, 0.8, 0.85]})),
     ]:
         d = base / name
         d.mkdir(parents=True)

@@ -85,8 +85,10 @@ def _genome_cfg() -> dict:
 def random_cr():
     """An untrained CR network with weights large enough that every base moves the prediction."""
     torch.manual_seed(0)
-    model = make_network("cr", UP + DOWN, channels=16, n_layers=3, stem_kernel=9, dropout=0.0).eval()
-    torch.nn.init.normal_(model.head.weight, std=0.3)
+    model = make_network("cr", UP + DOWN, channels=16, stem_kernel=9, dropout=0.0).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.readout, std=0.3)
+        torch.nn.init.normal_(model.position, std=0.3)
     return model
 
 
@@ -98,7 +100,7 @@ def planted_ckpt(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("planted")
     data = planted_dataset(tmp / "data")
-    train_model(tiny_config(tmp, max_epochs=10), "cr", data, tmp / "cr")
+    train_model(tiny_config(tmp, max_epochs=20, lr=0.01), "cr", data, tmp / "cr")
     trained = tmp / "cr" / "best.ckpt"
     ckpt = torch.load(trained, map_location="cpu", weights_only=True)
     ckpt[CKPT_KEY]["dataset_meta"] = {

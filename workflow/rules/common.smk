@@ -127,7 +127,7 @@ def data_inputs(wildcards):
 
 
 def data_outputs():
-    return [s(p) for p in DATA.outputs(SIMULATED)]
+    return [s(p) for p in DATA.outputs(config["dataset"]["source"])]
 
 
 def checksum_args(digest):

@@ -24,10 +24,11 @@ def _register_train(sub: argparse._SubParsersAction, parent: argparse.ArgumentPa
         parent,
         "train",
         help="train one model of the config on a data set",
-        description="Train the model MODEL (a key of 'models' in the config) on the data set: CR and Xpresso CNN "
-        "with Lightning (early stopping on the validation loss, best.ckpt and last.ckpt; an interrupted run "
-        "resumes from last.ckpt), the k-mer ridge with scikit-learn. Writes predictions.tsv for every gene, "
-        "metrics.json per split and history.tsv.",
+        description="Train the model MODEL (a key of 'models' in the config) on the data set: CR, the plain CNN and "
+        "the Xpresso CNN with Lightning (each type's own recipe; early stopping on the validation Pearson r, "
+        "best.ckpt and last.ckpt; an interrupted run resumes from last.ckpt when the settings and data are the "
+        "same), the k-mer ridge with scikit-learn (penalty by leave-one-out cross-validation). Writes "
+        "predictions.tsv for every gene, metrics.json per split and history.tsv.",
         examples=[
             "promoter-cr train --config config/config.yaml --data "
             "results/simulated/data --model cr --out results/simulated/models/cr"

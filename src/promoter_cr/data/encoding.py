@@ -122,7 +122,9 @@ def one_hot_numpy(codes: np.ndarray, dtype: type = np.float32) -> np.ndarray:
 def one_hot_torch(codes, dtype=None):
     """One-hot encode a ``(B, L)`` integer tensor of codes on its own device.
 
-    Returns a ``(B, 4, L)`` tensor (float32 unless ``dtype`` is given); N is all zero.
+    Returns a ``(B, 4, L)`` tensor (float32 unless ``dtype`` is given); N is all zero. The tensor is
+    a channels-last view of the ``(B, L, 4)`` lookup (no copy): convolutions read it as fast as a
+    contiguous copy or faster (``benchmarks/bench_cr_cost.py`` times both layouts).
     """
     import torch
 
@@ -131,4 +133,4 @@ def one_hot_torch(codes, dtype=None):
     eye = torch.cat(
         [torch.eye(4, dtype=dtype, device=codes.device), torch.zeros(1, 4, dtype=dtype, device=codes.device)]
     )
-    return eye[codes].transpose(1, 2).contiguous()
+    return eye[codes].transpose(1, 2)

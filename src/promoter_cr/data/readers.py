@@ -230,6 +230,58 @@ def to_numeric_labels(
     return num
 
 
+MISSING_LABEL_POLICIES = ("error", "drop")
+
+
+def parse_labels(
+    values: pd.Series, path: str | Path, records: list[str], policy: str, key: str, what: str = "label"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse labels to ``(n,)`` float64 and a ``(n,)`` bool mask of the usable ones.
+
+    A label is *missing* when it is empty, NaN, ``NA``/``NaN``/``null``-like or not a number.
+    ``policy`` ``"error"``: the first missing label is an :class:`InputDataError` naming ``path``
+    and its record (``records[i]``: a file line or FASTA header), with how many there are and the
+    config key that drops them (``key``); ``"drop"``: missing labels are marked in the mask.
+    An infinite label is an error under either policy.
+    """
+    if policy not in MISSING_LABEL_POLICIES:
+        raise ValueError(f"unknown missing_label policy {policy!r}")
+    text = values.astype(str).str.strip()
+    num = np.array(pd.to_numeric(text, errors="coerce"), dtype=np.float64)
+    infinite = np.isinf(num)
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise InputDataError(
+            path, f"{what} {values.iloc[i]!r} is infinite ({int(infinite.sum())} such values)", record=records[i]
+        )
+    missing = np.isnan(num)
+    if missing.any() and policy == "error":
+        i = int(np.flatnonzero(missing)[0])
+        raw = values.iloc[i]
+        empty = raw is None or (isinstance(raw, float) and np.isnan(raw)) or not str(raw).strip()
+        shown = "empty" if empty else repr(raw)
+        raise InputDataError(
+            path,
+            f"{what} is missing or not a number ({shown}; {int(missing.sum())} of {len(num)} such); "
+            f"set {key}: drop to leave these rows out",
+            record=records[i],
+        )
+    return num, ~missing
+
+
+def missing_label_table(ids: pd.Series, records: list[str], values: pd.Series, missing: np.ndarray) -> pd.DataFrame:
+    """The rows left out by ``missing_label: drop``: ``gene_id``, ``record`` (file line / header), ``value`` as read."""
+    idx = np.flatnonzero(missing)
+    return pd.DataFrame(
+        {
+            "gene_id": ids.to_numpy()[idx],
+            "record": [records[i] for i in idx],
+            "value": values.astype(str).to_numpy()[idx],
+        },
+        columns=["gene_id", "record", "value"],
+    )
+
+
 def log_transform(values: np.ndarray, method: str, path: str | Path, ids: pd.Series | None = None) -> np.ndarray:
     """Apply ``none | log10p | log1p | log2p`` (``log_b(1 + x)``); ``x <= -1`` is an error."""
     if method == "none":

@@ -1,47 +1,59 @@
-"""Models: the Contextual Regression (CR) network and the Xpresso CNN baseline.
+"""The Contextual Regression (CR) network.
 
 Contextual Regression (Liu & Wang, arXiv 1710.10728) writes the prediction as
 
-    y_hat(x, h) = sum_{i,b} x_{b,i} * w_{b,i}(x)  +  sum_f h_f * v_f(x, h)  +  bias
+    y_hat(x, h) = sum_{b,i} x_{b,i} * w_{b,i}(x)  +  sum_f h_f * v_f(x, h)  +  bias
 
-where ``x`` is the ``(4, L)`` one-hot sequence, ``w(x)`` a ``(4, L)`` weight map emitted by
-a convolutional *context encoder* that sees the whole input, ``h`` optional per-gene
-extra features (``(F,)``, e.g. Xpresso's mRNA half-life features), ``v(x, h)`` their
-contextual weights, and ``bias`` one learned scalar. Because ``x`` is one-hot, the
-*contributions* ``(w * x).sum(bases)`` give one number per position, and
+where ``x`` is the ``(4, L)`` one-hot sequence, ``w(x)`` a ``(4, L)`` weight map that depends on
+the whole input (the *context*), ``h`` optional per-gene extra features (``(F,)``, e.g. Xpresso's
+mRNA half-life features) with contextual weights ``v(x, h)``, and ``bias`` one learned scalar.
+Because ``x`` is one-hot, the *contributions* ``(w * x).sum(bases)`` give one number per position,
+and ``prediction == contributions.sum(-1) + extra_contributions.sum(-1) + bias`` holds exactly (to
+float rounding): the explanation comes out of the same single forward pass as the prediction.
+``N`` positions (all-zero one-hot columns) contribute 0.
 
-    prediction == contributions.sum(-1) + extra_contributions.sum(-1) + bias
+How this network makes ``w(x)`` (``CRModel``)
+------------------------------------------------
+1. **Site scores** ``z = conv(x, W)`` (``(B, S, L)``, kernel ``stem_kernel``): ``C = channels``
+   motif filters, each also applied as its reverse complement when ``rc_filters`` (``S = 2C``: a
+   site is recognised on either strand from one set of weights, which halves what each filter
+   must learn from the data; the readout below keeps the two strands apart, so orientation relative
+   to the TSS can still matter). The filter bias is folded into the weights (``t / K`` added to every
+   base of the kernel), so ``z`` is *linear in x* with no constant term: that is what makes the
+   decomposition exact.
+2. **Three pooled views per filter**, each a sum over positions of ``gate * z``:
+   ``max``: the strongest site, ``max_j relu(z_j)`` (presence; one site gets the credit);
+   ``mean``: ``sum_j gain_j relu(z_j) / L`` (composition-like, k-mer-count-like evidence);
+   ``count``: ``sum_j gain_j clamp(z_j - tau, 0, 1)`` (a saturating count of sites above a learned
+   threshold ``tau > 0``; ``clamp(z - tau, 0, 1) = z * gate(z)`` with ``gate <= 1``).
+   Planted and real regulatory grammars are mostly additive over sites, which ``count`` captures and
+   a max-pooling CNN cannot; ``max`` keeps what a CNN does well.
+3. **Gains** ``gain (B, S, nb)`` on ``mean`` and ``count``, at low resolution: ``1 + position
+   profile`` (one learned value per filter and position bin, so a site's effect can depend on its
+   distance to the TSS) ``+ context`` (``context_channels > 0``: a small dilated residual network
+   over the binned site evidence of all filters, so a site's effect can depend on what else the
+   promoter holds, e.g. a partner within a few hundred bp). Bins are ``d`` bp wide (derived from
+   ``L`` and ``position_bins``, see :func:`bin_width`); gains are interpolated *linearly* between
+   bin centres, so a 1-bp shift of the input changes them by at most 1/d of a bin step (stable
+   explanations), and the binned sums are computed as the exact adjoint of that interpolation
+   (:func:`hat_pool`), so no full-resolution gain tensor is built during training.
+4. **Readout**: one linear layer over the ``3S`` pooled values, plus the bias. Dropout acts on the
+   pooled values in training.
 
-holds exactly (to float rounding): the explanation comes out of the same single
-forward pass as the prediction. ``N`` positions (all-zero one-hot columns) contribute 0.
+The prediction is ``sum_{c,j} G_{c,j}(x) z_{c,j}(x) + bias`` with ``G`` the gates times the readout,
+and since ``z = conv(x, W)`` is linear, ``w(x) = conv_transpose(G, W)`` (a transposed convolution
+of the gate map with the same filters) satisfies ``sum(w * x) = sum(G * z)`` exactly. Training
+computes the cheap pooled form; evaluation (``explain``) builds ``G``, ``w`` and the contributions
+and returns ``prediction = contributions.sum + extra + bias``. The hypothetical contribution map
+``w`` is a sum of filter copies scaled by their gates, i.e. motif-shaped, which is what TF-MoDISco
+expects.
 
-Encoder (``CRModel``)
----------------------
-``stem``: Conv1d(4 -> C, ``stem_kernel``) at full resolution (the *local* features).
-For long inputs the stem output is downsampled by a strided conv (factor ``d`` =
-``downsample``; ``None`` chooses ``auto_downsample(L)``: 1 up to 2,048 bp, so 600 bp
-simulated promoters and 2 kb windows stay at base resolution, about ``L / 512`` above,
-i.e. 21 for a 10.5 kb Xpresso window). ``n_layers`` pre-activation residual blocks
-(GroupNorm -> GELU -> dilated Conv1d(``kernel_size``) -> dropout) with dilation
-``2**(i mod 10)`` then give a receptive field of about
-``stem_kernel + d * (kernel_size - 1) * (2**n_layers - 1)`` bp (8 layers, k=3: ~525 bp
-at d=1; ~10 kb at d=21), enough to see motif pairs and their spacing. The context
-features are upsampled back to full resolution (nearest, by reshape, deterministic on
-GPU), added to the local features, mixed by one full-resolution conv (kernel 3), and a 1x1 conv
-gives the 4 weights per position, multiplied by the fixed ``weight_scale`` (``1/sqrt(L)``, so
-an optimiser step moves predictions by about the same amount whatever ``L``). Downsampling makes a 10.5 kb input cost
-about as much
-as a 525 bp one in the dilated stack, while the final weights stay per base.
+Cost: the full-resolution work is one convolution with ``S`` output channels (and its transpose
+only when explaining), a ReLU, one max and two strided sums; everything contextual runs at
+``L / d`` positions. The reverse-complement filters double the convolution's output channels
+without adding parameters.
 
-Extra features: ``v(x, h) = MLP([mean-pooled context features, h])`` (``(B, F)``),
-contribution ``h * v``. The bias is a single learned scalar (never context dependent),
-so the decomposition stays exact and simple.
-
-L1 regularisation (``CRModel.l1_penalty``): the per-gene sum over positions of the absolute
-*contribution* ``|sum_b w_{b,i} x_{b,i}|``, averaged over genes, i.e. the L1 norm of ``w``
-masked by the observed bases (the weights of bases absent from the sequence never
-enter a prediction or an explanation, so they are not penalised). The LightningModule
-adds ``l1 * penalty`` to the MSE loss.
+Extra features: ``v(x, h) = MLP([LayerNorm(pooled values), h])`` (``(B, F)``), contribution ``h * v``.
 """
 
 from __future__ import annotations
@@ -53,6 +65,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+#: pooled views per filter, in readout order
+POOLS = ("max", "mean", "count")
+
 
 class CROutput(NamedTuple):
     """Output of :class:`CRModel` (one forward pass).
@@ -60,42 +75,75 @@ class CROutput(NamedTuple):
     prediction: ``(B,)``; contributions: ``(B, L)`` = ``(w * x).sum(1)``;
     extra_contributions: ``(B, F)`` = ``h * v(x, h)`` or ``None``; bias: ``(B,)``;
     weights: ``(B, 4, L)`` contextual weights ``w(x)`` (the hypothetical contributions of every
-    base at every position).
+    base at every position). In training mode (without ``explain``) only ``prediction``,
+    ``extra_contributions`` and ``bias`` are set.
     ``prediction == contributions.sum(1) + extra_contributions.sum(1) + bias``.
     """
 
     prediction: Tensor
-    contributions: Tensor
+    contributions: Tensor | None
     extra_contributions: Tensor | None
     bias: Tensor
     weights: Tensor | None = None
 
 
-def auto_downsample(length: int) -> int:
-    """Encoder downsampling factor for an input of ``length`` bp (1 up to 2,048 bp, else ~L/512)."""
-    if length <= 2048:
-        return 1
-    return max(1, int(round(length / 512)))
+def bin_width(length: int, bins: int) -> int:
+    """Width ``d`` (bp) of the position bins for an input of ``length`` bp and about ``bins`` bins.
 
-
-def _norm(channels: int) -> nn.Module:
-    """GroupNorm with one group (layer norm over channels and positions of each sequence).
-
-    Chosen over BatchNorm: a prediction (and its explanation) never depends on the other
-    sequences of the batch or on running statistics, train and eval modes agree, and DDP needs
-    no synchronised statistics. (With BatchNorm the validation metrics of weak-signal data
-    swung from epoch to epoch.)
+    A divisor of ``length`` within a third of ``length / bins`` when there is one (no padding in
+    :func:`hat_pool`), else ``ceil(length / bins)``; 1 when ``bins >= length``. Examples: 1,000 bp
+    and 32 bins: 25 (41 bin centres); 10,500 bp: 350; 110 bp: 4 (3 with ``L`` 80).
     """
-    return nn.GroupNorm(1, channels)
+    if bins <= 0:
+        raise ValueError("position bins must be positive")
+    if length <= bins:
+        return 1
+    target = length / bins
+    lo, hi = max(1, math.floor(target * 0.75)), math.ceil(target * 4 / 3)
+    divisors = [d for d in range(lo, hi + 1) if length % d == 0]
+    if divisors:
+        return min(divisors, key=lambda d: (abs(d - target), d))
+    return math.ceil(target)
 
 
-class _ResBlock(nn.Module):
-    """Pre-activation residual block: norm -> GELU -> dilated conv -> dropout, plus skip. ``(B,C,L)->(B,C,L)``."""
+def n_bin_centres(length: int, d: int) -> int:
+    """Number of bin centres (at 0, d, 2d, ...) that cover positions ``0 .. length - 1``."""
+    return math.ceil(length / d) + 1
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
+
+def hat_pool(h: Tensor, d: int, frac: Tensor) -> Tensor:
+    """Sums of ``h`` under hat functions centred every ``d`` bp: ``(B, S, L) -> (B, S, nb)``.
+
+    Position ``j`` adds ``(1 - f) h_j`` to bin ``floor(j / d)`` and ``f h_j`` to the next one
+    (``f = (j mod d) / d``, given as ``frac``, ``(d,)``). This is the exact adjoint of
+    :func:`hat_up`: ``sum(hat_pool(h) * g) == sum(h * hat_up(g))``. Written as a reshape and two
+    reductions (a depthwise strided convolution with a hat kernel gives the same numbers but is
+    several times slower on CPUs).
+    """
+    b, s, length = h.shape
+    m = math.ceil(length / d)
+    if m * d != length:
+        h = F.pad(h, (0, m * d - length))
+    hr = h.view(b, s, m, d)
+    total = hr.sum(-1)
+    right = (hr * frac).sum(-1)
+    return F.pad(total - right, (0, 1)) + F.pad(right, (1, 0))
+
+
+def hat_up(g: Tensor, d: int, frac: Tensor, length: int) -> Tensor:
+    """Linear interpolation of bin values to positions: ``(B, S, nb) -> (B, S, L)`` (adjoint of :func:`hat_pool`)."""
+    b, s, nb = g.shape
+    u = g[..., :-1, None] * (1 - frac) + g[..., 1:, None] * frac
+    return u.reshape(b, s, (nb - 1) * d)[..., :length]
+
+
+class _ContextBlock(nn.Module):
+    """Pre-activation residual block at bin resolution: GroupNorm -> GELU -> dilated conv (k=3) -> dropout."""
+
+    def __init__(self, channels: int, dilation: int, dropout: float):
         super().__init__()
-        self.norm = _norm(channels)
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding="same")
+        self.norm = nn.GroupNorm(1, channels)
+        self.conv = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -108,18 +156,24 @@ class CRModel(nn.Module):
     Parameters
     ----------
     length
-        Input length ``L`` (chooses ``downsample`` when it is ``None`` and ``weight_scale``).
-    stem_channels
-        Width ``S`` of the full-resolution local features (default: ``channels``). A wide stem with a
-        narrow context stack (e.g. S=128, C=32) gives many local pattern detectors at low cost;
-        the context is then projected to ``S`` at low resolution and the mixing conv is skipped.
-    weight_scale
-        Fixed factor on the head output, ``w = head(z) * weight_scale`` (default ``1/sqrt(L)``):
-        keeps the size of an optimiser step's effect on the prediction independent of ``L``.
+        Input length ``L`` (fixes the position bins).
     n_extra
         Number of extra per-gene features ``F`` (0: none).
-    channels, n_layers, kernel_size, stem_kernel, dropout, downsample
-        Encoder sizes.
+    channels
+        Motif filters ``C`` (``S = 2C`` score channels with ``rc_filters``).
+    stem_kernel
+        Filter width (bp).
+    rc_filters
+        Apply every filter on both strands (shared weights, separate readout).
+    position_bins
+        About how many position bins the gains have (0: no gains; ``mean`` and ``count`` are then
+        plain sums and ``context_channels`` is ignored).
+    context_channels
+        Width of the bin-resolution context network (0: position profile only). Its depth is
+        derived from the number of bins: ``ceil(log2(nb / 2 + 1))`` blocks with dilations
+        ``1, 2, 4, ...`` reach every bin.
+    dropout
+        Dropout on the pooled values (and in the context blocks) in training.
     """
 
     def __init__(
@@ -128,44 +182,62 @@ class CRModel(nn.Module):
         n_extra: int,
         *,
         channels: int,
-        n_layers: int,
-        kernel_size: int,
         stem_kernel: int,
+        rc_filters: bool,
+        position_bins: int,
+        context_channels: int,
         dropout: float,
-        downsample: int | None,
-        stem_channels: int | None,
-        weight_scale: float | None = None,
     ):
         super().__init__()
         self.length = int(length)
         self.n_extra = int(n_extra)
-        # w = head(z) * weight_scale: the prediction sums L terms, so without this fixed factor one
-        # optimiser step on the head would move predictions by O(L * lr) and long inputs would not train
-        self.weight_scale = float(weight_scale) if weight_scale is not None else 1.0 / math.sqrt(self.length)
-        self.downsample = int(downsample) if downsample else auto_downsample(self.length)
-        c = int(channels)
-        sc = int(stem_channels) if stem_channels else c
-        self.stem = nn.Conv1d(4, sc, stem_kernel, padding="same")
-        if self.downsample > 1:
-            self.down = nn.Conv1d(sc, c, self.downsample, stride=self.downsample)
+        self.kernel = int(stem_kernel)
+        self.rc_filters = bool(rc_filters)
+        # PyTorch's Conv1d initialisation (Kaiming-uniform weights and bias)
+        init = nn.Conv1d(4, int(channels), self.kernel)
+        self.filters = nn.Parameter(init.weight.detach().clone())  # (C, 4, K)
+        self.filter_bias = nn.Parameter(init.bias.detach().clone())  # (C,)
+        self.n_scores = 2 * int(channels) if self.rc_filters else int(channels)
+        s = self.n_scores
+        self.bin = bin_width(self.length, int(position_bins)) if position_bins else 0
+        self.n_bins = n_bin_centres(self.length, self.bin) if self.bin else 0
+        if self.bin:
+            self.register_buffer("frac", torch.arange(self.bin, dtype=torch.float32) / self.bin, persistent=False)
+            self.position = nn.Parameter(torch.zeros(s, self.n_bins))
         else:
-            self.down = nn.Conv1d(sc, c, 1) if sc != c else None
-        self.blocks = nn.ModuleList([_ResBlock(c, kernel_size, 2 ** (i % 10), dropout) for i in range(n_layers)])
-        self.ctx_norm = _norm(c)
-        # wide local features (stem_channels != channels): context projected back at low resolution,
-        # no full-resolution mixing conv (its cost would grow with stem_channels**2)
-        self.up_proj = nn.Conv1d(c, sc, 1) if sc != c else None
-        self.mix = nn.Conv1d(c, c, 3, padding="same") if sc == c else None
-        self.head = nn.Conv1d(sc, 4, 1)
-        # weights start near 0 so the first predictions are ~bias whatever L is (a 10.5 kb sum of
-        # random weights would otherwise start far off scale)
-        nn.init.normal_(self.head.weight, std=1e-3)
-        nn.init.zeros_(self.head.bias)
+            self.position = None
+        # count threshold tau = softplus(tau_raw) > 0 (starts at about 1)
+        self.tau_raw = nn.Parameter(torch.full((s,), 0.5))
+        init_lin = nn.Linear(len(POOLS) * s, 1)
+        self.readout = nn.Parameter(init_lin.weight.detach()[0].clone())  # (3S,)
         self.bias = nn.Parameter(torch.zeros(()))
+        self.drop = nn.Dropout(float(dropout))
+        self.context = None
+        if context_channels and self.bin:
+            cc = int(context_channels)
+            depth = max(1, math.ceil(math.log2(self.n_bins / 2 + 1)))
+            self.context = nn.ModuleDict(
+                {
+                    "inp": nn.Conv1d(s, cc, 1),
+                    "blocks": nn.ModuleList([_ContextBlock(cc, 2**i, float(dropout)) for i in range(depth)]),
+                    "norm": nn.GroupNorm(1, cc),
+                    "out": nn.Conv1d(cc, s, 1),
+                }
+            )
+            # the context starts silent: gains are 1 + position profile until it learns something
+            nn.init.zeros_(self.context["out"].weight)
+            nn.init.zeros_(self.context["out"].bias)
         if self.n_extra:
-            self.extra_net = nn.Sequential(nn.Linear(c + self.n_extra, c), nn.GELU(), nn.Linear(c, self.n_extra))
+            self.extra_norm = nn.LayerNorm(len(POOLS) * s)
+            self.extra_net = nn.Sequential(
+                nn.Linear(len(POOLS) * s + self.n_extra, 32),
+                nn.GELU(),
+                nn.Linear(32, self.n_extra),
+            )
         else:
             self.extra_net = None
+
+    # ------------------------------------------------------------------ pieces
 
     def init_bias(self, value: float) -> None:
         """Set the scalar bias (e.g. to the mean training label before fitting)."""
@@ -173,55 +245,108 @@ class CRModel(nn.Module):
             self.bias.fill_(float(value))
 
     def receptive_field(self) -> int:
-        """Approximate receptive field (bp) of the weight at one position."""
-        k = self.blocks[0].conv.kernel_size[0] if len(self.blocks) else 1
-        dil = sum(b.conv.dilation[0] for b in self.blocks)
-        return self.stem.kernel_size[0] + self.downsample * ((k - 1) * dil + 1)
+        """Largest distance (bp) over which two sites' joint effect can depend on their spacing.
 
-    def weights(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Context encoder: ``x (B,4,L)`` -> weights ``w (B,4,L)`` and pooled features ``(B,C)``."""
-        length = x.shape[-1]
-        local = self.stem(x)  # (B, C, L)
-        h = F.gelu(local)
-        d = self.downsample
-        if self.down is not None:
-            pad = (-length) % d
-            h = self.down(F.pad(h, (0, pad)))  # (B, C, ceil(L/d))
-        for block in self.blocks:
-            h = block(h)
-        h = F.gelu(self.ctx_norm(h))
-        pooled = h.mean(-1)
-        if self.up_proj is not None:
-            h = self.up_proj(h)  # (B, S, ceil(L/d))
-        if d > 1:
-            b, c, ld = h.shape
-            h = h.unsqueeze(-1).expand(b, c, ld, d).reshape(b, c, ld * d)[..., :length]
-        z = F.gelu(h + local)
-        if self.mix is not None:
-            z = F.gelu(self.mix(z))
-        return self.head(z) * self.weight_scale, pooled
+        Without a context network that is two overlapping filter windows (``2K - 1``): ``max`` and
+        ``count`` couple sites of one filter wherever they are (so their interaction does not change
+        with the spacing), and the position profile depends on where a site is, not on its partner.
+        With a context network it is the whole input.
+        """
+        return self.length if self.context is not None else 2 * self.kernel - 1
 
-    def forward(self, x: Tensor, extra: Tensor | None = None) -> CROutput:
-        """``x``: ``(B, 4, L)`` float one-hot; ``extra``: ``(B, F)`` or ``None``."""
-        w, pooled = self.weights(x)
-        contributions = (w.float() * x.float()).sum(1)  # (B, L)
+    def stem_weight(self) -> Tensor:
+        """``(S, 4, K)`` filters with the bias folded in (``t / K`` on every base), reverse complements appended."""
+        w = self.filters + self.filter_bias[:, None, None] / self.kernel
+        return torch.cat([w, w.flip(1).flip(2)], 0) if self.rc_filters else w
+
+    def _tau(self) -> Tensor:
+        return F.softplus(self.tau_raw)[:, None]  # (S, 1)
+
+    def _gains(self, mean_bins: Tensor) -> Tensor:
+        """``(B or 1, S, nb)`` gains: 1 + position profile (+ context of the binned ``mean`` evidence)."""
+        g = 1 + self.position[None]
+        if self.context is not None:
+            c = self.context["inp"](mean_bins / self.bin)
+            for block in self.context["blocks"]:
+                c = block(c)
+            g = g + self.context["out"](F.gelu(self.context["norm"](c)))
+        return g
+
+    def _pooled(self, x: Tensor) -> tuple[Tensor, dict]:
+        """Pooled values ``(B, 3S)`` (max, mean, count per score channel) and what explaining needs."""
+        weight = self.stem_weight()
+        z = F.conv1d(x, weight, padding=self.kernel // 2)  # (B, S, L), linear in x
+        h = F.relu(z)
+        top, idx = h.max(-1)
+        counted = (z - self._tau()).clamp(0, 1)
+        aux = {"weight": weight, "z": z, "idx": idx, "gain": None}
+        if self.bin:
+            mean_bins = hat_pool(h, self.bin, self.frac)
+            count_bins = hat_pool(counted, self.bin, self.frac)
+            gain = self._gains(mean_bins)
+            aux["gain"] = gain
+            mean = (mean_bins * gain).sum(-1)
+            count = (count_bins * gain).sum(-1)
+        else:
+            mean, count = h.sum(-1), counted.sum(-1)
+        return torch.cat([top, mean / self.length, count], 1), aux
+
+    def _extra(self, pooled: Tensor, extra: Tensor | None) -> Tensor | None:
+        if self.extra_net is None:
+            return None
+        if extra is None:
+            raise ValueError(f"this model uses {self.n_extra} extra features; none were given")
+        v = self.extra_net(torch.cat([self.extra_norm(pooled), extra.to(pooled.dtype)], 1))
+        return extra.float() * v.float()  # (B, F)
+
+    def gate_map(self, aux: dict) -> Tensor:
+        """``G (B, S, L)``: the readout-weighted gates with ``prediction - bias - extra = sum(G * z)``."""
+        z = aux["z"]
+        s, length = self.n_scores, self.length
+        r_max, r_mean, r_count = self.readout.view(len(POOLS), s)
+        active = (z > 0).to(z.dtype)
+        g = torch.zeros_like(z)
+        g.scatter_(2, aux["idx"][..., None], r_max[None, :, None].expand(z.shape[0], -1, 1).contiguous())
+        g = g * active
+        tau = self._tau()
+        count_gate = torch.where(z > tau, (z - tau).clamp(0, 1) / z.clamp_min(1e-12), torch.zeros_like(z))
+        binned = (r_mean / length)[None, :, None] * active + r_count[None, :, None] * count_gate
+        if aux["gain"] is not None:
+            binned = binned * hat_up(aux["gain"], self.bin, self.frac, length)
+        return g + binned
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(self, x: Tensor, extra: Tensor | None = None, explain: bool | None = None) -> CROutput:
+        """``x``: ``(B, 4, L)`` float one-hot; ``extra``: ``(B, F)`` or ``None``.
+
+        ``explain`` (default: not training) also returns contributions and weights, and then the
+        prediction is their exact sum; without it the prediction comes from the pooled values
+        (the same number up to float rounding, at a fraction of the cost), with dropout in training.
+        """
+        explain = (not self.training) if explain is None else bool(explain)
+        pooled, aux = self._pooled(x)
         bias = self.bias.float().expand(x.shape[0])
+        extra_contrib = self._extra(pooled, extra)
+        if not explain:
+            pred = self.drop(pooled) @ self.readout + bias
+            if extra_contrib is not None:
+                pred = pred + extra_contrib.sum(1)
+            return CROutput(pred, None, extra_contrib, bias)
+        weights = F.conv_transpose1d(self.gate_map(aux), aux["weight"], padding=self.kernel // 2)  # (B, 4, L)
+        contributions = (weights.float() * x.float()).sum(1)  # (B, L)
         pred = contributions.sum(1) + bias
-        extra_contrib = None
-        if self.extra_net is not None:
-            if extra is None:
-                raise ValueError(f"this model uses {self.n_extra} extra features; none were given")
-            v = self.extra_net(torch.cat([pooled, extra.to(pooled.dtype)], 1))
-            extra_contrib = extra.float() * v.float()  # (B, F)
+        if extra_contrib is not None:
             pred = pred + extra_contrib.sum(1)
-        return CROutput(pred, contributions, extra_contrib, bias, w)
+        return CROutput(pred, contributions, extra_contrib, bias, weights)
 
     @staticmethod
     def l1_penalty(out: CROutput) -> Tensor:
         """Per-gene L1 norm of the contributions, ``sum_i |w_i(x) . x_i|``, averaged over the batch.
 
-        This is the L1 norm of ``w`` masked by the one-hot ``x``. Summing (not averaging) over
-        positions keeps it on the scale of the label whatever ``L`` is, so one ``l1`` value
-        means the same for 110 bp and 10.5 kb inputs.
+        Needs an output with contributions (``explain=True``). Summing (not averaging) over
+        positions keeps it on the scale of the label whatever ``L`` is.
         """
+        if out.contributions is None:
+            raise ValueError("the L1 penalty needs contributions: run the model with explain=True")
         return out.contributions.abs().sum(1).mean()

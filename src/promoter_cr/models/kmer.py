@@ -130,7 +130,7 @@ class KmerRidge:
     """A fitted k-mer ridge model (what ``model.pkl`` holds).
 
     ``pipeline``: sklearn ``StandardScaler(with_mean=False) -> Ridge(alpha)``;
-    ``valid_mse``: validation MSE of each tried alpha.
+    ``cv_mse``: leave-one-out MSE on the training rows of each tried alpha.
     """
 
     ks: list[int]
@@ -138,7 +138,7 @@ class KmerRidge:
     length: int
     alpha: float
     pipeline: Any
-    valid_mse: dict[float, float] = field(default_factory=dict)
+    cv_mse: dict[float, float] = field(default_factory=dict)
     extra_features: list[str] = field(default_factory=list)
 
     def predict_codes(self, codes: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -150,36 +150,49 @@ class KmerRidge:
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
 
+def dense_float32(x: Any) -> np.ndarray:
+    """A (sparse) feature matrix as a dense float32 array (the ridge's first pipeline step)."""
+    return np.asarray(x.toarray() if sparse.issparse(x) else x, dtype=np.float32)
+
+
 def fit_kmer_ridge(
-    x_train: sparse.csr_matrix,
-    y_train: np.ndarray,
-    x_valid: sparse.csr_matrix,
-    y_valid: np.ndarray,
-    alphas: list[float] | tuple[float, ...],
+    x_train: sparse.csr_matrix, y_train: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int = 6
 ) -> tuple[Any, float, dict[float, float]]:
-    """Fit ``StandardScaler -> Ridge`` for each alpha on train; keep the one with the lowest valid MSE.
+    """``dense -> StandardScaler -> Ridge``, alpha chosen by leave-one-out cross-validation on the training rows.
 
-    Returns ``(pipeline, best_alpha, {alpha: valid_mse})``. Without validation rows the
-    middle alpha is used.
+    scikit-learn's ``RidgeCV`` gives the exact leave-one-out MSE of every alpha from one SVD of the
+    standardised training matrix. When the best alpha is the smallest or the largest tried, the
+    grid is extended by factors of 10 in that direction (at most ``max_extend`` times), so the
+    penalty chosen is an interior minimum of the cross-validation curve, not an end of the list.
+    Returns ``(pipeline, best_alpha, {alpha: leave-one-out MSE})``.
     """
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import Ridge, RidgeCV
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+    scaler = StandardScaler()
+    x = scaler.fit_transform(dense_float32(x_train))
+    y = np.asarray(y_train, dtype=np.float64)
+    grid = sorted(float(a) for a in alphas)
     scores: dict[float, float] = {}
-    best, best_alpha, best_mse = None, None, np.inf
-    alphas = list(alphas)
-    if x_valid.shape[0] == 0:
-        alphas = [alphas[len(alphas) // 2]]
-    for a in alphas:
-        pipe = make_pipeline(StandardScaler(with_mean=False), Ridge(alpha=float(a)))
-        pipe.fit(x_train, y_train)
-        m = float(np.mean((pipe.predict(x_valid) - y_valid) ** 2)) if x_valid.shape[0] else 0.0
-        scores[float(a)] = m
-        log.info("kmer ridge alpha=%g valid mse=%.4f", a, m)
-        if m < best_mse:
-            best, best_alpha, best_mse = pipe, float(a), m
-    return best, float(best_alpha), scores
+    for _ in range(max_extend + 1):
+        todo = [a for a in grid if a not in scores]
+        if todo:
+            cv = RidgeCV(alphas=todo, gcv_mode="svd", store_cv_results=True).fit(x, y)
+            for a, mse in zip(todo, np.asarray(cv.cv_results_).mean(axis=0)):
+                scores[a] = float(mse)
+                log.info("kmer ridge alpha=%g leave-one-out mse=%.4f", a, mse)
+        best = min(scores, key=scores.get)
+        lo, hi = min(scores), max(scores)
+        if best == lo and best > 1e-8:
+            grid = [best / 10]
+        elif best == hi and best < 1e12:
+            grid = [best * 10]
+        else:
+            break
+    best = min(scores, key=scores.get)
+    pipe = make_pipeline(FunctionTransformer(dense_float32), scaler, Ridge(alpha=best)).fit(x_train, y)
+    return pipe, float(best), dict(sorted(scores.items()))
 
 
 def save_kmer_model(model: KmerRidge, path: str | Path) -> None:

@@ -12,11 +12,12 @@ from typing import Any
 
 from torch import nn
 
+from promoter_cr.models.cnn import PlainCNN
 from promoter_cr.models.cr import CRModel
 from promoter_cr.models.xpresso import XpressoCNN
 
 #: neural network types (trained with Lightning); ``kmer_ridge`` is fitted by scikit-learn
-NETWORKS: dict[str, type[nn.Module]] = {"cr": CRModel, "xpresso_cnn": XpressoCNN}
+NETWORKS: dict[str, type[nn.Module]] = {"cr": CRModel, "cnn": PlainCNN, "xpresso_cnn": XpressoCNN}
 
 
 def architecture_keys(model_type: str) -> tuple[str, ...]:
@@ -39,7 +40,7 @@ def model_kwargs(model_cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_model(model_cfg: dict[str, Any], length: int, n_extra: int) -> nn.Module:
-    """A :class:`CRModel` or :class:`XpressoCNN` for a validated model config."""
+    """A :class:`CRModel`, :class:`PlainCNN` or :class:`XpressoCNN` for a validated model config."""
     return NETWORKS[model_cfg["type"]](length=length, n_extra=n_extra, **model_kwargs(model_cfg))
 
 

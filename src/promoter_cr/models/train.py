@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.atomic import write_json, write_tsv
-from promoter_cr.config import model_config, model_defaults
+from promoter_cr.config import model_config
 from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.data.splits import SPLITS
 from promoter_cr.errors import ConfigError, InputDataError
@@ -40,13 +40,6 @@ from promoter_cr.models.metrics import METRIC_COLUMNS, regression_metrics
 
 log = logging.getLogger(__name__)
 console = logging.getLogger("promoter_cr.console")
-
-
-def architecture_config(mcfg: dict[str, Any]) -> dict[str, Any]:
-    """The keys of a model config that fix its architecture (a ``last.ckpt`` with others is not resumed)."""
-    from promoter_cr.models.registry import architecture_keys
-
-    return {k: mcfg.get(k) for k in ("type", "use_extra", *architecture_keys(mcfg["type"]))}
 
 
 def split_metrics(genes: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, float]]:
@@ -136,21 +129,21 @@ def _train_kmer(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[st
         extra_names = ds.extra_features
         feats = sparse.hstack([feats, sparse.csr_matrix(ds.extra())], format="csr")
     y = ds.labels().astype(np.float64)
-    tr, va = ds.indices("train"), ds.indices("valid")
-    pipe, alpha, scores = fit_kmer_ridge(feats[tr], y[tr], feats[va], y[va], mcfg["alphas"])
+    tr = ds.indices("train")
+    pipe, alpha, scores = fit_kmer_ridge(feats[tr], y[tr], mcfg["alphas"])
     model = KmerRidge(
         ks=ks,
         canonical=canonical,
         length=ds.length,
         alpha=alpha,
         pipeline=pipe,
-        valid_mse=scores,
+        cv_mse=scores,
         extra_features=extra_names,
     )
     pred = pipe.predict(feats).astype(np.float32)
     save_kmer_model(model, files.kmer_model)
     _write_predictions(files, ds, pred)
-    write_tsv(files.history, pd.DataFrame({"alpha": list(scores), "val_loss": list(scores.values())}))
+    write_tsv(files.history, pd.DataFrame({"alpha": list(scores), "cv_loss": list(scores.values())}))
     metrics = {
         "model": mcfg["name"],
         "type": "kmer_ridge",
@@ -185,32 +178,72 @@ def _resolve_precision(mcfg: dict[str, Any]) -> str:
     return "32" if prec == "32" else prec
 
 
-def _resume_path(files: ModelFiles, mcfg: dict[str, Any]) -> Path | None:
-    """``last.ckpt`` of an *interrupted* run of the same architecture, else ``None``.
+#: what early stopping and the kept checkpoint go by: the validation Pearson r (higher is better). On
+#: weak-signal data the validation MSE is lowest for an early, heavily shrunk model whose ranking of
+#: the genes is still poor (yeast genome: best MSE at epoch 1, best r later); a constant predictor has
+#: an undefined r and is never kept
+SELECT_ON = "val_pearson"
 
-    A finished run leaves its done marker; asking to train again there (a forced re-run,
-    new code) starts from scratch instead of "resuming" the finished model. Stale checkpoints
-    are removed.
+#: model-config keys that change where or how fast a model trains, not what it learns
+_PLACEMENT_KEYS = ("name", "accelerator", "devices", "strategy", "num_workers", "resources")
+
+
+def training_fingerprint(mcfg: dict[str, Any], ds: Dataset) -> dict[str, str]:
+    """What a resumable checkpoint must match: the training settings and the data it was fit to.
+
+    ``settings``: SHA-256 of every model and training key except placement (devices, threads, ...);
+    ``data``: SHA-256 of the sequences, labels, split (the fold's split for a fold model) and,
+    when the model uses them, the extra features.
     """
+    import hashlib
+
+    settings = {k: v for k, v in sorted(mcfg.items()) if k not in _PLACEMENT_KEYS}
+    h = hashlib.sha256()
+    seqs = ds.sequences
+    for s in range(0, len(seqs), 4096):
+        h.update(np.ascontiguousarray(seqs[s : s + 4096]).tobytes())
+    h.update(ds.labels().astype(np.float64).tobytes())
+    h.update("\t".join(map(str, ds.genes["split"])).encode())
+    if mcfg["use_extra"]:
+        h.update(np.ascontiguousarray(ds.extra(), dtype=np.float64).tobytes())
+    return {
+        "settings": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
+        "data": h.hexdigest(),
+    }
+
+
+def _resume_path(files: ModelFiles, fingerprint: dict[str, str]) -> Path | None:
+    """``last.ckpt`` of an *interrupted* run of the same settings on the same data, else ``None``.
+
+    A finished run leaves its done marker; asking to train again there (a forced re-run, new
+    code) starts from scratch instead of "resuming" the finished model. A checkpoint of other
+    settings or other data (labels, split, sequences) is never resumed: training starts afresh and
+    the console says why in one line. Stale checkpoints are removed.
+    """
+    stale = (files.last, files.best, files.done_marker)
     if files.done_marker.exists():
         log.info("%s: the previous training finished; training from scratch", files.dir)
-        for f in (files.last, files.best, files.done_marker):
+        for f in stale:
             f.unlink(missing_ok=True)
         return None
     if not files.last.exists():
         return None
     from promoter_cr.models.checkpoint import read_checkpoint
 
+    why = None
     try:
-        old = read_checkpoint(files.last)[CKPT_KEY]["config"]
+        old = read_checkpoint(files.last)[CKPT_KEY].get("fingerprint") or {}
     except InputDataError as exc:
-        log.warning("ignoring unreadable %s (%s); training from scratch", files.last, exc)
-        old = None
-    if old is not None and architecture_config({**model_defaults(old["type"]), **old}) == architecture_config(mcfg):
-        log.info("resuming from %s", files.last)
+        old, why = {}, f"it is unreadable ({exc.reason})"
+    if why is None and old == fingerprint:
+        console.info("%s: resuming from %s", files.dir.name, files.last)
         return files.last
-    log.warning("%s belongs to another model configuration; training from scratch", files.last)
-    for f in (files.last, files.best):
+    if why is None:
+        what = [k for k in ("settings", "data") if old.get(k) != fingerprint[k]]
+        labels = {"settings": "other training settings", "data": "other data (sequences, labels or split)"}
+        why = "it was trained with " + " and ".join(labels[k] for k in what)
+    console.warning("%s: not resuming %s: %s; training from scratch", files.dir.name, files.last, why)
+    for f in stale:
         f.unlink(missing_ok=True)
     return None
 
@@ -224,22 +257,27 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     from lightning.pytorch.loggers import CSVLogger
 
     from promoter_cr.console import tame_lightning
-    from promoter_cr.models.lit import HistoryCallback
+    from promoter_cr.models.lit import AtomicCheckpointIO, BestStateCallback, HistoryCallback
 
     tame_lightning()
     history = HistoryCallback(mcfg["name"], mcfg["max_epochs"])
     ckpt_cb = ModelCheckpoint(
         dirpath=files.dir,
         filename=files.best.stem,
-        monitor="val_loss",
-        mode="min",
+        monitor=SELECT_ON,
+        mode="max",
         save_top_k=1,
         save_last=True,
         enable_version_counter=False,
     )
     ckpt_cb.CHECKPOINT_NAME_LAST = files.last.stem
     interactive = sys.stderr.isatty()  # a progress bar in a terminal; epoch lines (HistoryCallback) in logs
-    callbacks = [ckpt_cb, EarlyStopping(monitor="val_loss", mode="min", patience=int(mcfg["patience"])), history]
+    callbacks = [
+        BestStateCallback(),
+        ckpt_cb,
+        EarlyStopping(monitor=SELECT_ON, mode="max", patience=int(mcfg["patience"]), check_finite=False),
+        history,
+    ]
     if interactive:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, n_batches // 10)))
     trainer = pl.Trainer(
@@ -250,12 +288,14 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
         precision=_resolve_precision(mcfg),
         deterministic=bool(mcfg["deterministic"]),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(save_dir=str(files.csv_logs.parent), name=files.csv_logs.name, version=0),
         default_root_dir=str(files.dir),
         limit_train_batches=mcfg["limit_train_batches"],
         log_every_n_steps=max(1, min(50, n_batches)),
         enable_model_summary=False,
         enable_progress_bar=interactive,
+        use_distributed_sampler=False,  # promoter_cr.models.lit.EpochBatches shards the training batches
     )
     return trainer, ckpt_cb, history
 
@@ -263,10 +303,11 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
 def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str, Any]:
     import lightning.pytorch as pl
 
-    from promoter_cr.models.lit import PromoterDataModule, PromoterLitModule
+    from promoter_cr.models.lit import PromoterDataModule, PromoterLitModule, restore_best_checkpoint
 
     _check_dataset(ds, need_valid=True)
     pl.seed_everything(int(mcfg["seed"]), workers=True, verbose=False)
+    fingerprint = training_fingerprint(mcfg, ds)
     dm = PromoterDataModule(
         ds.root,
         batch_size=int(mcfg["batch_size"]),
@@ -277,12 +318,17 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         splits=ds.genes["split"].to_numpy(dtype=object),
     )
     module = PromoterLitModule(
-        mcfg, dm.length, dm.n_extra, dataset_meta=ds.meta, extra_features=ds.extra_features if dm.n_extra else []
+        mcfg,
+        dm.length,
+        dm.n_extra,
+        dataset_meta=ds.meta,
+        extra_features=ds.extra_features if dm.n_extra else [],
+        fingerprint=fingerprint,
     )
     n_batches = max(1, int(np.ceil(len(ds.indices("train")) / dm.batch_size)))
     trainer, ckpt_cb, history = _make_trainer(mcfg, files, n_batches)
-    ckpt_path = _resume_path(files, mcfg)
-    if ckpt_path is None and module.is_cr:  # CR starts predicting the mean training label
+    ckpt_path = _resume_path(files, fingerprint)
+    if ckpt_path is None and hasattr(module.model, "init_bias"):  # start predicting the mean training label
         module.model.init_bias(float(ds.labels()[ds.indices("train")].mean()))
     t0 = time.time()
     with warnings.catch_warnings():
@@ -292,18 +338,21 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
     if not trainer.is_global_zero:
         return {}
+    if not files.best.exists():
+        # the job that wrote it was killed and the workflow removed it with its other outputs; the
+        # best weights travel in every last.ckpt, so no later epoch has to beat them again
+        restore_best_checkpoint(files.last, files.best)
     write_json(
         files.done_marker, {"epochs_trained": int(trainer.current_epoch), "global_step": int(trainer.global_step)}
     )
     run = {
-        "best_val_loss": float(ckpt_cb.best_model_score) if ckpt_cb.best_model_score is not None else None,
+        "best_val_pearson": float(ckpt_cb.best_model_score) if ckpt_cb.best_model_score is not None else None,
         "epochs_trained": int(trainer.current_epoch),
         "global_step": int(trainer.global_step),
         "resumed_from": str(ckpt_path) if ckpt_path else None,
         "train_seconds": round(time.time() - t0, 2),
     }
-    best = Path(ckpt_cb.best_model_path) if ckpt_cb.best_model_path else files.best
-    return _finish_nn(mcfg, ds, files, best, history.rows, run)
+    return _finish_nn(mcfg, ds, files, files.best, history.rows, run)
 
 
 def _finish_nn(
@@ -334,13 +383,13 @@ def _finish_nn(
         "type": mcfg["type"],
         "splits": split_metrics(ds.genes, pred),
         "best_epoch": meta.get("epoch"),
-        **{k: run[k] for k in ("best_val_loss", "epochs_trained", "global_step", "resumed_from")},
+        **{k: run[k] for k in ("best_val_pearson", "epochs_trained", "global_step", "resumed_from")},
         "n_parameters": n_parameters(model),
         "train_seconds": run["train_seconds"],
         "device": str(device),
     }
     if mcfg["type"] == "cr":
-        metrics["downsample"] = int(model.downsample)
+        metrics["position_bin_bp"] = int(model.bin)
         metrics["receptive_field_bp"] = int(model.receptive_field())
     update_checkpoint_metrics(best, metrics)
     write_json(files.metrics, metrics)

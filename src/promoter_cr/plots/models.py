@@ -82,10 +82,10 @@ def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg
                 ax2.spines["right"].set_visible(True)
             ax.legend(fontsize=8, loc="upper right")
         elif "alpha" in h.columns:
-            ax.plot(h["alpha"], h["val_loss"], marker="o", color=PALETTE[1])
+            ax.plot(h["alpha"], h["cv_loss"], marker="o", color=PALETTE[1])
             ax.set_xscale("log")
             ax.set_xlabel("ridge alpha")
-            ax.set_ylabel("valid MSE")
+            ax.set_ylabel("leave-one-out MSE (train)")
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()

@@ -40,12 +40,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_dir
+from promoter_cr.atomic import atomic_dir, write_tsv
 from promoter_cr.data import readers as tables
 from promoter_cr.data.dataset import validate_genes, write_dataset
 from promoter_cr.data.readers import parse_fasta_header
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
+from promoter_cr.layout import DataFiles
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +133,20 @@ def _join_labels(genes: pd.DataFrame, fc: dict[str, Any]) -> tuple[pd.DataFrame,
     tables.check_unique(lab_ids, lpath, "label id")
     mapping = pd.Series(lab[val_col].to_numpy(dtype=object), index=lab_ids.to_numpy(dtype=object))
     present = genes["gene_id"].isin(mapping.index)
-    if not present.all():
+    if not present.all() and fc["missing_label"] == "error":
         missing = genes.loc[~present, "gene_id"]
         raise InputDataError(
             lpath,
-            f"no label for {len(missing)} of {len(genes)} sequence ids (first: {missing.iloc[0]})",
+            f"no label for {len(missing)} of {len(genes)} sequence ids (first: {missing.iloc[0]}); "
+            "set dataset.fasta.missing_label: drop to leave them out",
             record=f"gene {missing.iloc[0]}",
         )
     extra = int((~mapping.index.isin(genes["gene_id"])).sum())
     if extra:
         log.info("%s: %d label rows have no sequence and are ignored", lpath, extra)
     out = genes.copy()
-    out["label_raw"] = mapping.loc[genes["gene_id"].to_numpy()].to_numpy(dtype=object)
+    # ids without a label row are missing labels (dropped by parse_labels under missing_label: drop)
+    out["label_raw"] = mapping.reindex(genes["gene_id"].to_numpy()).to_numpy(dtype=object)
     return out, lpath
 
 
@@ -172,7 +175,21 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
             "no labels: set dataset.fasta.label_column (a header field such as "
             "'TPM') or dataset.fasta.labels (a label table)",
         )
-    values = tables.to_numeric_labels(genes["label_raw"], label_path, ids=genes["gene_id"])
+    values, usable = tables.parse_labels(
+        genes["label_raw"], label_path, records, fc["missing_label"], "dataset.fasta.missing_label"
+    )
+    dropped = tables.missing_label_table(genes["gene_id"], records, genes["label_raw"], ~usable)
+    if not usable.all():
+        log.warning(
+            "%s: %d of %d rows have no usable label and are left out (missing_label: drop; ids in %s)",
+            label_path,
+            len(dropped),
+            len(genes),
+            DataFiles(out_dir).missing_labels.name,
+        )
+        keep = np.flatnonzero(usable)
+        genes, values = genes.iloc[keep].reset_index(drop=True), values[keep]
+        seqs, records = [seqs[i] for i in keep], [records[i] for i in keep]
     genes["label"] = tables.log_transform(values, fc["log_transform"], label_path, ids=genes["gene_id"])
     genes = genes.drop(columns=["label_raw"])
     codes = tables.encode_records(seqs, records, path, fc.get("pad_to"))
@@ -197,7 +214,9 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         "inputs": inputs,
         "input_sha256": sums,
         "split": split_record,
+        "missing_labels": {"policy": fc["missing_label"], "dropped": len(dropped)},
     }
     log.info("fasta source: %d sequences of %d bp from %s", len(genes), length, path)
     with atomic_dir(out_dir) as tmp:
+        write_tsv(DataFiles(tmp).missing_labels, dropped)
         write_dataset(tmp, codes, genes, meta)

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_dir
+from promoter_cr.atomic import atomic_dir, write_tsv
 from promoter_cr.data import readers as tables
 from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
@@ -224,8 +224,13 @@ def read_tss_table(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- expression
-def read_expression(path: Path, gcfg: dict[str, Any]) -> pd.Series:
-    """Per-gene labels: a float64 Series indexed by (version-stripped, if configured) gene id."""
+def read_expression(path: Path, gcfg: dict[str, Any]) -> pd.DataFrame:
+    """Per-gene labels, indexed by (version-stripped, if configured) gene id.
+
+    Columns: ``label`` (float64; NaN where the value is missing and ``missing_label`` is ``drop``),
+    ``record`` (the file line) and ``value`` (as read). Under ``missing_label: error`` a missing value
+    is an :class:`InputDataError` naming the line.
+    """
     has_header = bool(gcfg["expression_has_header"])
     df = tables.read_table(path, has_header=has_header)
     id_col = tables.resolve_column(df, gcfg["expression_id_column"], path, "expression id")
@@ -234,9 +239,16 @@ def read_expression(path: Path, gcfg: dict[str, Any]) -> pd.Series:
     if gcfg["strip_version"]:
         ids = ids.str.replace(_VERSION, "", regex=True)
     tables.check_unique(ids, path, "gene id in the expression table")
-    values = tables.to_numeric_labels(df[val_col], path, ids=ids, what="expression value")
-    values = tables.log_transform(values, gcfg["log_transform"], path, ids=ids)
-    return pd.Series(values, index=pd.Index(ids.to_numpy(dtype=object), name="gene_id"), name="label")
+    first = 2 if has_header else 1
+    records = [f"line {i + first} (gene {g})" for i, g in enumerate(ids)]
+    values, usable = tables.parse_labels(
+        df[val_col], path, records, gcfg["missing_label"], "dataset.genome.missing_label", what="expression value"
+    )
+    values[usable] = tables.log_transform(values[usable], gcfg["log_transform"], path, ids=ids[usable])
+    return pd.DataFrame(
+        {"label": values, "record": records, "value": df[val_col].astype(str).to_numpy()},
+        index=pd.Index(ids.to_numpy(dtype=object), name="gene_id"),
+    )
 
 
 # --------------------------------------------------------------------------- genome FASTA
@@ -403,21 +415,19 @@ def _select_tss(tss: pd.DataFrame, gcfg: dict[str, Any], tss_path: Path) -> pd.D
     return tss
 
 
-def _join_labels(tss: pd.DataFrame, expr: pd.Series, tss_path: Path, expr_path: Path) -> tuple[pd.DataFrame, int, int]:
-    """``(genes, n_no_label, n_no_tss)``: TSS records with a ``label`` column from ``expr`` (joined on gene id).
+def _join_labels(
+    tss: pd.DataFrame, expr: pd.DataFrame, tss_path: Path, expr_path: Path, policy: str
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """``(genes, dropped, n_no_tss)``: TSS records with a ``label`` column from ``expr`` (joined on gene id).
 
-    TSS genes without a label are dropped; an empty join is an :class:`InputDataError`.
+    A TSS gene with no expression row, or a missing value (NaN under ``missing_label: drop``), has a
+    missing label: an :class:`InputDataError` naming the first under ``error``, else left out and
+    listed in ``dropped`` (gene_id, record, value). An empty join is an error either way.
     """
-    labelled = tss["gene_id"].isin(expr.index).to_numpy()
-    n_no_label = int((~labelled).sum())
+    known = tss["gene_id"].isin(expr.index).to_numpy()
+    label = expr["label"].reindex(tss["gene_id"].to_numpy()).to_numpy()
+    labelled = known & np.isfinite(label)
     n_no_tss = int((~expr.index.isin(tss["gene_id"])).sum())
-    log.info(
-        "join on gene id: %d genes with TSS and label; %d TSS genes without "
-        "a label (dropped); %d labelled genes without a TSS",
-        int(labelled.sum()),
-        n_no_label,
-        n_no_tss,
-    )
     if not labelled.any():
         raise InputDataError(
             expr_path,
@@ -425,9 +435,43 @@ def _join_labels(tss: pd.DataFrame, expr: pd.Series, tss_path: Path, expr_path: 
             f"{tss['gene_id'].iloc[0]!r} vs {expr.index[0]!r}); "
             "check the id columns and dataset.genome.strip_version",
         )
+    if not known.all() and policy == "error":
+        first = tss["gene_id"].iloc[int(np.flatnonzero(~known)[0])]
+        raise InputDataError(
+            expr_path,
+            f"no expression row for {int((~known).sum())} of {len(tss)} TSS genes (first: {first}); "
+            "set dataset.genome.missing_label: drop to leave them out",
+            record=f"gene {first}",
+        )
+    gone = tss[~labelled]
+    dropped = pd.DataFrame(
+        {
+            "gene_id": gone["gene_id"].to_numpy(),
+            "record": [
+                expr.at[g, "record"] if g in expr.index else f"no row in {expr_path.name}" for g in gone["gene_id"]
+            ],
+            "value": [expr.at[g, "value"] if g in expr.index else "" for g in gone["gene_id"]],
+        },
+        columns=["gene_id", "record", "value"],
+    )
+    log.info(
+        "join on gene id: %d genes with TSS and label; %d TSS genes without a usable label%s; "
+        "%d labelled genes without a TSS",
+        int(labelled.sum()),
+        len(dropped),
+        " (dropped: missing_label: drop)" if len(dropped) else "",
+        n_no_tss,
+    )
+    if len(dropped):
+        log.warning(
+            "%s: %d TSS genes have no usable label and are left out (ids in %s)",
+            expr_path,
+            len(dropped),
+            DataFiles(Path()).missing_labels.name,
+        )
     genes = tss[labelled].reset_index(drop=True)
-    genes["label"] = expr.loc[genes["gene_id"].to_numpy()].to_numpy()
-    return genes, n_no_label, n_no_tss
+    genes["label"] = label[labelled]
+    return genes, dropped, n_no_tss
 
 
 def _resolve_chromosomes(
@@ -507,9 +551,17 @@ def _dataset_meta(
 
 
 def _write_genome_dataset(
-    out_dir: Path, genome: Genome, genes: pd.DataFrame, refs: pd.Series, up: int, down: int, meta: dict[str, Any]
+    out_dir: Path,
+    genome: Genome,
+    genes: pd.DataFrame,
+    refs: pd.Series,
+    up: int,
+    down: int,
+    meta: dict[str, Any],
+    dropped: pd.DataFrame,
 ) -> None:
-    """Write sequences.npy (``(n, up + down)`` uint8 windows, in blocks), genes.tsv and meta.json atomically."""
+    """Write sequences.npy (``(n, up + down)`` uint8 windows, in blocks), genes.tsv, missing_labels.tsv
+    and meta.json atomically."""
     ref_arr = refs.to_numpy(dtype=object)
     tss_arr = genes["tss"].to_numpy(dtype=np.int64)
     strand_arr = genes["strand"].to_numpy(dtype=object)
@@ -519,6 +571,7 @@ def _write_genome_dataset(
                 e = min(s + BLOCK, len(genes))
                 writer.write(s, extract_windows(genome, ref_arr[s:e], tss_arr[s:e], strand_arr[s:e], up, down))
         meta["ambiguous_bases_read_as_n"] = genome.n_ambiguous
+        write_tsv(DataFiles(tmp).missing_labels, dropped)
         write_dataset(tmp, None, genes, meta, sequences_written=True)
 
 
@@ -536,7 +589,7 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
     n_table = len(tss)
     tss = _select_tss(tss, gcfg, tss_path)
     expr = read_expression(expr_path, gcfg)
-    genes, n_no_label, n_no_tss = _join_labels(tss, expr, tss_path, expr_path)
+    genes, dropped, n_no_tss = _join_labels(tss, expr, tss_path, expr_path, gcfg["missing_label"])
 
     genome = Genome(fasta_path, index_dir=download_dir(cfg["download"]["cache_dir"], "genome"))
     try:
@@ -547,13 +600,14 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
         join = {
             "tss_records": n_table,
             "genes": len(genes),
-            "tss_without_label": n_no_label,
+            "tss_without_label": len(dropped),
             "label_without_tss": n_no_tss,
             "skipped_missing_chromosome": n_skipped,
         }
         paths = {"fasta": fasta_path, "tss": tss_path, "expression": expr_path}
         meta = _dataset_meta(gcfg, paths, join, split_record)
-        _write_genome_dataset(out_dir, genome, genes, refs, up, down, meta)
+        meta["missing_labels"] = {"policy": gcfg["missing_label"], "dropped": len(dropped)}
+        _write_genome_dataset(out_dir, genome, genes, refs, up, down, meta, dropped)
     finally:
         genome.close()
     if genome.n_ambiguous:
