@@ -28,6 +28,10 @@ if SCORE_VARIANTS or SATURATION:
     include: "workflow/rules/variants.smk"
 
 
+onstart:
+    take_run_lock()
+
+
 localrules:
     all,
     download_xpresso,

@@ -187,3 +187,16 @@ def test_figures_redraw_from_tables_alone(tiny_run):
     assert "figures_clusters" in out
     assert "train_network" not in out and "rule attribute" not in out
     assert any((tiny_run / "figures" / "clusters").glob("*.png"))
+
+
+@pytest.mark.shared_data
+def test_yeast_config_dry_runs_on_the_shared_files(tmp_path, shared_data):
+    """config/yeast.yaml plans the whole pipeline on the real yeast genome, TSS and expression files."""
+    text = (ROOT / "config" / "yeast.yaml").read_text().replace("../shared/data", str(shared_data))
+    cfg = tmp_path / "yeast.yaml"
+    cfg.write_text(text)
+    proc = smk("-n", "--configfile", str(cfg), "-d", str(tmp_path))
+    out = proc.stdout + proc.stderr
+    for rule in ("build_data", "train_network", "train_fold", "train_kmer", "scan_motifs", "grammar"):
+        assert f"rule {rule}:" in out or f"{rule} " in out, rule
+    assert "download_genome" not in out  # the local bgzip copy is used

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,23 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+@contextlib.contextmanager
+def all_or_none(paths: Iterable[str | Path]) -> Iterator[None]:
+    """Outputs that belong together: if the ``with`` body fails, every one of ``paths`` is removed.
+
+    Each file is still written atomically; this makes the *set* appear complete or not at all
+    (a failed stage leaves no first half of its outputs beside stale second halves).
+    """
+    paths = [Path(p) for p in paths]
+    try:
+        yield
+    except BaseException:
+        for p in paths:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
 
 
 def write_bytes(path: str | Path, data: bytes | memoryview) -> None:

@@ -84,9 +84,21 @@ def validate_config(
     if errors:
         where = f" in {source}" if source else ""
         raise ConfigError(f"invalid config{where}: {_describe(errors[0])}")
+    _check_values(cfg, source)
     if semantics:
         _check_semantics(cfg, source)
     return cfg
+
+
+def _check_values(cfg: dict[str, Any], source: str | Path | None) -> None:
+    """Combinations of values the schema cannot express (no file access; runs for partial configs too)."""
+    where = f" in {source}" if source else ""
+    split = cfg["dataset"]["split"]
+    if split["method"] in ("auto", "random") and split["valid_fraction"] + split["test_fraction"] >= 1:
+        raise ConfigError(
+            f"invalid config{where}: keys 'dataset.split.valid_fraction' + 'dataset.split.test_fraction' "
+            f"= {split['valid_fraction'] + split['test_fraction']:g} leave no genes to train on (must be < 1)"
+        )
 
 
 def _need_path(cfg: dict, dotted: str, source: str | Path | None, must_exist: bool = True) -> None:
@@ -104,6 +116,7 @@ def _check_semantics(cfg: dict[str, Any], source: str | Path | None) -> None:
     """Checks the schema cannot express: required and existing paths per source, model names."""
     ds = cfg["dataset"]
     where = f" in {source}" if source else ""
+
     if ds["source"] == "fasta":
         _need_path(cfg, "dataset.fasta.sequences", source)
         if ds["fasta"].get("labels"):

@@ -440,6 +440,11 @@ class DatasetLayout:
         return DataFiles(self.root / "data")
 
     @property
+    def run_lock(self) -> Path:
+        """Held (``flock``) by the workflow run that writes this folder (:mod:`promoter_cr.runlock`)."""
+        return self.root / ".promoter-cr.lock"
+
+    @property
     def models(self) -> ModelsFiles:
         return ModelsFiles(self.root / "models")
 

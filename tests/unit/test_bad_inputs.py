@@ -134,3 +134,114 @@ def test_duplicate_ids_rejected_by_build_data_and_by_predict(tmp_path, capsys):
     fa.write_text(">x\nACGT\n>x\nACGA\n")
     with pytest.raises(InputDataError, match=r"s\.fa, gene x: duplicate gene id"):
         read_sequences(fa)
+
+
+# --------------------------------------------------------------------------- encodings, config values
+def test_utf8_bom_is_accepted_and_a_non_utf8_byte_is_named(tmp_path, capsys):
+    seqs = _seqs(9, 30)
+    fa = tmp_path / "bom.fa"
+    fa.write_bytes(b"\xef\xbb\xbf" + "".join(f">g{i}|label={i}\n{s}\n" for i, s in enumerate(seqs)).encode())
+    rc, err = _run(
+        ["build-data", "--config", _fasta_cfg(fa, label_column="label"), "--out", str(tmp_path / "a")], capsys
+    )
+    assert rc == 0, err
+    bad = tmp_path / "latin1.fa"
+    bad.write_bytes(
+        "".join(f">g{i}|label={i}\n{s}\n" for i, s in enumerate(seqs)).replace(">g3", ">g\xe93").encode("latin-1")
+    )
+    rc, err = _run(
+        ["build-data", "--config", _fasta_cfg(bad, label_column="label"), "--out", str(tmp_path / "b")], capsys
+    )
+    assert rc == EXIT_INPUT and "latin1.fa, line 7: not UTF-8 text: byte 0xe9" in err
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("cfg", "key"),
+    [
+        ({"dataset": {"fasta": {"pad_to": -5}}}, "dataset.fasta.pad_to"),
+        ({"results_dir": ""}, "results_dir"),
+        ({"dataset": {"split": {"valid_fraction": 0.6, "test_fraction": 0.4}}}, "dataset.split.valid_fraction"),
+    ],
+)
+def test_impossible_settings_are_config_errors(tmp_path, capsys, cfg, key):
+    rc, err = _run(["build-data", "--config", json.dumps(cfg), "--out", str(tmp_path / "ds")], capsys)
+    assert rc == EXIT_CONFIG and key in err
+
+
+# --------------------------------------------------------------------------- a user's MEME file
+MEME_HEAD = "MEME version 4\n\nALPHABET= ACGT\n\n"
+
+
+def _meme(*motifs: tuple[str, int, list[str]]) -> str:
+    out = MEME_HEAD
+    for name, w, rows in motifs:
+        out += (
+            f"MOTIF {name}\nletter-probability matrix: alength= 4 w= {w} nsites= 20 E= 0\n" + "\n".join(rows) + "\n\n"
+        )
+    return out
+
+
+GOOD = ["0.7 0.1 0.1 0.1", "0.1 0.7 0.1 0.1", "0.1 0.1 0.7 0.1", "0.1 0.1 0.1 0.7", "0.25 0.25 0.25 0.25"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            _meme(("m1", 5, GOOD), ("m2", 5, GOOD[:4] + ["-0.5 0.5 0.5 0.5"])),
+            r"motif m2, row 5 \(line \d+\): probabilities must lie in \[0, 1\]",
+        ),
+        (_meme(("m1", 5, GOOD), ("m1", 5, GOOD)), r"motif m1: duplicate motif id"),
+        (_meme(("m1", 6, GOOD)), r"motif m1: header says w= 6 but the matrix has 5 rows"),
+        (
+            _meme(("m1", 5, GOOD[:4] + ["0.9 0.9 0.9 0.9"])),
+            r"motif m1, row 5 \(line \d+\): probabilities sum to 3.6, not 1",
+        ),
+    ],
+)
+def test_malformed_meme_file_is_named_before_anything_is_written(tmp_path, text, match):
+    """A motif file is checked before memelite sees it (a negative value made it allocate 32 GiB),
+    and the scan stage leaves none of its outputs behind."""
+    from promoter_cr.config import validate_config
+    from promoter_cr.data.dataset import write_dataset
+    from promoter_cr.errors import InputDataError
+    from promoter_cr.layout import MotifFiles
+    from promoter_cr.motifs.scan import scan_stage
+
+    meme = tmp_path / "user.meme"
+    meme.write_text(text)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, size=(6, 40)).astype(np.uint8)
+    import pandas as pd
+
+    genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(6)], "label": np.arange(6.0), "split": ["train"] * 6})
+    data = write_dataset(tmp_path / "data", codes, genes, {"source": "test"})
+    (tmp_path / "attr").mkdir()
+    np.save(tmp_path / "attr" / "weighted_features.npy", np.zeros((6, 40), np.float32))
+    cfg = validate_config({"motifs": {"meme_file": str(meme)}}, semantics=False)
+    out = tmp_path / "motifs"
+    with pytest.raises(InputDataError, match=match):
+        scan_stage(data, tmp_path / "attr", None, out, cfg["motifs"], cfg["grammar"])
+    assert not any(p.exists() for p in MotifFiles(out).scan_outputs())
+
+
+# --------------------------------------------------------------------------- VCF records
+VCF_HEAD = "##fileformat=VCFv4.2\n##contig=<ID=1,length=1000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        ("1\tabc\tv2\tA\tC\t.\t.\t.", r"line 5 .*malformed VCF record \(POS 'abc' is not a positive integer\)"),
+        ("1\t5000\tv2\tA\tC\t.\t.\t.", r"1:5000: position 5000 lies beyond the length 1000 that the header declares"),
+    ],
+)
+def test_vcf_records_that_cannot_be_placed_are_named(tmp_path, record, match):
+    from promoter_cr.errors import InputDataError
+    from promoter_cr.interpret.variants import _iter_records, _open_vcf
+
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(VCF_HEAD + "1\t10\tv1\tA\tC\t.\t.\t.\n" + record + "\n")
+    with pytest.raises(InputDataError, match=match):
+        list(_iter_records(_open_vcf(vcf), vcf, None))

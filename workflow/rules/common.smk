@@ -47,6 +47,18 @@ def _load_configuration():
 config.update(_load_configuration())
 
 LAYOUT = DatasetLayout.from_config(config)
+
+
+def take_run_lock():
+    """One run per results folder (Snakemake's own lock covers one working directory only)."""
+    from promoter_cr.runlock import RunLockError, acquire
+
+    try:
+        acquire(LAYOUT.run_lock)
+    except RunLockError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
 DATA = LAYOUT.data
 MODELS = LAYOUT.models
 ATTR = LAYOUT.attributions

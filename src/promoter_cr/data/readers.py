@@ -65,16 +65,18 @@ GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 @contextlib.contextmanager
 def open_text(path: str | Path) -> Iterator[io.TextIOBase]:
-    """Open a text file for reading, decompressing gzip/bgzip transparently (by content, not name).
+    """Open a UTF-8 text file for reading, decompressing gzip/bgzip transparently (by content, not name).
 
-    A truncated or corrupt gzip file, found while the ``with`` body reads it, becomes an
-    :class:`InputDataError` naming the file (never a bare ``EOFError`` / ``zlib.error``).
+    A leading byte-order mark is skipped (``utf-8-sig``). A truncated or corrupt gzip file, or a
+    byte that is not UTF-8, found while the ``with`` body reads it, becomes an
+    :class:`InputDataError` naming the file (and the line of the bad byte), never a bare
+    ``EOFError`` / ``zlib.error`` or a silent replacement character.
     """
     path = Path(path)
     if is_gzip(path):
-        fh = io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+        fh = io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig")
     else:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+        fh = open(path, encoding="utf-8-sig")  # noqa: SIM115 - closed below
     try:
         with fh:
             yield fh
@@ -82,6 +84,22 @@ def open_text(path: str | Path) -> Iterator[io.TextIOBase]:
         raise InputDataError(
             path, f"truncated or corrupt gzip file ({type(exc).__name__}: {exc}); download or compress it again"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise InputDataError(
+            path, f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} cannot be decoded", record=_bad_utf8_line(path)
+        ) from None
+
+
+def _bad_utf8_line(path: Path) -> str | None:
+    """``"line N"`` of the first line of ``path`` that is not UTF-8 (only called after a decode error)."""
+    opener = gzip.open if is_gzip(path) else open
+    with opener(path, "rb") as raw:
+        for lineno, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"line {lineno}"
+    return None
 
 
 def is_fasta(path: str | Path) -> bool:

@@ -115,6 +115,12 @@ def represent(
     if smoothing < 1 or bin_size < 1:
         raise ValueError(f"smoothing and bin_size must be >= 1 (got {smoothing}, {bin_size})")
     n, length = tracks.shape
+    if bin_size > length:
+        log.warning(
+            "cluster.bin_size %d is larger than the %d bp window: every track becomes one number (its mean)",
+            bin_size,
+            length,
+        )
     out = np.empty((n, n_features(length, bin_size, split_sign)), dtype=np.float32)
     chunk_rows = chunk_rows or chunk_rows_for(length, budget_mb=128)
     for s in iter_chunks(n, chunk_rows):
@@ -238,6 +244,10 @@ def select_k(
     if hi < lo:
         raise ClusterError(f"k_range upper bound {hi} is below lower bound {lo}")
     hi_eff = min(hi, n - 1)
+    if hi_eff < hi:
+        log.warning(
+            "cluster.k_range [%d, %d] reaches beyond the %d genes: k is chosen in [%d, %d]", lo, hi, n, lo, hi_eff
+        )
     if lo > hi_eff:
         raise ClusterError(
             f"cannot choose k in [{lo}, {hi}] from N = {n} genes (need at least k + 1 genes for a silhouette)"

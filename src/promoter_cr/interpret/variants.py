@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -486,14 +487,38 @@ def _iter_records(vf, path: Path, fetches: list[tuple[str, int, int]] | None) ->
                     if fetches is None
                     else f"after {last or 'the start of ' + fetches[k][0]}"
                 )
-                raise InputDataError(
-                    path, f"malformed VCF record ({str(exc).strip() or type(exc).__name__})", record=where
-                ) from None
+                why = _diagnose_vcf_line(where) or str(exc).strip() or type(exc).__name__
+                raise InputDataError(path, f"malformed VCF record ({why})", record=where) from None
             if rec.start < skip_before:
                 continue
+            declared = vf.header.contigs[rec.chrom].length if rec.chrom in vf.header.contigs else None
+            if declared is not None and rec.pos > declared:
+                raise InputDataError(
+                    path,
+                    f"position {rec.pos} lies beyond the length {declared} that the header declares for "
+                    f"contig {rec.chrom} (another assembly?)",
+                    record=f"{rec.chrom}:{rec.pos}",
+                )
             n_ok += 1
             last = f"{rec.chrom}:{rec.pos}"
             yield rec
+
+
+def _diagnose_vcf_line(where: str) -> str | None:
+    """What is wrong with a text VCF line quoted by :func:`_locate_bad_record` (``line N ('...')``), if it can tell.
+
+    htslib reports most malformed lines as a "truncated file"; a POS that is not a positive integer
+    or too few columns are named instead.
+    """
+    m = re.match(r"line \d+ \((['\"])(.*)\1\)$", where)
+    if not m:
+        return None
+    fields = m.group(2).encode().decode("unicode_escape").split("\t")
+    if len(fields) < 8:
+        return f"{len(fields)} tab-separated columns, a VCF record needs at least 8"
+    if not fields[1].isdigit() or int(fields[1]) < 1:
+        return f"POS {fields[1]!r} is not a positive integer"
+    return None
 
 
 def _is_symbolic(alt: str) -> bool:

@@ -96,14 +96,36 @@ def load_jaspar(
     return sorted(out, key=lambda m: m.motif_id)
 
 
+#: how far a letter-probability row may sum from 1 (MEME files round to a few decimals)
+ROW_SUM_TOLERANCE = 0.01
+
+
+def _check_rows(path: Path, mid: str, rows: list[list[float]], first_line: int) -> None:
+    """Every row a probability distribution: values in [0, 1] summing to 1 (within :data:`ROW_SUM_TOLERANCE`).
+
+    A matrix that breaks this is an error naming the motif and the row's line, never silently
+    renormalised (a row summing to 3.6 is a count matrix or a typo, not probabilities).
+    """
+    for r, vals in enumerate(rows):
+        where = f"motif {mid}, row {r + 1} (line {first_line + r})"
+        if any(not 0.0 <= v <= 1.0 for v in vals):
+            raise InputDataError(path, f"probabilities must lie in [0, 1]: {vals}", record=where)
+        total = sum(vals)
+        if abs(total - 1.0) > ROW_SUM_TOLERANCE:
+            raise InputDataError(path, f"probabilities sum to {total:g}, not 1: {vals}", record=where)
+
+
 def read_meme(path: str | Path) -> list[Motif]:
     """Read motifs from a MEME-format text file (letter-probability matrices).
 
-    Raises :class:`InputDataError` naming the file and motif on a malformed matrix.
+    Every matrix is checked before anything uses it: an :class:`InputDataError` names the file,
+    the motif and the row for a duplicate motif id, a header ``w=`` that disagrees with the rows, a
+    negative or > 1 probability, or a row that does not sum to 1.
     """
     path = Path(path)
     lines = path.read_text().splitlines()
     motifs: list[Motif] = []
+    seen: dict[str, int] = {}
     i = 0
     while i < len(lines):
         line = lines[i].strip()
@@ -148,9 +170,15 @@ def read_meme(path: str | Path) -> list[Motif]:
                 k += 1
             if not rows:
                 raise InputDataError(path, "empty matrix", record=f"motif {mid}")
-            pwm = np.array(rows, dtype=np.float64).T
-            pwm = pwm / np.clip(pwm.sum(axis=0, keepdims=True), 1e-12, None)
-            motifs.append(Motif(mid, name, pwm))
+            if m is not None and len(rows) != int(m.group(1)):
+                raise InputDataError(
+                    path, f"header says w= {m.group(1)} but the matrix has {len(rows)} rows", record=f"motif {mid}"
+                )
+            _check_rows(path, mid, rows, first_line=j + 2)
+            if mid in seen:
+                raise InputDataError(path, f"duplicate motif id (first at line {seen[mid]})", record=f"motif {mid}")
+            seen[mid] = i + 1
+            motifs.append(Motif(mid, name, np.array(rows, dtype=np.float64).T))
             i = k
         else:
             i += 1

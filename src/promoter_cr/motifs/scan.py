@@ -414,7 +414,7 @@ def scan_stage(
     ``hits.parquet`` and ``scan_summary.json``; returns the summary. ``motif_cfg`` is the
     validated ``motifs`` section, ``grammar_cfg`` the ``grammar`` one (null windows, seed).
     """
-    from promoter_cr.atomic import write_json, write_tsv
+    from promoter_cr.atomic import all_or_none, write_json, write_tsv
     from promoter_cr.data.dataset import load_dataset
     from promoter_cr.layout import AttributionFiles, ClusterFiles, MotifFiles
     from promoter_cr.motifs.database import load_motifs, write_meme
@@ -432,30 +432,31 @@ def scan_stage(
         clusters = load_clusters(ClusterFiles(clusters_dir).assignments, gene_ids)
     else:
         clusters = np.array(["0"] * len(gene_ids), dtype=object)
-    motifs = load_motifs(motif_cfg)
+    motifs = load_motifs(motif_cfg)  # a malformed motif file fails here, before anything is written
     out.dir.mkdir(parents=True, exist_ok=True)
-    write_meme(motifs, out.meme)
-    write_tsv(
-        out.gene_clusters,
-        pd.DataFrame({"gene_id": gene_ids, "cluster": clusters, "gc": promoter_gc(ds.sequences)}),
-        float_format="%.5g",
-    )
-    log.info(
-        "scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"]
-    )
-    summary = scan_dataset(
-        ds.sequences,
-        wf,
-        gene_ids,
-        clusters,
-        motifs,
-        out.hits,
-        threshold=float(motif_cfg["p_threshold"]),
-        batch_genes=int(motif_cfg["batch_genes"]),
-        null_max_shift=int(grammar_cfg["null_max_shift"]),
-        null_windows=int(grammar_cfg["null_windows"]),
-        seed=int(grammar_cfg["seed"]),
-    )
-    write_json(out.scan_summary, summary)
+    with all_or_none(out.scan_outputs()):
+        write_meme(motifs, out.meme)
+        write_tsv(
+            out.gene_clusters,
+            pd.DataFrame({"gene_id": gene_ids, "cluster": clusters, "gc": promoter_gc(ds.sequences)}),
+            float_format="%.5g",
+        )
+        log.info(
+            "scanning %d genes x %d bp with %d motifs (p < %g)", ds.n, ds.length, len(motifs), motif_cfg["p_threshold"]
+        )
+        summary = scan_dataset(
+            ds.sequences,
+            wf,
+            gene_ids,
+            clusters,
+            motifs,
+            out.hits,
+            threshold=float(motif_cfg["p_threshold"]),
+            batch_genes=int(motif_cfg["batch_genes"]),
+            null_max_shift=int(grammar_cfg["null_max_shift"]),
+            null_windows=int(grammar_cfg["null_windows"]),
+            seed=int(grammar_cfg["seed"]),
+        )
+        write_json(out.scan_summary, summary)
     log.info("%d hits written to %s", summary["n_hits"], out.hits)
     return summary
