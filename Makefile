@@ -26,6 +26,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
 	$(BIN)/python -m pip install --quiet -e ".[slurm]"
+	$(BIN)/python -m promoter_cr.warmup  # compile memelite's numba kernels once per install
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

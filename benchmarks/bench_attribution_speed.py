@@ -1,8 +1,8 @@
 """Speed of CR weighted features against ISM and gradient x input on the same model.
 
 Times, on random 10.5 kb promoters and a CRModel with the package defaults for that
-length (the schema's ``models`` defaults for type ``cr``; downsampling chosen by
-``auto_downsample``), random weights:
+length (the schema's ``models`` defaults for type ``cr``; position bins derived from the length),
+random weights:
 
 * CR export: :func:`promoter_cr.interpret.attribute.compute_weighted_features` (one forward pass per
   batch, one-hot on the device, tracks written to an .npy memmap, decomposition checked);
@@ -123,7 +123,7 @@ def main() -> None:
         )
     )
     print(
-        f"model: CRModel(L={L}, {kw}, downsample={model.downsample}), "
+        f"model: CRModel(L={L}, {kw}, position bins of {model.bin} bp), "
         f"batch {args.batch_size}, torch {torch.__version__}"
     )
     print(f"CR weighted features : {args.n_seqs} seqs in {t_cr:.3f} s -> {cr_rate:.2f} seqs/s")

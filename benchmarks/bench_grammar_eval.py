@@ -69,7 +69,7 @@ def run_config(run_dir: Path, name: str, seed: int, variant: str, args: argparse
         "train": {"resources": {"threads": args.threads}},
     }
     if args.max_epochs:
-        cfg["train"]["max_epochs"] = args.max_epochs
+        cfg["models"]["cr"]["max_epochs"] = args.max_epochs
     if args.crossfit_folds is not None:
         cfg["attribution"] = {"crossfit_folds": args.crossfit_folds}
     if args.denovo:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--length", type=int, default=None, help="default: the hard preset's (1000)")
     ap.add_argument("--max-epochs", type=int, default=None, help="default: the schema's")
     ap.add_argument("--tag", default="", help="suffix of the run names (e.g. dev)")
-    ap.add_argument("--cr", default="{}", help='CR overrides as JSON, e.g. \'{"channels": 32, "n_layers": 4}\'')
+    ap.add_argument("--cr", default="{}", help='CR overrides as JSON, e.g. \'{"channels": 64, "pair_channels": 8}\'')
     ap.add_argument("--crossfit-folds", type=int, default=None, help="default: the schema's")
     ap.add_argument("--threads", type=int, default=1, help="threads per training job (train.resources.threads)")
     ap.add_argument("--denovo", action="store_true", help="also run the de novo stage (planted runs)")

@@ -93,14 +93,8 @@ def peak_rss(n_genes: int, length: int, steps: int, batch: int, keep: Path | Non
     write_dataset(data, None, genes, {"source": "benchmark"}, sequences_written=True)
     cfg = validate_config(
         {
-            "models": {"cr": {"type": "cr", "channels": channels}},
-            "train": {
-                "max_epochs": 1,
-                "batch_size": batch,
-                "limit_train_batches": steps,
-                "accelerator": "cpu",
-                "devices": 1,
-            },
+            "models": {"cr": {"type": "cr", "channels": channels, "max_epochs": 1, "batch_size": batch}},
+            "train": {"limit_train_batches": steps, "accelerator": "cpu", "devices": 1},
         },
         semantics=False,
     )

@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -128,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         from promoter_cr.runtime import limit_threads
 
         limit_threads(args.threads, torch_pools=getattr(args, "runs_torch", False))
+    started = time.perf_counter()
     try:
         rc = args.func(args)
+        _log_resources(args.command, started)
     except (PromoterCRError, Exception) as exc:  # noqa: BLE001 - every failure gets one clear line
         code = exit_code(exc)
         if code == EXIT_INTERNAL:
@@ -144,6 +147,21 @@ def main(argv: list[str] | None = None) -> int:
         console.error_line(stream, args.command, message.splitlines()[0] if message else type(exc).__name__, args.log)
         return code
     return int(rc or EXIT_OK)
+
+
+def _log_resources(command: str, started: float) -> None:
+    """One log line per finished command: wall and CPU seconds, peak resident memory (what the
+    scale benchmark reads from each job's log)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    logging.getLogger(__name__).info(
+        "resources: %s took %.1f s wall, %.1f s CPU, peak RSS %.0f MB",
+        command,
+        time.perf_counter() - started,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+    )
 
 
 def workflow_argv(command: str, args: list[str], config: dict[str, Any] | None, log: str, threads: int) -> list[str]:

@@ -413,3 +413,44 @@ def test_downloaded_plain_gzip_set_as_fasta_is_decompressed(tmp_path, small_geno
     ds = load_dataset(tmp_path / "ds")
     assert decode(ds.sequences[0]) == reverse_complement(contigs["chr2"][147:153].decode())
     assert ds.meta["inputs"]["fasta"] == str(tmp_path / "cache" / "genome" / "hg.fa")
+
+
+@pytest.mark.shared_data
+def test_real_yeast_genome_three_chromosomes(tmp_path, shared_data):
+    """The shared S. cerevisiae genome, STRIPE-seq TSSs and RNA-seq through the genome source, three chromosomes.
+
+    TDH3 (YGR192C, minus strand, TSS at VII:883,849 1-based) is cut base for base: its transcript
+    starts AAGAACTTAG at the window's TSS index and its ATG lies 39 nt downstream.
+    """
+    d = shared_data / "yeast_genome"
+    cfg = _cfg(
+        {
+            "fasta": str(d / "Saccharomyces_cerevisiae.R64-1-1.dna.toplevel.fa.gz"),
+            "tss": str(d / "tss_stripeseq.bed"),
+            "bed_tss": "start",
+            "expression": str(d / "expression_rnaseq.tsv"),
+            "expression_id_column": "gene_id",
+            "expression_column": "log2_tpm",
+            "chromosomes": ["I", "III", "VII"],
+            "upstream": 1000,
+            "downstream": 100,
+        },
+        split={"method": "chromosome", "valid_chromosomes": ["I"], "test_chromosomes": ["III"]},
+        tmp=tmp_path,
+    )
+    out = tmp_path / "yeast"
+    build_dataset(cfg, out)
+    ds = load_dataset(out)
+    bed = pd.read_csv(d / "tss_stripeseq.bed", sep="\t", header=None, dtype={0: str})
+    counts = {c: int((bed[0] == c).sum()) for c in ("I", "III", "VII")}
+    assert counts == {"I": 85, "III": 158, "VII": 533}
+    assert ds.n == sum(counts.values()) and ds.length == 1100 and ds.meta["tss_index"] == 1000
+    expected = ds.genes["chrom"].map({"I": "valid", "III": "test", "VII": "train"})
+    assert (ds.genes["split"] == expected).all()
+    i = int(np.flatnonzero(ds.genes["gene_id"].to_numpy() == "YGR192C")[0])
+    window = decode(ds.sequences[i])
+    assert window[1000:1010] == "AAGAACTTAG" and window[1039:1042] == "ATG"
+    assert ds.genes["strand"].iloc[i] == "-" and ds.genes["tss"].iloc[i] == 883848
+    expr = pd.read_csv(d / "expression_rnaseq.tsv", sep="\t").set_index("gene_id")["log2_tpm"]
+    assert ds.labels()[i] == pytest.approx(expr["YGR192C"])
+    assert ds.meta["missing_labels"] == {"policy": "error", "dropped": 0}

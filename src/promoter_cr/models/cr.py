@@ -186,6 +186,8 @@ class CRModel(nn.Module):
         rc_filters: bool,
         position_bins: int,
         context_channels: int,
+        pair_channels: int,
+        pair_span: int,
         dropout: float,
     ):
         super().__init__()
@@ -227,10 +229,22 @@ class CRModel(nn.Module):
             # the context starts silent: gains are 1 + position profile until it learns something
             nn.init.zeros_(self.context["out"].weight)
             nn.init.zeros_(self.context["out"].bias)
+        self.n_pairs = int(pair_channels)
+        self.pair_span = int(pair_span)
+        if self.n_pairs:
+            # site evidence of all filters -> n_pairs mixtures (1x1, no bias: linear in the sites);
+            # a forward-looking conv over pair_span bp finds "one site here and another s bp on";
+            # its bias is a threshold, attributed to the base where the arrangement starts
+            self.pair_mix = nn.Parameter(nn.Conv1d(s, self.n_pairs, 1).weight.detach()[..., 0].clone())  # (R, S)
+            conv = nn.Conv1d(self.n_pairs, self.n_pairs, self.pair_span)
+            self.pair_filters = nn.Parameter(conv.weight.detach().clone())  # (R, R, span)
+            self.pair_bias = nn.Parameter(conv.bias.detach().clone() - 0.5)  # (R,) starts as a threshold
+            self.pair_readout = nn.Parameter(torch.zeros(self.n_pairs))  # starts silent
+        n_pooled = len(POOLS) * s + self.n_pairs
         if self.n_extra:
-            self.extra_norm = nn.LayerNorm(len(POOLS) * s)
+            self.extra_norm = nn.LayerNorm(n_pooled)
             self.extra_net = nn.Sequential(
-                nn.Linear(len(POOLS) * s + self.n_extra, 32),
+                nn.Linear(n_pooled + self.n_extra, 32),
                 nn.GELU(),
                 nn.Linear(32, self.n_extra),
             )
@@ -289,7 +303,19 @@ class CRModel(nn.Module):
             count = (count_bins * gain).sum(-1)
         else:
             mean, count = h.sum(-1), counted.sum(-1)
-        return torch.cat([top, mean / self.length, count], 1), aux
+        parts = [top, mean / self.length, count]
+        if self.n_pairs:
+            parts.append(self._pairs(x, h, aux))
+        return torch.cat(parts, 1), aux
+
+    def _pairs(self, x: Tensor, h: Tensor, aux: dict) -> Tensor:
+        """``(B, R)``: the strongest arrangement of each pair detector (``max_j relu(r_j)``)."""
+        mixed = torch.einsum("rs,bsl->brl", self.pair_mix, h)  # (B, R, L)
+        present = x.sum(1, keepdim=True)  # (B, 1, L): 1 at a base, 0 at N
+        r = F.conv1d(F.pad(mixed, (0, self.pair_span - 1)), self.pair_filters) + self.pair_bias[:, None] * present
+        top, idx = F.relu(r).max(-1)
+        aux["pair_r"], aux["pair_idx"] = r, idx
+        return top
 
     def _extra(self, pooled: Tensor, extra: Tensor | None) -> Tensor | None:
         if self.extra_net is None:
@@ -298,6 +324,28 @@ class CRModel(nn.Module):
             raise ValueError(f"this model uses {self.n_extra} extra features; none were given")
         v = self.extra_net(torch.cat([self.extra_norm(pooled), extra.to(pooled.dtype)], 1))
         return extra.float() * v.float()  # (B, F)
+
+    def _readout(self) -> Tensor:
+        return torch.cat([self.readout, self.pair_readout]) if self.n_pairs else self.readout
+
+    def _pair_gates(self, aux: dict) -> tuple[Tensor, Tensor]:
+        """The pair detectors' share of the gate map ``(B, S, L)`` and of the per-position constant ``(B, L)``.
+
+        A detector's pooled value is ``relu(r_q)`` at its strongest position ``j*``, with
+        ``r_q = sum_{r,k} Q_{q,r,k} mix_{r,j*+k} + beta_q``; ``mix = P h`` and ``h = active * z``, so it
+        is ``sum (dr/dh) active z + beta_q`` at ``j*``: the first part joins the gates, ``beta_q``
+        (times the readout) goes to the base at ``j*``.
+        """
+        z, r, idx = aux["z"], aux["pair_r"], aux["pair_idx"]
+        b, _, length = z.shape
+        on = (r.gather(2, idx[..., None])[..., 0] > 0).to(z.dtype) * self.pair_readout  # (B, R)
+        at = torch.zeros_like(r)
+        at.scatter_(2, idx[..., None], on[..., None])
+        # back through the forward-looking conv (its adjoint) and the channel mix
+        d_mixed = F.conv_transpose1d(at, self.pair_filters)[..., :length]  # (B, R, L)
+        d_h = torch.einsum("rs,brl->bsl", self.pair_mix, d_mixed)
+        const = (at * self.pair_bias[None, :, None]).sum(1)  # (B, L)
+        return d_h * (z > 0).to(z.dtype), const
 
     def gate_map(self, aux: dict) -> Tensor:
         """``G (B, S, L)``: the readout-weighted gates with ``prediction - bias - extra = sum(G * z)``."""
@@ -329,11 +377,18 @@ class CRModel(nn.Module):
         bias = self.bias.float().expand(x.shape[0])
         extra_contrib = self._extra(pooled, extra)
         if not explain:
-            pred = self.drop(pooled) @ self.readout + bias
+            pred = self.drop(pooled) @ self._readout() + bias
             if extra_contrib is not None:
                 pred = pred + extra_contrib.sum(1)
             return CROutput(pred, None, extra_contrib, bias)
-        weights = F.conv_transpose1d(self.gate_map(aux), aux["weight"], padding=self.kernel // 2)  # (B, 4, L)
+        gates = self.gate_map(aux)
+        const = None
+        if self.n_pairs:
+            pair_gates, const = self._pair_gates(aux)
+            gates = gates + pair_gates
+        weights = F.conv_transpose1d(gates, aux["weight"], padding=self.kernel // 2)  # (B, 4, L)
+        if const is not None:  # a constant at a base is the same weight for each of the four bases
+            weights = weights + const[:, None, :]
         contributions = (weights.float() * x.float()).sum(1)  # (B, L)
         pred = contributions.sum(1) + bias
         if extra_contrib is not None:
