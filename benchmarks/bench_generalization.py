@@ -238,9 +238,8 @@ def jobs(sets: dict[str, list[Path]], models: list[str]) -> list[dict]:
 
 
 def run_job(job: dict, out: Path) -> dict:
-    name = (
-        f"{job['data'].parent.name if job['data'].name == 'data' else job['data'].name}_{job['model']}_s{job['seed']}"
-    )
+    data_name = job["data"].parent.name if job["data"].name == "data" else job["data"].name
+    name = f"{data_name}_{job['model']}_s{job['seed']}"
     model_dir = out / "models" / name
     metrics = model_dir / "metrics.json"
     if not metrics.exists():
@@ -274,7 +273,7 @@ def run_job(job: dict, out: Path) -> dict:
     wall = float((model_dir / "wall_seconds.txt").read_text())
     row = {
         "task": job["task"],
-        "data": name.rsplit("_", 2)[0],
+        "data": data_name,
         "model": job["model"],
         "seed": job["seed"],
         "test_r": m["splits"]["test"]["pearson_r"],

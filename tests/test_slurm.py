@@ -383,7 +383,7 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
     }
     jobs = check_ran_through_slurm(slurm_cluster, text, work, local_rules=local)
     rules = Counter(j.rule for j in jobs)
-    assert (rules["build_data"], rules["train_network"], rules["train_kmer"]) == (1, 2, 1), rules
+    assert (rules["build_data"], rules["train_network"], rules["train_kmer"]) == (1, 3, 1), rules
     train = job_of(jobs, "train_network")
     assert (train.fields["NumCPUs"], train.fields["MinMemoryNode"], train.fields["TimeLimit"]) == (
         "1",
@@ -391,5 +391,5 @@ def test_real_workflow_through_slurm_profile(slurm_cluster, tmp_path):
         "00:10:00",
     )
     metrics = pd.read_csv(work / "results" / "tiny" / "models" / "metrics.tsv", sep="\t")
-    assert set(metrics["model"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    assert set(metrics["model"]) == {"cr", "cnn", "xpresso_cnn", "kmer_ridge"}
     assert (work / "results" / "tiny" / "logs" / "train_cr.log").is_file()

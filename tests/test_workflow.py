@@ -134,7 +134,7 @@ def test_tiny_pipeline_outputs(tiny_run):
     genes = pd.read_csv(ds / "data" / "genes.tsv", sep="\t")
     assert len(genes) == 300
     metrics = pd.read_csv(ds / "models" / "metrics.tsv", sep="\t")
-    assert set(metrics["model"]) == {"cr", "xpresso_cnn", "kmer_ridge"}
+    assert set(metrics["model"]) == {"cr", "cnn", "xpresso_cnn", "kmer_ridge"}
     assert {"pearson_r", "pearson_r2", "r2", "spearman_rho", "mse"} <= set(metrics.columns)
     import numpy as np
 

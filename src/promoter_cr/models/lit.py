@@ -4,8 +4,9 @@
   batches carry uint8 codes (``(B, L)``), labels, extra features and row indices, and are
   turned into float one-hot ``(B, 4, L)`` *after* the transfer to the device
   (``on_after_batch_transfer`` with :func:`encoding.one_hot_torch`), so only bytes cross
-  the host/GPU boundary. Optional random reverse-complement augmentation in training.
-* :class:`PromoterLitModule`: MSE loss (+ ``l1 * CRModel.l1_penalty`` for CR), Adam/AdamW,
+  the host/GPU boundary.
+* :class:`PromoterLitModule`: optional random reverse-complement augmentation in training; MSE
+  loss (+ ``l1 * CRModel.l1_penalty`` for CR), Adam/AdamW,
   logs ``train_loss``, ``val_loss`` and ``val_pearson``; checkpoints carry the model config,
   data-set meta, package versions and metrics under the key ``"promoter_cr"``.
 * :class:`HistoryCallback`: per-epoch history kept in the checkpoint, so a resumed run
@@ -126,15 +127,17 @@ class EpochBatches(Sampler):
             yield np.sort(rows[s : s + self.batch_size])
 
 
-def batch_to_onehot(batch: tuple, rc_augment: bool) -> tuple:
-    """``(codes, y, extra, idx)`` -> ``(x (B,4,L) float32, y, extra, idx)``; with ``rc_augment`` each
-    sequence is reverse-complemented with probability 1/2 (one-hot RC = flip bases and positions)."""
+def batch_to_onehot(batch: tuple) -> tuple:
+    """``(codes, y, extra, idx)`` -> ``(x (B,4,L) float32, y, extra, idx)``."""
     codes, y, extra, idx = batch
-    x = one_hot_torch(codes)
-    if rc_augment:
-        flip = torch.rand(x.shape[0], device=x.device) < 0.5
-        x = torch.where(flip[:, None, None], x.flip(1).flip(2), x)
-    return x, y, extra, idx
+    return one_hot_torch(codes), y, extra, idx
+
+
+def reverse_complement_half(x: Tensor) -> Tensor:
+    """Each sequence of ``x`` (B, 4, L) reverse-complemented with probability 1/2 (one-hot RC = flip
+    bases and positions), drawn from torch's global generator."""
+    flip = torch.rand(x.shape[0], device=x.device) < 0.5
+    return torch.where(flip[:, None, None], x.flip(1).flip(2), x)
 
 
 class PromoterDataModule(pl.LightningDataModule):
@@ -147,7 +150,6 @@ class PromoterDataModule(pl.LightningDataModule):
         batch_size: int,
         num_workers: int,
         use_extra: bool,
-        rc_augment: bool,
         seed: int,
         splits: np.ndarray | None = None,
     ):
@@ -156,7 +158,6 @@ class PromoterDataModule(pl.LightningDataModule):
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
         self.use_extra = bool(use_extra)
-        self.rc_augment = bool(rc_augment)
         self.seed = int(seed)
         self.ds = load_dataset(self.data_dir)
         if splits is not None:  # e.g. a cross-fitting fold (promoter_cr.interpret.crossfit)
@@ -206,8 +207,7 @@ class PromoterDataModule(pl.LightningDataModule):
         return self._loader(None, False)
 
     def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple:
-        training = self.trainer is not None and self.trainer.training
-        return batch_to_onehot(batch, rc_augment=self.rc_augment and training)
+        return batch_to_onehot(batch)
 
 
 class PromoterLitModule(pl.LightningModule):
@@ -249,12 +249,19 @@ class PromoterLitModule(pl.LightningModule):
         self._train_n = 0
 
     def on_train_epoch_start(self) -> None:
-        # dropout and augmentation draw from a stream that depends only on (seed, epoch, rank): an
-        # epoch run after a resume draws what the uninterrupted run drew (promoter_cr.models.lit.EpochBatches
-        # does the same for the batch order)
-        rank = self.trainer.global_rank if self._trainer is not None else 0
-        torch.manual_seed(int(np.random.SeedSequence([self.seed, int(self.current_epoch), rank]).generate_state(1)[0]))
         self._train_sum, self._train_n = 0.0, 0
+
+    def _seed_batch(self, batch_idx: int) -> None:
+        """Seed torch's generator from ``(seed, epoch, batch, rank)`` right before a training step.
+
+        Dropout and augmentation then draw what an uninterrupted run drew, whatever else consumed
+        the global generator since the epoch began (Lightning and the data loaders draw from it in
+        a different order after a resume: a seed at epoch start was not enough);
+        :class:`EpochBatches` does the same for the batch order.
+        """
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        seq = np.random.SeedSequence([self.seed, int(self.current_epoch), int(batch_idx), rank])
+        torch.manual_seed(int(seq.generate_state(1)[0]))
 
     def epoch_train_mse(self) -> float:
         """Mean training MSE of the current epoch so far (this process)."""
@@ -278,6 +285,9 @@ class PromoterLitModule(pl.LightningModule):
         return loss, mse, pred.detach().float()
 
     def training_step(self, batch: tuple, batch_idx: int) -> Tensor:
+        self._seed_batch(batch_idx)
+        if self.model_cfg["rc_augment"]:
+            batch = (reverse_complement_half(batch[0]), *batch[1:])
         loss, mse, _ = self._step(batch)
         self._train_sum += float(mse.detach()) * len(batch[1])
         self._train_n += len(batch[1])

@@ -267,14 +267,16 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
         monitor=SELECT_ON,
         mode="max",
         save_top_k=1,
-        save_last=True,
         enable_version_counter=False,
     )
-    ckpt_cb.CHECKPOINT_NAME_LAST = files.last.stem
+    # the resume state, every epoch: ``save_last=True`` of Lightning 2.6 writes last.ckpt only in the
+    # epochs where the best checkpoint improved, so a resumed run would redo the epochs since then
+    last_cb = ModelCheckpoint(dirpath=files.dir, filename=files.last.stem, save_top_k=1, enable_version_counter=False)
     interactive = sys.stderr.isatty()  # a progress bar in a terminal; epoch lines (HistoryCallback) in logs
     callbacks = [
         BestStateCallback(),
         ckpt_cb,
+        last_cb,
         EarlyStopping(monitor=SELECT_ON, mode="max", patience=int(mcfg["patience"]), check_finite=False),
         history,
     ]
@@ -313,7 +315,6 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         batch_size=int(mcfg["batch_size"]),
         num_workers=int(mcfg["num_workers"]),
         use_extra=bool(mcfg["use_extra"]),
-        rc_augment=bool(mcfg["rc_augment"]),
         seed=int(mcfg["seed"]),
         splits=ds.genes["split"].to_numpy(dtype=object),
     )
