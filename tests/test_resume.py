@@ -55,7 +55,8 @@ def _env() -> dict[str, str]:
 def _config(workdir: Path) -> Path:
     """The tiny config with a CR that trains long enough to be interrupted in the middle."""
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["models"]["cr"].update(max_epochs=4, patience=10)
+    # 30 tiny epochs (a few seconds in all): the kill lands while the model still trains
+    cfg["models"]["cr"].update(max_epochs=30, patience=100)
     config = workdir / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
     return config
@@ -127,7 +128,7 @@ def _interrupt_and_resume(tmp_path: Path, sig: int, ckpt_rel: str) -> Path:
     deadline = time.time() + 600
     epoch = -1
     while epoch < 1 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
         try:
             epoch = int(torch.load(ckpt, weights_only=True)["epoch"]) if ckpt.exists() else -1
         except Exception:  # noqa: BLE001 - being written (atomic rename: rare) or not yet there
