@@ -116,7 +116,7 @@ def train_model(
 def _train_kmer(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str, Any]:
     from scipy import sparse
 
-    from promoter_cr.models.kmer import KmerRidge, fit_kmer_ridge, kmer_features, save_kmer_model
+    from promoter_cr.models.kmer import KmerRidge, fit_kmer_ridge, kmer_features, predict_rows, save_kmer_model
 
     _check_dataset(ds, need_valid=False)
     ks = [int(k) for k in mcfg["k"]]
@@ -140,7 +140,7 @@ def _train_kmer(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[st
         cv_mse=scores,
         extra_features=extra_names,
     )
-    pred = pipe.predict(feats).astype(np.float32)
+    pred = predict_rows(pipe, feats)
     save_kmer_model(model, files.kmer_model)
     _write_predictions(files, ds, pred)
     write_tsv(files.history, pd.DataFrame({"alpha": list(scores), "cv_loss": list(scores.values())}))
