@@ -93,22 +93,24 @@ def test_ridge_penalty_is_an_interior_minimum_of_the_cv_curve():
         assert scores[alpha] == min(scores.values())
 
 
-def test_blockwise_leave_one_out_equals_sklearn_ridgecv_and_ridge():
+def test_blockwise_leave_one_out_equals_sklearn_ridgecv_and_ridge(monkeypatch):
     """The chunked eigen path gives scikit-learn's exact LOO MSE per alpha and Ridge's coefficients
     (blocks smaller than the rows, a constant column, sparse input)."""
     from scipy import sparse
     from sklearn.linear_model import Ridge, RidgeCV
     from sklearn.preprocessing import StandardScaler
 
+    from promoter_cr.models import kmer
     from promoter_cr.models.kmer import predict_rows, ridge_loo_path
 
+    monkeypatch.setattr(kmer, "BLOCK_ROWS", 64)  # several blocks and a short last one
     rng = np.random.default_rng(0)
     x = rng.poisson(1.0, size=(300, 12)).astype(np.float64)
     x[:, 3] = 2.0  # zero variance: StandardScaler keeps scale 1
     y = x[:, 0] - 0.5 * x[:, 5] + rng.normal(0, 1, 300)
     alphas = [0.1, 10.0, 1000.0]
     scaler = StandardScaler().fit(x)
-    mse, coef = ridge_loo_path(sparse.csr_matrix(x), y, scaler, alphas, chunk=64)
+    mse, coef = ridge_loo_path(sparse.csr_matrix(x), y, scaler, alphas)
     z = scaler.transform(x)
     ref = RidgeCV(alphas=alphas, gcv_mode="svd", store_cv_results=True).fit(z, y)
     np.testing.assert_allclose([mse[a] for a in alphas], np.asarray(ref.cv_results_).mean(axis=0), rtol=1e-8)

@@ -155,14 +155,41 @@ def dense_float32(x: Any) -> np.ndarray:
     return np.asarray(x.toarray() if sparse.issparse(x) else x, dtype=np.float32)
 
 
-def _scaled_chunks(x: Any, scaler: Any, chunk: int):
-    """Row blocks of ``x`` as dense float64, standardised by the fitted ``scaler``: ``(rows, p)`` each."""
-    for s in range(0, x.shape[0], chunk):
-        yield s, scaler.transform(dense_float32(x[s : s + chunk]).astype(np.float64))
+BLOCK_ROWS = 4096  # rows densified at a time by the ridge fit
+
+
+def _dense_blocks(x: Any):
+    """Row blocks of ``x`` (sparse or dense), ``BLOCK_ROWS`` at a time, as ``(start, (rows, p) float64)``."""
+    for s in range(0, x.shape[0], BLOCK_ROWS):
+        yield s, dense_float32(x[s : s + BLOCK_ROWS]).astype(np.float64)
+
+
+@dataclass
+class RidgeDecomposition:
+    """The alpha-independent part of :func:`ridge_loo_path`: ``Z'Z = V diag(e) V'`` and ``V'b``."""
+
+    e: np.ndarray  # (p,) eigenvalues, clipped at 0
+    v: np.ndarray  # (p, p) eigenvectors
+    vb: np.ndarray  # (p,) V' Z'(y - ybar)
+    ybar: float
+
+
+def ridge_decomposition(x: Any, y: np.ndarray, scaler: Any) -> RidgeDecomposition:
+    """One block-wise pass over ``x``: the standardised Gram matrix, its eigendecomposition and ``V'b``."""
+    p = x.shape[1]
+    ybar = float(y.mean())
+    gram = np.zeros((p, p))
+    b = np.zeros(p)
+    for s, block in _dense_blocks(x):
+        z = scaler.transform(block)
+        gram += z.T @ z
+        b += z.T @ (y[s : s + len(z)] - ybar)
+    e, v = np.linalg.eigh(gram)
+    return RidgeDecomposition(np.clip(e, 0.0, None), v, v.T @ b, ybar)
 
 
 def ridge_loo_path(
-    x: Any, y: np.ndarray, scaler: Any, alphas: list[float], chunk: int = 4096
+    x: Any, y: np.ndarray, scaler: Any, alphas: list[float], dec: RidgeDecomposition | None = None
 ) -> tuple[dict[float, float], dict[float, np.ndarray]]:
     """Exact leave-one-out MSE and coefficients of ridge regression (unpenalised intercept) for every alpha.
 
@@ -173,31 +200,24 @@ def ridge_loo_path(
     leave-one-out residual ``(y - yhat) / (1 - h)``. This is what scikit-learn's ``RidgeCV`` (GCV, SVD
     mode) computes, written out here because ``RidgeCV`` needs the dense ``(n, p)`` matrix and its
     SVD factors at once (5.9 GB for 49,000 x 2,728 k-mer features); here the working set is two
-    ``(p, p)`` matrices and one ``(chunk, p)`` block.
+    ``(p, p)`` matrices and one ``(BLOCK_ROWS, p)`` block. ``dec`` (from :func:`ridge_decomposition`)
+    is computed when not given; pass it to try more alphas without forming the Gram matrix again.
     Returns ``({alpha: LOO MSE}, {alpha: (p,) float64 coefficients})``.
     """
-    n, p = x.shape
+    n = x.shape[0]
     y = np.asarray(y, dtype=np.float64)
-    ybar = float(y.mean())
-    gram = np.zeros((p, p))
-    b = np.zeros(p)
-    for s, z in _scaled_chunks(x, scaler, chunk):
-        gram += z.T @ z
-        b += z.T @ (y[s : s + len(z)] - ybar)
-    e, v = np.linalg.eigh(gram)
-    e = np.clip(e, 0.0, None)
-    vb = v.T @ b
-    d = {a: 1.0 / (e + a) for a in alphas}
+    dec = dec if dec is not None else ridge_decomposition(x, y, scaler)
+    d = {a: 1.0 / (dec.e + a) for a in alphas}
     sse = dict.fromkeys(alphas, 0.0)
-    for s, z in _scaled_chunks(x, scaler, chunk):
-        q = z @ v
+    for s, block in _dense_blocks(x):
+        q = scaler.transform(block) @ dec.v
         q2 = q * q
-        yc = y[s : s + len(z)]
+        yc = y[s : s + len(q)]
         for a in alphas:
-            yhat = ybar + q @ (d[a] * vb)
+            yhat = dec.ybar + q @ (d[a] * dec.vb)
             h = 1.0 / n + q2 @ d[a]
             sse[a] += float((((yc - yhat) / (1.0 - h)) ** 2).sum())
-    return {a: sse[a] / n for a in alphas}, {a: v @ (d[a] * vb) for a in alphas}
+    return {a: sse[a] / n for a in alphas}, {a: dec.v @ (d[a] * dec.vb) for a in alphas}
 
 
 def fit_kmer_ridge(
@@ -219,15 +239,16 @@ def fit_kmer_ridge(
 
     y = np.asarray(y_train, dtype=np.float64)
     scaler = StandardScaler()
-    for s in range(0, x_train.shape[0], 4096):
-        scaler.partial_fit(dense_float32(x_train[s : s + 4096]).astype(np.float64))
+    for _, block in _dense_blocks(x_train):
+        scaler.partial_fit(block)
+    dec = ridge_decomposition(x_train, y, scaler)  # alpha-independent: once for every grid extension
     grid = sorted(float(a) for a in alphas)
     scores: dict[float, float] = {}
     coefs: dict[float, np.ndarray] = {}
     for _ in range(max_extend + 1):
         todo = [a for a in grid if a not in scores]
         if todo:
-            mse, coef = ridge_loo_path(x_train, y, scaler, todo)
+            mse, coef = ridge_loo_path(x_train, y, scaler, todo, dec)
             scores.update(mse)
             coefs.update(coef)
             for a in todo:
