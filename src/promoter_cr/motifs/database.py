@@ -121,6 +121,11 @@ def read_meme(path: str | Path) -> list[Motif]:
     Every matrix is checked before anything uses it: an :class:`InputDataError` names the file,
     the motif and the row for a duplicate motif id, a header ``w=`` that disagrees with the rows, a
     negative or > 1 probability, or a row that does not sum to 1.
+
+    Written here rather than using ``memelite.io.read_meme`` for those checks: memelite keys
+    motifs by their MOTIF line, so a duplicated id silently
+    replaces the first; it needs ``w=`` in every header; and a malformed row fails with a bare
+    ``ValueError`` that names neither the motif nor the line.
     """
     path = Path(path)
     lines = path.read_text().splitlines()
