@@ -122,6 +122,10 @@ def read_fasta(path: str | Path) -> Iterator[tuple[str, str, int]]:
     line. Sequence lines are concatenated with whitespace removed. Raises
     :class:`InputDataError` for sequence text before the first header, an empty
     header, or a record without sequence.
+
+    Written here rather than using ``pysam.FastxFile`` (which the package does use for indexed
+    genomes, through ``pysam.FastaFile``): FastxFile gives no line numbers, so an error could not
+    name the record's line, and it skips text before the first header instead of refusing it.
     """
     header: str | None = None
     header_line = 0
