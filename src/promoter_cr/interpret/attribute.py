@@ -305,7 +305,7 @@ def _export_folds(
     """
     if not crossfit:
         return np.zeros(len(idx), dtype=np.int64)
-    from promoter_cr.interpret.crossfit import assign_folds
+    from promoter_cr.data.splits import assign_folds
 
     if split != "all" or len(checkpoints) != int(attr_cfg["crossfit_folds"]):
         raise ConfigError(
@@ -414,7 +414,7 @@ def export_weighted_features(
         A CR checkpoint (loaded through :func:`promoter_cr.models.checkpoint.load_model`), or the
         list of ``attribution.crossfit_folds`` fold checkpoints (fold ``k`` first at index ``k``):
         each gene then gets the features of the fold model that did not train on it
-        (:mod:`promoter_cr.interpret.crossfit`), and the table a ``fold`` column.
+        (cross-fitting folds in :mod:`promoter_cr.data.splits`), and the table a ``fold`` column.
     data_dir
         The data set (``results/<ds>/data``).
     out_dir

@@ -160,7 +160,7 @@ class PromoterDataModule(pl.LightningDataModule):
         self.use_extra = bool(use_extra)
         self.seed = int(seed)
         self.ds = load_dataset(self.data_dir)
-        if splits is not None:  # e.g. a cross-fitting fold (promoter_cr.interpret.crossfit)
+        if splits is not None:  # e.g. a cross-fitting fold (promoter_cr.data.splits)
             self.ds = self.ds.with_splits(splits)
         if self.use_extra and not self.ds.extra_features:
             from promoter_cr.errors import ConfigError

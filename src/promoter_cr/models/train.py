@@ -32,7 +32,7 @@ import pandas as pd
 from promoter_cr.atomic import write_json, write_tsv
 from promoter_cr.config import model_config
 from promoter_cr.data.dataset import Dataset, load_dataset
-from promoter_cr.data.splits import SPLITS
+from promoter_cr.data.splits import SPLITS, assign_folds, fold_splits
 from promoter_cr.errors import ConfigError, InputDataError
 from promoter_cr.layout import DataFiles, ModelFiles, ModelsFiles
 from promoter_cr.models import CKPT_KEY
@@ -67,9 +67,7 @@ def _write_predictions(files: ModelFiles, ds: Dataset, pred: np.ndarray) -> None
 
 
 def crossfit_splits(ds: Dataset, attr_cfg: dict[str, Any], fold: int) -> np.ndarray:
-    """The split labels of cross-fitting fold model ``fold`` (see :mod:`promoter_cr.interpret.crossfit`)."""
-    from promoter_cr.interpret.crossfit import assign_folds, fold_splits
-
+    """The split labels of cross-fitting fold model ``fold`` (:func:`promoter_cr.data.splits.fold_splits`)."""
     k = int(attr_cfg["crossfit_folds"])
     if k < 2 or not 0 <= fold < k:
         raise ConfigError(f"fold {fold} needs attribution.crossfit_folds >= 2 and above the fold index (it is {k})")
@@ -90,7 +88,7 @@ def train_model(
 ) -> dict[str, Any]:
     """Train model ``name`` of the (validated) config ``cfg`` on the data set in ``data_dir``.
 
-    With ``fold = k``, train cross-fitting fold model ``k`` (:mod:`promoter_cr.interpret.crossfit`:
+    With ``fold = k``, train cross-fitting fold model ``k`` (cross-fitting folds in :mod:`promoter_cr.data.splits`:
     ``attribution.crossfit_folds`` folds seeded by ``attribution.seed``): the genes of fold ``k``
     are held out as its "test" split. Returns the metrics dict written to ``metrics.json`` in
     ``out_dir`` (``{}`` on non-zero DDP ranks).
