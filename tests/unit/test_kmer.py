@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from promoter_cr.data.encoding import encode
 from promoter_cr.models.kmer import (
@@ -119,3 +120,45 @@ def test_blockwise_leave_one_out_equals_sklearn_ridgecv_and_ridge(monkeypatch):
     pipe, best, _ = fit_kmer_ridge(sparse.csr_matrix(x), y, alphas)
     np.testing.assert_allclose(predict_rows(pipe, sparse.csr_matrix(x), chunk=50),
                                Ridge(alpha=best).fit(z, y).predict(z), rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+def test_prior_leave_one_out_predictions_equal_refits_without_the_row():
+    """fit_kmer_prior's leave-one-out predictions: a ridge refitted without row i (same standardisation)."""
+    from sklearn.linear_model import Ridge
+
+    from promoter_cr.models.kmer import fit_kmer_prior
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, (120, 40)).astype(np.uint8)
+    y = (codes == 1).mean(1) * 4 + rng.normal(0, 0.2, 120)
+    x = kmer_features(codes, [2, 3], True)
+    pipe, alpha, loo = fit_kmer_prior(x, y, [0.1, 1.0, 10.0])
+    z = pipe[-2].transform(x.toarray().astype(np.float64))
+    for i in (0, 17, 119):
+        keep = np.arange(120) != i
+        refit = Ridge(alpha=alpha).fit(z[keep], y[keep])
+        assert loo[i] == pytest.approx(refit.predict(z[i : i + 1])[0], abs=1e-6)  # z is float32
+    # the leave-one-out predictions are worse than the in-sample fit, as they must be
+    fit = pipe.predict(x)
+    assert ((y - loo) ** 2).mean() > ((y - fit) ** 2).mean()
+
+
+@pytest.mark.parametrize("canonical", [True, False])
+def test_kmer_tables_reproduce_the_pipeline_window_by_window(canonical):
+    """const + sum over N-free windows of T_k[index] / n_k == pipeline.predict (rows with N included)."""
+    from promoter_cr.models.kmer import _block_counts, fit_kmer_prior, kmer_tables
+
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 4, (80, 30)).astype(np.uint8)
+    codes[:10, :6] = 4
+    codes[10:15, 12] = 4
+    y = rng.normal(size=80)
+    ks = [1, 3]
+    x = sparse.hstack([kmer_counts(codes, k, canonical) for k in ks], format="csr")
+    pipe, _, _ = fit_kmer_prior(x, y, [1.0, 10.0])
+    tables, const = kmer_tables(pipe, ks, canonical)
+    total = np.full(len(codes), const)
+    for k, table in zip(ks, tables, strict=True):
+        raw = _block_counts(codes, k)  # (N, 4**k) sense-strand window counts
+        total += (raw * table).sum(1) / np.maximum(raw.sum(1), 1)
+    np.testing.assert_allclose(total, pipe.predict(x), rtol=0, atol=1e-9)

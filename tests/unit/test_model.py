@@ -9,6 +9,7 @@ import pytest
 import torch
 from _model_fixtures import arch, make_network
 
+from promoter_cr.config import model_defaults
 from promoter_cr.data.encoding import encode, one_hot_torch
 from promoter_cr.models.cnn import PlainCNN
 from promoter_cr.models.cr import CRModel, CROutput, bin_width, hat_pool, hat_up, n_bin_centres
@@ -187,3 +188,64 @@ def test_build_model_defaults_from_config():
     m = make_network("xpresso_cnn", 600, 8)
     assert isinstance(m, XpressoCNN) and m.n_extra == 8
     assert isinstance(make_network("cnn", 100), PlainCNN)
+
+
+def _with_prior(length: int, ks: list[int], seed: int = 0) -> CRModel:
+    model = _randomise(CRModel(length, 0, **arch("cr", channels=4, stem_kernel=5, kmer_prior=ks)), seed).eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    model.set_kmer_prior([torch.randn(4**k, generator=g) for k in ks], 0.25)
+    with torch.no_grad():
+        model.kmer_scale.fill_(0.7)  # the learned weight of the prior
+    return model
+
+
+def test_kmer_prior_keeps_the_decomposition_exact():
+    """With a k-mer prior (N in the input too): contributions + bias == prediction == the training-mode prediction."""
+    model = _with_prior(90, [1, 3, 4])
+    x = _onehot(6, 90, n_frac=0.1)
+    with torch.no_grad():
+        out = model(x)
+        fast = model(x, explain=False)
+    torch.testing.assert_close(out.contributions.sum(1) + out.bias, out.prediction, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fast.prediction, out.prediction, rtol=0, atol=1e-5)
+    # the contributions are the weights of the bases present, N positions contribute nothing
+    torch.testing.assert_close((out.weights * x).sum(1), out.contributions, rtol=0, atol=1e-6)
+    assert torch.all(out.contributions[x.sum(1) == 0] == 0)
+    # the prior is a real part of the prediction: without it the prediction moves
+    model.set_kmer_prior([torch.zeros(4**k) for k in (1, 3, 4)], 0.0)
+    with torch.no_grad():
+        assert (model(x).prediction - out.prediction).abs().max() > 1e-2
+
+
+def test_kmer_prior_hypothetical_weights_are_substitution_effects_for_single_bases():
+    """k = 1: a base's weight minus the present base's weight is exactly what substituting it changes."""
+    model = _with_prior(50, [1])
+    with torch.no_grad():
+        model.readout.zero_()  # the prior alone
+        x = _onehot(1, 50, n_frac=0.0)
+        out = model(x)
+        i, present = 17, int(x[0, :, 17].argmax())
+        for b in range(4):
+            y = x.clone()
+            y[0, :, i] = 0
+            y[0, b, i] = 1
+            change = model(y).prediction - out.prediction
+            torch.testing.assert_close(change[0], out.weights[0, b, i] - out.weights[0, present, i], rtol=0, atol=1e-6)
+
+
+def test_kmer_prior_offset_replaces_the_fit_by_the_leave_one_out_value_on_training_rows():
+    """Training predictions get kmer_scale * (loo - fit)[row]; validation predictions do not."""
+    from promoter_cr.models.lit import PromoterLitModule
+
+    cfg = {**model_defaults("cr"), "name": "cr", "channels": 4, "stem_kernel": 5, "kmer_prior": [2], "seed": 0}
+    offset = np.array([0.0, 2.0, -1.0, 0.0])
+    module = PromoterLitModule(cfg, 30, 0, prior_offset=offset)
+    with torch.no_grad():
+        module.model.kmer_scale.fill_(0.5)
+    module.model.eval()
+    x = _onehot(4, 30, n_frac=0.0)
+    batch = (x, torch.zeros(4), torch.zeros(4, 0), torch.tensor([0, 1, 2, 3]))
+    with torch.no_grad():
+        _, _, train_pred = module._step(batch, training=True)
+        _, _, valid_pred = module._step(batch)
+    torch.testing.assert_close(train_pred - valid_pred, torch.tensor([0.0, 1.0, -0.5, 0.0]))

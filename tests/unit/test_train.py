@@ -65,6 +65,28 @@ def test_checkpoint_metadata(trained_cr, data_dir):
     assert not model.training
 
 
+def test_kmer_prior_travels_in_the_checkpoint(trained_cr, data_dir):
+    """The default CR carries its fitted k-mer prior: non-zero tables in best.ckpt, its penalty in the metrics."""
+    from promoter_cr.data.dataset import load_dataset
+    from promoter_cr.models.inference import predict_codes
+
+    out, metrics = trained_cr
+    model, meta = load_model(out / "best.ckpt")
+    assert meta["config"]["kmer_prior"] == [3, 4] and metrics["kmer_prior_alpha"] > 0
+    assert all(getattr(model, f"kmer_table_{k}").abs().sum() > 0 for k in (3, 4))
+    pred, _ = predict_codes(model, load_dataset(data_dir).sequences, batch_size=64, device="cpu")
+    table = pd.read_csv(out / "predictions.tsv", sep="\t")
+    np.testing.assert_allclose(pred, table["prediction"], rtol=0, atol=1e-4)
+
+
+def test_min_steps_raises_the_epochs_of_small_data_sets():
+    from promoter_cr.models.train import epochs_for
+
+    assert epochs_for({"max_epochs": 20, "min_steps": 3000}, 32) == 94  # 2,000 genes in batches of 64
+    assert epochs_for({"max_epochs": 20, "min_steps": 3000}, 766) == 20  # 49,000 genes: max_epochs holds
+    assert epochs_for({"max_epochs": 5, "min_steps": 0}, 10) == 5
+
+
 def test_same_seed_same_metrics(tmp_path, data_dir):
     cfg = tiny_config(tmp_path, max_epochs=2)
     a = train_model(cfg, "cr", data_dir, tmp_path / "a")

@@ -54,6 +54,22 @@ only when explaining), a ReLU, one max and two strided sums; everything contextu
 without adding parameters.
 
 Extra features: ``v(x, h) = MLP([LayerNorm(pooled values), h])`` (``(B, F)``), contribution ``h * v``.
+
+k-mer prior (``kmer_prior``, k-mer sizes; empty: none)
+------------------------------------------------------
+An additive term ``gamma * (sum_k sum_windows T_k[kmer index] / n_k + c)``: the k-mer ridge
+(:mod:`promoter_cr.models.kmer`) fitted on the training split before the network trains, written as
+one frozen table entry per k-mer window (:func:`promoter_cr.models.kmer.kmer_tables`; ``n_k`` is the
+number of windows without ``N``), with one learned weight ``gamma`` (``kmer_scale``, starting at 1).
+The network learns what the ridge misses and ``gamma`` how much of the ridge to keep. On the
+training rows the ridge's value is its leave-one-out prediction
+(:func:`promoter_cr.models.kmer.fit_kmer_prior`; the training module adds ``gamma * (loo - fit)``),
+so neither the network nor ``gamma`` is fitted to the ridge's in-sample optimism. Small data sets
+with diffuse composition signal are what a linear k-mer model does best and a network learns
+slowest. A window's value is
+shared equally by its ``k`` bases, so ``prediction = contributions.sum + bias`` still holds exactly
+(``c`` is part of the bias), and the hypothetical weight of base ``b`` at ``i`` is the same share of
+the windows over ``i`` with ``b`` put at ``i``.
 """
 
 from __future__ import annotations
@@ -189,6 +205,7 @@ class CRModel(nn.Module):
         pair_channels: int,
         pair_span: int,
         dropout: float,
+        kmer_prior: list[int] | tuple[int, ...],
     ):
         super().__init__()
         self.length = int(length)
@@ -240,6 +257,12 @@ class CRModel(nn.Module):
             self.pair_filters = nn.Parameter(conv.weight.detach().clone())  # (R, R, span)
             self.pair_bias = nn.Parameter(conv.bias.detach().clone() - 0.5)  # (R,) starts as a threshold
             self.pair_readout = nn.Parameter(torch.zeros(self.n_pairs))  # starts silent
+        self.kmer_ks = tuple(int(k) for k in kmer_prior)
+        for k in self.kmer_ks:  # filled by set_kmer_prior before training; saved with the weights
+            self.register_buffer(f"kmer_table_{k}", torch.zeros(4**k))
+        self.register_buffer("kmer_const", torch.zeros(()))
+        # the prior's weight in the prediction, learned with the network (starts at 1: the ridge as fitted)
+        self.kmer_scale = nn.Parameter(torch.ones(())) if self.kmer_ks else None
         n_pooled = len(POOLS) * s + self.n_pairs
         if self.n_extra:
             self.extra_norm = nn.LayerNorm(n_pooled)
@@ -257,6 +280,54 @@ class CRModel(nn.Module):
         """Set the scalar bias (e.g. to the mean training label before fitting)."""
         with torch.no_grad():
             self.bias.fill_(float(value))
+
+    def set_kmer_prior(self, tables: list, const: float) -> None:
+        """Fill the frozen k-mer tables (``(4**k,)`` per size of ``kmer_prior``) and their constant."""
+        if len(tables) != len(self.kmer_ks):
+            raise ValueError(f"{len(tables)} k-mer tables for k-mer sizes {self.kmer_ks}")
+        with torch.no_grad():
+            for k, t in zip(self.kmer_ks, tables, strict=True):
+                getattr(self, f"kmer_table_{k}").copy_(torch.as_tensor(t, dtype=torch.float32))
+            self.kmer_const.fill_(float(const))
+
+    def _kmer_windows(self, x: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``(index (B, W) int64, ok (B, W) float, base (B, L) float)`` of the ``W = L - k + 1`` k-mer windows."""
+        digits = torch.arange(4, dtype=x.dtype, device=x.device)
+        base = (x * digits[None, :, None]).sum(1)  # (B, L) base code, 0 at N
+        place = 4.0 ** torch.arange(k - 1, -1, -1, dtype=x.dtype, device=x.device)
+        index = F.conv1d(base[:, None], place[None, None]).squeeze(1).round().long()
+        ok = F.conv1d(x.sum(1, keepdim=True), torch.ones(1, 1, k, dtype=x.dtype, device=x.device)).squeeze(1) > k - 0.5
+        return index, ok.to(x.dtype), base
+
+    def _kmer_total(self, x: Tensor) -> Tensor:
+        """``(B,)``: the k-mer prior without its constant."""
+        total = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
+        for k in self.kmer_ks:
+            if x.shape[-1] < k:
+                continue
+            index, ok, _ = self._kmer_windows(x.float(), k)
+            values = getattr(self, f"kmer_table_{k}")[index] * ok
+            total = total + values.sum(1) / ok.sum(1).clamp_min(1)
+        return total
+
+    def _kmer_weights(self, x: Tensor) -> Tensor:
+        """``(B, 4, L)``: each base's share of the k-mer windows over it, ``b`` put at ``i`` (see module docstring)."""
+        x = x.float()
+        weights = torch.zeros_like(x)
+        for k in self.kmer_ks:
+            if x.shape[-1] < k:
+                continue
+            index, ok, base = self._kmer_windows(x, k)
+            table = getattr(self, f"kmer_table_{k}")
+            n_win = index.shape[1]
+            scale = ok / (k * ok.sum(1, keepdim=True).clamp_min(1))  # (B, W)
+            offsets = torch.arange(4, device=x.device)[None, :, None]
+            for t in range(k):  # the base at offset t of window p sits at i = p + t
+                place = 4 ** (k - 1 - t)
+                here = base[:, t : t + n_win].round().long()
+                swapped = (index - place * here)[:, None, :] + place * offsets  # (B, 4, W)
+                weights[..., t : t + n_win] += table[swapped] * scale[:, None, :]
+        return weights
 
     def receptive_field(self) -> int:
         """Largest distance (bp) over which two sites' joint effect can depend on their spacing.
@@ -375,9 +446,13 @@ class CRModel(nn.Module):
         explain = (not self.training) if explain is None else bool(explain)
         pooled, aux = self._pooled(x)
         bias = self.bias.float().expand(x.shape[0])
+        if self.kmer_ks:
+            bias = bias + self.kmer_scale * self.kmer_const
         extra_contrib = self._extra(pooled, extra)
         if not explain:
             pred = self.drop(pooled) @ self._readout() + bias
+            if self.kmer_ks:
+                pred = pred + self.kmer_scale * self._kmer_total(x)
             if extra_contrib is not None:
                 pred = pred + extra_contrib.sum(1)
             return CROutput(pred, None, extra_contrib, bias)
@@ -389,6 +464,8 @@ class CRModel(nn.Module):
         weights = F.conv_transpose1d(gates, aux["weight"], padding=self.kernel // 2)  # (B, 4, L)
         if const is not None:  # a constant at a base is the same weight for each of the four bases
             weights = weights + const[:, None, :]
+        if self.kmer_ks:
+            weights = weights + self.kmer_scale * self._kmer_weights(x)
         contributions = (weights.float() * x.float()).sum(1)  # (B, L)
         pred = contributions.sum(1) + bias
         if extra_contrib is not None:

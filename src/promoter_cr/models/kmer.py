@@ -220,35 +220,21 @@ def ridge_loo_path(
     return {a: sse[a] / n for a in alphas}, {a: dec.v @ (d[a] * dec.vb) for a in alphas}
 
 
-def fit_kmer_ridge(
-    x_train: sparse.csr_matrix, y_train: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int = 6
-) -> tuple[Any, float, dict[float, float]]:
-    """``dense -> StandardScaler -> Ridge``, alpha chosen by leave-one-out cross-validation on the training rows.
+def _fit_ridge_loo(x: Any, y: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int):
+    """Standardise, decompose once, search the alpha grid: ``(scaler, dec, best, {alpha: mse}, {alpha: coef})``."""
+    from sklearn.preprocessing import StandardScaler
 
-    :func:`ridge_loo_path` gives the exact leave-one-out MSE of every alpha from one eigendecomposition
-    of the standardised Gram matrix, formed block by block. When the best alpha is the smallest or
-    the largest tried, the grid is extended by factors of 10 in that direction (at most
-    ``max_extend`` times), so the penalty chosen is an interior minimum of the cross-validation
-    curve, not an end of the list. The returned pipeline's ``Ridge`` holds the coefficients of that
-    decomposition (identical to refitting ``Ridge(alpha)`` up to float rounding, without a dense copy
-    of the training matrix). Returns ``(pipeline, best_alpha, {alpha: leave-one-out MSE})``.
-    """
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-    y = np.asarray(y_train, dtype=np.float64)
     scaler = StandardScaler()
-    for _, block in _dense_blocks(x_train):
+    for _, block in _dense_blocks(x):
         scaler.partial_fit(block)
-    dec = ridge_decomposition(x_train, y, scaler)  # alpha-independent: once for every grid extension
+    dec = ridge_decomposition(x, y, scaler)  # alpha-independent: once for every grid extension
     grid = sorted(float(a) for a in alphas)
     scores: dict[float, float] = {}
     coefs: dict[float, np.ndarray] = {}
     for _ in range(max_extend + 1):
         todo = [a for a in grid if a not in scores]
         if todo:
-            mse, coef = ridge_loo_path(x_train, y, scaler, todo, dec)
+            mse, coef = ridge_loo_path(x, y, scaler, todo, dec)
             scores.update(mse)
             coefs.update(coef)
             for a in todo:
@@ -262,10 +248,93 @@ def fit_kmer_ridge(
         else:
             break
     best = min(scores, key=scores.get)
-    ridge = Ridge(alpha=best)
-    ridge.coef_, ridge.intercept_, ridge.n_features_in_ = coefs[best], float(y.mean()), x_train.shape[1]
-    to_dense = FunctionTransformer(dense_float32).fit(x_train[:1])
-    return make_pipeline(to_dense, scaler, ridge), float(best), dict(sorted(scores.items()))
+    return scaler, dec, float(best), dict(sorted(scores.items())), coefs[best]
+
+
+def _pipeline(x: Any, scaler: Any, alpha: float, coef: np.ndarray, intercept: float) -> Any:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    ridge = Ridge(alpha=alpha)
+    ridge.coef_, ridge.intercept_, ridge.n_features_in_ = coef, float(intercept), x.shape[1]
+    to_dense = FunctionTransformer(dense_float32).fit(x[:1])
+    return make_pipeline(to_dense, scaler, ridge)
+
+
+def fit_kmer_ridge(
+    x_train: sparse.csr_matrix, y_train: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int = 6
+) -> tuple[Any, float, dict[float, float]]:
+    """``dense -> StandardScaler -> Ridge``, alpha chosen by leave-one-out cross-validation on the training rows.
+
+    :func:`ridge_loo_path` gives the exact leave-one-out MSE of every alpha from one eigendecomposition
+    of the standardised Gram matrix, formed block by block. When the best alpha is the smallest or
+    the largest tried, the grid is extended by factors of 10 in that direction (at most
+    ``max_extend`` times), so the penalty chosen is an interior minimum of the cross-validation
+    curve, not an end of the list. The returned pipeline's ``Ridge`` holds the coefficients of that
+    decomposition (identical to refitting ``Ridge(alpha)`` up to float rounding, without a dense copy
+    of the training matrix). Returns ``(pipeline, best_alpha, {alpha: leave-one-out MSE})``.
+    """
+    y = np.asarray(y_train, dtype=np.float64)
+    scaler, _, best, scores, coef = _fit_ridge_loo(x_train, y, alphas, max_extend)
+    return _pipeline(x_train, scaler, best, coef, y.mean()), best, scores
+
+
+def fit_kmer_prior(
+    x_train: Any, y_train: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int = 6
+) -> tuple[Any, float, np.ndarray]:
+    """:func:`fit_kmer_ridge` plus the exact leave-one-out predictions of the training rows at the chosen alpha.
+
+    What a model stacked on the ridge must learn from on the training rows is ``y - loo``, not
+    ``y - fit``: the in-sample fit has absorbed part of each row's own noise, the leave-one-out
+    prediction has not, so it is what the ridge says about a row it has not seen (as on the
+    validation and test rows). Returns ``(pipeline, alpha, loo (n,) float64)``.
+    """
+    y = np.asarray(y_train, dtype=np.float64)
+    scaler, dec, best, _, coef = _fit_ridge_loo(x_train, y, alphas, max_extend)
+    d = 1.0 / (dec.e + best)
+    n = x_train.shape[0]
+    loo = np.empty(n)
+    for s, block in _dense_blocks(x_train):
+        q = scaler.transform(block) @ dec.v
+        yc = y[s : s + len(q)]
+        yhat = dec.ybar + q @ (d * dec.vb)
+        h = 1.0 / n + (q * q) @ d
+        loo[s : s + len(q)] = yc - (yc - yhat) / (1.0 - h)
+    return _pipeline(x_train, scaler, best, coef, y.mean()), best, loo
+
+
+def kmer_tables(pipeline: Any, ks: list[int] | tuple[int, ...], canonical: bool) -> tuple[list[np.ndarray], float]:
+    """A fitted k-mer ridge (features of :func:`kmer_features`, no extra features) as per-occurrence tables.
+
+    The pipeline predicts ``c + sum_f (coef_f / scale_f) feat_f`` with ``c = intercept - sum_f coef_f
+    mean_f / scale_f``. A feature of size ``k`` is ``n_f * ncols_k / n_k``, where ``n_f`` counts the
+    sense-strand windows whose k-mer maps to column ``f`` (its canonical column when ``canonical``; each
+    window adds 2 to its column and the total is ``2 n_k`` there, which cancels) and ``n_k`` is the
+    number of windows without ``N``. So the prediction is ``c + sum_k sum_windows T_k[index] / n_k``
+    with ``T_k[i] = coef_f(i) / scale_f(i) * ncols_k``: a sum over the windows of the sequence.
+    Returns ``([T_k (4**k,) float64 per k], c)``.
+    """
+    scaler, ridge = pipeline[-2], pipeline[-1]
+    eff = np.asarray(ridge.coef_, np.float64) / np.asarray(scaler.scale_, np.float64)
+    const = float(ridge.intercept_) - float((eff * np.asarray(scaler.mean_, np.float64)).sum())
+    tables, start = [], 0
+    for k in ks:
+        k = int(k)
+        if canonical:
+            cols = canonical_columns(k)
+            pos = np.full(4**k, -1, dtype=np.int64)
+            pos[cols] = np.arange(len(cols))
+            rc = revcomp_index(k)
+            column = np.where(pos >= 0, pos, pos[rc])  # every index -> its canonical column
+        else:
+            column = np.arange(4**k)
+        ncols = int(column.max()) + 1
+        tables.append(eff[start + column] * ncols)
+        start += ncols
+    if start != len(eff):
+        raise ValueError(f"the ridge has {len(eff)} features, k-mer sizes {list(ks)} give {start}")
+    return tables, const
 
 
 def predict_rows(pipeline: Any, x: Any, chunk: int = 8192) -> np.ndarray:

@@ -224,6 +224,11 @@ class PromoterLitModule(pl.LightningModule):
     fingerprint
         :func:`promoter_cr.models.train.training_fingerprint` of the run, stored in checkpoints: a
         ``last.ckpt`` is resumed only by a run with the same one.
+    prior_offset
+        ``(N,)`` per data-set row, CR with a k-mer prior only: ``loo - fit`` of the prior's ridge on the
+        training rows (0 elsewhere); training predictions get ``kmer_scale * prior_offset[row]`` added,
+        so on a training row the prior counts with its leave-one-out value
+        (:mod:`promoter_cr.models.cr`). Not stored in checkpoints (refitted on a resume).
     """
 
     def __init__(
@@ -234,9 +239,11 @@ class PromoterLitModule(pl.LightningModule):
         dataset_meta: dict[str, Any] | None = None,
         extra_features: list[str] | None = None,
         fingerprint: dict[str, str] | None = None,
+        prior_offset: np.ndarray | None = None,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["prior_offset"])
+        self.prior_offset = None if prior_offset is None else torch.as_tensor(prior_offset, dtype=torch.float32)
         self.model_cfg = dict(model_cfg)
         self.model = build_model(self.model_cfg, length, n_extra)
         self.is_cr = self.model_cfg["type"] == "cr"
@@ -270,12 +277,15 @@ class PromoterLitModule(pl.LightningModule):
     def forward(self, x: Tensor, extra: Tensor | None = None):
         return self.model(x, extra if self.hparams.n_extra else None)
 
-    def _step(self, batch: tuple) -> tuple[Tensor, Tensor, Tensor]:
-        x, y, extra, _ = batch
+    def _step(self, batch: tuple, training: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        x, y, extra, rows = batch
         if self.is_cr:
             # contributions are needed in training only for the L1 penalty
             out = self.model(x, extra if self.hparams.n_extra else None, explain=True if self.l1 else None)
             pred = out.prediction
+            if training and self.prior_offset is not None:
+                offset = self.prior_offset.to(pred.device)[rows.to(pred.device)]
+                pred = pred + self.model.kmer_scale * offset
             mse = torch.nn.functional.mse_loss(pred.float(), y.float())
             loss = mse + self.l1 * self.model.l1_penalty(out) if self.l1 else mse
         else:
@@ -288,7 +298,7 @@ class PromoterLitModule(pl.LightningModule):
         self._seed_batch(batch_idx)
         if self.model_cfg["rc_augment"]:
             batch = (reverse_complement_half(batch[0]), *batch[1:])
-        loss, mse, _ = self._step(batch)
+        loss, mse, _ = self._step(batch, training=True)
         self._train_sum += float(mse.detach()) * len(batch[1])
         self._train_n += len(batch[1])
         self.log(

@@ -246,6 +246,11 @@ def _resume_path(files: ModelFiles, fingerprint: dict[str, str]) -> Path | None:
     return None
 
 
+def epochs_for(mcfg: dict[str, Any], n_batches: int) -> int:
+    """Epochs to train: ``max_epochs``, raised to ``ceil(min_steps / n_batches)`` when that is more."""
+    return max(int(mcfg["max_epochs"]), -(-int(mcfg["min_steps"]) // max(1, int(n_batches))))
+
+
 def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     """The Lightning trainer and its checkpoint and history callbacks."""
     import sys
@@ -258,7 +263,8 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     from promoter_cr.models.lit import AtomicCheckpointIO, BestStateCallback, HistoryCallback
 
     tame_lightning()
-    history = HistoryCallback(mcfg["name"], mcfg["max_epochs"])
+    epochs = epochs_for(mcfg, n_batches)
+    history = HistoryCallback(mcfg["name"], epochs)
     ckpt_cb = ModelCheckpoint(
         dirpath=files.dir,
         filename=files.best.stem,
@@ -281,7 +287,7 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     if interactive:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, n_batches // 10)))
     trainer = pl.Trainer(
-        max_epochs=int(mcfg["max_epochs"]),
+        max_epochs=epochs,
         accelerator=mcfg["accelerator"],
         devices=mcfg["devices"],
         strategy=mcfg["strategy"],
@@ -300,6 +306,51 @@ def _make_trainer(mcfg: dict[str, Any], files: ModelFiles, n_batches: int):
     return trainer, ckpt_cb, history
 
 
+#: starting grid of the k-mer prior's penalty (the search extends it until the leave-one-out optimum
+#: is inside, so the grid sets the cost of the search, not its result)
+PRIOR_ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0)
+
+
+def fit_prior(mcfg: dict[str, Any], ds: Dataset) -> dict[str, Any] | None:
+    """The k-mer prior of a CR model (``kmer_prior``; ``None`` when empty or not CR).
+
+    A canonical k-mer ridge fitted on the training split (:func:`promoter_cr.models.kmer.fit_kmer_prior`)
+    and written as tables for :meth:`CRModel.set_kmer_prior`. Returns ``{"tables", "const", "alpha",
+    "offset", "residual_mean"}``: ``offset`` ``(N,)`` is ``loo - fit`` on the training rows (0 elsewhere;
+    see :class:`~promoter_cr.models.lit.PromoterLitModule`), ``residual_mean`` the mean of ``y - loo``
+    there (the network's starting bias).
+    """
+    if mcfg["type"] != "cr" or not mcfg["kmer_prior"]:
+        return None
+    from promoter_cr.models.kmer import fit_kmer_prior, kmer_features, kmer_tables, predict_rows
+
+    ks = [int(k) for k in mcfg["kmer_prior"]]
+    tr = ds.indices("train")
+    t0 = time.time()
+    feats = kmer_features(ds.sequences, ks, canonical=True)
+    y = ds.labels().astype(np.float64)
+    pipe, alpha, loo = fit_kmer_prior(feats[tr], y[tr], PRIOR_ALPHAS)
+    fit = predict_rows(pipe, feats[tr]).astype(np.float64)
+    offset = np.zeros(ds.n)
+    offset[tr] = loo - fit
+    tables, const = kmer_tables(pipe, ks, canonical=True)
+    console.info(
+        "%s: k-mer prior k=%s alpha %g, leave-one-out r %.3f on the training split (%.0f s)",
+        mcfg["name"],
+        ks,
+        alpha,
+        float(np.corrcoef(loo, y[tr])[0, 1]) if len(tr) > 2 and np.std(loo) > 0 else float("nan"),
+        time.time() - t0,
+    )
+    return {
+        "tables": tables,
+        "const": const,
+        "alpha": alpha,
+        "offset": offset,
+        "residual_mean": float((y[tr] - loo).mean()),
+    }
+
+
 def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str, Any]:
     import lightning.pytorch as pl
 
@@ -308,6 +359,8 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
     _check_dataset(ds, need_valid=True)
     pl.seed_everything(int(mcfg["seed"]), workers=True, verbose=False)
     fingerprint = training_fingerprint(mcfg, ds)
+    t0 = time.time()
+    prior = fit_prior(mcfg, ds)  # deterministic: refitted on a resume too (its targets are not checkpointed)
     dm = PromoterDataModule(
         ds.root,
         batch_size=int(mcfg["batch_size"]),
@@ -323,13 +376,16 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         dataset_meta=ds.meta,
         extra_features=ds.extra_features if dm.n_extra else [],
         fingerprint=fingerprint,
+        prior_offset=prior["offset"] if prior else None,
     )
     n_batches = max(1, int(np.ceil(len(ds.indices("train")) / dm.batch_size)))
     trainer, ckpt_cb, history = _make_trainer(mcfg, files, n_batches)
     ckpt_path = _resume_path(files, fingerprint)
+    if prior:
+        module.model.set_kmer_prior(prior["tables"], prior["const"])
     if ckpt_path is None and hasattr(module.model, "init_bias"):  # start predicting the mean training label
-        module.model.init_bias(float(ds.labels()[ds.indices("train")].mean()))
-    t0 = time.time()
+        start = prior["residual_mean"] if prior else float(ds.labels()[ds.indices("train")].mean())
+        module.model.init_bias(start)
     with warnings.catch_warnings():
         # harmless: the folder holds our own files / a resumable last.ckpt; srun hint on SLURM login nodes
         warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
@@ -350,6 +406,7 @@ def _train_nn(mcfg: dict[str, Any], ds: Dataset, files: ModelFiles) -> dict[str,
         "global_step": int(trainer.global_step),
         "resumed_from": str(ckpt_path) if ckpt_path else None,
         "train_seconds": round(time.time() - t0, 2),
+        "kmer_prior_alpha": prior["alpha"] if prior else None,
     }
     return _finish_nn(mcfg, ds, files, files.best, history.rows, run)
 
@@ -383,6 +440,7 @@ def _finish_nn(
         "splits": split_metrics(ds.genes, pred),
         "best_epoch": meta.get("epoch"),
         **{k: run[k] for k in ("best_val_pearson", "epochs_trained", "global_step", "resumed_from")},
+        **({"kmer_prior_alpha": run["kmer_prior_alpha"]} if run.get("kmer_prior_alpha") is not None else {}),
         "n_parameters": n_parameters(model),
         "train_seconds": run["train_seconds"],
         "device": str(device),
