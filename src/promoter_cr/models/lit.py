@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torchmetrics import MeanMetric
 from torchmetrics.regression import PearsonCorrCoef
 
 from promoter_cr import __version__
@@ -252,11 +253,11 @@ class PromoterLitModule(pl.LightningModule):
         self.final_metrics: dict[str, Any] = {}
         # Pearson r of the validation split, synchronised across DDP processes by torchmetrics
         self.val_pearson = PearsonCorrCoef()
-        self._train_sum = 0.0
-        self._train_n = 0
+        # the epoch's training MSE weighted by batch size, synchronised the same way
+        self.train_mse = MeanMetric()
 
     def on_train_epoch_start(self) -> None:
-        self._train_sum, self._train_n = 0.0, 0
+        self.train_mse.reset()
 
     def _seed_batch(self, batch_idx: int) -> None:
         """Seed torch's generator from ``(seed, epoch, batch, rank)`` right before a training step.
@@ -271,8 +272,10 @@ class PromoterLitModule(pl.LightningModule):
         torch.manual_seed(int(seq.generate_state(1)[0]))
 
     def epoch_train_mse(self) -> float:
-        """Mean training MSE of the current epoch so far (this process)."""
-        return self._train_sum / self._train_n if self._train_n else float("nan")
+        """Mean training MSE of the current epoch so far (over all DDP processes)."""
+        if float(self.train_mse.weight) == 0:  # no training step yet (every process steps alike)
+            return float("nan")
+        return float(self.train_mse.compute())
 
     def forward(self, x: Tensor, extra: Tensor | None = None):
         return self.model(x, extra if self.hparams.n_extra else None)
@@ -299,8 +302,7 @@ class PromoterLitModule(pl.LightningModule):
         if self.model_cfg["rc_augment"]:
             batch = (reverse_complement_half(batch[0]), *batch[1:])
         loss, mse, _ = self._step(batch, training=True)
-        self._train_sum += float(mse.detach()) * len(batch[1])
-        self._train_n += len(batch[1])
+        self.train_mse.update(mse.detach(), len(batch[1]))
         self.log(
             "train_loss", mse, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]), sync_dist=True
         )
