@@ -81,8 +81,9 @@ def ism(
     extra
         ``(G, F)`` float32 extra features or ``None``.
     batch_size
-        Mutant sequences per forward pass (mutants of all genes and positions are
-        flattened into one list and cut into batches; each is built on the device).
+        Sequences per forward pass (:func:`promoter_cr.interpret.saturation.snv_scan`, the
+        package's one mutagenesis: the same mutant gives the same number here and in
+        saturation mutagenesis).
 
     Returns
     -------
@@ -90,45 +91,25 @@ def ism(
         Two ``(G, P)`` float64 arrays: ``pred(ref) - mean over the 3 alternatives`` and
         ``pred(ref) - pred(alternative with the largest |change|)``; 0 at N positions.
     """
-    import torch
+    from promoter_cr.interpret.saturation import snv_scan
 
-    from promoter_cr.models.inference import predict_codes, run_batches
-
-    dev = resolve_device(device)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     g, length = codes.shape
     positions = np.arange(length) if positions is None else np.asarray(positions, dtype=np.int64)
-    p = len(positions)
-    ref = codes[:, positions].astype(np.int64)  # (G, P)
-    gi, pi = np.nonzero(ref < 4)  # mutable (gene, position-index) pairs
-    # 3 alternatives each: (ref + k) % 4, k = 1..3 -> flat mutant list of length 3 * len(gi)
-    m_gene = np.repeat(gi, 3)
-    m_pidx = np.repeat(pi, 3)
-    m_alt = (np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4
-    m_pos = torch.from_numpy(positions[m_pidx]).to(dev)
-    m_alt_t = torch.from_numpy(m_alt).to(dev).to(torch.uint8)
-
-    def mutate(block, sl):
-        block[torch.arange(block.shape[0], device=block.device), m_pos[sl]] = m_alt_t[sl]
-        return block
-
-    ref_pred = predict_codes(model, codes, batch_size=batch_size, device=dev, extra=extra)[0] if g else np.empty(0)
-    deltas = np.empty(len(m_gene), dtype=np.float64)
-    for sl, out in run_batches(
+    scan = snv_scan(
         model,
         codes,
+        positions,
         batch_size=batch_size,
-        device=dev,
-        rows=m_gene,
+        device=resolve_device(device),
         extra=extra,
-        mutate=mutate,
         progress=progress,
         desc="ISM",
-    ):
-        deltas[sl] = out.prediction - ref_pred[m_gene[sl]]
-    d = deltas.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
-    ism_mean = np.zeros((g, p), dtype=np.float64)
-    ism_max = np.zeros((g, p), dtype=np.float64)
+    )
+    d = scan.delta.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
+    gi, pi = scan.gene[::3], scan.pidx[::3]
+    ism_mean = np.zeros((g, len(positions)), dtype=np.float64)
+    ism_max = np.zeros((g, len(positions)), dtype=np.float64)
     ism_mean[gi, pi] = -d.mean(1)
     ism_max[gi, pi] = -d[np.arange(len(d)), np.abs(d).argmax(1)]
     return ism_mean, ism_max

@@ -21,6 +21,7 @@ the weighted features of the reference come from the same pass as its prediction
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,88 @@ def saturation_positions(length: int, tss_index: int, start: int, end: int) -> n
     return np.arange(lo, hi, dtype=np.int64)
 
 
+@dataclass
+class SNVScan:
+    """Predictions of every SNV at chosen positions of ``G`` windows (:func:`snv_scan`).
+
+    ``gene``, ``pidx``: ``(n,)`` int64 window row and index into ``positions`` of each mutant (3 per
+    non-N position, ordered by gene, position, alternative); ``alt``: ``(n,)`` uint8 new base;
+    ``ref_prediction``: ``(G,)``; ``alt_prediction``: ``(n,)``; ``ref_contribution``: ``(G, P)`` the
+    reference windows' CR weighted features at ``positions`` (NaN for a model without them).
+    """
+
+    positions: np.ndarray
+    gene: np.ndarray
+    pidx: np.ndarray
+    alt: np.ndarray
+    ref_prediction: np.ndarray
+    alt_prediction: np.ndarray
+    ref_contribution: np.ndarray
+
+    @property
+    def delta(self) -> np.ndarray:
+        """``(n,)`` ``alt_prediction - ref_prediction`` of each mutant's window."""
+        return self.alt_prediction - self.ref_prediction[self.gene]
+
+
+def snv_scan(
+    model,
+    windows: np.ndarray,
+    positions: np.ndarray,
+    *,
+    batch_size: int,
+    device,
+    extra: np.ndarray | None = None,
+    progress: bool = False,
+    desc: str = "SNVs",
+) -> SNVScan:
+    """Every SNV at ``positions`` (``(P,)`` window indices) of ``(G, L)`` uint8 ``windows``, in one padded run.
+
+    The one in-silico mutagenesis of the package (saturation mutagenesis and the faithfulness check's
+    ISM both go through it): the ``G`` reference rows, then one row per mutant, the gene's row edited
+    on the device by :class:`~promoter_cr.interpret.variants.EditPlan` and predicted through
+    :func:`~promoter_cr.interpret.variants.run_padded`, so a mutant's prediction does not depend on
+    which caller asked or how many mutants share its batch.
+    """
+    windows = np.ascontiguousarray(windows, dtype=np.uint8)
+    g = windows.shape[0]
+    pos = np.asarray(positions, dtype=np.int64)
+    has_wf = is_cr(model)
+    what = ("prediction", "contributions") if has_wf else ("prediction",)
+    ref = windows[:, pos].astype(np.int64)  # (G, P)
+    gi, pi = np.nonzero(ref < N_CODE)
+    m_gene = np.repeat(gi, 3)
+    m_pidx = np.repeat(pi, 3)
+    m_alt = ((np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4).astype(np.uint8)
+    n = len(m_gene)
+    plan = EditPlan(
+        row=np.concatenate([np.arange(g), m_gene]),
+        sub_idx=np.arange(g, g + n, dtype=np.int64),
+        sub_pos=pos[m_pidx],
+        sub_code=m_alt,
+        replace=np.zeros(g + n, dtype=bool),
+    )
+    pred = np.empty(g + n)
+    ref_wf = np.full((g, len(pos)), np.nan)
+    for sl, out in run_padded(
+        model,
+        windows,
+        plan.row,
+        batch_size=batch_size,
+        device=device,
+        extra=extra,
+        what=what,
+        mutate=plan.hook(device),
+        progress=progress,
+        desc=desc,
+    ):
+        pred[sl] = out.prediction
+        if has_wf and sl.start < g:
+            k = min(sl.stop, g) - sl.start
+            ref_wf[sl.start : sl.start + k] = out.contributions[:k][:, pos]
+    return SNVScan(pos, m_gene, m_pidx, m_alt, pred[:g], pred[g:], ref_wf)
+
+
 def saturation_mutagenesis(
     model,
     windows: np.ndarray,
@@ -83,53 +166,22 @@ def saturation_mutagenesis(
     if len(gene_ids) != g:
         raise ValueError("gene_ids must have one entry per window")
     pos = saturation_positions(length, tss_index, start, end)
-    has_wf = is_cr(model)
-    what = ("prediction", "contributions") if has_wf else ("prediction",)
-    ref = windows[:, pos].astype(np.int64)  # (G, P)
-    gi, pi = np.nonzero(ref < N_CODE)
-    m_gene = np.repeat(gi, 3)
-    m_pidx = np.repeat(pi, 3)
-    m_alt = ((np.repeat(ref[gi, pi], 3) + np.tile(np.arange(1, 4), len(gi))) % 4).astype(np.uint8)
-    n = len(m_gene)
-    # one padded run: the G reference rows, then one row per mutant (the gene's row edited on the device)
-    plan = EditPlan(
-        row=np.concatenate([np.arange(g), m_gene]),
-        sub_idx=np.arange(g, g + n, dtype=np.int64),
-        sub_pos=pos[m_pidx],
-        sub_code=m_alt,
-        replace=np.zeros(g + n, dtype=bool),
+    scan = snv_scan(
+        model, windows, pos, batch_size=batch_size, device=device, extra=extra, progress=progress, desc="saturation"
     )
-    pred = np.empty(g + n)
-    ref_wf = np.full((g, len(pos)), np.nan)
-    for sl, out in run_padded(
-        model,
-        windows,
-        plan.row,
-        batch_size=batch_size,
-        device=device,
-        extra=extra,
-        what=what,
-        mutate=plan.hook(device),
-        progress=progress,
-        desc="saturation",
-    ):
-        pred[sl] = out.prediction
-        if has_wf and sl.start < g:
-            k = min(sl.stop, g) - sl.start
-            ref_wf[sl.start : sl.start + k] = out.contributions[:k][:, pos]
-    ref_pred, alt_pred = pred[:g], pred[g:]
+    m_gene, m_pidx = scan.gene, scan.pidx
     ids = np.asarray([str(x) for x in gene_ids], dtype=object)
     return pd.DataFrame(
         {
             "gene_id": ids[m_gene],
             "position": pos[m_pidx] - tss_index,
             "window_index": pos[m_pidx],
-            "ref": _BASES[ref[m_gene, m_pidx]],
-            "alt": _BASES[m_alt],
-            "ref_prediction": ref_pred[m_gene],
-            "alt_prediction": alt_pred,
-            "delta": alt_pred - ref_pred[m_gene],
-            "ref_contribution": ref_wf[m_gene, m_pidx],
+            "ref": _BASES[windows[m_gene, pos[m_pidx]]],
+            "alt": _BASES[scan.alt],
+            "ref_prediction": scan.ref_prediction[m_gene],
+            "alt_prediction": scan.alt_prediction,
+            "delta": scan.delta,
+            "ref_contribution": scan.ref_contribution[m_gene, m_pidx],
         },
         columns=SATURATION_COLUMNS,
     )
