@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from scipy.stats import kstest
 
 from promoter_cr.data.encoding import decode, encode, reverse_complement
+from promoter_cr.insilico.edits import write_sites
 from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.insilico import (
     INSILICO_COLUMNS,
@@ -40,7 +41,6 @@ from promoter_cr.motifs.insilico import (
     rank_test,
     sample_backgrounds,
     spacing_grid,
-    write_sites,
 )
 from promoter_cr.motifs.stats import bh_qvalues
 
@@ -470,3 +470,22 @@ def test_models_with_extra_features_get_the_backgrounds_features():
     assert len(table) and np.isfinite(table["interaction"]).all()
     with pytest.raises(ValueError, match="extra features"):
         insilico_grammar(model, bg, MOTIFS, [("MA_A", "MA_B")], [20], **kw)
+
+
+def test_site_insertion_plan_writes_what_write_sites_writes_and_refuses_overlaps():
+    """EditPlan.site_insertions (the one edit hook) equals writing each site with write_sites."""
+    from promoter_cr.insilico.edits import EditPlan, SiteWrite
+
+    rng = np.random.default_rng(2)
+    windows = rng.integers(0, 4, (3, 40)).astype(np.uint8)
+    a, b = encode(SITE_A), encode(SITE_B)
+    row = np.array([0, 1, 2, 0, 1])
+    writes = [SiteWrite(np.array([0, 3]), np.array([2, 5]), a), SiteWrite(np.array([3, 4]), np.array([20, 30]), b)]
+    hook = EditPlan.site_insertions(row, writes).hook("cpu")
+    got = hook(torch.from_numpy(windows[row].copy()), slice(0, 5)).numpy()
+    want = torch.from_numpy(windows[row].copy())
+    for w in writes:
+        write_sites(want, torch.from_numpy(w.rows), torch.from_numpy(w.starts), torch.from_numpy(w.site))
+    np.testing.assert_array_equal(got, want.numpy())
+    with pytest.raises(ValueError, match="same base"):
+        EditPlan.site_insertions(row, [SiteWrite(np.array([0]), np.array([2]), a)] * 2)

@@ -90,6 +90,7 @@ from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.data.encoding import N_CODE, decode, reverse_complement_codes
 from promoter_cr.data.sources.genome import Genome, extract_windows, read_tss_table, window_bounds
 from promoter_cr.errors import InputDataError
+from promoter_cr.insilico.edits import EditPlan, run_padded
 
 log = logging.getLogger(__name__)
 
@@ -923,71 +924,6 @@ def alt_window(extended: np.ndarray, ext: int, length: int, edit: Edit) -> np.nd
 
 
 # ============================================================================ batched model calls
-def _trim(out, n: int):
-    """A BatchOutput cut to its first ``n`` rows (the rest were padding)."""
-    from promoter_cr.models.inference import BatchOutput
-
-    if n == len(out):
-        return out
-
-    def cut(a):
-        return None if a is None else a[:n]
-
-    return BatchOutput(
-        prediction=out.prediction[:n],
-        bias=cut(out.bias),
-        contributions=cut(out.contributions),
-        weights=cut(out.weights),
-        extra=cut(out.extra),
-    )
-
-
-def run_padded(
-    model,
-    codes: np.ndarray,
-    rows: np.ndarray,
-    *,
-    batch_size: int,
-    device,
-    extra: np.ndarray | None,
-    what: Iterable[str],
-    mutate: Callable | None = None,
-    progress: bool = False,
-    desc: str = "variants",
-) -> Iterator[tuple[slice, Any]]:
-    """:func:`~promoter_cr.models.inference.run_batches` over ``rows`` with every batch exactly ``batch_size`` rows.
-
-    The last batch is padded with copies of the last row (its outputs dropped; ``mutate`` sees
-    output slices that may reach past ``len(rows)`` and must leave such rows alone), so a window's
-    prediction never depends on how many others share the call. Yields ``(slice, BatchOutput)``
-    over the ``len(rows)`` real rows.
-    """
-    from promoter_cr.models.inference import run_batches
-
-    rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
-    if n == 0:
-        return
-    pad = (-n) % batch_size
-    padded = np.concatenate([rows, np.repeat(rows[-1:], pad)]) if pad else rows
-    for sl, out in run_batches(
-        model,
-        codes,
-        batch_size=batch_size,
-        device=device,
-        rows=padded,
-        extra=extra,
-        what=what,
-        mutate=mutate,
-        progress=progress,
-        desc=desc,
-    ):
-        stop = min(sl.stop, n)
-        if stop <= sl.start:
-            continue
-        yield slice(sl.start, stop), _trim(out, stop - sl.start)
-
-
 def predict_windows(
     model, windows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None
 ) -> np.ndarray:
@@ -1010,47 +946,6 @@ def is_cr(model) -> bool:
     from promoter_cr.models.cr import CRModel
 
     return isinstance(model, CRModel)
-
-
-@dataclass
-class EditPlan:
-    """Edits of many rows of ``(G, L)`` windows, applied on the device by the ``mutate`` hook.
-
-    ``row``: ``(n,)`` int64 window row of each output row (rows without edits give the unedited
-    window). Substitutions are flattened into ``sub_idx``/``sub_pos``/``sub_code`` (output row,
-    window position, new code; sorted by output row; positions inside the window only);
-    ``replace``: ``(n,)`` bool, rows whose whole window is replaced by ``replacement(i)`` (indels).
-    """
-
-    row: np.ndarray
-    sub_idx: np.ndarray
-    sub_pos: np.ndarray
-    sub_code: np.ndarray
-    replace: np.ndarray
-    replacement: Callable[[int], np.ndarray] | None = None
-
-    def hook(self, device) -> Callable:
-        """The ``mutate(block, sl)`` hook of :func:`run_padded`."""
-        import torch
-
-        sub_idx = self.sub_idx
-        pos_t = torch.from_numpy(self.sub_pos).to(device)
-        code_t = torch.from_numpy(self.sub_code).to(device)
-        idx_t = torch.from_numpy(sub_idx).to(device)
-        n = len(self.row)
-
-        def mutate(block, sl):
-            a, b = np.searchsorted(sub_idx, [sl.start, min(sl.stop, n)])
-            if b > a:
-                block[idx_t[a:b] - sl.start, pos_t[a:b]] = code_t[a:b]
-            stop = min(sl.stop, n)
-            rep = np.flatnonzero(self.replace[sl.start : stop])
-            if rep.size:
-                alt = np.stack([self.replacement(sl.start + int(i)) for i in rep])
-                block[torch.from_numpy(rep).to(block.device)] = torch.from_numpy(alt).to(block.device)
-            return block
-
-        return mutate
 
 
 def _local_sum(cs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

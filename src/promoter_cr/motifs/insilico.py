@@ -43,7 +43,8 @@ at gaps 2-3). Read calls with their ``gap``, effect size and the pair's training
 strands, ``f(B)`` for ``S`` spacings x 2 strands, ``f(AB)`` for ``S`` x 4 orientations, plus
 ``f(0)`` once per background for all pairs. Every row goes through the one inference
 primitive (:func:`promoter_cr.models.inference.run_batches`): its ``mutate`` hook writes the
-sites into each batch of uint8 codes on the device (:func:`write_sites`), so only the
+sites into each batch of uint8 codes on the device (:class:`promoter_cr.insilico.edits.EditPlan`,
+the edit mechanism of the variant scores too), so only the
 ``(n_bg, L)`` backgrounds and a per-row design cross to the device. The cost is bounded by
 ``n_backgrounds``, ``max_spacing / spacing_step`` and ``max_pairs``.
 
@@ -114,6 +115,7 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.insilico.edits import EditPlan, SiteWrite
 from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.stats import bh_qvalues
 
@@ -299,21 +301,6 @@ def spacing_grid(
     return s[keep]
 
 
-def write_sites(block, rows, starts, site) -> None:
-    """Write ``site`` into ``block`` in place at ``starts`` of ``rows`` (torch, on one device).
-
-    ``block``: ``(B, L)`` uint8 tensor; ``rows``/``starts``: ``(k,)`` long tensors; ``site``:
-    ``(w,)`` uint8 tensor. Equivalent to ``tangermeme.ersatz.substitute`` on the one-hot of
-    each row, done for many rows and starts in one scatter.
-    """
-    import torch
-
-    if rows.numel() == 0:
-        return
-    cols = starts[:, None] + torch.arange(site.numel(), device=block.device)[None, :]
-    block[rows[:, None], cols] = site[None, :]
-
-
 @dataclass
 class _Design:
     """Rows of one pair's experiment: background row, A variant (-1 none, 0 '+', 1 '-'),
@@ -364,38 +351,16 @@ def _design(n_bg: int, anchor: int, spacings: np.ndarray, with_f0: bool) -> tupl
     return design, index
 
 
-class _Inserter:
-    """``mutate`` hook of :func:`run_batches`: writes A and B into each batch on the device."""
-
-    def __init__(self, design: _Design, anchor: int, sites_a: list[np.ndarray], sites_b: list[np.ndarray]):
-        self.design, self.anchor = design, int(anchor)
-        self.sites_a, self.sites_b = sites_a, sites_b
-        self._dev = None
-
-    def _on(self, device) -> None:
-        import torch
-
-        if self._dev != device:
-            self._ta = [torch.from_numpy(s).to(device) for s in self.sites_a]
-            self._tb = [torch.from_numpy(s).to(device) for s in self.sites_b]
-            self._dev = device
-
-    def __call__(self, block, sl: slice):
-        import torch
-
-        self._on(block.device)
-        d = self.design
-        a_var, b_var, b_start = d.a_var[sl], d.b_var[sl], d.b_start[sl]
-        for v in (0, 1):
-            r = np.flatnonzero(a_var == v)
-            if r.size:
-                rows = torch.from_numpy(r).to(block.device)
-                write_sites(block, rows, torch.full_like(rows, self.anchor), self._ta[v])
-            r = np.flatnonzero(b_var == v)
-            if r.size:
-                rows = torch.from_numpy(r).to(block.device)
-                write_sites(block, rows, torch.from_numpy(b_start[r]).to(block.device), self._tb[v])
-        return block
+def insertion_plan(design: _Design, anchor: int, sites_a: list[np.ndarray], sites_b: list[np.ndarray]) -> EditPlan:
+    """The :class:`~promoter_cr.insilico.edits.EditPlan` of a pair experiment: A (strand variant ``a_var``)
+    at ``anchor`` and B (``b_var``) at ``b_start`` written over each row's background."""
+    writes = []
+    for v in (0, 1):
+        r = np.flatnonzero(design.a_var == v)
+        writes.append(SiteWrite(r, np.full(r.size, int(anchor), np.int64), sites_a[v]))
+        r = np.flatnonzero(design.b_var == v)
+        writes.append(SiteWrite(r, design.b_start[r], sites_b[v]))
+    return EditPlan.site_insertions(design.background, writes)
 
 
 # --------------------------------------------------------------------------- the experiment
@@ -496,12 +461,12 @@ def pair_experiment(
         min_gap=min_gap,
     )
     design, index = _design(n, int(anchor), spacings, with_f0=f0 is None)
-    hook = _Inserter(
+    hook = insertion_plan(
         design,
         int(anchor),
         [consensus_codes(motif_a, "+"), consensus_codes(motif_a, "-")],
         [consensus_codes(motif_b, "+"), consensus_codes(motif_b, "-")],
-    )
+    ).hook(device)
     pred = np.empty(design.background.size, dtype=np.float64)
     for sl, out in run_batches(
         model,

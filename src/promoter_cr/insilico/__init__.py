@@ -1,0 +1,1 @@
+"""In-silico edits of promoter windows on the device (:mod:`promoter_cr.insilico.edits`)."""
