@@ -87,6 +87,25 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def atomic_memmap(path: str | Path, dtype: Any, shape: tuple[int, ...]) -> Iterator[Any]:
+    """A ``.npy`` memmap of ``shape`` and ``dtype`` to fill, published at ``path`` only if the block ends cleanly.
+
+    The one way the package writes a large array result (weighted features, hypothetical weights):
+    the array is filled in place batch by batch (never held in memory), flushed, and renamed into
+    place by :func:`atomic_path`; an exception leaves nothing at ``path``.
+    """
+    import numpy as np
+
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=tuple(int(d) for d in shape))
+        try:
+            yield out
+            out.flush()
+        finally:
+            del out
+
+
+@contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; rename it onto ``path`` on success.
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.atomic import atomic_memmap, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DataFiles
@@ -249,16 +249,11 @@ def compute_weighted_features(
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     n = len(indices)
-    with atomic_path(out_path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, int(sequences.shape[1])))
-        try:
-            res = weighted_features_into(
-                model, sequences, indices, out, np.arange(n), batch_size=batch_size, device=device,
-                extra=extra, gene_ids=gene_ids, progress=progress,
-            )  # fmt: skip
-            out.flush()
-        finally:
-            del out
+    with atomic_memmap(out_path, DTYPES[dtype], (n, int(sequences.shape[1]))) as out:
+        res = weighted_features_into(
+            model, sequences, indices, out, np.arange(n), batch_size=batch_size, device=device,
+            extra=extra, gene_ids=gene_ids, progress=progress,
+        )  # fmt: skip
     return res
 
 
@@ -335,21 +330,16 @@ def _export_all_models(
     and the extra-feature names of the last model.
     """
     parts, features = [], []
-    with atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(len(idx), ds.length))
-        try:
-            for k, ckpt in enumerate(checkpoints):
-                model, meta = load_cr_model(ckpt, ds)
-                features = model_extra_features(meta)
-                pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
-                res = weighted_features_into(
-                    model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
-                    extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
-                )  # fmt: skip
-                parts.append((pos, res))
-            out.flush()
-        finally:
-            del out
+    with atomic_memmap(path, DTYPES[dtype], (len(idx), ds.length)) as out:
+        for k, ckpt in enumerate(checkpoints):
+            model, meta = load_cr_model(ckpt, ds)
+            features = model_extra_features(meta)
+            pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
+            res = weighted_features_into(
+                model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
+                extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
+            )  # fmt: skip
+            parts.append((pos, res))
     return parts, features
 
 

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_path, write_text, write_tsv
+from promoter_cr.atomic import atomic_memmap, write_text, write_tsv
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DenovoFiles
 from promoter_cr.motifs.database import Motif
@@ -248,17 +248,12 @@ def export_hypothetical(
         raise ValueError(f"assignment must be ({n},) ints in [0, {len(models)})")
     dev = resolve_device(device)
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=DTYPES[dtype], shape=(n, 4, length))
-        try:
-            for k, m in enumerate(models):
-                pos = np.flatnonzero(assignment == k)
-                if len(pos):
-                    _export_part(m, sequences, rows, pos, out, batch_size=batch_size, dtype=dtype, device=dev,
-                                 progress=progress, extra=extra)  # fmt: skip
-            out.flush()
-        finally:
-            del out
+    with atomic_memmap(out_path, DTYPES[dtype], (n, 4, length)) as out:
+        for k, m in enumerate(models):
+            pos = np.flatnonzero(assignment == k)
+            if len(pos):
+                _export_part(m, sequences, rows, pos, out, batch_size=batch_size, dtype=dtype, device=dev,
+                             progress=progress, extra=extra)  # fmt: skip
     log.info("wrote %s (%d x 4 x %d, %s, %d model%s)", out_path, n, length, dtype, len(models),
              "s" if len(models) > 1 else "")  # fmt: skip
     return out_path
