@@ -73,7 +73,7 @@ def test_predict_round_trip_fasta_and_weighted_features(trained, tmp_path):
     w = z["weighted_features"]
     assert w.shape == (25, 80) and w.dtype == np.float32 and list(z["ids"]) == ids
     model, _ = load_model(tmp / "cr" / "best.ckpt")
-    np.testing.assert_allclose(z["bias"], float(model.bias.detach()), rtol=1e-6)
+    np.testing.assert_allclose(z["bias"], float(model.intercept().detach()), rtol=1e-6)
     np.testing.assert_allclose(w.sum(1) + z["bias"], z["prediction"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(z["prediction"], got["prediction"].to_numpy(), rtol=1e-6, atol=1e-6)
 

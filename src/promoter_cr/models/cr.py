@@ -329,6 +329,12 @@ class CRModel(nn.Module):
                 weights[..., t : t + n_win] += table[swapped] * scale[:, None, :]
         return weights
 
+    def intercept(self) -> Tensor:
+        """The scalar bias of the prediction: the learned bias plus the k-mer prior's constant (times its weight)."""
+        if self.kmer_ks:
+            return self.bias.float() + self.kmer_scale * self.kmer_const
+        return self.bias.float()
+
     def receptive_field(self) -> int:
         """Largest distance (bp) over which two sites' joint effect can depend on their spacing.
 
@@ -445,9 +451,7 @@ class CRModel(nn.Module):
         """
         explain = (not self.training) if explain is None else bool(explain)
         pooled, aux = self._pooled(x)
-        bias = self.bias.float().expand(x.shape[0])
-        if self.kmer_ks:
-            bias = bias + self.kmer_scale * self.kmer_const
+        bias = self.intercept().expand(x.shape[0])
         extra_contrib = self._extra(pooled, extra)
         if not explain:
             pred = self.drop(pooled) @ self._readout() + bias
