@@ -209,15 +209,27 @@ def ridge_loo_path(
     dec = dec if dec is not None else ridge_decomposition(x, y, scaler)
     d = {a: 1.0 / (dec.e + a) for a in alphas}
     sse = dict.fromkeys(alphas, 0.0)
-    for s, block in _dense_blocks(x):
-        q = scaler.transform(block) @ dec.v
+    for s, q in _projected_blocks(x, scaler, dec):
         q2 = q * q
         yc = y[s : s + len(q)]
         for a in alphas:
-            yhat = dec.ybar + q @ (d[a] * dec.vb)
-            h = 1.0 / n + q2 @ d[a]
-            sse[a] += float((((yc - yhat) / (1.0 - h)) ** 2).sum())
+            sse[a] += float((_loo_residuals(q, q2, yc, n, dec, d[a]) ** 2).sum())
     return {a: sse[a] / n for a in alphas}, {a: dec.v @ (d[a] * dec.vb) for a in alphas}
+
+
+def _projected_blocks(x: Any, scaler: Any, dec: RidgeDecomposition):
+    """Row blocks of the standardised ``x`` in the eigenbasis: ``(start, Z V (rows, p))``."""
+    for s, block in _dense_blocks(x):
+        yield s, scaler.transform(block) @ dec.v
+
+
+def _loo_residuals(
+    q: np.ndarray, q2: np.ndarray, yc: np.ndarray, n: int, dec: RidgeDecomposition, d: np.ndarray
+) -> np.ndarray:
+    """Leave-one-out residuals ``(y - yhat) / (1 - h)`` of one block (``q = Z V``, ``d = 1 / (e + alpha)``)."""
+    yhat = dec.ybar + q @ (d * dec.vb)
+    h = 1.0 / n + q2 @ d
+    return (yc - yhat) / (1.0 - h)
 
 
 def _fit_ridge_loo(x: Any, y: np.ndarray, alphas: list[float] | tuple[float, ...], max_extend: int):
@@ -295,12 +307,9 @@ def fit_kmer_prior(
     d = 1.0 / (dec.e + best)
     n = x_train.shape[0]
     loo = np.empty(n)
-    for s, block in _dense_blocks(x_train):
-        q = scaler.transform(block) @ dec.v
+    for s, q in _projected_blocks(x_train, scaler, dec):
         yc = y[s : s + len(q)]
-        yhat = dec.ybar + q @ (d * dec.vb)
-        h = 1.0 / n + (q * q) @ d
-        loo[s : s + len(q)] = yc - (yc - yhat) / (1.0 - h)
+        loo[s : s + len(q)] = yc - _loo_residuals(q, q * q, yc, n, dec, d)
     return _pipeline(x_train, scaler, best, coef, y.mean()), best, loo
 
 
