@@ -38,11 +38,13 @@ Usage::
 
 Development mode (how settings are chosen, never reading a test figure): ``--dev`` uses the
 development grammars (seeds 3001, 3002) for ``hard`` and reports the *validation* r only (the test
-split's r is not read); ``--cr '{"key": value}'`` overrides CR's settings and ``--tag`` names the
+split's r is not read); for ``liver`` it trains on three re-splits of the non-test genes
+(:func:`build_liver_dev`) and also reports r on their held-out part;
+``--override '{"model type": {"key": value}}'`` overrides a model type's settings and ``--tag`` names the
 variant's model folders::
 
     python benchmarks/bench_generalization.py --dev --out /tmp/pcr_dev --models cr kmer_ridge \
-        --cr '{"kmer_prior": []}' --tag noprior
+        --override '{"cr": {"kmer_prior": []}}' --tag noprior
 
 Writes ``<out>/results.tsv`` (one row per task, model, replicate) and ``<out>/summary.tsv``, and prints
 the summary as a Markdown table.
@@ -65,6 +67,7 @@ import pandas as pd
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HARD_SEEDS = (7301, 7302, 7303)
 DEV_HARD_SEEDS = (3001, 3002)  # development grammars: settings are chosen on their validation splits
+DEV_LIVER_SEEDS = (1, 2, 3)  # re-splits of the liver set's non-test rows (``--dev``)
 TRAIN_SEEDS = (0, 1, 2)
 MODELS = ("cr", "cnn", "xpresso_cnn", "kmer_ridge")
 TASKS = ("hard", "yeast_genome", "native_tiles", "dream_vaishnav", "liver")
@@ -218,6 +221,28 @@ def build_liver(root: Path) -> Path:
     return data
 
 
+def build_liver_dev(root: Path, liver: Path, seed: int) -> Path:
+    """A development copy of the liver set: its test rows removed, the rest re-split 70/10/20 (``seed``).
+
+    Its ``test`` split is a held-out part of the *non-test* genes, so reading it chooses settings
+    without touching a test figure; 294 validation genes alone are too few to rank variants.
+    """
+    from promoter_cr.data.dataset import load_dataset, write_dataset
+    from promoter_cr.data.splits import random_split
+
+    if (root / "meta.json").exists():
+        return root
+    ds = load_dataset(liver)
+    keep = np.flatnonzero(ds.genes["split"].to_numpy() != "test")
+    genes = ds.genes.iloc[keep].reset_index(drop=True)
+    genes["split"] = random_split(len(keep), 0.1, 0.2, seed)
+    drop = ("n_genes", "length", "split_counts", "encoding", "promoter_cr_version", "created")
+    meta = {k: v for k, v in ds.meta.items() if k not in drop}
+    meta["split"] = {"method": "development: liver test rows removed, the rest seeded random 70/10/20", "seed": seed}
+    write_dataset(root, np.asarray(ds.sequences[keep]), genes, meta)
+    return root
+
+
 def datasets(out: Path, tasks: list[str], dev: bool = False) -> dict[str, list[Path]]:
     """Build (or reuse) the data sets of ``tasks``: ``{task: [data dirs]}`` (``dev``: the development grammars)."""
     sets: dict[str, list[Path]] = {}
@@ -230,7 +255,10 @@ def datasets(out: Path, tasks: list[str], dev: bool = False) -> dict[str, list[P
     if "dream_vaishnav" in tasks:
         sets["dream_vaishnav"] = [build_dream_vaishnav(out / "data" / "dream_vaishnav")]
     if "liver" in tasks:
-        sets["liver"] = [build_liver(out / "data" / "liver")]
+        liver = build_liver(out / "data" / "liver")
+        sets["liver"] = (
+            [build_liver_dev(out / "data" / f"liver_dev{s}", liver, s) for s in DEV_LIVER_SEEDS] if dev else [liver]
+        )
     return sets
 
 
@@ -291,6 +319,7 @@ def run_job(job: dict, out: Path, dev: bool = False, override: dict | None = Non
         "seed": job["seed"],
         **({} if dev else {"test_r": m["splits"]["test"]["pearson_r"]}),
         "valid_r": m["splits"]["valid"]["pearson_r"],
+        **({"dev_heldout_r": m["splits"]["test"]["pearson_r"]} if dev and "_dev" in data_name else {}),
         **({} if dev else {"test_n": m["splits"]["test"]["n"]}),
         "epochs": m.get("epochs_trained"),
         "best_epoch": m.get("best_epoch"),
@@ -353,6 +382,11 @@ def main() -> None:
     if args.dev:
         print("development: validation Pearson r (no test figure read)")
     print(markdown(summary))
+    if args.dev and "dev_heldout_r" in results:
+        held = summarise(results.dropna(subset=["dev_heldout_r"]), "dev_heldout_r")
+        held.to_csv(args.out / f"{stem.replace('results', 'summary')}_heldout.tsv", sep="\t", index=False)
+        print("development: Pearson r on held-out non-test genes (liver re-splits)")
+        print(markdown(held))
     print(f"total wall time {time.time() - t0:.0f} s")
 
 

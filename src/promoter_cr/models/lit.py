@@ -283,14 +283,16 @@ class PromoterLitModule(pl.LightningModule):
     def _step(self, batch: tuple, training: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         x, y, extra, rows = batch
         if self.is_cr:
-            # contributions are needed in training only for the L1 penalty
-            out = self.model(x, extra if self.hparams.n_extra else None, explain=True if self.l1 else None)
+            # contributions are needed only for the L1 penalty in training; validation reads the
+            # prediction of the pooled form (the explained one to float rounding, at a fraction of
+            # the cost of building the weight map)
+            out = self.model(x, extra if self.hparams.n_extra else None, explain=bool(self.l1 and training))
             pred = out.prediction
             if training and self.prior_offset is not None:
                 offset = self.prior_offset.to(pred.device)[rows.to(pred.device)]
                 pred = pred + self.model.kmer_scale * offset
             mse = torch.nn.functional.mse_loss(pred.float(), y.float())
-            loss = mse + self.l1 * self.model.l1_penalty(out) if self.l1 else mse
+            loss = mse + self.l1 * self.model.l1_penalty(out) if self.l1 and training else mse
         else:
             pred = self(x, extra)
             mse = torch.nn.functional.mse_loss(pred.float(), y.float())
