@@ -103,7 +103,8 @@ def run_length(length: int, args, n_measure: int) -> dict:
         exp.f0[:] = predict_codes(model, bg, batch_size=args.batch_size, device="cpu")[0]
         spread = prediction_spread(model, genes, rows, batch_size=args.batch_size, device="cpu")
         for margin in (0.0, args.margin):
-            t0 = pair_rows(exp, min_contrast=margin * spread)
+            # every gap (clash_gap 0), as this random-network check measured before the contact zone
+            t0 = pair_rows(exp, min_contrast=margin * spread, clash_gap=0)
             q = bh_qvalues(t0["p_value"].to_numpy())
             called = t0[q < 0.05]
             out[f"random_net_calls_margin_{margin:g}"] = int(len(called))

@@ -115,7 +115,7 @@ def genes() -> np.ndarray:
     return codes
 
 
-def _run(model, genes, seed: int, anchor: int = ANCHOR, min_contrast: float = 0.0):
+def _run(model, genes, seed: int, anchor: int = ANCHOR, min_contrast: float = 0.0, clash_gap: int = 0):
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=seed)
     return insilico_grammar(
         model,
@@ -129,6 +129,7 @@ def _run(model, genes, seed: int, anchor: int = ANCHOR, min_contrast: float = 0.
         max_pairs=5,
         min_contrast=min_contrast,
         batch_size=512,
+        clash_gap=clash_gap,
         device="cpu",
     )
 
@@ -233,6 +234,7 @@ def test_bad_inputs_are_clear_errors(genes):
             max_pairs=2,
             min_contrast=0.0,
             batch_size=8,
+            clash_gap=0,
             device="cpu",
         )
     with pytest.raises(InsertionError, match="2 pairs but 1 anchors"):
@@ -248,6 +250,7 @@ def test_bad_inputs_are_clear_errors(genes):
             max_pairs=2,
             min_contrast=0.0,
             batch_size=8,
+            clash_gap=0,
             device="cpu",
         )
     with pytest.raises(InsertionError, match="no hit start"):
@@ -309,6 +312,38 @@ def test_exactly_additive_model_has_nothing_to_report(genes):
     assert pairs["cooperative_p"].iloc[0] == 1.0 and pairs["antagonistic_p"].iloc[0] == 1.0
 
 
+def test_touching_sites_are_a_clash_not_a_preferred_spacing(genes):
+    """A pair that only clashes when its sites touch (A+ then B+ at gaps 2-3: ``-1``).
+
+    Without a contact zone the clash is called a "down" preferred spacing; with ``clash_gap``
+    4 it is reported as a clash (its own q-values), and nothing is called preferred, cooperative
+    or antagonistic among the spacings apart.
+    """
+    w = MOTIF_A.width
+    model = ScanModel(offsets=((w + 2, -1.0), (w + 3, -1.0)), gc=0.2)
+    plain, _ = _run(model, genes, seed=3, clash_gap=0)
+    down = preferred_spacings(plain, 0.05)
+    assert len(down) and set(down["direction"]) == {"down"} and set(down["gap"]) <= {2, 3}
+    table, pairs = _run(model, genes, seed=3, clash_gap=4)
+    assert list(table.columns) == INSILICO_COLUMNS and list(pairs.columns) == PAIR_COLUMNS
+    assert set(table.loc[table["contact"], "gap"]) == {0, 1, 2, 3}
+    assert (table.loc[table["contact"], "direction"] == "clash").all() and table.loc[
+        table["contact"], "rank"
+    ].isna().all()
+    assert preferred_spacings(table, 0.05).empty
+    called = table[table["q_value"] < 0.05]
+    assert len(called) and called["contact"].all()
+    assert {(o, int(s)) for o, s in zip(called["orientation"], called["spacing"])} <= {("++", w + 2), ("++", w + 3)}
+    p = pairs.iloc[0]
+    assert p["clash_q"] < 0.05 and p["cooperative_q"] > 0.05 and p["antagonistic_q"] > 0.05
+    assert p["n_tests"] == 4 * int(
+        (table["orientation"] == "++").sum() - (table.loc[table["orientation"] == "++", "contact"]).sum()
+    )
+    # an additive pair does not clash
+    _, additive = _run(ScanModel(gc=0.2), genes, seed=3, clash_gap=4)
+    assert additive["clash_p"].iloc[0] > 0.05
+
+
 def _experiment(model, genes, seed: int, anchor: int):
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=seed)
     return pair_experiment(
@@ -332,14 +367,14 @@ def test_no_spacing_rule_is_calibrated(genes, kind):
     combined, ranks, one, coop, anta, period, any_call = [], [], [], [], [], [], 0
     for rep in range(8):
         exp = _experiment(model, genes, seed=100 + rep, anchor=60 + 3 * rep)
-        table = pair_rows(exp, min_contrast=0.0)
+        table = pair_rows(exp, min_contrast=0.0, clash_gap=0)
         any_call += int((bh_qvalues(table["p_value"].to_numpy()) < 0.05).any())
         combined.append(table["p_value"].to_numpy())
         inter = exp.interaction()
         rp = np.concatenate([rank_test(inter[:, o], resolution=exp.resolution(), margin=0.0)[1] for o in range(4)])
         ranks.append(rp)
         one.append(rp[np.random.default_rng(rep).integers(rp.size)])
-        summary = pair_summary(exp, spacing_step=1, min_contrast=0.0)
+        summary = pair_summary(exp, spacing_step=1, min_contrast=0.0, clash_gap=0)
         coop.append(summary["cooperative_p"])
         anta.append(summary["antagonistic_p"])
         period.append(summary["periodicity_p"])
@@ -380,7 +415,7 @@ def test_random_weight_cr_model(genes):
     exp = pair_experiment(
         model, bg, MOTIF_A, MOTIF_B, 60, max_spacing=60, spacing_step=1, min_gap=0, batch_size=512, device="cpu"
     )
-    t = pair_rows(exp, min_contrast=0.0)
+    t = pair_rows(exp, min_contrast=0.0, clash_gap=0)
     far = t["p_value"].to_numpy()[t["gap"].to_numpy() > reach]
     near_calls = list(t.loc[t["p_value"] < 0.05 / len(t), "gap"])
     assert far.size > 150
@@ -419,6 +454,7 @@ def test_max_pairs_caps_the_cost(genes):
         max_pairs=2,
         min_contrast=0.0,
         batch_size=64,
+        clash_gap=0,
         device="cpu",
     )
     assert list(zip(pairs["motif_a"], pairs["motif_b"])) == [("MA_A", "MA_B"), ("MA_B", "MA_A")]
@@ -465,7 +501,16 @@ def test_models_with_extra_features_get_the_backgrounds_features():
     model = make_network("cr", 60, n_extra=2, channels=8, stem_kernel=5, dropout=0.0)
     bg = np.random.default_rng(5).integers(0, 4, size=(3, 60), dtype=np.uint8)
     extra = np.random.default_rng(6).normal(size=(3, 2)).astype(np.float32)
-    kw = dict(max_spacing=15, spacing_step=1, min_gap=0, max_pairs=1, min_contrast=0.0, batch_size=16, device="cpu")
+    kw = dict(
+        max_spacing=15,
+        spacing_step=1,
+        min_gap=0,
+        max_pairs=1,
+        min_contrast=0.0,
+        batch_size=16,
+        clash_gap=0,
+        device="cpu",
+    )
     table, _ = insilico_grammar(model, bg, MOTIFS, [("MA_A", "MA_B")], [20], extra=extra, **kw)
     assert len(table) and np.isfinite(table["interaction"]).all()
     with pytest.raises(ValueError, match="extra features"):

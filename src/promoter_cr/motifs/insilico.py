@@ -34,6 +34,17 @@ can spell new partial sites, a real response of the model that is an artefact of
 experiment (on the trained CR of the simulated default run, both additive pairs tested had
 their strongest "preferred" spacing at gap 0).
 
+*Contact zone* (``clash_gap``): sites fewer than ``clash_gap`` bp apart (but at least
+``min_gap``) are tested, yet apart from everything else. Two bound factors cover a few bp beyond
+their cores, so at such gaps they cannot both bind (steric exclusion) and a model that learned
+each site's footprint reads the pair as a *clash*: decoy pairs of the simulator, never
+cooperative, were called "down" preferred spacings at gaps 2-3. Contact rows (``contact`` true)
+are left out of the preferred-spacing ranking, of the cooperativity tests and of
+:func:`preferred_spacings`; each gets its own one-sided test of a clash (``E I < -margin``;
+``direction`` ``"clash"``), its q-value is BH over the contact rows only, and the pair table
+reports the clash test (``clash_p``/``clash_q``, Bonferroni over the pair's contact rows, BH
+across pairs) beside cooperativity.
+
 *Caveat.* The experiment measures the model, also where it extrapolates: pairs placed closer
 than they ever occur in training get whatever response the network extrapolates (on that
 model an activator-repressor pair, never close together in training, was called antagonistic
@@ -125,10 +136,12 @@ ORIENTATIONS = ("++", "+-", "-+", "--")
 #: the per-spacing table, one row per pair x orientation x tested spacing (motif_a, motif_b,
 #: orientation, spacing, q_value are an agreed interface). gap: bp between the sites;
 #: interaction: mean I over backgrounds, ci_low/ci_high its 95 % t interval; contrast: mean of
-#: I - (median I over the orientation's spacings); rank: mean normalised within-orientation rank
-#: of I (0.5 typical); direction: up (cooperative) or down (antagonistic) preference;
-#: single_a / single_b: mean f(A) - f(0) and f(B) - f(0) with the site on its strand of the
-#: orientation; p_value / q_value: preferred-spacing test (BH over every row of every pair)
+#: I - (median I over the orientation's spacings apart); rank: mean normalised within-orientation
+#: rank of I among the spacings apart (0.5 typical; NaN in the contact zone); contact: gap <
+#: clash_gap; direction: up (cooperative) or down (antagonistic) preference, "clash" in the
+#: contact zone; single_a / single_b: mean f(A) - f(0) and f(B) - f(0) with the site on its
+#: strand of the orientation; p_value / q_value: preferred-spacing test (BH over every row apart
+#: of every pair) or, in the contact zone, the clash test (BH over the contact rows)
 INSILICO_COLUMNS = [
     "motif_a",
     "motif_b",
@@ -137,6 +150,7 @@ INSILICO_COLUMNS = [
     "orientation",
     "spacing",
     "gap",
+    "contact",
     "interaction",
     "ci_low",
     "ci_high",
@@ -150,9 +164,10 @@ INSILICO_COLUMNS = [
     "q_value",
 ]
 #: the per-pair table. anchor: start of A; n_tests: spacings x orientations; best_orientation /
-#: best_spacing / max_interaction: the largest mean interaction (significant or not),
-#: min_interaction the smallest; cooperative_p/_q: some E I > min_contrast (Bonferroni over the
-#: pair's tests, BH across pairs); antagonistic_p/_q: some E I < -min_contrast;
+#: best_spacing / max_interaction: the largest mean interaction (significant or not) of the
+#: spacings apart, min_interaction the smallest; cooperative_p/_q: some E I > min_contrast
+#: (Bonferroni over the pair's tests apart, BH across pairs); antagonistic_p/_q: some E I <
+#: -min_contrast; clash_p/_q: the same as antagonistic over the contact zone (NaN without one);
 #: best_period / periodicity_amplitude / periodicity_p / _q: the helical-phasing test
 PAIR_COLUMNS = [
     "motif_a",
@@ -170,6 +185,8 @@ PAIR_COLUMNS = [
     "cooperative_q",
     "antagonistic_p",
     "antagonistic_q",
+    "clash_p",
+    "clash_q",
     "best_period",
     "periodicity_amplitude",
     "periodicity_p",
@@ -720,23 +737,34 @@ def site_gaps(spacings: np.ndarray, width_a: int, width_b: int) -> np.ndarray:
     return np.where(spacings > 0, spacings - width_a, -spacings - width_b)
 
 
-def pair_rows(exp: PairExperiment, *, min_contrast: float) -> pd.DataFrame:
+def pair_rows(exp: PairExperiment, *, min_contrast: float, clash_gap: int) -> pd.DataFrame:
     """Per orientation x spacing rows of one experiment (no q-value yet; :data:`INSILICO_COLUMNS`).
 
-    The preferred-spacing test (:func:`spacing_pvalues`) compares each spacing with the other
-    spacings of the same orientation; ``min_contrast`` is its margin (prediction units).
+    The preferred-spacing test (:func:`spacing_pvalues`) compares each spacing apart (gap >=
+    ``clash_gap``) with the other spacings apart of the same orientation; contact spacings (gap <
+    ``clash_gap``) get the clash test instead (module docstring). ``min_contrast`` is the margin
+    of both (prediction units).
     """
     from scipy.stats import t as t_dist
 
     inter = exp.interaction()  # (n, 4, S)
     n, _, S = inter.shape
     res = exp.resolution()
-    per_o = [inter[:, o] for o in range(4)]
-    contrast = np.concatenate([(x - np.median(x, axis=1, keepdims=True)).mean(0) for x in per_o])
-    rank = np.concatenate([rank_test(x, resolution=res, margin=0.0)[0] for x in per_o])
-    tests = [spacing_pvalues(x, resolution=res, margin=min_contrast) for x in per_o]
-    p = np.concatenate([t[0] for t in tests])
-    direction = np.concatenate([t[1] for t in tests])
+    gaps = site_gaps(exp.spacings, exp.width_a, exp.width_b)
+    near = gaps < int(clash_gap)
+    apart = ~near
+    if not apart.any():
+        raise InsertionError(f"every tested spacing is closer than clash_gap {clash_gap} bp: nothing apart to test")
+    contrast, rank = np.full((4, S), np.nan), np.full((4, S), np.nan)
+    p, direction = np.ones((4, S)), np.full((4, S), "clash", dtype=object)
+    for o in range(4):
+        x = inter[:, o]
+        xa = x[:, apart]
+        contrast[o] = (x - np.median(xa, axis=1, keepdims=True)).mean(0)
+        rank[o, apart] = rank_test(xa, resolution=res, margin=0.0)[0]
+        p[o, apart], direction[o, apart] = spacing_pvalues(xa, resolution=res, margin=min_contrast)
+        if near.any():
+            p[o, near] = beyond_margin_t(x[:, near], resolution=res, margin=min_contrast, alternative="less")
     flat = inter.reshape(n, 4 * S)
     mean = flat.mean(0)
     half = t_dist.ppf(0.975, n - 1) * flat.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(4 * S, np.nan)
@@ -749,32 +777,45 @@ def pair_rows(exp: PairExperiment, *, min_contrast: float) -> pd.DataFrame:
             "motif_b_name": exp.name_b,
             "orientation": np.repeat(ORIENTATIONS, S),
             "spacing": np.tile(exp.spacings, 4),
-            "gap": np.tile(site_gaps(exp.spacings, exp.width_a, exp.width_b), 4),
+            "gap": np.tile(gaps, 4),
+            "contact": np.tile(near, 4),
             "interaction": mean,
             "ci_low": mean - half,
             "ci_high": mean + half,
-            "contrast": contrast,
-            "rank": rank,
-            "direction": direction,
+            "contrast": contrast.ravel(),
+            "rank": rank.ravel(),
+            "direction": direction.ravel(),
             "single_a": np.repeat(exp.single_a().mean(0), S),
             "single_b": single_b,
             "n_backgrounds": n,
-            "p_value": p,
+            "p_value": p.ravel(),
             "q_value": np.nan,
         }
     )[INSILICO_COLUMNS]
 
 
-def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float) -> dict:
-    """One row of the per-pair table (no q-values yet; :data:`PAIR_COLUMNS`)."""
+def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float, clash_gap: int) -> dict:
+    """One row of the per-pair table (no q-values yet; :data:`PAIR_COLUMNS`).
+
+    Cooperativity, antagonism, the best spacing and periodicity read the spacings apart (gap >=
+    ``clash_gap``); the clash test reads the contact zone.
+    """
     inter = exp.interaction()
     n, _, S = inter.shape
-    flat = inter.reshape(n, 4 * S)
     res = exp.resolution()
-    mean = flat.mean(0)
-    best = int(np.argmax(mean))
     gaps = site_gaps(exp.spacings, exp.width_a, exp.width_b)
-    per = periodicity_test(inter, exp.spacings, gaps, spacing_step=spacing_step)
+    near = gaps < int(clash_gap)
+    apart = np.tile(~near, 4)
+    flat = inter.reshape(n, 4 * S)
+    far = flat[:, apart]
+    mean = np.where(apart, flat.mean(0), -np.inf)
+    best = int(np.argmax(mean))
+    per = periodicity_test(inter[:, :, ~near], exp.spacings[~near], gaps[~near], spacing_step=spacing_step)
+    clash = (
+        cooperativity_pvalue(flat[:, ~apart], resolution=res, margin=min_contrast, alternative="less")
+        if near.any()
+        else float("nan")
+    )
     return {
         "motif_a": exp.motif_a,
         "motif_b": exp.motif_b,
@@ -782,15 +823,17 @@ def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float)
         "motif_b_name": exp.name_b,
         "anchor": exp.anchor,
         "n_backgrounds": n,
-        "n_tests": 4 * S,
+        "n_tests": int(apart.sum()),
         "best_orientation": ORIENTATIONS[best // S],
         "best_spacing": int(exp.spacings[best % S]),
         "max_interaction": float(mean[best]),
-        "min_interaction": float(mean.min()),
-        "cooperative_p": cooperativity_pvalue(flat, resolution=res, margin=min_contrast, alternative="greater"),
+        "min_interaction": float(flat.mean(0)[apart].min()),
+        "cooperative_p": cooperativity_pvalue(far, resolution=res, margin=min_contrast, alternative="greater"),
         "cooperative_q": np.nan,
-        "antagonistic_p": cooperativity_pvalue(flat, resolution=res, margin=min_contrast, alternative="less"),
+        "antagonistic_p": cooperativity_pvalue(far, resolution=res, margin=min_contrast, alternative="less"),
         "antagonistic_q": np.nan,
+        "clash_p": clash,
+        "clash_q": np.nan,
         **per,
         "periodicity_q": np.nan,
     }
@@ -809,6 +852,7 @@ def insilico_grammar(
     max_pairs: int,
     min_contrast: float,
     batch_size: int,
+    clash_gap: int,
     device,
     extra: np.ndarray | None = None,
     progress: bool = False,
@@ -824,6 +868,8 @@ def insilico_grammar(
         first ``max_pairs`` are run (the cost cap).
     min_contrast
         Margin of the tests (prediction units), e.g. a fraction of :func:`prediction_spread`.
+    clash_gap
+        Sites fewer bp apart are the contact zone (module docstring; 0: none).
     extra
         ``(n_bg, F)`` extra features of the backgrounds' genes (models trained with them).
 
@@ -868,13 +914,15 @@ def insilico_grammar(
             extra=extra,
             progress=progress,
         )
-        rows.append(pair_rows(exp, min_contrast=min_contrast))
-        summaries.append(pair_summary(exp, spacing_step=spacing_step, min_contrast=min_contrast))
+        rows.append(pair_rows(exp, min_contrast=min_contrast, clash_gap=clash_gap))
+        summaries.append(pair_summary(exp, spacing_step=spacing_step, min_contrast=min_contrast, clash_gap=clash_gap))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=INSILICO_COLUMNS)
-    if len(table):
-        table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float))
+    for zone in (False, True):  # preferred spacings and clashes are separate families of tests
+        sel = table["contact"].to_numpy(dtype=bool) == zone
+        if sel.any():
+            table.loc[sel, "q_value"] = bh_qvalues(table.loc[sel, "p_value"].to_numpy(dtype=float))
     summary = pd.DataFrame(summaries, columns=PAIR_COLUMNS)
-    for col in ("cooperative", "antagonistic", "periodicity"):
+    for col in ("cooperative", "antagonistic", "clash", "periodicity"):
         if len(summary):
             summary[f"{col}_q"] = bh_qvalues(summary[f"{col}_p"].to_numpy(dtype=float))
     return table[INSILICO_COLUMNS], summary
@@ -883,9 +931,11 @@ def insilico_grammar(
 def preferred_spacings(table: pd.DataFrame, fdr: float) -> pd.DataFrame:
     """Per pair and orientation, the spacing with ``q < fdr`` and the smallest q (ties: largest |interaction|).
 
-    Rows of ``table`` (:data:`INSILICO_COLUMNS`); empty when nothing passes.
+    Rows of ``table`` (:data:`INSILICO_COLUMNS`); contact-zone rows (clashes) are never preferred
+    spacings. Empty when nothing passes.
     """
-    sig = table[table["q_value"] < fdr]
+    apart = ~table["contact"].astype(bool) if "contact" in table else True
+    sig = table[(table["q_value"] < fdr) & apart]
     if sig.empty:
         return sig.reset_index(drop=True)
     sig = sig.assign(_abs=sig["interaction"].abs()).sort_values(

@@ -185,8 +185,11 @@ def _pair_spacing(spacing: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
 
 def _preferred(rows: pd.DataFrame, fdr: float) -> pd.DataFrame:
-    """Best spacing per pair and orientation among rows with ``q < fdr`` (smallest q, then largest interaction)."""
-    sig = rows[rows["q_value"] < fdr]
+    """Best spacing per pair and orientation among rows with ``q < fdr`` (smallest q, then largest interaction).
+
+    Clashes of touching sites (``contact`` rows of spacing.tsv) are not spacing calls."""
+    apart = ~rows["contact"].astype(bool) if "contact" in rows.columns else True
+    sig = rows[(rows["q_value"] < fdr) & apart]
     if sig.empty:
         return sig
     by = "interaction" if "interaction" in sig.columns else "observed"

@@ -133,7 +133,8 @@ def run_spacing(
     spacing, coop = insilico_grammar(
         model, backgrounds, motifs, pairs, anchors, max_spacing=int(g["insilico_max_spacing"]),
         spacing_step=int(g["insilico_spacing_step"]), min_gap=int(g["insilico_min_gap"]), max_pairs=len(pairs),
-        min_contrast=margin, batch_size=batch, device=dev, extra=extra, progress=progress,
+        min_contrast=margin, batch_size=batch, clash_gap=int(g["insilico_clash_gap"]), device=dev, extra=extra,
+        progress=progress,
     )  # fmt: skip
     write_tsv(out.spacing, spacing)
     write_tsv(out.cooperativity, coop)
@@ -146,6 +147,7 @@ def run_spacing(
         preferred_spacings=int(len(pref)),
         cooperative_pairs=int((coop["cooperative_q"] < float(g["fdr"])).sum()) if len(coop) else 0,
         periodic_pairs=int((coop["periodicity_q"] < float(g["fdr"])).sum()) if len(coop) else 0,
+        clashing_pairs=int((coop["clash_q"] < float(g["fdr"])).sum()) if len(coop) else 0,
     )
     write_json(out.spacing_summary, summary)
     return summary

@@ -6,7 +6,8 @@ orientation (``++ +- -+ --``): the mean interaction ``f(AB) - f(A) - f(B) + f(0)
 spacing (start of B - start of A) with its 95 % band over backgrounds, the zero line, the
 spacings with ``q < fdr`` marked, and the preferred spacing of each orientation
 (:func:`promoter_cr.motifs.insilico.preferred_spacings`) starred. Spacings before and after A
-are drawn as separate lines (the overlapping spacings in between are not tested).
+are drawn as separate lines (the overlapping spacings in between are not tested); significant
+clashes of the contact zone (touching sites) are crosses, not spacing calls.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def _panel(ax, rows: pd.DataFrame, pref: pd.DataFrame, fdr: float) -> None:
         ax.fill_between(x, side["ci_low"].to_numpy(), side["ci_high"].to_numpy(), color="0.85", lw=0)
         ax.plot(x, side["interaction"].to_numpy(), color=NEUTRAL, lw=1)
     ax.axhline(0.0, color="0.4", lw=0.6, ls="--")
-    sig = rows[rows["q_value"] < fdr]
+    contact = rows["contact"].astype(bool) if "contact" in rows else pd.Series(False, index=rows.index)
+    sig = rows[(rows["q_value"] < fdr) & ~contact]
     if len(sig):
         ax.scatter(sig["spacing"], sig["interaction"], s=12, color=ACTIVATING, zorder=3, label=f"q < {fdr:g}")
+    clash = rows[(rows["q_value"] < fdr) & contact]
+    if len(clash):  # touching sites: a clash, drawn apart from the spacing calls
+        ax.scatter(clash["spacing"], clash["interaction"], s=16, marker="x", color="k", zorder=3, label="clash")
     for r in pref.itertuples():
         ax.scatter([r.spacing], [r.interaction], marker="*", s=90, color=ACTIVATING, edgecolor="k", lw=0.5, zorder=4)
         ax.annotate(
@@ -101,7 +106,7 @@ def plot_insilico(
                 ax.set_xlabel("spacing: start B - start A (bp)")
     fig.suptitle(
         "In-silico pair insertion: f(AB) - f(A) - f(B) + f(0), 95% band over backgrounds "
-        f"(red: q < {fdr:g}; star: preferred)",
+        f"(red: q < {fdr:g}; star: preferred; x: clash of touching sites)",
         fontsize=10,
     )
     fig.tight_layout()
