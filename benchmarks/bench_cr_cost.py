@@ -4,7 +4,7 @@ Cost (``--cost``): every model with the schema's defaults (CR, the plain ``cnn``
 64, random one-hot input, one full training step (forward, MSE, backward, optimiser step), timed
 ``--steps`` times after ``--warmup`` steps; the models alternate step by step (A B A B ...) so machine
 noise hits them alike. Each model is timed with the one-hot as a channels-last view
-(``one_hot(codes).permute(0, 2, 1)``, what :func:`promoter_cr.data.encoding.one_hot_torch` returns) and as
+(``one_hot(codes).permute(0, 2, 1)``, what :func:`promoter_cr.seq.encoding.one_hot_torch` returns) and as
 a contiguous ``(B, 4, L)`` tensor, and its faster layout is reported. The process uses the package's
 allocator setting (:func:`promoter_cr.runtime.keep_freed_memory`); ``--no-keep-freed`` measures glibc's
 default for comparison. Ratios: CR / plain CNN at 1 kb (target <= 3), CR / Xpresso CNN at 10.5 kb
@@ -44,7 +44,7 @@ def _step_fn(model, mtype: str, codes, y, contiguous: bool):
     import torch
 
     from promoter_cr.config import model_defaults
-    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.seq.encoding import one_hot_torch
 
     cfg = model_defaults(mtype)
     opt_cls = torch.optim.AdamW if cfg["optimizer"] == "adamw" else torch.optim.Adam
@@ -154,7 +154,7 @@ def shift(out: Path, n_genes: int, epochs: int, seed: int) -> dict:
     test = long.indices("test")[:64]
     rs, errs = [], []
     with torch.inference_mode():
-        from promoter_cr.data.encoding import one_hot_torch
+        from promoter_cr.seq.encoding import one_hot_torch
 
         codes = torch.from_numpy(np.ascontiguousarray(long.sequences[test]))
         for s in range(0, len(test), 16):

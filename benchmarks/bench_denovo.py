@@ -54,7 +54,7 @@ def schema_defaults() -> dict:
 
 def make_data(root: Path, n: int, length: int, sites: int, noise: float, batch: int, seed: int) -> dict:
     """Write ``sequences.npy`` (n, L) uint8 and ``hyp.npy`` (n, 4, L) float16 under ``root``."""
-    from promoter_cr.motifs.database import load_jaspar_ids
+    from promoter_cr.seq.motifs import load_jaspar_ids
 
     rng = np.random.default_rng(seed)
     pwms = {m.motif_id: m.pwm for m in load_jaspar_ids("JASPAR2024", list(PLANTED))}
@@ -89,7 +89,7 @@ def _child(root: str, settings: dict, clusters: int, threads: int, out: str, con
 
     limit_threads(threads)
     from promoter_cr.motifs import denovo
-    from promoter_cr.motifs.database import default_collection
+    from promoter_cr.seq.motifs import default_collection
 
     denovo.start_modisco()  # before any numba work, as the pipeline would
 

@@ -40,11 +40,11 @@ def run_length(length: int, args, n_measure: int) -> dict:
     import torch
 
     from promoter_cr.config import model_defaults
-    from promoter_cr.data.encoding import encode
     from promoter_cr.models.registry import build_model
-    from promoter_cr.motifs.database import Motif
     from promoter_cr.motifs.insilico import pair_experiment, pair_rows, prediction_spread, sample_backgrounds
     from promoter_cr.motifs.stats import bh_qvalues
+    from promoter_cr.seq.encoding import encode
+    from promoter_cr.seq.motifs import Motif
 
     torch.manual_seed(args.seed)
     model = build_model(model_defaults("cr"), length, 0).eval()

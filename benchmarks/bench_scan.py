@@ -56,7 +56,7 @@ def bench_memesuite(seqs: np.ndarray, motifs, threshold: float) -> tuple[float, 
     from pymemesuite.common import Alphabet, Array, Background, Matrix, Motif, Sequence
     from pymemesuite.fimo import FIMO
 
-    from promoter_cr.data.encoding import decode
+    from promoter_cr.seq.encoding import decode
 
     alphabet = Alphabet.dna()
     seq_objs = [Sequence(decode(s), name=f"g{i}".encode()) for i, s in enumerate(seqs)]
@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from promoter_cr.config import validate_config
     from promoter_cr.layout import MotifFiles
-    from promoter_cr.motifs.database import load_motifs
-    from promoter_cr.motifs.scan import scan_codes, scan_dataset
+    from promoter_cr.motifs.scan import scan_dataset
+    from promoter_cr.seq.fimo import scan_codes
+    from promoter_cr.seq.motifs import load_motifs
 
     cfg = validate_config({}, semantics=False)
     if args.threshold is None:
@@ -161,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
 
             from promoter_cr.atomic import write_json
             from promoter_cr.layout import AttributionFiles
-            from promoter_cr.motifs.database import write_meme
             from promoter_cr.motifs.grammar import run_grammar
             from promoter_cr.motifs.scan import promoter_gc
+            from promoter_cr.seq.motifs import write_meme
 
             files, attr = MotifFiles(root), AttributionFiles(root / "attributions")
             write_meme(motifs, files.meme)

@@ -39,7 +39,7 @@ def throughput(length: int, batch: int, steps: int, kind: str) -> dict:
     model = build_model(model_defaults(kind), length, 0)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     codes = torch.randint(0, 4, (batch, length), dtype=torch.uint8)
-    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.seq.encoding import one_hot_torch
 
     y = torch.randn(batch)
 

@@ -104,8 +104,8 @@ def main() -> None:
     dev = resolve_device(args.device)
     motifs = None
     if args.motifs:
-        from promoter_cr.motifs.database import load_jaspar
-        from promoter_cr.motifs.scan import scan_codes
+        from promoter_cr.seq.fimo import scan_codes
+        from promoter_cr.seq.motifs import load_jaspar
 
         motifs = load_jaspar(
             release="JASPAR2024", collection="CORE", tax_group=["vertebrates"], ids=None, non_redundant=True

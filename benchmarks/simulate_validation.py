@@ -91,7 +91,7 @@ def main() -> None:
 
     from memelite import fimo
 
-    from promoter_cr.data.encoding import one_hot_numpy
+    from promoter_cr.seq.encoding import one_hot_numpy
 
     t0 = time.time()
     hits = fimo({m: motifs[m].pwm for m in S.motif_ids(sim)}, one_hot_numpy(codes), threshold=1e-4)

@@ -2,7 +2,7 @@
 
 The package is organised one module per concern:
 
-- :mod:`promoter_cr.data.encoding`   sequence <-> uint8 codes <-> one-hot
+- :mod:`promoter_cr.seq.encoding`   sequence <-> uint8 codes <-> one-hot
 - :mod:`promoter_cr.errors`     the error types that name the offending file and record
 - :mod:`promoter_cr.atomic`     atomic file and directory writes
 - :mod:`promoter_cr.data.dataset`    the on-disk data set (sequences.npy, genes.tsv, meta.json) and splits

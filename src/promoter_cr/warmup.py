@@ -17,9 +17,9 @@ import numpy as np
 
 def compile_kernels() -> float:
     """Run one FIMO scan and one Tomtom comparison on tiny inputs; returns the seconds it took."""
-    from promoter_cr.motifs.database import Motif
-    from promoter_cr.motifs.scan import scan_codes
-    from promoter_cr.motifs.tomtom import tomtom_against
+    from promoter_cr.seq.fimo import scan_codes
+    from promoter_cr.seq.motifs import Motif
+    from promoter_cr.seq.tomtom import tomtom_against
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(20261202)  # any random inputs compile the same kernels

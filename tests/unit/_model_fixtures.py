@@ -9,8 +9,8 @@ import pandas as pd
 
 from promoter_cr.config import model_defaults, validate_config
 from promoter_cr.data.dataset import write_dataset
-from promoter_cr.data.encoding import encode
 from promoter_cr.data.splits import random_split
+from promoter_cr.seq.encoding import encode
 
 MOTIF = "TGACGTCA"
 REPRESSOR = "CCCCCCCC"

@@ -15,7 +15,6 @@ from _model_fixtures import arch
 from promoter_cr import cli
 from promoter_cr.config import section_defaults
 from promoter_cr.data.dataset import write_dataset
-from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import (
     AttributionError,
@@ -27,6 +26,7 @@ from promoter_cr.interpret.attribute import (
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
 from promoter_cr.models.xpresso import XpressoCNN
+from promoter_cr.seq.encoding import one_hot_torch
 
 torch.set_num_threads(1)
 SMALL_CR = {"type": "cr", "channels": 8, "stem_kernel": 5, "dropout": 0.0}

@@ -105,7 +105,7 @@ def test_iupac_letters_read_as_n_in_the_fasta_source_and_other_letters_rejected(
     rc, _ = _run(["build-data", "--config", _fasta_cfg(path), "--out", str(tmp_path / "ds")], capsys)
     assert rc == 0
     from promoter_cr.data.dataset import load_dataset
-    from promoter_cr.data.encoding import decode
+    from promoter_cr.seq.encoding import decode
 
     ds = load_dataset(tmp_path / "ds")
     assert decode(ds.sequences[2])[:4] == "ACNN"

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from promoter_cr.config import section_defaults
-from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.data.dataset import SequenceWriter, load_dataset, sha256_file, validate_genes, write_dataset
 from promoter_cr.data.splits import apply_split, assign_split, chromosome_split, random_split
 from promoter_cr.errors import InputDataError
+from promoter_cr.seq.chromosomes import normalise_chrom
 
 torch.set_num_threads(1)
 

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from promoter_cr.errors import InputDataError
-from promoter_cr.motifs.database import load_jaspar_ids, read_meme
 from promoter_cr.motifs.denovo import (
     PATTERN_COLUMNS,
     SEQLET_COLUMNS,
@@ -26,6 +25,7 @@ from promoter_cr.motifs.denovo import (
     run_denovo,
     trim_span,
 )
+from promoter_cr.seq.motifs import load_jaspar_ids, read_meme
 
 ACTIVATOR, REPRESSOR = "MA0506.3", "MA0139.2"  # NRF1, CTCF
 #: not in the scanned collection, and no JASPAR CORE vertebrate matrix matches it (Tomtom q > 0.5)
@@ -344,7 +344,7 @@ def test_figure_family_needs_the_scanned_motif_set(result, collection, tmp_path)
     fig_cfg = {**validate_config({})["figures"], "formats": ["png", "svg"], "denovo_max_patterns": 3}
     with pytest.raises(InputDataError, match="motifs.meme"):
         plot_denovo(ds.root, tmp_path / "figs", fig_cfg)
-    from promoter_cr.motifs.database import write_meme
+    from promoter_cr.seq.motifs import write_meme
 
     write_meme(collection, ds.motifs.meme)
     paths = plot_denovo(ds.root, tmp_path / "figs", fig_cfg)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from promoter_cr.data.encoding import (
+from promoter_cr.seq.encoding import (
     InvalidSequenceError,
     count_ambiguous,
     decode,

@@ -16,7 +16,6 @@ from scipy.stats import pearsonr, spearmanr
 from promoter_cr import cli
 from promoter_cr.config import section_defaults
 from promoter_cr.data.dataset import write_dataset
-from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import export_weighted_features
 from promoter_cr.interpret.faithfulness import (
@@ -33,6 +32,7 @@ from promoter_cr.interpret.faithfulness import (
 )
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
+from promoter_cr.seq.encoding import one_hot_torch
 
 torch.set_num_threads(1)
 

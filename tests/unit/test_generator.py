@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from promoter_cr.config import section_defaults
-from promoter_cr.data.encoding import encode, reverse_complement_codes
 from promoter_cr.data.sources.simulate import families as F
 from promoter_cr.data.sources.simulate import generator as G
 from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
 from promoter_cr.errors import ConfigError
+from promoter_cr.seq.encoding import encode, reverse_complement_codes
 
 RELEASE = "JASPAR2024"
 L = 1000

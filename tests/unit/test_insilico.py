@@ -24,9 +24,7 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import kstest
 
-from promoter_cr.data.encoding import decode, encode, reverse_complement
 from promoter_cr.insilico.edits import write_sites
-from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.insilico import (
     INSILICO_COLUMNS,
     PAIR_COLUMNS,
@@ -43,6 +41,8 @@ from promoter_cr.motifs.insilico import (
     spacing_grid,
 )
 from promoter_cr.motifs.stats import bh_qvalues
+from promoter_cr.seq.encoding import decode, encode, reverse_complement
+from promoter_cr.seq.motifs import Motif
 
 SITE_A, SITE_B = "GATTACAGG", "CCATAGGCAA"
 LENGTH, N_BG, ANCHOR, MAX_SPACING = 200, 24, 70, 40

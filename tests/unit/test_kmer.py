@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from promoter_cr.data.encoding import encode
 from promoter_cr.models.kmer import (
     canonical_columns,
     fit_kmer_ridge,
@@ -15,6 +14,7 @@ from promoter_cr.models.kmer import (
     kmer_names,
     revcomp_index,
 )
+from promoter_cr.seq.encoding import encode
 
 
 def _codes(*seqs: str) -> np.ndarray:

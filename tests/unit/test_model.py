@@ -10,10 +10,10 @@ import torch
 from _model_fixtures import arch, make_network
 
 from promoter_cr.config import model_defaults
-from promoter_cr.data.encoding import encode, one_hot_torch
 from promoter_cr.models.cnn import PlainCNN
 from promoter_cr.models.cr import CRModel, CROutput, bin_width, hat_pool, hat_up, n_bin_centres
 from promoter_cr.models.xpresso import XpressoCNN, _adapt_pools
+from promoter_cr.seq.encoding import encode, one_hot_torch
 
 torch.set_num_threads(1)
 

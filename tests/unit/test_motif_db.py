@@ -7,7 +7,7 @@ import pytest
 
 from promoter_cr.config import section_defaults
 from promoter_cr.errors import InputDataError
-from promoter_cr.motifs.database import load_jaspar, load_jaspar_ids, load_motifs, read_meme, write_meme
+from promoter_cr.seq.motifs import load_jaspar, load_jaspar_ids, load_motifs, read_meme, write_meme
 
 
 def test_jaspar_ids_offline_and_probabilities():

@@ -21,7 +21,7 @@ def planted_set(tmp_path_factory):
     """Data set, weighted features, clusters, motif set and a 1-epoch CR checkpoint."""
     from promoter_cr.data.dataset import write_dataset
     from promoter_cr.data.splits import random_split
-    from promoter_cr.motifs.database import default_collection, write_meme
+    from promoter_cr.seq.motifs import default_collection, write_meme
 
     root = tmp_path_factory.mktemp("motif_stage")
     rng = np.random.default_rng(11)
@@ -165,9 +165,9 @@ def test_motif_figures_need_their_tables(tmp_path):
     from promoter_cr.layout import FIGURES, DatasetLayout
     from promoter_cr.motifs.activity import ACTIVITY_COLUMNS
     from promoter_cr.motifs.cooccurrence import COOC_COLUMNS
-    from promoter_cr.motifs.database import write_meme
     from promoter_cr.motifs.insilico import INSILICO_COLUMNS, PAIR_COLUMNS
     from promoter_cr.plots.motifs import plot_motifs
+    from promoter_cr.seq.motifs import write_meme
 
     lay = DatasetLayout(tmp_path / "ds")
     m = lay.motifs

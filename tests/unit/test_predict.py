@@ -13,11 +13,11 @@ from _model_fixtures import planted_dataset, tiny_config
 
 from promoter_cr.cli import main
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.data.encoding import decode
 from promoter_cr.errors import InputDataError
 from promoter_cr.models.checkpoint import load_model
 from promoter_cr.models.predict import predict_file
 from promoter_cr.models.train import train_model
+from promoter_cr.seq.encoding import decode
 
 torch.set_num_threads(1)
 

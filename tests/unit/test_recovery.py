@@ -29,7 +29,7 @@ GT = {
 
 @pytest.fixture(scope="module")
 def jaspar():
-    from promoter_cr.motifs.database import default_collection
+    from promoter_cr.seq.motifs import default_collection
 
     return default_collection()
 

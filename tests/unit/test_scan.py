@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promoter_cr.data.encoding import encode, reverse_complement_codes
 from promoter_cr.errors import InputDataError
-from promoter_cr.motifs.database import Motif
-from promoter_cr.motifs.scan import load_clusters, read_hits, scan_codes, scan_dataset
+from promoter_cr.motifs.scan import load_clusters, read_hits, scan_dataset
+from promoter_cr.seq.encoding import encode, reverse_complement_codes
+from promoter_cr.seq.fimo import scan_codes
+from promoter_cr.seq.motifs import Motif
 
 
 def _motif(consensus: str, motif_id: str, name: str, strength: float = 0.97) -> Motif:
@@ -137,7 +138,7 @@ def test_load_clusters(tmp_path):
 def test_scan_cli(tmp_path):
     from promoter_cr.cli import main
     from promoter_cr.data.dataset import write_dataset
-    from promoter_cr.motifs.database import write_meme
+    from promoter_cr.seq.motifs import write_meme
 
     n, length = 12, 300
     seqs = _background(n, length, seed=5)
@@ -195,7 +196,7 @@ def test_scan_cli(tmp_path):
 def test_grammar_on_a_scan_without_any_hit_writes_empty_tables(tmp_path, caplog):
     from promoter_cr.cli import main
     from promoter_cr.data.dataset import write_dataset
-    from promoter_cr.motifs.database import write_meme
+    from promoter_cr.seq.motifs import write_meme
 
     n, length = 6, 80
     genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n)], "label": np.zeros(n), "split": ["train"] * n})

@@ -10,9 +10,9 @@ import pytest
 
 from promoter_cr.config import validate_config
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.data.encoding import one_hot_numpy, reverse_complement_codes
 from promoter_cr.data.sources import simulate as S
 from promoter_cr.errors import ConfigError
+from promoter_cr.seq.encoding import one_hot_numpy, reverse_complement_codes
 
 N_SMALL = 200
 FUNCTIONAL_ROLES = {"activator", "repressor", "pair_a", "pair_b"}

@@ -12,10 +12,10 @@ import pytest
 
 from promoter_cr.config import validate_config
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.data.encoding import decode, encode
 from promoter_cr.data.sources import build_dataset
 from promoter_cr.data.sources.fasta import parse_fasta_header
 from promoter_cr.errors import InputDataError
+from promoter_cr.seq.encoding import decode, encode
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -12,10 +12,10 @@ import pytest
 
 from promoter_cr.config import section_defaults, validate_config
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.data.encoding import decode, encode, reverse_complement, reverse_complement_codes
 from promoter_cr.data.sources import build_dataset
 from promoter_cr.data.sources.genome import read_tss_table
 from promoter_cr.errors import InputDataError
+from promoter_cr.seq.encoding import decode, encode, reverse_complement, reverse_complement_codes
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 _LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)

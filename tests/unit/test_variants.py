@@ -18,12 +18,12 @@ import torch
 from _model_fixtures import MOTIF, make_network, planted_dataset, tiny_config
 
 from promoter_cr.config import validate_config
-from promoter_cr.data.encoding import decode, encode, reverse_complement
 from promoter_cr.data.sources.genome import Genome, extract_windows
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret import variants as V
 from promoter_cr.interpret.saturation import SATURATION_COLUMNS, saturation_from_genome
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.encoding import decode, encode, reverse_complement
+from promoter_cr.seq.motifs import Motif
 
 torch.set_num_threads(1)
 

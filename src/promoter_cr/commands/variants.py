@@ -102,7 +102,7 @@ def _extra(path: Path | None):
 
 def run_score_variants(args: argparse.Namespace) -> int:
     from promoter_cr.interpret.variants import score_vcf
-    from promoter_cr.motifs.database import load_motifs
+    from promoter_cr.seq.motifs import load_motifs
 
     cfg = read_config(args.config)
     v = cfg["variants"]

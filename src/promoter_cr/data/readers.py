@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import N_CODE, InvalidSequenceError, count_ambiguous, encode
 from promoter_cr.errors import InputDataError
+from promoter_cr.seq.encoding import N_CODE, InvalidSequenceError, count_ambiguous, encode
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def encode_records(seqs: list[str], records: list[str], path: str | Path, pad_to
     with N (code 4) on both sides (the extra base, if odd, on the right); a longer
     sequence is an error. Without it all lengths must be equal. Errors name the
     file and the record (``records[i]``). IUPAC ambiguity codes become N and are
-    counted in the log (:mod:`promoter_cr.data.encoding`).
+    counted in the log (:mod:`promoter_cr.seq.encoding`).
     """
     if not seqs:
         raise InputDataError(path, "no sequences (empty input)")

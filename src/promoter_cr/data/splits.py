@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.errors import InputDataError
+from promoter_cr.seq.chromosomes import normalise_chrom
 
 SPLITS = ("train", "valid", "test")
 

@@ -137,8 +137,8 @@ def grad_x_input(
     """
     import torch
 
-    from promoter_cr.data.encoding import one_hot_torch
     from promoter_cr.models.inference import prediction_of
+    from promoter_cr.seq.encoding import one_hot_torch
 
     dev = resolve_device(device)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)

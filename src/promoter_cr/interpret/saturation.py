@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import ALPHABET, N_CODE
 from promoter_cr.data.sources.genome import Genome, extract_windows
 from promoter_cr.errors import InputDataError
 from promoter_cr.insilico.edits import EditPlan, run_padded
 from promoter_cr.interpret.variants import WindowSpec, is_cr
+from promoter_cr.seq.encoding import ALPHABET, N_CODE
 
 SATURATION_COLUMNS = [
     "gene_id",

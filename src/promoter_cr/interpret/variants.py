@@ -46,7 +46,7 @@ Columns (one row per allele and gene; :data:`VARIANT_COLUMNS`)
     within +-``f`` bp; for an indel both sums cover the same flanking genome bases plus the allele on
     its side (the shifted far side is not counted). NaN for a model without weighted features.
 ``motif_gained`` / ``motif_lost``
-    Motifs (FIMO via memelite, :func:`promoter_cr.motifs.scan.scan_codes`, both strands, p below
+    Motifs (FIMO via memelite, :func:`promoter_cr.seq.fimo.scan_codes`, both strands, p below
     ``p_threshold``) with a hit overlapping the allele in the alternative window but none overlapping
     the changed span in the reference window (gained), or the reverse (lost); an empty span (insertion
     in ref, deletion in alt) is overlapped by a hit that covers both bases around it. Only the window
@@ -86,11 +86,11 @@ import pandas as pd
 
 from promoter_cr.atomic import write_json, write_tsv
 from promoter_cr.chunks import chunk_rows_for
-from promoter_cr.data.chromosomes import normalise_chrom
-from promoter_cr.data.encoding import N_CODE, decode, reverse_complement_codes
 from promoter_cr.data.sources.genome import Genome, extract_windows, read_tss_table, window_bounds
 from promoter_cr.errors import InputDataError
 from promoter_cr.insilico.edits import EditPlan, run_padded
+from promoter_cr.seq.chromosomes import normalise_chrom
+from promoter_cr.seq.encoding import N_CODE, decode, reverse_complement_codes
 
 log = logging.getLogger(__name__)
 
@@ -985,7 +985,7 @@ def motif_changes(
     window; ``alt_windows(i)``: the ``(L,)`` alternative window of edit ``i``. Only local slices
     (span +- max width - 1, clipped to the window) are scanned.
     """
-    from promoter_cr.motifs.scan import scan_codes
+    from promoter_cr.seq.fimo import scan_codes
 
     n = len(ref_rows)
     if n == 0 or not motifs:
@@ -1381,7 +1381,7 @@ def score_variants(
     """Read ``vcf`` (:func:`read_alleles`) and score it (:func:`score_alleles`): ``(table, summary)``.
 
     ``genes`` from :func:`gene_windows` (same ``spec``); ``motifs``: a list of
-    :class:`~promoter_cr.motifs.database.Motif` or ``None`` (no motif columns filled).
+    :class:`~promoter_cr.seq.motifs.Motif` or ``None`` (no motif columns filled).
     """
     if spec.length != getattr(model, "length", spec.length):
         raise ValueError(f"model takes {model.length} bp windows, spec gives {spec.length}")

@@ -55,7 +55,7 @@ def forward_codes(model, codes, extra=None, what: Iterable[str] = ("prediction",
     """
     import torch
 
-    from promoter_cr.data.encoding import one_hot_torch
+    from promoter_cr.seq.encoding import one_hot_torch
 
     what = set(what)
     unknown = what - WHAT

@@ -32,10 +32,10 @@ from torchmetrics.regression import PearsonCorrCoef
 
 from promoter_cr import __version__
 from promoter_cr.data.dataset import load_dataset
-from promoter_cr.data.encoding import one_hot_torch
 from promoter_cr.layout import DataFiles
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.registry import build_model
+from promoter_cr.seq.encoding import one_hot_torch
 
 
 def package_versions() -> dict[str, str]:

@@ -43,7 +43,7 @@ Seqlets are called once, over all genes (one null); each gene group then cluster
 seqlets, so the per-cluster patterns and the all-gene patterns come from the same calls.
 
 Orientation and units: pattern matrices are ``(4, w)`` in ``ACGT`` order (the
-:class:`promoter_cr.motifs.database.Motif` convention); coordinates are 0-based, half-open,
+:class:`promoter_cr.seq.motifs.Motif` convention); coordinates are 0-based, half-open,
 in the gene's window (``sequences.npy`` columns); a ``-`` seqlet is the reverse complement
 of ``[start, end)``.
 """
@@ -64,9 +64,9 @@ import pandas as pd
 from promoter_cr.atomic import atomic_memmap, write_text, write_tsv
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DenovoFiles
-from promoter_cr.motifs.database import Motif
-from promoter_cr.motifs.database import meme_text as database_meme_text
 from promoter_cr.motifs.stats import bh_qvalues
+from promoter_cr.seq.motifs import Motif
+from promoter_cr.seq.motifs import meme_text as database_meme_text
 
 log = logging.getLogger(__name__)
 
@@ -782,7 +782,7 @@ def annotate_patterns(
 ) -> pd.DataFrame:
     """Best Tomtom match of every pattern's (trimmed) sequence matrix in ``motifs``.
 
-    Tomtom (memelite, through :func:`promoter_cr.motifs.tomtom.tomtom_against`: the
+    Tomtom (memelite, through :func:`promoter_cr.seq.tomtom.tomtom_against`: the
     collection, plus JASPAR CORE vertebrates when it has fewer than 50 matrices, as targets)
     gives a p-value for each pattern against each motif of the collection; the q-values are
     Benjamini-Hochberg over that pattern's tests (Tomtom's own per-query q-value). The best
@@ -806,7 +806,7 @@ def annotate_patterns(
         return pd.DataFrame(columns=cols)
     if not motifs:
         raise ValueError("annotate_patterns needs a non-empty motif collection")
-    from promoter_cr.motifs.tomtom import tomtom_against
+    from promoter_cr.seq.tomtom import tomtom_against
 
     queries = [p.motif() for p in patterns]
     p, off, strand = (a.astype(np.float64) for a in tomtom_against(queries, list(motifs), list(motifs), keys=(0, 2, 4)))

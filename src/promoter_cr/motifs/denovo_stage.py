@@ -109,9 +109,9 @@ def denovo_stage(
     """
     import json
 
-    from promoter_cr.motifs.database import read_meme
     from promoter_cr.motifs.denovo import ModiscoSettings, load_hypothetical, run_denovo
     from promoter_cr.motifs.scan import load_clusters
+    from promoter_cr.seq.motifs import read_meme
 
     ds, rows, table = attribution_rows(data_dir, attr_dir)
     hyp = load_hypothetical(attr_dir)

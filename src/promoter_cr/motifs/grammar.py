@@ -42,12 +42,12 @@ from promoter_cr.motifs.cooccurrence import (
     motif_priority,
     select_representatives,
 )
-from promoter_cr.motifs.database import Motif, read_meme
 from promoter_cr.motifs.enrichment import motif_enrichment
 from promoter_cr.motifs.gate import model_gate
 from promoter_cr.motifs.scan import read_hits
 from promoter_cr.motifs.sites import collapse_overlapping
-from promoter_cr.motifs.tomtom import tomtom_similarity
+from promoter_cr.seq.motifs import Motif, read_meme
+from promoter_cr.seq.tomtom import tomtom_similarity
 
 log = logging.getLogger(__name__)
 

@@ -125,10 +125,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import N_CODE, reverse_complement_codes
 from promoter_cr.insilico.edits import EditPlan, SiteWrite
-from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.stats import bh_qvalues
+from promoter_cr.seq.encoding import N_CODE, reverse_complement_codes
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ import pandas as pd
 
 from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.activity import ALL
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def called_families(
     call_ids: list[str], by_id: dict[str, Motif], background: Sequence[Motif], threshold: float
 ) -> np.ndarray:
     """``(C,)`` family index of each called motif (Tomtom connected components)."""
-    from promoter_cr.motifs.tomtom import motif_families
+    from promoter_cr.seq.tomtom import motif_families
 
     return motif_families([by_id[c] for c in call_ids], list(background), threshold)
 
@@ -126,7 +126,7 @@ def tomtom_pvalues(
     q_n, p_n = len(queries), len(planted)
     if not queries or not planted:
         return np.ones((q_n, p_n)), np.zeros((q_n, p_n)), np.zeros((q_n, p_n))
-    from promoter_cr.motifs.tomtom import tomtom_against
+    from promoter_cr.seq.tomtom import tomtom_against
 
     p, off, strand = (a.astype(float) for a in tomtom_against(queries, planted, background, keys=(0, 2, 4)))
     for i, q in enumerate(queries):  # a matrix is always itself
@@ -407,7 +407,7 @@ def recovery_stage(
     from promoter_cr.atomic import write_tsv
     from promoter_cr.data.sources.simulate.generator import planted_matrices
     from promoter_cr.layout import DataFiles, MotifFiles
-    from promoter_cr.motifs.database import read_meme
+    from promoter_cr.seq.motifs import read_meme
 
     mdir, out = MotifFiles(motifs_dir), MotifFiles(out_dir)
     gt = load_ground_truth(DataFiles(data_dir).ground_truth)

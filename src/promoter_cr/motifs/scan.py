@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +35,9 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_path
 from promoter_cr.errors import InputDataError
-from promoter_cr.motifs.database import Motif
 from promoter_cr.motifs.nulls import matched_null_contributions
+from promoter_cr.seq.fimo import BatchHits, scan_codes
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 
@@ -55,63 +55,6 @@ HIT_COLUMNS = [
     "contribution",
     "null_contribution",
 ]
-
-
-@dataclass
-class BatchHits:
-    """Hits of one gene batch as flat arrays (one entry per hit).
-
-    ``gene`` is the row index inside the batch (int64), ``motif`` the index into the motif
-    list (int64), ``start``/``end`` int64 forward-strand coordinates (end exclusive),
-    ``minus`` bool (reverse-complement match), ``score``/``p_value`` float64.
-    """
-
-    gene: np.ndarray
-    motif: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    minus: np.ndarray
-    score: np.ndarray
-    p_value: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.gene.shape[0])
-
-
-def scan_codes(codes: np.ndarray, motifs: Sequence[Motif], threshold: float) -> BatchHits:
-    """Scan ``(B, L)`` uint8 codes (A=0 C=1 G=2 T=3 N=4) with FIMO on both strands.
-
-    Returns a :class:`BatchHits`; N positions score 0 in every motif column.
-    """
-    import memelite
-
-    codes = np.asarray(codes)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must be (B, L), got shape {codes.shape}")
-    if len(motifs) == 0:
-        raise ValueError("no motifs to scan")
-    ids = [m.motif_id for m in motifs]
-    if len(set(ids)) != len(ids):
-        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
-        raise ValueError(f"duplicate motif id {dup!r} in the motif set")
-    eye = np.concatenate([np.eye(4, dtype=bool), np.zeros((1, 4), dtype=bool)])
-    x = np.ascontiguousarray(np.moveaxis(eye[codes], -1, -2))  # (B, 4, L) bool
-    pwms = {m.motif_id: np.asarray(m.pwm, dtype=np.float64) for m in motifs}
-    frames = memelite.fimo(pwms, x, threshold=threshold, reverse_complement=True, dim=0)
-    counts = np.array([len(f) for f in frames], dtype=np.int64)
-    if counts.sum() == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return BatchHits(z, z.copy(), z.copy(), z.copy(), np.zeros(0, bool), np.zeros(0), np.zeros(0))
-    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    return BatchHits(
-        gene=df["sequence_name"].to_numpy(dtype=np.int64),
-        motif=np.repeat(np.arange(len(motifs), dtype=np.int64), counts),
-        start=df["start"].to_numpy(dtype=np.int64),
-        end=df["end"].to_numpy(dtype=np.int64),
-        minus=df["strand"].to_numpy(dtype=object) == "-",
-        score=df["score"].to_numpy(dtype=np.float64),
-        p_value=df["p-value"].to_numpy(dtype=np.float64),
-    )
 
 
 def cumulative_track(track: np.ndarray) -> np.ndarray:
@@ -417,7 +360,7 @@ def scan_stage(
     from promoter_cr.atomic import all_or_none, write_json, write_tsv
     from promoter_cr.data.dataset import load_dataset
     from promoter_cr.layout import AttributionFiles, ClusterFiles, MotifFiles
-    from promoter_cr.motifs.database import load_motifs, write_meme
+    from promoter_cr.seq.motifs import load_motifs, write_meme
 
     out = MotifFiles(out_dir)
     ds = load_dataset(data_dir)

@@ -87,9 +87,9 @@ def run_spacing(
     from promoter_cr.data.dataset import load_dataset
     from promoter_cr.interpret.attribute import extra_matrix, model_extra_features
     from promoter_cr.models.checkpoint import load_model
-    from promoter_cr.motifs.database import read_meme
     from promoter_cr.motifs.scan import read_hits
     from promoter_cr.runtime import resolve_device
+    from promoter_cr.seq.motifs import read_meme
 
     g = dict(grammar_cfg)
     mdir, out = MotifFiles(motifs_dir), MotifFiles(out_dir)

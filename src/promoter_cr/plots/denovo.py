@@ -21,8 +21,8 @@ import pandas as pd
 
 from promoter_cr.errors import InputDataError
 from promoter_cr.layout import DenovoFiles
-from promoter_cr.motifs.database import Motif
 from promoter_cr.plots.style import ACTIVATING, NEUTRAL, REPRESSIVE, save_figure
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def plot_denovo(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> list[
     a missing file is an error naming it.
     """
     from promoter_cr.layout import DatasetLayout, figure_stem
-    from promoter_cr.motifs.database import read_meme
+    from promoter_cr.seq.motifs import read_meme
 
     motifs_dir = DatasetLayout(ds_dir).motifs
     if not motifs_dir.meme.exists():

@@ -153,7 +153,7 @@ def plot_logos(activity: pd.DataFrame, meme: Path, stem: Path, fmt, dpi, n_motif
     import logomaker
     import matplotlib.pyplot as plt
 
-    from promoter_cr.motifs.database import read_meme
+    from promoter_cr.seq.motifs import read_meme
 
     a = activity[(activity["cluster"].astype(str) == "all") & (activity["effect"] != "none")]
     if a.empty:

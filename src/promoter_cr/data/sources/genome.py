@@ -27,7 +27,7 @@ Genome FASTA
     ``download.cache_dir`` (a plain-gzip download is decompressed there). Chromosome
     names match across ``chr1``/``1`` and ``MT``/``chrM``/``M``. IUPAC ambiguity
     letters become N (counted in the log and meta.json), other letters are an error
-    (:mod:`promoter_cr.data.encoding`).
+    (:mod:`promoter_cr.seq.encoding`).
 
 Genes without a label are dropped (counted in the log); an empty join, duplicate
 ids, unknown chromosomes (unless ``missing_chromosome: skip``) and TSSs outside
@@ -51,12 +51,12 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_dir, write_tsv
 from promoter_cr.data import readers as tables
-from promoter_cr.data.chromosomes import normalise_chrom
 from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
-from promoter_cr.data.encoding import N_CODE, count_ambiguous, encode_bytes, reverse_complement_codes
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
 from promoter_cr.layout import DataFiles, download_dir
+from promoter_cr.seq.chromosomes import normalise_chrom
+from promoter_cr.seq.encoding import N_CODE, count_ambiguous, encode_bytes, reverse_complement_codes
 
 log = logging.getLogger(__name__)
 

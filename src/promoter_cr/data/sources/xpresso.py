@@ -29,10 +29,10 @@ import pandas as pd
 from promoter_cr.atomic import atomic_dir
 from promoter_cr.data import readers as tables
 from promoter_cr.data.dataset import SequenceWriter, validate_genes, write_dataset
-from promoter_cr.data.encoding import N_CODE
 from promoter_cr.data.splits import apply_split
 from promoter_cr.errors import InputDataError
 from promoter_cr.layout import XPRESSO_FILES, DataFiles, download_dir
+from promoter_cr.seq.encoding import N_CODE
 
 log = logging.getLogger(__name__)
 

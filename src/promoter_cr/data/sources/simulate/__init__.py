@@ -97,7 +97,7 @@ from promoter_cr.data.sources.simulate.scoring import SitePool, scan_scores, sco
 from promoter_cr.data.sources.simulate.scrub import scrub, stray_matches
 from promoter_cr.data.splits import apply_split
 from promoter_cr.layout import DataFiles
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from promoter_cr.errors import ConfigError
-from promoter_cr.motifs.database import Motif, load_jaspar_ids
+from promoter_cr.seq.motifs import Motif, load_jaspar_ids
 
 #: class templates in class-id order: (name, elements); element kinds: activators, repressors, pair
 CLASS_TEMPLATES: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -7,7 +7,7 @@ keeps planted motifs recognisable at all: JASPAR vertebrates with under 8 bits o
 are FIMO-findable (p < 1e-4) in fewer than a quarter of the sites sampled from their own
 matrix, while 8-20 columns and >= 10 bits give about 80 % (see :func:`information_content`).
 
-*Distinct families.* Tomtom (memelite, via :func:`promoter_cr.motifs.tomtom.tomtom_similarity`)
+*Distinct families.* Tomtom (memelite, via :func:`promoter_cr.seq.tomtom.tomtom_similarity`)
 of every candidate against the whole collection as target set; two matrices are the same
 family when ``p < tomtom_threshold`` in either direction. Motifs are drawn greedily from a
 seeded permutation of the candidates, skipping any matrix similar to (or sharing a TF name,
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from promoter_cr.errors import ConfigError
-from promoter_cr.motifs.database import Motif, load_jaspar
+from promoter_cr.seq.motifs import Motif, load_jaspar
 
 #: how many synthetic matrices are tried before giving up
 SYNTHETIC_TRIES = 200
@@ -74,7 +74,7 @@ def candidates(collection: Sequence[Motif], *, width: Sequence[int], min_informa
 
 def similarity(motifs: Sequence[Motif], collection: Sequence[Motif], threshold: float) -> np.ndarray:
     """``(M, M)`` bool: Tomtom p < ``threshold`` (either direction) with ``collection`` as target set."""
-    from promoter_cr.motifs.tomtom import tomtom_similarity
+    from promoter_cr.seq.tomtom import tomtom_similarity
 
     return tomtom_similarity(list(motifs), list(collection), threshold)
 
@@ -132,7 +132,7 @@ def draw_distinct(motifs: Sequence[Motif], similar: np.ndarray, n: int, rng: np.
 
 def collection_pvalues(queries: Sequence[Motif], collection: Sequence[Motif]) -> np.ndarray:
     """``(Q, C)`` Tomtom p-values of ``queries`` against every matrix of ``collection`` (also the target set)."""
-    from promoter_cr.motifs.tomtom import tomtom_against
+    from promoter_cr.seq.tomtom import tomtom_against
 
     (p,) = tomtom_against(list(queries), list(collection), list(collection))
     return np.asarray(p, dtype=np.float64)

@@ -84,14 +84,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.encoding import decode, reverse_complement_codes
 from promoter_cr.data.sources.simulate.background import composition, markov_chain
 from promoter_cr.data.sources.simulate.design import MIN_GAP
 from promoter_cr.data.sources.simulate.families import draw_distinct, family_table, synthetic_motifs
 from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
 from promoter_cr.data.sources.simulate.scoring import SitePool
 from promoter_cr.errors import ConfigError
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.encoding import decode, reverse_complement_codes
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 
@@ -1088,7 +1088,7 @@ def generator_meta(gt: dict[str, Any], codes: np.ndarray) -> dict[str, Any]:
 def planted_matrices(gt: dict[str, Any]) -> list[Motif]:
     """The matrices of every planted motif of a ground truth: JASPAR ids from its release,
     synthetic motifs from their recorded ``pwm`` (``(4, w)``)."""
-    from promoter_cr.motifs.database import load_jaspar
+    from promoter_cr.seq.motifs import load_jaspar
 
     synth = [m for m in gt["motifs"] if m.get("pwm") is not None]
     jaspar_ids = [m["motif_id"] for m in gt["motifs"] if m.get("pwm") is None]

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from promoter_cr.data.encoding import reverse_complement_codes
 from promoter_cr.data.sources.simulate.design import DECOY_KINDS, DECOY_MAX_SHIFT, DECOY_MIN_SHIFT, MIN_GAP, N_SITES
 from promoter_cr.data.sources.simulate.grammar import pair_instances
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.encoding import reverse_complement_codes
+from promoter_cr.seq.motifs import Motif
 
 
 def _decoy_elements(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from promoter_cr.errors import ConfigError
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.motifs import Motif
 
 # FIMO scoring as in memelite.fimo
 _FIMO_EPS = 1e-4

@@ -12,7 +12,7 @@ import numpy as np
 from promoter_cr.data.sources.simulate.background import resample_positions, sample_chain
 from promoter_cr.data.sources.simulate.design import CLASS_TEMPLATES
 from promoter_cr.data.sources.simulate.scoring import scan_scores, score_threshold
-from promoter_cr.motifs.database import Motif
+from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ def tomtom_background(motifs: Sequence) -> list:
     if len(motifs) >= MIN_TOMTOM_TARGETS:
         return motifs
     try:
-        from promoter_cr.motifs.database import default_collection
+        from promoter_cr.seq.motifs import default_collection
 
         have = {m.motif_id for m in motifs}
         return motifs + [m for m in default_collection() if m.motif_id not in have]
