@@ -146,9 +146,9 @@ def denovo_recovery(run: str, seed: int, layout, q_threshold: float) -> pd.DataF
     group) matches it at Tomtom q < ``q_threshold`` (BH over the scanned motif set); planted
     matrices outside that set are not scored here; at most one pattern per planted matrix counts."""
     from promoter_cr.motifs.recovery import load_ground_truth, planted_signs
-    from promoter_cr.motifs.stats import bh_qvalues
     from promoter_cr.seq.motifs import read_meme
     from promoter_cr.seq.tomtom import tomtom_against
+    from promoter_cr.stats.fdr import bh_qvalues
 
     gt = load_ground_truth(layout.data.ground_truth)
     sign, *_ = planted_signs(gt)

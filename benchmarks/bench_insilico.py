@@ -42,9 +42,9 @@ def run_length(length: int, args, n_measure: int) -> dict:
     from promoter_cr.config import model_defaults
     from promoter_cr.models.registry import build_model
     from promoter_cr.motifs.insilico import pair_experiment, pair_rows, prediction_spread, sample_backgrounds
-    from promoter_cr.motifs.stats import bh_qvalues
     from promoter_cr.seq.encoding import encode
     from promoter_cr.seq.motifs import Motif
+    from promoter_cr.stats.fdr import bh_qvalues
 
     torch.manual_seed(args.seed)
     model = build_model(model_defaults("cr"), length, 0).eval()

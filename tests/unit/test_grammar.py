@@ -29,7 +29,7 @@ from promoter_cr.motifs.nulls import (
     null_window_means,
 )
 from promoter_cr.motifs.sites import collapse_overlapping
-from promoter_cr.motifs.stats import bh_qvalues
+from promoter_cr.stats.fdr import bh_qvalues
 
 #: the calibration tests below check the statistics themselves: no magnitude filter
 ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2, "min_relative": 0.0}

@@ -36,13 +36,13 @@ from promoter_cr.motifs.insilico import (
     pair_rows,
     pair_summary,
     preferred_spacings,
-    rank_test,
     sample_backgrounds,
     spacing_grid,
 )
-from promoter_cr.motifs.stats import bh_qvalues
 from promoter_cr.seq.encoding import decode, encode, reverse_complement
 from promoter_cr.seq.motifs import Motif
+from promoter_cr.stats.fdr import bh_qvalues
+from promoter_cr.stats.interaction import rank_test
 
 SITE_A, SITE_B = "GATTACAGG", "CCATAGGCAA"
 LENGTH, N_BG, ANCHOR, MAX_SPACING = 200, 24, 70, 40
@@ -479,7 +479,7 @@ def test_figure(tmp_path, genes):
 def test_within_ranks_are_mid_ranks_and_margin_only_lowers_them():
     from scipy.stats import rankdata
 
-    from promoter_cr.motifs.insilico import within_ranks
+    from promoter_cr.stats.interaction import within_ranks
 
     rng = np.random.default_rng(4)
     x = rng.normal(size=(5, 30))

@@ -36,7 +36,7 @@ from promoter_cr.data.splits import SPLITS, assign_folds, fold_splits
 from promoter_cr.errors import ConfigError, InputDataError
 from promoter_cr.layout import DataFiles, ModelFiles, ModelsFiles
 from promoter_cr.models import CKPT_KEY
-from promoter_cr.models.metrics import METRIC_COLUMNS, regression_metrics
+from promoter_cr.stats.metrics import METRIC_COLUMNS, regression_metrics
 
 log = logging.getLogger(__name__)
 console = logging.getLogger("promoter_cr.console")

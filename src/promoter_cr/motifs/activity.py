@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from promoter_cr.motifs.stats import bh_qvalues
+from promoter_cr.stats.fdr import bh_qvalues
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from promoter_cr.motifs.stats import bh_qvalues, nearby_pairs
+from promoter_cr.motifs.sites import nearby_pairs
+from promoter_cr.stats.fdr import bh_qvalues
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def close_pair_genes(
 ) -> np.ndarray:
     """``(n_groups, M, M)`` int64 counts of genes with a close, non-overlapping site pair of each motif pair.
 
-    Sites are swept in (group, gene, start) order (:func:`promoter_cr.motifs.stats.nearby_pairs`);
+    Sites are swept in (group, gene, start) order (:func:`promoter_cr.stats.fdr.nearby_pairs`);
     a gene counts once per motif pair however many close pairs it holds. Symmetric, zero diagonal.
     """
     grp = np.zeros(gene.size, np.int64) if group is None else np.asarray(group, np.int64)

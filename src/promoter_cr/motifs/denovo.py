@@ -64,9 +64,9 @@ import pandas as pd
 from promoter_cr.atomic import atomic_memmap, write_text, write_tsv
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DenovoFiles
-from promoter_cr.motifs.stats import bh_qvalues
 from promoter_cr.seq.motifs import Motif
 from promoter_cr.seq.motifs import meme_text as database_meme_text
+from promoter_cr.stats.fdr import bh_qvalues
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.models.metrics import pearson_r
+from promoter_cr.stats.metrics import pearson_r
 
 #: one-sided 95 % normal quantile of the lower confidence bound
 Z_95 = 1.6448536269514722

@@ -45,3 +45,26 @@ def collapse_overlapping(
     keep = np.zeros(h, dtype=bool)
     keep[order[best[first]]] = True
     return keep
+
+
+def nearby_pairs(gene: np.ndarray, start: np.ndarray, max_distance: int, group: np.ndarray | None = None):
+    """Pairs of hits close together, for hits already sorted by (group, gene, start).
+
+    Yields ``(i, j)`` int arrays with ``j = i + k`` for ``k = 1, 2, ...``: the pairs in the same
+    gene (and ``group``) whose starts are at most ``max_distance`` apart. Stops once no pair is
+    left, so the cost grows with the number of hits, not with hits-per-gene squared, and there
+    is no loop over genes.
+    """
+    h = gene.size
+    idx = np.arange(h)
+    k = 1
+    while idx.size:
+        j = idx + k
+        ok = j < h
+        idx, j = idx[ok], j[ok]
+        ok = (gene[j] == gene[idx]) & (start[j] - start[idx] <= max_distance)
+        if group is not None:
+            ok &= group[j] == group[idx]
+        idx, j = idx[ok], j[ok]
+        yield idx, j
+        k += 1

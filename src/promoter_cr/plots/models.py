@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.layout import DatasetLayout, figure_stem
-from promoter_cr.models.metrics import signed_r2
 from promoter_cr.plots.style import NEUTRAL, PALETTE, plt, require, save
+from promoter_cr.stats.metrics import signed_r2
 
 
 def model_names(lay: DatasetLayout) -> list[str]:
