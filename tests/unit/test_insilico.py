@@ -344,6 +344,61 @@ def test_touching_sites_are_a_clash_not_a_preferred_spacing(genes):
     assert additive["clash_p"].iloc[0] > 0.05
 
 
+def test_palindrome_shift():
+    from promoter_cr.motifs.insilico import palindrome_shift
+
+    def m(site):
+        return Motif("X", "x", _pwm(site))
+
+    assert palindrome_shift(m("GCGCATGCGC")) == 0  # exact palindrome
+    assert palindrome_shift(m("GCGCATGCGCA")) == -1  # its reverse strand sits 1 bp off
+    assert palindrome_shift(m("TTGCGCATGCGC")) == 2
+    assert palindrome_shift(m("GCGCATGCGT")) == 0  # one asymmetric base in 10: near-palindrome
+    assert palindrome_shift(m("GCGAATGCGT")) is None  # two
+    assert palindrome_shift(MOTIF_A) is None and palindrome_shift(MOTIF_B) is None
+
+
+def test_palindromic_partner_has_one_orientation_class(genes):
+    """B an exact palindrome: its two strands are one site, so '+-' is '++' again (and '--' is '-+').
+
+    Only the '+' rows of B are tested; the '-' rows keep their (identical) measurement with no
+    p-value, so the one rule is called once, not once per strand.
+    """
+    site_p = "GCGCATGCGC"
+    motif_p = Motif("MA_P", "PAL", _pwm(site_p))
+
+    class PalModel(ScanModel):
+        def __init__(self):
+            super().__init__(offsets=((12, 1.0),), gc=0.2)
+            self.fb = _filter(site_p)
+
+    bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=0)
+    kw = dict(max_spacing=MAX_SPACING, spacing_step=1, min_gap=0, max_pairs=1, min_contrast=0.0, batch_size=512)
+    table, pairs = insilico_grammar(
+        PalModel(),
+        bg,
+        {"MA_A": MOTIF_A, "MA_P": motif_p},
+        [("MA_A", "MA_P")],
+        [ANCHOR],
+        clash_gap=0,
+        device="cpu",
+        **kw,
+    )
+    cls = dict(zip(table["orientation"], table["orientation_class"]))
+    assert cls == {"++": "+.", "+-": "+.", "-+": "-.", "--": "-."}
+    same = table[table["orientation"].isin(["+-", "--"])]
+    assert same["p_value"].isna().all() and (same["direction"] == "same class").all()
+    # the measurement itself is untouched: '+-' equals '++' (the palindrome writes the same bases)
+    pp = table[table["orientation"] == "++"]["interaction"].to_numpy()
+    pm = table[table["orientation"] == "+-"]["interaction"].to_numpy()
+    assert np.allclose(pp, pm)
+    best = preferred_spacings(table, 0.05)
+    assert list(zip(best["orientation"], best["spacing"])) == [("++", 12)]
+    p = pairs.iloc[0]
+    assert p["palindrome_shift_a"] is None or np.isnan(p["palindrome_shift_a"])
+    assert p["palindrome_shift_b"] == 0 and p["n_tests"] == 2 * int((table["orientation"] == "++").sum())
+
+
 def _experiment(model, genes, seed: int, anchor: int):
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=seed)
     return pair_experiment(

@@ -164,3 +164,31 @@ def test_missing_or_malformed_ground_truth(tmp_path):
     (tmp_path / "ground_truth.json").write_text(json.dumps(gt))
     with pytest.raises(InputDataError, match=r"pairs\[0\].*mode|mode"):
         load_ground_truth(tmp_path / "ground_truth.json")
+
+
+def test_palindrome_forms_are_the_same_sites():
+    """A call on a palindromic motif's '+' strand also stands for its '-' strand, shifted by d."""
+    from promoter_cr.motifs.recovery import palindrome_forms
+
+    assert palindrome_forms("++", 12, None, None) == [("++", 12)]
+    assert palindrome_forms("++", 12, None, 0) == [("++", 12), ("+-", 12)]
+    assert palindrome_forms("-+", 12, None, -1) == [("-+", 12), ("--", 11)]
+    assert palindrome_forms("++", 12, 2, None) == [("++", 12), ("-+", 10)]
+    assert set(palindrome_forms("++", 5, 1, 1)) == {("++", 5), ("-+", 4), ("+-", 6), ("--", 5)}
+    # the shift convention of palindrome_shift: '-' at t writes what '+' writes at t - d
+    from promoter_cr.motifs.insilico import consensus_codes, palindrome_shift
+    from promoter_cr.seq.motifs import Motif
+
+    site = "TTGCGCATGCGC"
+    pwm = np.full((4, len(site)), 0.05)
+    for i, c in enumerate(site):
+        pwm["ACGT".index(c), i] = 0.85
+    m = Motif("P", "p", pwm)
+    d = palindrome_shift(m)
+    seq_minus = np.full(40, 9)
+    seq_plus = np.full(40, 9)
+    t = 20
+    seq_minus[t : t + len(site)] = consensus_codes(m, "-")
+    seq_plus[t - d : t - d + len(site)] = consensus_codes(m, "+")
+    core = slice(max(t, t - d), min(t, t - d) + len(site))
+    assert d == 2 and (seq_minus[core] == seq_plus[core]).all()

@@ -34,6 +34,14 @@ can spell new partial sites, a real response of the model that is an artefact of
 experiment (on the trained CR of the simulated default run, both additive pairs tested had
 their strongest "preferred" spacing at gap 0).
 
+*Palindromes* (:func:`palindrome_shift`): when a motif's consensus read on the reverse strand is
+its own consensus shifted by ``d`` bp (``|d| <= 2``, at most one asymmetric base per 10 bp), its two
+strands write the same site, ``d`` bp apart, and two orientations are one experiment twice (NRF1
+gave a "preferred" '+-' echo 2 bp from its planted '++' rule). Such a motif has one orientation
+class, written ``.`` (``orientation_class``, e.g. ``'+.'`` for a palindromic B): only its ``'+'``
+rows are tested; the ``'-'`` rows stay in the table as measured, with no p-value (``direction``
+``"same class"``). ``('x-', s)`` is ``('x+', s - d_b)`` and ``('-x', s)`` is ``('+x', s + d_a)``.
+
 *Contact zone* (``clash_gap``): sites fewer than ``clash_gap`` bp apart (but at least
 ``min_gap``) are tested, yet apart from everything else. Two bound factors cover a few bp beyond
 their cores, so at such gaps they cannot both bind (steric exclusion) and a model that learned
@@ -143,20 +151,24 @@ log = logging.getLogger(__name__)
 
 ORIENTATIONS = ("++", "+-", "-+", "--")
 #: the per-spacing table, one row per pair x orientation x tested spacing (motif_a, motif_b,
-#: orientation, spacing, q_value are an agreed interface). gap: bp between the sites;
+#: orientation, spacing, q_value are an agreed interface).
+#: orientation_class: the orientation with '.' for a palindromic motif (one class for its two
+#: strands; only the '+' rows are tested). gap: bp between the sites; contact: gap < clash_gap.
 #: interaction: mean I over backgrounds, ci_low/ci_high its 95 % t interval; contrast: mean of
 #: I - (median I over the orientation's spacings apart); rank: mean normalised within-orientation
-#: rank of I among the spacings apart (0.5 typical; NaN in the contact zone); contact: gap <
-#: clash_gap; direction: up (cooperative) or down (antagonistic) preference, "clash" in the
-#: contact zone; single_a / single_b: mean f(A) - f(0) and f(B) - f(0) with the site on its
-#: strand of the orientation; p_value / q_value: preferred-spacing test (BH over every row apart
-#: of every pair) or, in the contact zone, the clash test (BH over the contact rows)
+#: rank of I among the spacings apart (0.5 typical; NaN in the contact zone).
+#: direction: up (cooperative) or down (antagonistic) preference, "clash" in the contact zone,
+#: "same class" on an untested palindrome row. single_a / single_b: mean f(A) - f(0) and
+#: f(B) - f(0) with the site on its strand of the orientation. p_value / q_value: the
+#: preferred-spacing test (BH over every tested row apart of every pair) or, in the contact zone,
+#: the clash test (BH over the contact rows); NaN on untested rows.
 INSILICO_COLUMNS = [
     "motif_a",
     "motif_b",
     "motif_a_name",
     "motif_b_name",
     "orientation",
+    "orientation_class",
     "spacing",
     "gap",
     "contact",
@@ -177,6 +189,7 @@ INSILICO_COLUMNS = [
 #: spacings apart, min_interaction the smallest; cooperative_p/_q: some E I > min_contrast
 #: (Bonferroni over the pair's tests apart, BH across pairs); antagonistic_p/_q: some E I <
 #: -min_contrast; clash_p/_q: the same as antagonistic over the contact zone (NaN without one);
+#: palindrome_shift_a/_b: d of a palindromic motif (:func:`palindrome_shift`), else empty;
 #: best_period / periodicity_amplitude / periodicity_p / _q: the helical-phasing test
 PAIR_COLUMNS = [
     "motif_a",
@@ -196,6 +209,8 @@ PAIR_COLUMNS = [
     "antagonistic_q",
     "clash_p",
     "clash_q",
+    "palindrome_shift_a",
+    "palindrome_shift_b",
     "best_period",
     "periodicity_amplitude",
     "periodicity_p",
@@ -261,6 +276,49 @@ def consensus_codes(motif: Motif, strand: str) -> np.ndarray:
         raise InsertionError(f"motif {motif.motif_id}: PWM must be (4, w) with w >= 1 (got {pwm.shape})")
     site = pwm.argmax(0).astype(np.uint8)
     return site if strand == "+" else reverse_complement_codes(site)
+
+
+#: a palindrome's reverse strand may sit this many bp off its forward strand
+PALINDROME_MAX_SHIFT = 2
+#: mismatches allowed per this many overlapping bp of a near-palindrome (one asymmetric base
+#: mismatches twice, at itself and at its mirror: so one asymmetric base per 10 bp)
+PALINDROME_BP_PER_MISMATCH = 5
+#: fewest overlapping bp for a palindrome
+PALINDROME_MIN_OVERLAP = 6
+
+
+def palindrome_shift(motif: Motif) -> int | None:
+    """``d`` when the reverse-strand consensus is the consensus shifted by ``d`` bp, else ``None``.
+
+    ``rc[i] == site[i + d]`` on every overlapping ``i`` up to one mismatch per
+    :data:`PALINDROME_BP_PER_MISMATCH` overlapping bp, ``|d| <= PALINDROME_MAX_SHIFT`` and at least
+    :data:`PALINDROME_MIN_OVERLAP` bp of overlap; the smallest ``|d|`` (then fewest mismatches)
+    wins. Then the site written on ``'-'`` at start ``t`` is the one written on ``'+'`` at ``t - d``
+    (the flanks of ``|d|`` bp apart). Exact palindromes (``GCGCATGCGC``) give 0.
+    """
+    site, rc = consensus_codes(motif, "+"), consensus_codes(motif, "-")
+    w = site.size
+    best = None
+    for d in sorted(range(-PALINDROME_MAX_SHIFT, PALINDROME_MAX_SHIFT + 1), key=abs):
+        i = np.arange(max(0, -d), min(w, w - d))
+        if i.size < PALINDROME_MIN_OVERLAP:
+            continue
+        miss = int((rc[i] != site[i + d]).sum())
+        if miss <= i.size // PALINDROME_BP_PER_MISMATCH and (best is None or (abs(d), miss) < best[1]):
+            best = (d, (abs(d), miss))
+    return None if best is None else int(best[0])
+
+
+def orientation_classes(shift_a: int | None, shift_b: int | None) -> tuple[list[str], np.ndarray]:
+    """Class label of each of :data:`ORIENTATIONS` (``'.'`` for a palindromic motif's strand) and
+    ``(4,)`` bool: the orientation is the one tested for its class (its palindromic slots ``'+'``)."""
+    labels, tested = [], []
+    for o in ORIENTATIONS:
+        a = "." if shift_a is not None else o[0]
+        b = "." if shift_b is not None else o[1]
+        labels.append(a + b)
+        tested.append((shift_a is None or o[0] == "+") and (shift_b is None or o[1] == "+"))
+    return labels, np.array(tested)
 
 
 def median_anchor(starts: np.ndarray, *, length: int, width: int) -> int:
@@ -391,7 +449,8 @@ class PairExperiment:
     """Raw result of one pair's insertion experiment (float64 predictions).
 
     ``spacings (S,)``; ``f0 (n,)``; ``fa (n, 2)`` with A on '+'/'-'; ``fb (n, 2, S)`` with B on
-    '+'/'-' at ``anchor + s``; ``fab (n, 4, S)`` in :data:`ORIENTATIONS` order.
+    '+'/'-' at ``anchor + s``; ``fab (n, 4, S)`` in :data:`ORIENTATIONS` order; ``shift_a`` /
+    ``shift_b``: :func:`palindrome_shift` of A and B (``None``: not palindromic).
     """
 
     motif_a: str
@@ -406,6 +465,8 @@ class PairExperiment:
     fa: np.ndarray
     fb: np.ndarray
     fab: np.ndarray
+    shift_a: int | None = None
+    shift_b: int | None = None
 
     @property
     def n_backgrounds(self) -> int:
@@ -513,6 +574,8 @@ def pair_experiment(
         fa=pred[index["fa"]],
         fb=pred[index["fb"]],
         fab=pred[index["fab"]],
+        shift_a=palindrome_shift(motif_a),
+        shift_b=palindrome_shift(motif_b),
     )
 
 
@@ -540,9 +603,11 @@ def pair_rows(exp: PairExperiment, *, min_contrast: float, clash_gap: int) -> pd
     apart = ~near
     if not apart.any():
         raise InsertionError(f"every tested spacing is closer than clash_gap {clash_gap} bp: nothing apart to test")
+    classes, tested = orientation_classes(exp.shift_a, exp.shift_b)
     contrast, rank = np.full((4, S), np.nan), np.full((4, S), np.nan)
-    p, direction = np.ones((4, S)), np.full((4, S), "clash", dtype=object)
-    for o in range(4):
+    p, direction = np.full((4, S), np.nan), np.full((4, S), "same class", dtype=object)
+    direction[np.ix_(tested, near)] = "clash"
+    for o in np.flatnonzero(tested):
         x = inter[:, o]
         xa = x[:, apart]
         contrast[o] = (x - np.median(xa, axis=1, keepdims=True)).mean(0)
@@ -561,6 +626,7 @@ def pair_rows(exp: PairExperiment, *, min_contrast: float, clash_gap: int) -> pd
             "motif_a_name": exp.name_a,
             "motif_b_name": exp.name_b,
             "orientation": np.repeat(ORIENTATIONS, S),
+            "orientation_class": np.repeat(classes, S),
             "spacing": np.tile(exp.spacings, 4),
             "gap": np.tile(gaps, 4),
             "contact": np.tile(near, 4),
@@ -590,15 +656,19 @@ def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float,
     res = exp.resolution()
     gaps = site_gaps(exp.spacings, exp.width_a, exp.width_b)
     near = gaps < int(clash_gap)
-    apart = np.tile(~near, 4)
+    _, tested = orientation_classes(exp.shift_a, exp.shift_b)
+    apart = (tested[:, None] & ~near[None, :]).ravel()  # (4S,) tested cells outside the contact zone
+    touching = (tested[:, None] & near[None, :]).ravel()
     flat = inter.reshape(n, 4 * S)
     far = flat[:, apart]
     mean = np.where(apart, flat.mean(0), -np.inf)
     best = int(np.argmax(mean))
-    per = periodicity_test(inter[:, :, ~near], exp.spacings[~near], gaps[~near], spacing_step=spacing_step)
+    per = periodicity_test(
+        inter[:, :, ~near], exp.spacings[~near], gaps[~near], spacing_step=spacing_step, orientations=tested
+    )
     clash = (
-        cooperativity_pvalue(flat[:, ~apart], resolution=res, margin=min_contrast, alternative="less")
-        if near.any()
+        cooperativity_pvalue(flat[:, touching], resolution=res, margin=min_contrast, alternative="less")
+        if touching.any()
         else float("nan")
     )
     return {
@@ -619,6 +689,8 @@ def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float,
         "antagonistic_q": np.nan,
         "clash_p": clash,
         "clash_q": np.nan,
+        "palindrome_shift_a": exp.shift_a,
+        "palindrome_shift_b": exp.shift_b,
         **per,
         "periodicity_q": np.nan,
     }

@@ -43,6 +43,7 @@ import pandas as pd
 
 from promoter_cr.errors import InputDataError
 from promoter_cr.motifs.activity import ALL
+from promoter_cr.motifs.insilico import palindrome_shift
 from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,21 @@ def _score_calls(
     return summary, rows
 
 
+def palindrome_forms(orientation: str, spacing: int, shift_a: int | None, shift_b: int | None) -> list[tuple[str, int]]:
+    """The ``(orientation, spacing)`` arrangements a call of palindromic motifs also stands for.
+
+    The call itself first; a palindromic A (shift ``d_a``, :func:`~promoter_cr.motifs.insilico.palindrome_shift`)
+    on ``'+'`` at spacing ``s`` writes what ``'-'`` writes at ``s - d_a``; a palindromic B on
+    ``'+'`` what ``'-'`` writes at ``s + d_b``.
+    """
+    forms = [(orientation, spacing)]
+    if shift_a is not None and orientation[0] == "+":
+        forms += [("-" + o[1], s - shift_a) for o, s in forms]
+    if shift_b is not None and orientation[1] == "+":
+        forms += [(o[0] + "-", s + shift_b) for o, s in forms]
+    return forms
+
+
 def _spacing_items(
     spacing: pd.DataFrame, gt: dict[str, Any], qpos, ppos, pv, poff, pstr, by_id, matches, fdr: float, tolerance: int
 ) -> tuple[list[dict], set]:
@@ -259,14 +275,17 @@ def _spacing_items(
     rows, recovered = [], set()
     for r in pref.itertuples():
         status, mapped = "FP", ""
+        forms = palindrome_forms(
+            str(r.orientation), int(r.spacing), palindrome_shift(by_id[r.motif_a]), palindrome_shift(by_id[r.motif_b])
+        )
         for i, p in enumerate(coop):
             for u, v, flip in ((r.motif_a, r.motif_b, False), (r.motif_b, r.motif_a, True)):
                 if u not in qpos or v not in qpos or p["a"] not in matches(u) or p["b"] not in matches(v):
                     continue
                 one = pd.DataFrame(
                     {
-                        "spacing": [-r.spacing if flip else r.spacing],
-                        "orientation": [r.orientation[::-1] if flip else r.orientation],
+                        "spacing": [-s if flip else s for _, s in forms],
+                        "orientation": [o[::-1] if flip else o for o, _ in forms],
                     }
                 )
                 ia, ib, ja, jb = qpos[u], qpos[v], ppos[p["a"]], ppos[p["b"]]
@@ -275,11 +294,11 @@ def _spacing_items(
                     (poff[ia, ja], pstr[ia, ja], by_id[u].width, by_id[p["a"]].width),
                     (poff[ib, jb], pstr[ib, jb], by_id[v].width, by_id[p["b"]].width),
                 )
-                sp, o = int(tr["spacing"].iloc[0]), tr["orientation"].iloc[0]
-                mapped = f"{p['a']}+{p['b']} {o} {sp}"
-                if o == p["orientation"] and abs(sp - int(p["spacing"])) <= tolerance:
-                    status = "TP"
-                    recovered.add(i)
+                for sp, o in zip(tr["spacing"].astype(int), tr["orientation"]):
+                    mapped = mapped or f"{p['a']}+{p['b']} {o} {sp}"
+                    if o == p["orientation"] and abs(sp - int(p["spacing"])) <= tolerance:
+                        status, mapped = "TP", f"{p['a']}+{p['b']} {o} {sp}"
+                        recovered.add(i)
         rows.append(
             {
                 "kind": "preferred_spacing",

@@ -179,9 +179,10 @@ def hotelling_p(c: np.ndarray) -> float:
 
 
 def periodicity_test(
-    interaction: np.ndarray, spacings: np.ndarray, gaps: np.ndarray, *, spacing_step: int
+    interaction: np.ndarray, spacings: np.ndarray, gaps: np.ndarray, *, spacing_step: int, orientations: np.ndarray
 ) -> dict[str, float]:
-    """Helical-periodicity test of one pair: ``interaction (n, 4, S)``, ``spacings``/``gaps (S,)``.
+    """Helical-periodicity test of one pair: ``interaction (n, 4, S)``, ``spacings``/``gaps (S,)``;
+    ``orientations (4,)`` bool: the orientations tested (one per class of a palindromic motif).
 
     Segments: orientation x sign of the spacing, beyond the first helical turn
     (``gap >= PERIODIC_MIN_GAP``: closer sites couple directly, through the network's local
@@ -207,7 +208,7 @@ def periodicity_test(
     sign = np.sign(spacings)
     best = (np.inf, np.nan, np.nan)
     n_tests = 0
-    for o in range(4):
+    for o in np.flatnonzero(np.asarray(orientations, dtype=bool)):
         for sg in (-1, 1):
             use = (sign == sg) & (np.asarray(gaps) >= PERIODIC_MIN_GAP)
             if use.sum() < MIN_SEGMENT_POINTS:
