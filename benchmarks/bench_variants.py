@@ -138,13 +138,13 @@ def main() -> None:
                     },
                     None,
                 )
-                genes = V.gene_windows(tss, genome, spec, tss_path=bed, on_unknown_chromosome="error")
+                genes = V.gene_windows(tss, genome, spec, tss_path=bed, missing_chromosome="error")
                 kw = dict(
                     regions=None,
                     p_threshold=1e-4,
                     local_flank=10,
                     on_ref_mismatch="error",
-                    on_unknown_chromosome="error",
+                    missing_chromosome="error",
                     batch_size=args.batch_size,
                     device=dev,
                 )

@@ -48,6 +48,10 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "<top level>"
 
 
+#: keys renamed since an earlier release: old dotted path -> new one (named in the error)
+RENAMED = {"variants.on_unknown_chromosome": "variants.missing_chromosome"}
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     key = _key_path(error)
     if error.validator == "additionalProperties":
@@ -55,6 +59,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         if extra:
             where = f"{key}." if error.absolute_path else ""
+            if f"{where}{extra[0]}" in RENAMED:
+                return f"key '{where}{extra[0]}' was renamed '{RENAMED[where + extra[0]]}'"
             allowed = ", ".join(sorted(error.schema.get("properties", {})))
             return f"unknown key '{where}{extra[0]}' (allowed here: {allowed})"
     if "propertyNames" in error.schema_path and error.validator == "enum":

@@ -134,3 +134,11 @@ def test_resolved_config_of_each_shipped_file(name):
             assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
             for k in ("lr", "weight_decay", "batch_size", "max_epochs", "patience", "optimizer"):
                 assert a[k] == b[k], (name, k)
+
+
+def test_renamed_key_names_its_new_name():
+    from promoter_cr.config import validate_config
+    from promoter_cr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="variants.on_unknown_chromosome' was renamed 'variants.missing_chromosome'"):
+        validate_config({"variants": {"on_unknown_chromosome": "skip"}})

@@ -72,7 +72,7 @@ def world(tmp_path_factory):
     bed.write_text("".join(f"{c}\t{t}\t{t + 1}\t{g}\t0\t{s}\n" for g, c, t, s in GENES))
     genome = Genome(fa)
     tss = V.load_tss(bed, _genome_cfg(), None)
-    genes = V.gene_windows(tss, genome, SPEC, tss_path=bed, on_unknown_chromosome="error")
+    genes = V.gene_windows(tss, genome, SPEC, tss_path=bed, missing_chromosome="error")
     yield {"tmp": tmp, "contigs": contigs, "fasta": fa, "bed": bed, "genome": genome, "genes": genes}
     genome.close()
 
@@ -149,7 +149,7 @@ def _score(model, world, vcf: Path, **kw):
         p_threshold=1e-4,
         local_flank=10,
         on_ref_mismatch="error",
-        on_unknown_chromosome="error",
+        missing_chromosome="error",
         batch_size=BATCH,
         device="cpu",
     )
@@ -330,7 +330,7 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
     tss = pd.DataFrame({"gene_id": ["a", "b"], "chrom": ["chr1", "chr1"], "tss": [300, 310], "strand": ["+", "-"]})
     genome = Genome(fa)
     try:
-        genes = V.gene_windows(tss, genome, SPEC, tss_path=None, on_unknown_chromosome="error")
+        genes = V.gene_windows(tss, genome, SPEC, tss_path=None, missing_chromosome="error")
         ref = contig[304]
         vcf = _write_vcf(tmp_path / "v.vcf", [f"chr1\t305\t.\t{ref}\t{'A' if ref != 'A' else 'T'}\t.\t.\t."])
         table, _ = V.score_variants(
@@ -344,7 +344,7 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
             p_threshold=1e-4,
             local_flank=10,
             on_ref_mismatch="error",
-            on_unknown_chromosome="error",
+            missing_chromosome="error",
             batch_size=BATCH,
             device="cpu",
         )
@@ -401,7 +401,7 @@ def test_destroying_a_planted_activator_site_lowers_the_prediction(world, plante
         p_threshold=1e-4,
         local_flank=10,
         on_ref_mismatch="error",
-        on_unknown_chromosome="error",
+        missing_chromosome="error",
         batch_size=BATCH,
         device="cpu",
         summary_out=tmp_path / "summary.json",
@@ -437,7 +437,7 @@ def test_destroying_a_planted_activator_site_lowers_the_prediction(world, plante
         p_threshold=1e-4,
         local_flank=10,
         on_ref_mismatch="error",
-        on_unknown_chromosome="error",
+        missing_chromosome="error",
         batch_size=BATCH,
         device="cpu",
     )
@@ -455,7 +455,7 @@ def test_checkpoint_without_genome_window_needs_explicit_window(world, planted_c
         p_threshold=1e-4,
         local_flank=10,
         on_ref_mismatch="error",
-        on_unknown_chromosome="error",
+        missing_chromosome="error",
         batch_size=BATCH,
         device="cpu",
     )
@@ -506,7 +506,7 @@ def test_bad_vcf_input_names_the_record_and_writes_nothing(world, planted_ckpt, 
             p_threshold=1e-4,
             local_flank=10,
             on_ref_mismatch="error",
-            on_unknown_chromosome="error",
+            missing_chromosome="error",
             batch_size=BATCH,
             device="cpu",
             summary_out=summary,
@@ -534,7 +534,7 @@ def test_ref_mismatch_flag_and_unknown_chromosome_skip(world, random_cr, tmp_pat
             f"chr1\t1010\tok\t{c1[1009]}\t{'A' if c1[1009] != 'A' else 'C'}\t.\t.\t.",
         ],
     )
-    table, summary = _score(random_cr, world, vcf, on_ref_mismatch="flag", on_unknown_chromosome="skip")
+    table, summary = _score(random_cr, world, vcf, on_ref_mismatch="flag", missing_chromosome="skip")
     assert list(table["variant_id"]) == ["mis", "ok"] and list(table["ref_mismatch"]) == [True, False]
     assert summary["counts"]["unknown_chromosome"] == 1 and summary["counts"]["ref_mismatch"] == 1
     # the flagged ALT replaces the genome's base
@@ -545,7 +545,7 @@ def test_ref_mismatch_flag_and_unknown_chromosome_skip(world, random_cr, tmp_pat
         )[0]
         - table["ref_prediction"].iloc[0]
     )
-    skipped, s2 = _score(random_cr, world, vcf, on_ref_mismatch="skip", on_unknown_chromosome="skip")
+    skipped, s2 = _score(random_cr, world, vcf, on_ref_mismatch="skip", missing_chromosome="skip")
     assert list(skipped["variant_id"]) == ["ok"] and s2["counts"]["ref_mismatch_skipped"] == 1
 
 
@@ -598,7 +598,7 @@ def test_saturation_of_a_planted_site_from_a_checkpoint(world, planted_ckpt, tmp
         downstream=None,
         start=-36,
         end=-14,
-        on_unknown_chromosome="error",
+        missing_chromosome="error",
         batch_size=BATCH,
         device="cpu",
     )

@@ -261,7 +261,7 @@ def saturation_from_checkpoint(
     downstream: int | None,
     start: int,
     end: int,
-    on_unknown_chromosome: str,
+    missing_chromosome: str,
     batch_size: int,
     device: str | None,
     extra_table: pd.DataFrame | None = None,
@@ -285,7 +285,7 @@ def saturation_from_checkpoint(
     try:
         table_tss = load_tss(tss, tss_options, meta.get("dataset_meta"))
         genes = gene_windows(
-            table_tss, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=gene_ids
+            table_tss, genome, spec, tss_path=tss, missing_chromosome=missing_chromosome, gene_ids=gene_ids
         )
         extra = gene_extra_matrix(genes, extra_table, model_extra_features(meta), checkpoint)
         table = saturation_from_genome(

@@ -19,7 +19,7 @@ Alleles
     ``error`` -- :class:`InputDataError` naming ``chrom:pos`` and the VCF --, ``flag``: keep the row
     with ``ref_mismatch`` true, the ALT then replaces the *genome's* bases, or ``skip``: drop and
     count). A record on a chromosome absent from the genome FASTA is an error naming it, or skipped
-    and counted (``on_unknown_chromosome: skip``).
+    and counted (``missing_chromosome: skip``).
 Indels (window length fixed, anchored at the TSS)
     Everything is done in *window orientation* (the gene's strand, 5' to 3'; on ``-`` the allele is
     reverse-complemented). The alternative haplotype is the reference with the changed span replaced;
@@ -86,7 +86,13 @@ import pandas as pd
 
 from promoter_cr.atomic import write_json, write_tsv
 from promoter_cr.chunks import chunk_rows_for
-from promoter_cr.data.sources.genome import Genome, extract_windows, read_tss_table, window_bounds
+from promoter_cr.data.sources.genome import (
+    Genome,
+    extract_windows,
+    read_tss_table,
+    resolve_chromosomes,
+    window_bounds,
+)
 from promoter_cr.errors import InputDataError
 from promoter_cr.insilico.edits import EditPlan, run_padded
 from promoter_cr.seq.chromosomes import normalise_chrom
@@ -114,7 +120,7 @@ VARIANT_COLUMNS = [
     "ref_mismatch",
 ]
 ON_REF_MISMATCH = ("error", "flag", "skip")
-ON_UNKNOWN_CHROMOSOME = ("error", "skip")
+MISSING_CHROMOSOME = ("error", "skip")
 #: host memory for one chunk of genes' windows, contributions and cumulative sums (not a setting:
 #: it only bounds memory, results do not depend on it)
 _CHUNK_BUDGET_MB = 256.0
@@ -232,46 +238,13 @@ def _select_genes(tss: pd.DataFrame, gene_ids: Sequence[str] | None, tss_path: s
     return tss
 
 
-def _genome_refs(
-    tss: pd.DataFrame, genome: Genome, tss_path: str | Path | None, on_unknown_chromosome: str
-) -> tuple[pd.DataFrame, pd.Series]:
-    """``(tss, refs)``: the genes on chromosomes of the genome and their FASTA chromosome names.
-
-    Genes on other chromosomes are dropped (``on_unknown_chromosome: skip``, logged) or an
-    :class:`InputDataError`; none left is an error.
-    """
-    refs = tss["chrom"].map(genome.resolve)
-    unknown = refs.isna().to_numpy()
-    if unknown.any():
-        bad = tss.loc[unknown]
-        if on_unknown_chromosome == "skip":
-            log.warning(
-                "skipping %d genes on chromosomes absent from %s: %s",
-                int(unknown.sum()),
-                genome.path,
-                ", ".join(sorted(set(bad["chrom"]))[:10]),
-            )
-        else:
-            raise InputDataError(
-                tss_path,
-                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA "
-                f"{genome.path} ({int(unknown.sum())} genes); "
-                "set on_unknown_chromosome: skip to drop them",
-                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
-            )
-        tss, refs = tss[~unknown], refs[~unknown]
-    if len(tss) == 0:
-        raise InputDataError(tss_path, "no gene left to score")
-    return tss, refs
-
-
 def gene_windows(
     tss: pd.DataFrame,
     genome: Genome,
     spec: WindowSpec,
     *,
     tss_path: str | Path | None,
-    on_unknown_chromosome: str,
+    missing_chromosome: str,
     gene_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Genes with their genomic windows.
@@ -289,21 +262,11 @@ def gene_windows(
         ``gene_id, chrom, ref`` (the FASTA's chromosome name), ``tss`` (0-based), ``strand``, ``start``,
         ``end`` (genomic window ``[start, end)``, int64), in table order, index 0..n-1.
     """
-    if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
-        raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
     tss = _select_genes(tss, gene_ids, tss_path)
-    tss, refs = _genome_refs(tss, genome, tss_path, on_unknown_chromosome)
-    chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
+    tss, refs, _ = resolve_chromosomes(
+        tss, genome, missing_chromosome=missing_chromosome, tss_path=tss_path, key="variants.missing_chromosome"
+    )
     pos = tss["tss"].to_numpy(dtype=np.int64)
-    outside = (pos < 0) | (pos >= chrom_len)
-    if outside.any():
-        i = int(np.flatnonzero(outside)[0])
-        raise InputDataError(
-            tss_path,
-            f"TSS {pos[i]} (0-based) lies outside chromosome {refs.iloc[i]} of "
-            f"length {chrom_len[i]} in {genome.path}: same assembly?",
-            record=f"gene {tss['gene_id'].iloc[i]} (line {tss['line'].iloc[i]})",
-        )
     start, end = window_bounds(pos, tss["strand"].to_numpy(), spec.upstream, spec.downstream)
     return pd.DataFrame(
         {
@@ -714,7 +677,7 @@ class _VcfScope:
     length: int
     win: dict[str, tuple[np.ndarray, np.ndarray]]
     on_ref_mismatch: str
-    on_unknown_chromosome: str
+    missing_chromosome: str
     stream_regions: dict[str, list[tuple[int, int | None]]] | None
     resolved: dict[str, str | None] = field(default_factory=dict)
 
@@ -722,7 +685,7 @@ class _VcfScope:
 def _record_chromosome(rec, n_alts: int, scope: _VcfScope, counts: dict[str, int]) -> str | None:
     """The genome chromosome of ``rec``, or ``None`` when it is skipped (and counted).
 
-    Skipped: a chromosome absent from the genome (``on_unknown_chromosome: skip``; else
+    Skipped: a chromosome absent from the genome (``missing_chromosome: skip``; else
     :class:`InputDataError`), or a streamed record outside every region.
     """
     chrom = rec.chrom
@@ -731,7 +694,7 @@ def _record_chromosome(rec, n_alts: int, scope: _VcfScope, counts: dict[str, int
     gref = scope.resolved[chrom]
     counts["alleles"] += n_alts
     if gref is None:
-        if scope.on_unknown_chromosome == "skip":
+        if scope.missing_chromosome == "skip":
             counts["unknown_chromosome"] += n_alts
             return None
         genome = scope.genome
@@ -739,7 +702,7 @@ def _record_chromosome(rec, n_alts: int, scope: _VcfScope, counts: dict[str, int
         raise InputDataError(
             scope.path,
             f"chromosome {chrom!r} is not in the genome FASTA {genome.path} (which has {shown}); "
-            "set on_unknown_chromosome: skip to skip such records",
+            "set variants.missing_chromosome: skip to skip such records",
             record=f"{chrom}:{rec.pos}",
         )
     if scope.stream_regions is not None:
@@ -816,21 +779,21 @@ def read_alleles(
     *,
     regions: Sequence[str] | None,
     on_ref_mismatch: str,
-    on_unknown_chromosome: str,
+    missing_chromosome: str,
 ) -> Alleles:
     """Read the VCF and pair every allele with the genes whose windows it changes.
 
     Plain, bgzipped or BCF; with a tabix/CSI index the gene windows (intersected with ``regions``)
     are fetched by region query, else the file is streamed and filtered (records on contigs absent
-    from the genome are then errors or counted, per ``on_unknown_chromosome``). ``regions``:
+    from the genome are then errors or counted, per ``missing_chromosome``). ``regions``:
     ``chrom[:start-end]`` strings (1-based inclusive) restricting which records are read. REF is
     checked against the genome for every record with an allele in some window. ``genes`` must
     have a 0..n-1 index (:func:`gene_windows`); pairs refer to its rows.
     """
     if on_ref_mismatch not in ON_REF_MISMATCH:
         raise ValueError(f"on_ref_mismatch must be one of {ON_REF_MISMATCH}")
-    if on_unknown_chromosome not in ON_UNKNOWN_CHROMOSOME:
-        raise ValueError(f"on_unknown_chromosome must be one of {ON_UNKNOWN_CHROMOSOME}")
+    if missing_chromosome not in MISSING_CHROMOSOME:
+        raise ValueError(f"missing_chromosome must be one of {MISSING_CHROMOSOME}")
     path = Path(vcf)
     by_region = _regions_by_chrom(regions)
     win = _window_index(genes)
@@ -844,7 +807,7 @@ def read_alleles(
             length=spec.length,
             win=win,
             on_ref_mismatch=on_ref_mismatch,
-            on_unknown_chromosome=on_unknown_chromosome,
+            missing_chromosome=missing_chromosome,
             stream_regions=by_region if fetches is None else None,
         )
         for rec in _iter_records(vf, path, fetches):
@@ -1372,7 +1335,7 @@ def score_variants(
     p_threshold: float,
     local_flank: int,
     on_ref_mismatch: str,
-    on_unknown_chromosome: str,
+    missing_chromosome: str,
     batch_size: int,
     device,
     extra: np.ndarray | None = None,
@@ -1393,7 +1356,7 @@ def score_variants(
         spec,
         regions=regions,
         on_ref_mismatch=on_ref_mismatch,
-        on_unknown_chromosome=on_unknown_chromosome,
+        missing_chromosome=missing_chromosome,
     )
     c = alleles.counts
     log.info(
@@ -1458,7 +1421,7 @@ def score_vcf(
     p_threshold: float,
     local_flank: int,
     on_ref_mismatch: str,
-    on_unknown_chromosome: str,
+    missing_chromosome: str,
     batch_size: int,
     device: str | None,
     summary_out: str | Path | None = None,
@@ -1483,7 +1446,7 @@ def score_vcf(
     try:
         tss_table = load_tss(tss, tss_options, meta.get("dataset_meta"))
         gtab = gene_windows(
-            tss_table, genome, spec, tss_path=tss, on_unknown_chromosome=on_unknown_chromosome, gene_ids=genes
+            tss_table, genome, spec, tss_path=tss, missing_chromosome=missing_chromosome, gene_ids=genes
         )
         extra = gene_extra_matrix(gtab, extra_table, model_extra_features(meta), checkpoint)
         table, summary = score_variants(
@@ -1497,7 +1460,7 @@ def score_vcf(
             p_threshold=p_threshold,
             local_flank=local_flank,
             on_ref_mismatch=on_ref_mismatch,
-            on_unknown_chromosome=on_unknown_chromosome,
+            missing_chromosome=missing_chromosome,
             batch_size=batch_size,
             device=dev,
             extra=extra,

@@ -474,37 +474,43 @@ def _join_labels(
     return genes, dropped, n_no_tss
 
 
-def _resolve_chromosomes(
-    genes: pd.DataFrame, genome: Genome, gcfg: dict[str, Any], fasta_path: Path, tss_path: Path
+def resolve_chromosomes(
+    genes: pd.DataFrame, genome: Genome, *, missing_chromosome: str, tss_path: Path | str | None, key: str
 ) -> tuple[pd.DataFrame, pd.Series, int]:
     """``(genes, refs, n_skipped)``: genes on chromosomes of the genome, their FASTA names, genes dropped.
 
-    Genes on other chromosomes are dropped (``missing_chromosome: skip``) or an
-    :class:`InputDataError`; so is a TSS outside its chromosome.
+    The one TSS-window chromosome rule, shared by the ``genome`` source and variant scoring:
+    ``genes`` holds ``gene_id, chrom, tss`` (0-based) and optionally ``line`` (of ``tss_path``).
+    Genes on chromosomes absent from the genome (aliases resolved, :meth:`Genome.resolve`) are
+    dropped (``missing_chromosome: skip``, logged) or an :class:`InputDataError` that names the
+    config ``key`` to change; so is a TSS outside its chromosome, and no gene left.
     """
+    genes = genes.reset_index(drop=True)
+    line = genes["line"] if "line" in genes else pd.Series(np.arange(1, len(genes) + 1), index=genes.index)
     refs = genes["chrom"].map(genome.resolve)
     unknown = refs.isna().to_numpy()
     n_skipped = 0
     if unknown.any():
         bad = genes.loc[unknown]
         names = sorted(set(bad["chrom"]))
-        if gcfg["missing_chromosome"] == "skip":
+        if missing_chromosome == "skip":
             n_skipped = int(unknown.sum())
             log.warning(
-                "skipping %d genes on chromosomes absent from %s: %s", n_skipped, fasta_path, ", ".join(names[:10])
+                "skipping %d genes on chromosomes absent from %s: %s", n_skipped, genome.path, ", ".join(names[:10])
             )
-            genes, refs = genes[~unknown].reset_index(drop=True), refs[~unknown].reset_index(drop=True)
+            genes, refs, line = (x[~unknown].reset_index(drop=True) for x in (genes, refs, line))
             if len(genes) == 0:
-                raise InputDataError(fasta_path, "no gene left after skipping chromosomes absent from the genome")
-        else:
+                raise InputDataError(genome.path, "no gene left after skipping chromosomes absent from the genome")
+        elif missing_chromosome == "error":
             shown = ", ".join(list(genome.lengths)[:10]) + (" ..." if len(genome.lengths) > 10 else "")
             raise InputDataError(
                 tss_path,
-                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {fasta_path} (which has {shown}); "
-                f"{len(bad)} genes on {len(names)} such chromosomes. Set "
-                f"dataset.genome.missing_chromosome: skip to drop them",
-                record=f"gene {bad['gene_id'].iloc[0]} (line {bad['line'].iloc[0]})",
+                f"chromosome {bad['chrom'].iloc[0]!r} is not in the genome FASTA {genome.path} (which has {shown}); "
+                f"{len(bad)} genes on {len(names)} such chromosomes. Set {key}: skip to drop them",
+                record=f"gene {bad['gene_id'].iloc[0]} (line {line[unknown].iloc[0]})",
             )
+        else:
+            raise ValueError(f"missing_chromosome must be 'error' or 'skip' (got {missing_chromosome!r})")
     chrom_len = refs.map(genome.lengths).to_numpy(dtype=np.int64)
     outside = (genes["tss"].to_numpy() < 0) | (genes["tss"].to_numpy() >= chrom_len)
     if outside.any():
@@ -512,8 +518,8 @@ def _resolve_chromosomes(
         raise InputDataError(
             tss_path,
             f"TSS {genes['tss'].iloc[i]} (0-based) lies outside chromosome {refs.iloc[i]} of length {chrom_len[i]} "
-            f"in {fasta_path} ({int(outside.sum())} such genes): is the genome the same assembly as the TSS table?",
-            record=f"gene {genes['gene_id'].iloc[i]} (line {genes['line'].iloc[i]})",
+            f"in {genome.path} ({int(outside.sum())} such genes): is the genome the same assembly as the TSS table?",
+            record=f"gene {genes['gene_id'].iloc[i]} (line {line.iloc[i]})",
         )
     return genes, refs, n_skipped
 
@@ -593,7 +599,13 @@ def build(cfg: dict[str, Any], out_dir: Path) -> None:
 
     genome = Genome(fasta_path, index_dir=download_dir(cfg["download"]["cache_dir"], "genome"))
     try:
-        genes, refs, n_skipped = _resolve_chromosomes(genes, genome, gcfg, fasta_path, tss_path)
+        genes, refs, n_skipped = resolve_chromosomes(
+            genes,
+            genome,
+            missing_chromosome=gcfg["missing_chromosome"],
+            tss_path=tss_path,
+            key="dataset.genome.missing_chromosome",
+        )
         split, split_record = apply_split(genes, cfg["dataset"]["split"], has_source_split=False, path=tss_path)
         genes.insert(2, "split", split)
         genes = validate_genes(genes[["gene_id", "label", "split", "chrom", "tss", "strand"]], expr_path)
