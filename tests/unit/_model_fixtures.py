@@ -46,7 +46,17 @@ def planted_dataset(root: Path, n: int = 480, length: int = 80, seed: int = 0, n
 
 
 #: training-recipe keys (per model type in the config), as opposed to the shared ``train`` section
-RECIPE_KEYS = ("max_epochs", "batch_size", "lr", "patience", "weight_decay", "optimizer", "schedule", "rc_augment")
+RECIPE_KEYS = (
+    "max_epochs",
+    "min_steps",
+    "batch_size",
+    "lr",
+    "patience",
+    "weight_decay",
+    "optimizer",
+    "schedule",
+    "rc_augment",
+)
 
 
 def tiny_config(tmp: Path, **settings) -> dict:
@@ -54,7 +64,7 @@ def tiny_config(tmp: Path, **settings) -> dict:
 
     ``settings``: recipe keys (``max_epochs``, ``lr``, ...) go to every network model, the rest to ``train``.
     """
-    recipe = {"max_epochs": 6, "batch_size": 32, "lr": 0.002, "patience": 10}
+    recipe = {"max_epochs": 6, "min_steps": 0, "batch_size": 32, "lr": 0.002, "patience": 10}  # tiny: epochs as given
     recipe.update({k: v for k, v in settings.items() if k in RECIPE_KEYS})
     train = {k: v for k, v in settings.items() if k not in RECIPE_KEYS}
     cfg = {

@@ -20,7 +20,10 @@ def test_tiny_cr_learns_a_hard_grammar_and_beats_the_kmer_ridge(tmp_path):
         {
             "results_dir": str(tmp_path),
             "dataset": {"name": "h", "simulate": {"preset": "hard", "seed": 91, "n_genes": 2400, "length": 400}},
-            "models": {"cr": {"type": "cr", "max_epochs": 30, "channels": 16}, "kmer": {"type": "kmer_ridge"}},
+            "models": {
+                "cr": {"type": "cr", "max_epochs": 30, "min_steps": 0, "channels": 16},
+                "kmer": {"type": "kmer_ridge"},
+            },
             "train": {"accelerator": "cpu", "devices": 1},
         },
         semantics=False,

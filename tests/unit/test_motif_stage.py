@@ -76,7 +76,7 @@ def planted_set(tmp_path_factory):
         "motifs": {"meme_file": str(root / "set.meme")},
         "grammar": {"cooccurrence_min_genes": 3, "cooccurrence_permutations": 50, "insilico_backgrounds": 4,
                     "insilico_max_pairs": 2, "insilico_max_spacing": 30},
-        "models": {"cr": {"type": "cr", "channels": 8, "max_epochs": 1}},
+        "models": {"cr": {"type": "cr", "channels": 8, "max_epochs": 1, "min_steps": 0}},
         "train": {"accelerator": "cpu", "devices": 1},
     }  # fmt: skip
     assert main(["train", "--config", json.dumps(cfg), "--data", str(root / "data"), "--model", "cr",
