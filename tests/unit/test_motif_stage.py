@@ -191,3 +191,13 @@ def test_motif_figures_need_their_tables(tmp_path):
     )
     paths = plot_motifs(lay.root, tmp_path / "figs", {"formats": ["png"], "dpi": 40})
     assert {p.stem for p in paths} == set(FIGURES["motifs"])  # empty tables: figures that say so
+
+
+def test_volcano_labels_of_near_points_do_not_overprint():
+    from promoter_cr.plots.motifs import label_offsets
+
+    x = np.array([0.77, 0.82, 0.61, -0.6])
+    y = np.array([300.0, 300.0, 192.0, 111.0])
+    off = label_offsets(x, y, span=(1.7, 300.0))
+    assert off[0] == (3, 2) and off[1][1] < off[0][1]  # AZF1 and EDS1 at the q floor: the second moves down
+    assert off[2] == (3, 2) and off[3] == (3, 2)  # apart: unchanged

@@ -77,14 +77,30 @@ def plot_volcano(activity: pd.DataFrame, stem: Path, fmt, dpi, n_labels: int = 1
                 label=f"explained by an overlapping call ({len(s)})",
             )
         top = a[a["effect"] != "none"].nlargest(n_labels, "y")
-        for r in top.itertuples():
-            ax.annotate(str(r.motif_name), (r.effect_size, r.y), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        x, y = top["effect_size"].to_numpy(dtype=float), top["y"].to_numpy(dtype=float)
+        span = (np.ptp(a["effect_size"].to_numpy(dtype=float)) or 1.0, np.ptp(a["y"].to_numpy(dtype=float)) or 1.0)
+        for name, xi, yi, off in zip(top["motif_name"], x, y, label_offsets(x, y, span)):
+            ax.annotate(str(name), (xi, yi), fontsize=7, xytext=off, textcoords="offset points")
         ax.axvline(0, color="0.7", lw=0.8)
         ax.legend(loc="upper left")
     ax.set_xlabel("effect size (rank-biserial: hits vs null windows)")
     ax.set_ylabel("-log10 q")
     ax.set_title("Motif activity, all genes")
     return save_figure(fig, stem, fmt, dpi)
+
+
+def label_offsets(x: np.ndarray, y: np.ndarray, span: tuple[float, float]) -> list[tuple[int, int]]:
+    """Text offsets (points) for labels at ``(x, y)`` (``(n,)`` each, in drawing order) so near points do not overprint.
+
+    A label whose point lies within 8 % of the x ``span`` and 4 % of the y ``span`` of an earlier
+    labelled point moves one line down (then two, ...), so two motifs with the same q (e.g. both
+    at the q floor) stay readable.
+    """
+    offsets: list[tuple[int, int]] = []
+    for i in range(len(x)):
+        near = [j for j in range(i) if abs(x[i] - x[j]) < 0.08 * span[0] and abs(y[i] - y[j]) < 0.04 * span[1]]
+        offsets.append((3, 2 - 9 * len(near)))
+    return offsets
 
 
 def plot_enrichment(enrichment: pd.DataFrame, stem: Path, fmt, dpi, n_motifs: int = 30) -> list[Path]:
