@@ -192,3 +192,50 @@ def test_palindrome_forms_are_the_same_sites():
     seq_plus[t - d : t - d + len(site)] = consensus_codes(m, "+")
     core = slice(max(t, t - d), min(t, t - d) + len(site))
     assert d == 2 and (seq_minus[core] == seq_plus[core]).all()
+
+
+def test_co_planted_pairs_come_from_the_ground_truth_genes():
+    from promoter_cr.motifs.recovery import co_planted
+
+    rng = np.random.default_rng(0)
+    genes = []
+    for i in range(400):
+        plants = []
+        if i % 2 == 0:  # A with its decoy D in the same genes
+            plants += [{"motif_id": "A"}, {"motif_id": "D"}]
+        if rng.random() < 0.5:  # C independent of both
+            plants.append({"motif_id": "C"})
+        genes.append({"plants": plants})
+    together = co_planted({"genes": genes})
+    assert together == {frozenset(("A", "D"))}
+    assert co_planted({}) == set()
+
+
+def test_edge_between_motifs_planted_together_is_not_a_false_positive(jaspar):
+    activity = _activity({"MA0079.5": "activating"})
+    cooc = pd.DataFrame(
+        {
+            "motif_a": ["MA0018.5", "MA0079.5", "MA0079.5"],
+            "motif_b": ["MA0506.3", "MA0028.3", "MA0095.4"],
+            "significant": [True, True, True],
+        }
+    )
+    spacing = pd.DataFrame(columns=["motif_a", "motif_b", "orientation", "spacing", "interaction", "q_value"])
+    # SP1 and ELK1 share their genes; YY1 is planted independently of SP1
+    genes = [
+        {
+            "plants": [{"motif_id": "MA0079.5"}, {"motif_id": "MA0028.3"}] * (i % 2 == 0)
+            + [{"motif_id": "MA0095.4"}] * (i % 3 == 0)
+        }
+        for i in range(300)
+    ]
+    planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
+    rec, matches = score_recovery(
+        {**GT, "genes": genes}, activity, cooc, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05
+    )
+    rec = rec.set_index("category")
+    st = matches[matches["kind"] == "cooccurrence_edge"].set_index("motif_id")["status"]
+    assert st["MA0018.5+MA0506.3"] == "TP" and st["MA0079.5+MA0028.3"] == "planted together"
+    assert st["MA0079.5+MA0095.4"] == "FP"
+    assert rec.loc["pair_cooccurrence", "n_called"] == 2 and rec.loc["pair_cooccurrence", "precision"] == 0.5
+    assert rec.loc["cooccurrence_planted_together", "n_called"] == 1

@@ -27,6 +27,8 @@ def plot_recovery(ds_dir: str | Path, out_dir: str | Path, fig_cfg: dict) -> lis
     ax = axes[0]
     value_cols = [c for c in ("precision", "recall") if c in rec.columns]
     label_col = "category" if "category" in rec.columns else rec.columns[0]
+    if value_cols:  # counts-only rows (edges between motifs planted together) have no bar
+        rec = rec[rec[value_cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=1)].reset_index(drop=True)
     if value_cols:
         idx = np.arange(len(rec))
         width = 0.8 / len(value_cols)
