@@ -31,6 +31,7 @@ import torch
 from promoter_cr.config import model_defaults
 from promoter_cr.interpret.attribute import compute_weighted_features
 from promoter_cr.interpret.faithfulness import grad_x_input, ism
+from promoter_cr.models.inference import Predictor
 from promoter_cr.models.registry import build_model, model_kwargs
 from promoter_cr.runtime import resolve_device
 
@@ -70,42 +71,32 @@ def main() -> None:
         out = Path(tmp) / "wf.npy"
         # warm-up (kernel selection, allocator)
         compute_weighted_features(
-            model,
+            Predictor(model, dev, args.batch_size, False),
             codes[: min(2, len(codes))],
             np.arange(min(2, len(codes))),
             out,
-            batch_size=args.batch_size,
             dtype="float32",
-            device=dev,
-            progress=False,
         )
         sync()
         t0 = time.perf_counter()
         compute_weighted_features(
-            model,
-            codes,
-            np.arange(len(codes)),
-            out,
-            batch_size=args.batch_size,
-            dtype="float32",
-            device=dev,
-            progress=False,
+            Predictor(model, dev, args.batch_size, False), codes, np.arange(len(codes)), out, dtype="float32"
         )
         sync()
         t_cr = time.perf_counter() - t0
 
-    grad_x_input(model, codes[:2], batch_size=args.batch_size, device=dev)
+    grad_x_input(Predictor(model, dev, args.batch_size), codes[:2])
     sync()
     t0 = time.perf_counter()
-    grad_x_input(model, codes, batch_size=args.batch_size, device=dev)
+    grad_x_input(Predictor(model, dev, args.batch_size), codes)
     sync()
     t_gx = time.perf_counter() - t0
 
     positions = np.arange(min(args.ism_positions, L))
-    ism(model, codes[:1], positions[:2], batch_size=args.batch_size, device=dev)
+    ism(Predictor(model, dev, args.batch_size), codes[:1], positions[:2])
     sync()
     t0 = time.perf_counter()
-    ism(model, codes[: args.ism_seqs], positions, batch_size=args.batch_size, device=dev)
+    ism(Predictor(model, dev, args.batch_size), codes[: args.ism_seqs], positions)
     sync()
     t_ism_part = time.perf_counter() - t0
     n_mut = 3 * len(positions) * args.ism_seqs

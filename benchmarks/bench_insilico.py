@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from promoter_cr.models.inference import Predictor
+
 
 def _pwm(codes: np.ndarray, p: float = 0.85) -> np.ndarray:
     m = np.full((4, codes.size), (1 - p) / 3)
@@ -56,7 +58,7 @@ def run_length(length: int, args, n_measure: int) -> dict:
     anchor = length // 2
     # warm-up (allocator, threads) on one background, not timed
     pair_experiment(
-        model,
+        Predictor(model, "cpu", args.batch_size),
         bg[:1],
         a,
         b,
@@ -64,13 +66,11 @@ def run_length(length: int, args, n_measure: int) -> dict:
         max_spacing=min(args.max_spacing, 12),
         spacing_step=args.spacing_step,
         min_gap=args.min_gap,
-        batch_size=args.batch_size,
-        device="cpu",
     )
     f0 = np.zeros(n_measure)
     t = time.perf_counter()
     exp = pair_experiment(
-        model,
+        Predictor(model, "cpu", args.batch_size),
         bg,
         a,
         b,
@@ -78,8 +78,6 @@ def run_length(length: int, args, n_measure: int) -> dict:
         max_spacing=args.max_spacing,
         spacing_step=args.spacing_step,
         min_gap=args.min_gap,
-        batch_size=args.batch_size,
-        device="cpu",
         f0=f0,
     )
     dt = time.perf_counter() - t
@@ -98,10 +96,9 @@ def run_length(length: int, args, n_measure: int) -> dict:
     }
     if n_measure >= 8:
         exp.f0[:] = 0.0
-        from promoter_cr.models.inference import predict_codes
 
-        exp.f0[:] = predict_codes(model, bg, batch_size=args.batch_size, device="cpu")[0]
-        spread = prediction_spread(model, genes, rows, batch_size=args.batch_size, device="cpu")
+        exp.f0[:] = Predictor(model, "cpu", args.batch_size).predict(bg)[0]
+        spread = prediction_spread(Predictor(model, "cpu", args.batch_size), genes, rows)
         for margin in (0.0, args.margin):
             # every gap (clash_gap 0), as this random-network check measured before the contact zone
             t0 = pair_rows(exp, min_contrast=margin * spread, clash_gap=0)

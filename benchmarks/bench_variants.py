@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from promoter_cr.models.inference import Predictor
+
 WINDOWS = {"10.5 kb": (7000, 3500), "2 kb": (1500, 500)}
 
 
@@ -145,21 +147,18 @@ def main() -> None:
                     local_flank=10,
                     on_ref_mismatch="error",
                     missing_chromosome="error",
-                    batch_size=args.batch_size,
-                    device=dev,
                 )
+                predictor = Predictor(model, dev, args.batch_size)
                 # warm-up (allocator, oneDNN kernels) on one gene's worth of variants
-                V.predict_windows(
-                    model, np.zeros((args.batch_size, spec.length), np.uint8), batch_size=args.batch_size, device=dev
-                )
+                V.predict_windows(predictor, np.zeros((args.batch_size, spec.length), np.uint8))
                 t_plain, t_motif = float("inf"), float("inf")
                 for _ in range(args.repeats):
                     t0 = time.perf_counter()
-                    table, summary = V.score_variants(model, vcf, genes, genome, spec, motifs=None, **kw)
+                    table, summary = V.score_variants(predictor, vcf, genes, genome, spec, motifs=None, **kw)
                     t_plain = min(t_plain, time.perf_counter() - t0)
                     if motifs:
                         t0 = time.perf_counter()
-                        V.score_variants(model, vcf, genes, genome, spec, motifs=motifs, **kw)
+                        V.score_variants(predictor, vcf, genes, genome, spec, motifs=motifs, **kw)
                         t_motif = min(t_motif, time.perf_counter() - t0)
             finally:
                 genome.close()
@@ -169,7 +168,7 @@ def main() -> None:
         t_fwd = float("inf")
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            V.predict_windows(model, windows, batch_size=args.batch_size, device=dev)
+            V.predict_windows(Predictor(model, dev, args.batch_size), windows)
             t_fwd = min(t_fwd, time.perf_counter() - t0)
         kinds = table["kind"].value_counts().to_dict()
         rows.append(

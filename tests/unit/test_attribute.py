@@ -25,6 +25,7 @@ from promoter_cr.interpret.attribute import (
 )
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
+from promoter_cr.models.inference import Predictor
 from promoter_cr.models.xpresso import XpressoCNN
 from promoter_cr.seq.encoding import one_hot_torch
 
@@ -194,15 +195,12 @@ def test_decomposition_mismatch_raises_and_publishes_nothing(tmp_path):
     out = tmp_path / "wf.npy"
     with pytest.raises(AttributionError, match="gene g2.*do not add up"):
         compute_weighted_features(
-            _BrokenCR(),
+            Predictor(_BrokenCR(), "cpu", 2, False),
             codes,
             np.arange(6),
             out,
             gene_ids=np.array([f"g{i}" for i in range(6)]),
-            batch_size=2,
             dtype="float32",
-            device="cpu",
-            progress=False,
         )
     assert not out.exists() and not list(tmp_path.iterdir())
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from promoter_cr.errors import InputDataError
+from promoter_cr.models.inference import Predictor
 from promoter_cr.motifs.denovo import (
     PATTERN_COLUMNS,
     SEQLET_COLUMNS,
@@ -250,29 +251,24 @@ def test_export_hypothetical_matches_the_model(tmp_path):
     import torch
     from _model_fixtures import make_network
 
-    from promoter_cr.models.inference import run_batches
-
     torch.manual_seed(0)
     model = make_network("cr", 60, channels=8)
     rng = np.random.default_rng(1)
     seqs = rng.integers(0, 5, size=(20, 60), dtype=np.uint8)
     rows = np.array([3, 0, 7, 19, 5])
     out = tmp_path / "attr" / "hypothetical_weights.npy"
-    export_hypothetical(model, seqs, rows, out, batch_size=2, dtype="float32", device="cpu", progress=False)
+    export_hypothetical(Predictor(model, "cpu", 2, False), seqs, rows, out, dtype="float32")
     got = np.load(out)
     assert got.shape == (5, 4, 60) and got.dtype == np.float32
     want = np.concatenate(
-        [b.weights for _, b in run_batches(model, seqs, batch_size=8, device="cpu", rows=rows, what=("weights",))]
+        [b.weights for _, b in Predictor(model, "cpu", 8).batches(seqs, rows=rows, what=("weights",))]
     )
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     wf = np.concatenate(
-        [
-            b.contributions
-            for _, b in run_batches(model, seqs, batch_size=8, device="cpu", rows=rows, what=("contributions",))
-        ]
+        [b.contributions for _, b in Predictor(model, "cpu", 8).batches(seqs, rows=rows, what=("contributions",))]
     )
     np.testing.assert_allclose(actual_contributions(got, seqs[rows]), wf, rtol=1e-4, atol=1e-5)
-    export_hypothetical(model, seqs, None, out, batch_size=7, dtype="float16", device="cpu", progress=False)
+    export_hypothetical(Predictor(model, "cpu", 7, False), seqs, None, out, dtype="float16")
     assert np.load(out).dtype == np.float16 and np.load(out).shape == (20, 4, 60)
     assert [p.name for p in out.parent.iterdir()] == [out.name]
 
@@ -285,9 +281,7 @@ def test_export_rejects_a_model_without_weights(tmp_path):
     model = make_network("xpresso_cnn", 60, conv1_filters=4, conv2_filters=4, dense1=4)
     out = tmp_path / "h.npy"
     with pytest.raises(DenovoError, match="Contextual Regression"):
-        export_hypothetical(
-            model, np.zeros((3, 60), np.uint8), None, out, batch_size=2, dtype="float16", device="cpu", progress=False
-        )
+        export_hypothetical(Predictor(model, "cpu", 2, False), np.zeros((3, 60), np.uint8), None, out, dtype="float16")
     assert not any(tmp_path.iterdir())
 
 
@@ -308,8 +302,6 @@ def test_export_cross_fitted_rows_come_from_their_own_fold_model(tmp_path):
     import torch
     from _model_fixtures import make_network
 
-    from promoter_cr.models.inference import run_batches
-
     models = []
     for seed in (0, 1):
         torch.manual_seed(seed)
@@ -319,15 +311,22 @@ def test_export_cross_fitted_rows_come_from_their_own_fold_model(tmp_path):
     rows = np.array([11, 2, 5, 0, 7, 3, 9])
     assignment = np.array([1, 0, 0, 1, 1, 0, 1])
     out = tmp_path / "hypothetical_weights.npy"
-    export_hypothetical(models, seqs, rows, out, batch_size=2, dtype="float32", device="cpu", progress=False,
-                        assignment=assignment)  # fmt: skip
+    export_hypothetical(
+        [Predictor(m, "cpu", 2, False) for m in models], seqs, rows, out, dtype="float32", assignment=assignment
+    )
     got = np.load(out)
     for i, (r, k) in enumerate(zip(rows, assignment)):
-        (_, b), *_ = run_batches(models[k], seqs, batch_size=1, device="cpu", rows=np.array([r]), what=("weights",))
+        (_, b), *_ = Predictor(models[k], "cpu", 1).batches(seqs, rows=np.array([r]), what=("weights",))
         np.testing.assert_allclose(got[i], b.weights[0], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="assignment"):
-        export_hypothetical(models, seqs, rows, out, batch_size=2, dtype="float32", device="cpu", progress=False,
-                            assignment=np.full(len(rows), 2))  # fmt: skip
+        export_hypothetical(
+            [Predictor(m, "cpu", 2, False) for m in models],
+            seqs,
+            rows,
+            out,
+            dtype="float32",
+            assignment=np.full(len(rows), 2),
+        )
 
 
 def test_figure_family_needs_the_scanned_motif_set(result, collection, tmp_path):

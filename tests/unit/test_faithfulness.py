@@ -32,6 +32,7 @@ from promoter_cr.interpret.faithfulness import (
 )
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
+from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.encoding import one_hot_torch
 
 torch.set_num_threads(1)
@@ -68,8 +69,8 @@ def test_linear_model_known_answers():
     w = rng.normal(size=(4, length))
     codes = _codes(3, length)
     codes[1, 5] = 4  # an N
-    ism_mean, ism_max = ism(LinearCR(w), codes, batch_size=7, device="cpu")
-    gx = grad_x_input(LinearCR(w), codes, batch_size=2, device="cpu")
+    ism_mean, ism_max = ism(Predictor(LinearCR(w), "cpu", 7), codes)
+    gx = grad_x_input(Predictor(LinearCR(w), "cpu", 2), codes)
     ref = np.where(codes < 4, w[np.minimum(codes, 3), np.arange(length)], 0.0)  # W at the base present
     alts = np.stack([w[(np.minimum(codes, 3) + k) % 4, np.arange(length)] for k in (1, 2, 3)], -1)  # (G, L, 3)
     want_mean = np.where(codes < 4, ref - alts.mean(-1), 0.0)
@@ -91,7 +92,7 @@ def test_all_three_attributions_agree_exactly():
     model = LinearCR(w)
     with torch.no_grad():
         cr = model(one_hot_torch(torch.from_numpy(codes))).contributions.numpy()
-    table, tracks = faithfulness_from_model(model, codes, cr, np.array(["g0"]), top_k=10, batch_size=16, device="cpu")
+    table, tracks = faithfulness_from_model(Predictor(model, "cpu", 16), codes, cr, np.array(["g0"]), top_k=10)
     np.testing.assert_allclose(cr[0], values, atol=1e-6)
     for name in ("ism_mean", "ism_max", "grad_x_input"):
         np.testing.assert_allclose(tracks[name], cr, atol=1e-5)
@@ -105,7 +106,7 @@ def test_vectorised_ism_matches_naive_loop_on_cr_model():
     model = CRModel(length, 0, **arch("cr", channels=6, stem_kernel=5, dropout=0.0)).eval()
     codes = _codes(2, length, seed=3)
     positions = np.array([0, 7, 23])
-    got_mean, got_max = ism(model, codes, positions, batch_size=5, device="cpu")
+    got_mean, got_max = ism(Predictor(model, "cpu", 5), codes, positions)
     with torch.no_grad():
         for g in range(2):
             base = model(one_hot_torch(torch.from_numpy(codes[g : g + 1]))).prediction.item()
@@ -130,10 +131,8 @@ def test_ism_and_saturation_mutagenesis_give_the_same_numbers():
     length = 30
     model = CRModel(length, 0, **arch("cr", channels=6, stem_kernel=5, dropout=0.0)).eval()
     codes = _codes(3, length, seed=4)
-    _, got_max = ism(model, codes, np.arange(10, 20), batch_size=7, device="cpu")
-    table = saturation_mutagenesis(
-        model, codes, ["a", "b", "c"], tss_index=10, start=0, end=10, batch_size=7, device="cpu"
-    )
+    _, got_max = ism(Predictor(model, "cpu", 7), codes, np.arange(10, 20))
+    table = saturation_mutagenesis(Predictor(model, "cpu", 7), codes, ["a", "b", "c"], tss_index=10, start=0, end=10)
     delta = table["delta"].to_numpy().reshape(3, 10, 3)  # gene, position, alternative
     strongest = np.take_along_axis(delta, np.abs(delta).argmax(2)[..., None], 2)[..., 0]
     np.testing.assert_array_equal(-strongest, got_max)

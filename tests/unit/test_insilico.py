@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from scipy.stats import kstest
 
 from promoter_cr.insilico.edits import write_sites
+from promoter_cr.models.inference import Predictor
 from promoter_cr.motifs.insilico import (
     INSILICO_COLUMNS,
     PAIR_COLUMNS,
@@ -118,7 +119,7 @@ def genes() -> np.ndarray:
 def _run(model, genes, seed: int, anchor: int = ANCHOR, min_contrast: float = 0.0, clash_gap: int = 0):
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=seed)
     return insilico_grammar(
-        model,
+        Predictor(model, "cpu", 512),
         bg,
         MOTIFS,
         [("MA_A", "MA_B")],
@@ -128,9 +129,7 @@ def _run(model, genes, seed: int, anchor: int = ANCHOR, min_contrast: float = 0.
         min_gap=0,
         max_pairs=5,
         min_contrast=min_contrast,
-        batch_size=512,
         clash_gap=clash_gap,
-        device="cpu",
     )
 
 
@@ -169,9 +168,7 @@ def test_every_inserted_sequence_base_for_base():
     rng = np.random.default_rng(2)
     bg = rng.integers(0, 4, size=(2, 60), dtype=np.uint8)
     rec = Recorder()
-    exp = pair_experiment(
-        rec, bg, MOTIF_A, MOTIF_B, 20, max_spacing=20, spacing_step=1, min_gap=0, batch_size=7, device="cpu"
-    )
+    exp = pair_experiment(Predictor(rec, "cpu", 7), bg, MOTIF_A, MOTIF_B, 20, max_spacing=20, spacing_step=1, min_gap=0)
     eye = np.eye(4, dtype=np.float32)
 
     def put(seq_codes, site, start):
@@ -210,20 +207,20 @@ def test_bad_inputs_are_clear_errors(genes):
     bg = genes[:4]
     with pytest.raises(InsertionError, match="anchor 195 is outside the window"):
         pair_experiment(
-            Recorder(), bg, MOTIF_A, MOTIF_B, 195, max_spacing=20, spacing_step=1, min_gap=0, batch_size=8, device="cpu"
+            Predictor(Recorder(), "cpu", 8), bg, MOTIF_A, MOTIF_B, 195, max_spacing=20, spacing_step=1, min_gap=0
         )
     with pytest.raises(InsertionError, match="anchor -1 is outside"):
         spacing_grid(LENGTH, -1, 9, 10, max_spacing=20, spacing_step=1, min_gap=0)
     long = Motif("LONG", "long", _pwm("ACGT" * 60))
     with pytest.raises(InsertionError, match="longer than the 200 bp window"):
         pair_experiment(
-            Recorder(), bg, long, MOTIF_B, 0, max_spacing=20, spacing_step=1, min_gap=0, batch_size=8, device="cpu"
+            Predictor(Recorder(), "cpu", 8), bg, long, MOTIF_B, 0, max_spacing=20, spacing_step=1, min_gap=0
         )
     with pytest.raises(InsertionError, match="no spacing"):
         spacing_grid(30, 10, 9, 10, max_spacing=5, spacing_step=1, min_gap=0)
     with pytest.raises(InsertionError, match="not in the motif set"):
         insilico_grammar(
-            Recorder(),
+            Predictor(Recorder(), "cpu", 8),
             bg,
             MOTIFS,
             [("MA_A", "NOPE")],
@@ -233,13 +230,11 @@ def test_bad_inputs_are_clear_errors(genes):
             min_gap=0,
             max_pairs=2,
             min_contrast=0.0,
-            batch_size=8,
             clash_gap=0,
-            device="cpu",
         )
     with pytest.raises(InsertionError, match="2 pairs but 1 anchors"):
         insilico_grammar(
-            Recorder(),
+            Predictor(Recorder(), "cpu", 8),
             bg,
             MOTIFS,
             [("MA_A", "MA_B")] * 2,
@@ -249,9 +244,7 @@ def test_bad_inputs_are_clear_errors(genes):
             min_gap=0,
             max_pairs=2,
             min_contrast=0.0,
-            batch_size=8,
             clash_gap=0,
-            device="cpu",
         )
     with pytest.raises(InsertionError, match="no hit start"):
         median_anchor(np.array([]), length=LENGTH, width=9)
@@ -373,15 +366,14 @@ def test_palindromic_partner_has_one_orientation_class(genes):
             self.fb = _filter(site_p)
 
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=0)
-    kw = dict(max_spacing=MAX_SPACING, spacing_step=1, min_gap=0, max_pairs=1, min_contrast=0.0, batch_size=512)
+    kw = dict(max_spacing=MAX_SPACING, spacing_step=1, min_gap=0, max_pairs=1, min_contrast=0.0)
     table, pairs = insilico_grammar(
-        PalModel(),
+        Predictor(PalModel(), "cpu", 512),
         bg,
         {"MA_A": MOTIF_A, "MA_P": motif_p},
         [("MA_A", "MA_P")],
         [ANCHOR],
         clash_gap=0,
-        device="cpu",
         **kw,
     )
     cls = dict(zip(table["orientation"], table["orientation_class"]))
@@ -402,16 +394,7 @@ def test_palindromic_partner_has_one_orientation_class(genes):
 def _experiment(model, genes, seed: int, anchor: int):
     bg, _ = sample_backgrounds(genes, n_backgrounds=N_BG, seed=seed)
     return pair_experiment(
-        model,
-        bg,
-        MOTIF_A,
-        MOTIF_B,
-        anchor,
-        max_spacing=MAX_SPACING,
-        spacing_step=1,
-        min_gap=0,
-        batch_size=512,
-        device="cpu",
+        Predictor(model, "cpu", 512), bg, MOTIF_A, MOTIF_B, anchor, max_spacing=MAX_SPACING, spacing_step=1, min_gap=0
     )
 
 
@@ -468,7 +451,7 @@ def test_random_weight_cr_model(genes):
     reach = model.receptive_field()
     bg, _ = sample_backgrounds(genes, n_backgrounds=16, seed=200)
     exp = pair_experiment(
-        model, bg, MOTIF_A, MOTIF_B, 60, max_spacing=60, spacing_step=1, min_gap=0, batch_size=512, device="cpu"
+        Predictor(model, "cpu", 512), bg, MOTIF_A, MOTIF_B, 60, max_spacing=60, spacing_step=1, min_gap=0
     )
     t = pair_rows(exp, min_contrast=0.0, clash_gap=0)
     far = t["p_value"].to_numpy()[t["gap"].to_numpy() > reach]
@@ -498,7 +481,7 @@ def test_max_pairs_caps_the_cost(genes):
     bg, _ = sample_backgrounds(genes, n_backgrounds=4, seed=0)
     rec = Recorder()
     table, pairs = insilico_grammar(
-        rec,
+        Predictor(rec, "cpu", 64),
         bg,
         MOTIFS,
         [("MA_A", "MA_B"), ("MA_B", "MA_A"), ("MA_A", "MA_A")],
@@ -508,9 +491,7 @@ def test_max_pairs_caps_the_cost(genes):
         min_gap=0,
         max_pairs=2,
         min_contrast=0.0,
-        batch_size=64,
         clash_gap=0,
-        device="cpu",
     )
     assert list(zip(pairs["motif_a"], pairs["motif_b"])) == [("MA_A", "MA_B"), ("MA_B", "MA_A")]
     n_sp = [
@@ -562,14 +543,13 @@ def test_models_with_extra_features_get_the_backgrounds_features():
         min_gap=0,
         max_pairs=1,
         min_contrast=0.0,
-        batch_size=16,
         clash_gap=0,
-        device="cpu",
     )
-    table, _ = insilico_grammar(model, bg, MOTIFS, [("MA_A", "MA_B")], [20], extra=extra, **kw)
+    predictor = Predictor(model, "cpu", 16)
+    table, _ = insilico_grammar(predictor, bg, MOTIFS, [("MA_A", "MA_B")], [20], extra=extra, **kw)
     assert len(table) and np.isfinite(table["interaction"]).all()
     with pytest.raises(ValueError, match="extra features"):
-        insilico_grammar(model, bg, MOTIFS, [("MA_A", "MA_B")], [20], **kw)
+        insilico_grammar(predictor, bg, MOTIFS, [("MA_A", "MA_B")], [20], **kw)
 
 
 def test_site_insertion_plan_writes_what_write_sites_writes_and_refuses_overlaps():

@@ -19,6 +19,7 @@ from _model_fixtures import planted_dataset, tiny_config
 
 from promoter_cr.errors import ConfigError, InputDataError
 from promoter_cr.models.checkpoint import load_model
+from promoter_cr.models.inference import Predictor
 from promoter_cr.models.train import collect_metrics, train_model
 
 torch.set_num_threads(1)
@@ -68,13 +69,12 @@ def test_checkpoint_metadata(trained_cr, data_dir):
 def test_kmer_prior_travels_in_the_checkpoint(trained_cr, data_dir):
     """The default CR carries its fitted k-mer prior: non-zero tables in best.ckpt, its penalty in the metrics."""
     from promoter_cr.data.dataset import load_dataset
-    from promoter_cr.models.inference import predict_codes
 
     out, metrics = trained_cr
     model, meta = load_model(out / "best.ckpt")
     assert meta["config"]["kmer_prior"] == [3, 4] and metrics["kmer_prior_alpha"] > 0
     assert all(getattr(model, f"kmer_table_{k}").abs().sum() > 0 for k in (3, 4))
-    pred, _ = predict_codes(model, load_dataset(data_dir).sequences, batch_size=64, device="cpu")
+    pred, _ = Predictor(model, "cpu", 64).predict(load_dataset(data_dir).sequences)
     table = pd.read_csv(out / "predictions.tsv", sep="\t")
     np.testing.assert_allclose(pred, table["prediction"], rtol=0, atol=1e-4)
 

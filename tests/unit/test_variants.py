@@ -22,6 +22,7 @@ from promoter_cr.data.sources.genome import Genome, extract_windows
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret import variants as V
 from promoter_cr.interpret.saturation import SATURATION_COLUMNS, saturation_from_genome
+from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.encoding import decode, encode, reverse_complement
 from promoter_cr.seq.motifs import Motif
 
@@ -150,11 +151,9 @@ def _score(model, world, vcf: Path, **kw):
         local_flank=10,
         on_ref_mismatch="error",
         missing_chromosome="error",
-        batch_size=BATCH,
-        device="cpu",
     )
     opts.update(kw)
-    return V.score_variants(model, vcf, world["genes"], world["genome"], SPEC, **opts)
+    return V.score_variants(Predictor(model, "cpu", BATCH), vcf, world["genes"], world["genome"], SPEC, **opts)
 
 
 def _variant_lines(contigs: dict[str, str]) -> list[str]:
@@ -238,8 +237,8 @@ def test_minus_strand_snv_is_complemented_and_placed(world, random_cr):
     diff = [i for i in range(UP + DOWN) if ref_w[i] != alt_w[i]]
     assert diff == [UP - 30] and alt_w[UP - 30] == reverse_complement(alt) and ref_w[UP - 30] == reverse_complement(ref)
     exp = (
-        V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0]
-        - V.predict_windows(random_cr, encode(ref_w)[None], batch_size=BATCH, device="cpu")[0]
+        V.predict_windows(Predictor(random_cr, "cpu", BATCH), encode(alt_w)[None])[0]
+        - V.predict_windows(Predictor(random_cr, "cpu", BATCH), encode(ref_w)[None])[0]
     )
     assert row["delta"] == exp
 
@@ -259,8 +258,8 @@ def test_delta_is_exactly_alt_minus_ref_for_snvs_and_indels(world, random_cr):
         assert len(alt_w) == UP + DOWN  # indels keep the window length
         alt_windows.append(encode(alt_w))
         ref_windows.append(encode(_hand_window(contig, t, strand)))
-    alt_pred = V.predict_windows(random_cr, np.stack(alt_windows), batch_size=BATCH, device="cpu")
-    ref_pred = V.predict_windows(random_cr, np.stack(ref_windows), batch_size=BATCH, device="cpu")
+    alt_pred = V.predict_windows(Predictor(random_cr, "cpu", BATCH), np.stack(alt_windows))
+    ref_pred = V.predict_windows(Predictor(random_cr, "cpu", BATCH), np.stack(ref_windows))
     assert np.array_equal(table["alt_prediction"].to_numpy(), alt_pred)
     assert np.array_equal(table["ref_prediction"].to_numpy(), ref_pred)
     assert np.array_equal(table["delta"].to_numpy(), alt_pred - ref_pred)  # bit for bit
@@ -334,7 +333,7 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
         ref = contig[304]
         vcf = _write_vcf(tmp_path / "v.vcf", [f"chr1\t305\t.\t{ref}\t{'A' if ref != 'A' else 'T'}\t.\t.\t."])
         table, _ = V.score_variants(
-            random_cr,
+            Predictor(random_cr, "cpu", BATCH),
             vcf,
             genes,
             genome,
@@ -345,8 +344,6 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
             local_flank=10,
             on_ref_mismatch="error",
             missing_chromosome="error",
-            batch_size=BATCH,
-            device="cpu",
         )
     finally:
         genome.close()
@@ -541,7 +538,7 @@ def test_ref_mismatch_flag_and_unknown_chromosome_skip(world, random_cr, tmp_pat
     assert (
         table["delta"].iloc[0]
         == V.predict_windows(
-            random_cr, encode(_hand_window(c1[:973] + alt + c1[974:], 1000, "+"))[None], batch_size=BATCH, device="cpu"
+            Predictor(random_cr, "cpu", BATCH), encode(_hand_window(c1[:973] + alt + c1[974:], 1000, "+"))[None]
         )[0]
         - table["ref_prediction"].iloc[0]
     )
@@ -554,7 +551,7 @@ def test_saturation_mutagenesis_table_exact_and_figure(world, random_cr, tmp_pat
     from promoter_cr.plots.variants import plot_saturation, saturation_matrix
 
     table = saturation_from_genome(
-        random_cr, world["genes"], world["genome"], SPEC, ["gM", "gP"], start=-5, end=5, batch_size=BATCH, device="cpu"
+        Predictor(random_cr, "cpu", BATCH), world["genes"], world["genome"], SPEC, ["gM", "gP"], start=-5, end=5
     )
     assert list(table.columns[:4]) == ["gene_id", "chrom", "strand", "genomic_pos"] and set(SATURATION_COLUMNS) <= set(
         table.columns
@@ -572,8 +569,8 @@ def test_saturation_mutagenesis_table_exact_and_figure(world, random_cr, tmp_pat
     alt_w = _hand_alt(contig, 1999, "-", 1997, contig[1996], row["genomic_alt"])
     assert alt_w[UP + 3] == row["alt"]
     exp = (
-        V.predict_windows(random_cr, encode(alt_w)[None], batch_size=BATCH, device="cpu")[0]
-        - V.predict_windows(random_cr, ref_w[None], batch_size=BATCH, device="cpu")[0]
+        V.predict_windows(Predictor(random_cr, "cpu", BATCH), encode(alt_w)[None])[0]
+        - V.predict_windows(Predictor(random_cr, "cpu", BATCH), ref_w[None])[0]
     )
     assert row["delta"] == exp
     positions, delta, ref, wf = saturation_matrix(table, "gM")

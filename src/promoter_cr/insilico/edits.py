@@ -2,20 +2,19 @@
 
 An :class:`EditPlan` lists output rows (each a window row of the input) and the substitutions and
 whole-window replacements that make them; its :meth:`EditPlan.hook` is the ``mutate`` hook of
-:func:`promoter_cr.models.inference.run_batches`, which writes them into each batch of codes after
+:meth:`promoter_cr.models.inference.Predictor.batches`, which writes them into each batch of codes after
 the transfer, so only the unedited windows and the small edit arrays cross to the device.
 Variant effects (:mod:`promoter_cr.interpret.variants`), saturation mutagenesis and the faithfulness
 ISM (:func:`promoter_cr.interpret.saturation.snv_scan`) and the motif-pair insertions
 (:mod:`promoter_cr.motifs.insilico`) are compositions of it, the way tangermeme's verbs compose
-``ersatz`` with one ``predict``. :func:`run_padded` runs a plan in batches of exactly
-``batch_size`` rows, so a row's prediction does not depend on how many others share the call.
+``ersatz`` with one ``predict``. ``Predictor.batches(..., pad=True)`` runs a plan in batches of
+exactly ``batch_size`` rows, so a row's prediction does not depend on how many others share the call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -62,7 +61,7 @@ class EditPlan:
     replacement: Callable[[int], np.ndarray] | None = None
 
     def hook(self, device) -> Callable:
-        """The ``mutate(block, sl)`` hook of :func:`run_padded`."""
+        """The ``mutate(block, sl)`` hook of :meth:`~promoter_cr.models.inference.Predictor.batches`."""
         import torch
 
         sub_idx = self.sub_idx
@@ -109,68 +108,3 @@ class EditPlan:
             sub_code=sub_code[order],
             replace=np.zeros(len(row), dtype=bool),
         )
-
-
-def _trim(out, n: int):
-    """A BatchOutput cut to its first ``n`` rows (the rest were padding)."""
-    from promoter_cr.models.inference import BatchOutput
-
-    if n == len(out):
-        return out
-
-    def cut(a):
-        return None if a is None else a[:n]
-
-    return BatchOutput(
-        prediction=out.prediction[:n],
-        bias=cut(out.bias),
-        contributions=cut(out.contributions),
-        weights=cut(out.weights),
-        extra=cut(out.extra),
-    )
-
-
-def run_padded(
-    model,
-    codes: np.ndarray,
-    rows: np.ndarray,
-    *,
-    batch_size: int,
-    device,
-    extra: np.ndarray | None,
-    what: Iterable[str],
-    mutate: Callable | None = None,
-    progress: bool = False,
-    desc: str = "variants",
-) -> Iterator[tuple[slice, Any]]:
-    """:func:`~promoter_cr.models.inference.run_batches` over ``rows`` with every batch exactly ``batch_size`` rows.
-
-    The last batch is padded with copies of the last row (its outputs dropped; ``mutate`` sees
-    output slices that may reach past ``len(rows)`` and must leave such rows alone), so a window's
-    prediction never depends on how many others share the call. Yields ``(slice, BatchOutput)``
-    over the ``len(rows)`` real rows.
-    """
-    from promoter_cr.models.inference import run_batches
-
-    rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
-    if n == 0:
-        return
-    pad = (-n) % batch_size
-    padded = np.concatenate([rows, np.repeat(rows[-1:], pad)]) if pad else rows
-    for sl, out in run_batches(
-        model,
-        codes,
-        batch_size=batch_size,
-        device=device,
-        rows=padded,
-        extra=extra,
-        what=what,
-        mutate=mutate,
-        progress=progress,
-        desc=desc,
-    ):
-        stop = min(sl.stop, n)
-        if stop <= sl.start:
-            continue
-        yield slice(sl.start, stop), _trim(out, stop - sl.start)

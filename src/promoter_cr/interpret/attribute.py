@@ -34,6 +34,7 @@ from promoter_cr.atomic import atomic_memmap, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DataFiles
+from promoter_cr.models.inference import NotCRModelError, Predictor
 from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -156,19 +157,16 @@ def check_decomposition(
 
 
 def weighted_features_into(
-    model: Any,
+    predictor: Predictor,
     sequences: np.ndarray,
     indices: np.ndarray,
     out: np.ndarray,
     out_rows: np.ndarray,
     *,
-    batch_size: int,
-    device: Any,
     extra: np.ndarray | None = None,
     gene_ids: np.ndarray | None = None,
-    progress: bool = True,
 ) -> dict[str, np.ndarray | float]:
-    """Run a CR model over ``sequences[indices]`` and write each row's weighted features into
+    """Run the predictor's CR model over ``sequences[indices]`` and write each row's weighted features into
     ``out[out_rows[i]]``; every batch is checked (:func:`check_decomposition`).
 
     Parameters
@@ -189,20 +187,15 @@ def weighted_features_into(
         ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra`` ``(n, F)``
         float64 or ``None``, and ``max_abs_error`` (float).
     """
-    from promoter_cr.models.inference import NotCRModelError, run_batches
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     indices = np.asarray(indices, dtype=np.int64)
     out_rows = np.asarray(out_rows, dtype=np.int64)
     n, length = len(indices), int(sequences.shape[1])
     stats = {k: np.empty(n, dtype=np.float64) for k in ("prediction", "bias", "contribution_sum")}
     extra_all: np.ndarray | None = None
     max_err = 0.0
-    batches = run_batches(
-        model, sequences, batch_size=batch_size, device=resolve_device(device), rows=indices, extra=extra,
-        what=("prediction", "contributions", "extra"), progress=progress, desc="weighted features",
-    )  # fmt: skip
+    batches = predictor.batches(
+        sequences, rows=indices, extra=extra, what=("prediction", "contributions", "extra"), desc="weighted features"
+    )
     try:
         for sl, res in batches:
             c_np = res.contributions
@@ -231,29 +224,23 @@ def weighted_features_into(
 
 
 def compute_weighted_features(
-    model: Any,
+    predictor: Predictor,
     sequences: np.ndarray,
     indices: np.ndarray,
     out_path: str | Path,
     *,
-    batch_size: int,
     dtype: str,
-    device: Any,
     extra: np.ndarray | None = None,
     gene_ids: np.ndarray | None = None,
-    progress: bool = True,
 ) -> dict[str, np.ndarray | float]:
-    """Run a CR model over ``sequences[indices]`` and fill ``out_path`` (an ``(n, L)`` .npy of
+    """Run the predictor's CR model over ``sequences[indices]`` and fill ``out_path`` (an ``(n, L)`` .npy of
     ``dtype``), published only when every batch passed the decomposition check
     (:func:`weighted_features_into`, whose dict it returns)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     n = len(indices)
     with atomic_memmap(out_path, DTYPES[dtype], (n, int(sequences.shape[1]))) as out:
-        res = weighted_features_into(
-            model, sequences, indices, out, np.arange(n), batch_size=batch_size, device=device,
-            extra=extra, gene_ids=gene_ids, progress=progress,
-        )  # fmt: skip
+        res = weighted_features_into(predictor, sequences, indices, out, np.arange(n), extra=extra, gene_ids=gene_ids)
     return res
 
 
@@ -336,8 +323,8 @@ def _export_all_models(
             features = model_extra_features(meta)
             pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
             res = weighted_features_into(
-                model, ds.sequences, idx[pos], out, pos, batch_size=batch_size, device=dev,
-                extra=extra_matrix(ds, features), gene_ids=gene_ids[pos], progress=progress,
+                Predictor(model, dev, batch_size, progress), ds.sequences, idx[pos], out, pos,
+                extra=extra_matrix(ds, features), gene_ids=gene_ids[pos],
             )  # fmt: skip
             parts.append((pos, res))
     return parts, features

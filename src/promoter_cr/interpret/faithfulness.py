@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from promoter_cr.data.dataset import Dataset, load_dataset
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret.attribute import extra_matrix, load_attributions, model_extra_features
 from promoter_cr.layout import AttributionFiles, DataFiles
-from promoter_cr.runtime import resolve_device
+from promoter_cr.models.inference import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,7 @@ METHODS = ("ism_mean", "ism_max", "grad_x_input")
 
 # ----------------------------------------------------------------------------- model calls
 def ism(
-    model: Any,
-    codes: np.ndarray,
-    positions: np.ndarray | None = None,
-    *,
-    batch_size: int,
-    device: Any,
-    extra: np.ndarray | None = None,
-    progress: bool = False,
+    predictor: Predictor, codes: np.ndarray, positions: np.ndarray | None = None, *, extra: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """In-silico mutagenesis of every position in ``positions``.
 
@@ -80,10 +74,9 @@ def ism(
         ``(P,)`` int positions to mutate (default: all ``L``).
     extra
         ``(G, F)`` float32 extra features or ``None``.
-    batch_size
-        Sequences per forward pass (:func:`promoter_cr.interpret.saturation.snv_scan`, the
-        package's one mutagenesis: the same mutant gives the same number here and in
-        saturation mutagenesis).
+
+    The mutants run through :func:`promoter_cr.interpret.saturation.snv_scan`, the package's one
+    mutagenesis: the same mutant gives the same number here and in saturation mutagenesis.
 
     Returns
     -------
@@ -96,16 +89,7 @@ def ism(
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     g, length = codes.shape
     positions = np.arange(length) if positions is None else np.asarray(positions, dtype=np.int64)
-    scan = snv_scan(
-        model,
-        codes,
-        positions,
-        batch_size=batch_size,
-        device=resolve_device(device),
-        extra=extra,
-        progress=progress,
-        desc="ISM",
-    )
+    scan = snv_scan(predictor, codes, positions, extra=extra, desc="ISM")
     d = scan.delta.reshape(-1, 3)  # (n_mutable, 3): pred(alt) - pred(ref)
     gi, pi = scan.gene[::3], scan.pidx[::3]
     ism_mean = np.zeros((g, len(positions)), dtype=np.float64)
@@ -115,15 +99,12 @@ def ism(
     return ism_mean, ism_max
 
 
-def grad_x_input(
-    model: Any,
-    codes: np.ndarray,
-    *,
-    batch_size: int,
-    device: Any,
-    extra: np.ndarray | None = None,
-) -> np.ndarray:
+def grad_x_input(predictor: Predictor, codes: np.ndarray, *, extra: np.ndarray | None = None) -> np.ndarray:
     """Gradient x input of the prediction, summed over the 4 bases.
+
+    Needs gradients, so it runs its own loop (not :meth:`Predictor.batches`, which is inference
+    only), in batches of a quarter of the predictor's batch size (the backward pass holds the
+    activations).
 
     Parameters
     ----------
@@ -140,12 +121,11 @@ def grad_x_input(
     from promoter_cr.models.inference import prediction_of
     from promoter_cr.seq.encoding import one_hot_torch
 
-    dev = resolve_device(device)
+    dev, model = predictor.device, predictor.model
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    model = model.to(dev).eval()
     out = np.empty(codes.shape, dtype=np.float64)
     with torch.inference_mode(False), torch.enable_grad():
-        for s in iter_chunks(len(codes), batch_size):
+        for s in iter_chunks(len(codes), max(1, predictor.batch_size // 4)):
             x = one_hot_torch(torch.from_numpy(codes[s]).to(dev)).requires_grad_(True)
             h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[s], dtype=np.float32)).to(dev)
             pred = prediction_of(model(x, h))
@@ -354,47 +334,33 @@ def sample_genes(n: int, n_genes: int, seed: int) -> np.ndarray:
 
 
 def faithfulness_from_model(
-    model: Any,
+    predictor: Predictor,
     codes: np.ndarray,
     cr_tracks: np.ndarray,
     gene_ids: np.ndarray,
     *,
     top_k: int,
-    batch_size: int,
-    device: Any,
     extra: np.ndarray | None = None,
     positions: np.ndarray | None = None,
-    progress: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Compare ``cr_tracks`` ``(G, L)`` with ISM and gradient x input of ``model`` on ``codes`` ``(G, L)``.
+    """Compare ``cr_tracks`` ``(G, L)`` with ISM and gradient x input of the model on ``codes`` ``(G, L)``.
 
     Returns the per-gene table (gene_id, method, pearson, spearman, topk_overlap) and the
     ``(G, P)`` tracks by method (``cr`` included) over ``positions``.
     """
     length = codes.shape[1]
     positions = np.arange(length) if positions is None else np.asarray(positions)
-    im, ix = ism(model, codes, positions, extra=extra, batch_size=batch_size, device=device, progress=progress)
-    gx = grad_x_input(model, codes, extra=extra, batch_size=max(1, batch_size // 4), device=device)[:, positions]
+    im, ix = ism(predictor, codes, positions, extra=extra)
+    gx = grad_x_input(predictor, codes, extra=extra)[:, positions]
     cr = np.asarray(cr_tracks, dtype=np.float64)[:, positions]
     tracks = {"ism_mean": im, "ism_max": ix, "grad_x_input": gx}
     return compare_tracks(np.asarray(gene_ids), cr, tracks, top_k), {"cr": cr, **tracks}
 
 
-def cr_contributions(
-    model: Any, codes: np.ndarray, extra: np.ndarray | None, batch_size: int, device: Any
-) -> np.ndarray:
-    """``(G, L)`` float64 weighted features of ``codes`` under ``model`` (one batched forward pass)."""
-    from promoter_cr.models.inference import run_batches
-
+def cr_contributions(predictor: Predictor, codes: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    """``(G, L)`` float64 weighted features of ``codes`` under the predictor's CR model (one batched pass)."""
     out = np.empty(codes.shape, dtype=np.float64)
-    for sl, res in run_batches(
-        model,
-        codes,
-        batch_size=batch_size,
-        device=resolve_device(device),
-        extra=extra,
-        what=("prediction", "contributions"),
-    ):
+    for sl, res in predictor.batches(codes, extra=extra, what=("prediction", "contributions")):
         out[sl] = res.contributions
     return out
 
@@ -486,17 +452,15 @@ def evaluate_faithfulness(
     )
     codes = np.asarray(ds.sequences[data_rows])
     extra = None if extra_all is None else extra_all[data_rows]
+    predictor = Predictor(model, device, int(attr_cfg["batch_size"]), progress)
     per_gene, _ = faithfulness_from_model(
-        model,
+        predictor,
         codes,
-        cr_contributions(model, codes, extra, int(attr_cfg["batch_size"]), device),
+        cr_contributions(replace(predictor, progress=False), codes, extra),
         table["gene_id"].to_numpy()[pick],
         extra=extra,
         positions=positions,
         top_k=top_k,
-        batch_size=int(attr_cfg["batch_size"]),
-        device=device,
-        progress=progress,
     )
     out.dir.mkdir(parents=True, exist_ok=True)
     paths = {"faithfulness": out.faithfulness, "summary": out.faithfulness_summary}

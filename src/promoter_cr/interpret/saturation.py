@@ -2,7 +2,7 @@
 
 For each gene every non-N position of ``[start, end)`` (bp relative to the TSS, window orientation,
 + downstream) is changed to each of the other three bases; every mutant window is predicted through
-the same padded-batch call path as the variant scores (:func:`promoter_cr.interpret.variants.run_padded`,
+the same padded-batch call path as the variant scores (``Predictor.batches(..., pad=True)``,
 the reference row of the gene edited on the device by the ``mutate`` hook), so
 ``delta == predict_windows(mutant) - predict_windows(reference)`` exactly. The table is long, one row
 per (gene, position, alternative base)::
@@ -30,8 +30,9 @@ import pandas as pd
 
 from promoter_cr.data.sources.genome import Genome, extract_windows
 from promoter_cr.errors import InputDataError
-from promoter_cr.insilico.edits import EditPlan, run_padded
-from promoter_cr.interpret.variants import WindowSpec, is_cr
+from promoter_cr.insilico.edits import EditPlan
+from promoter_cr.interpret.variants import WindowSpec
+from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.encoding import ALPHABET, N_CODE
 
 SATURATION_COLUMNS = [
@@ -86,28 +87,25 @@ class SNVScan:
 
 
 def snv_scan(
-    model,
+    predictor: Predictor,
     windows: np.ndarray,
     positions: np.ndarray,
     *,
-    batch_size: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
     desc: str = "SNVs",
 ) -> SNVScan:
     """Every SNV at ``positions`` (``(P,)`` window indices) of ``(G, L)`` uint8 ``windows``, in one padded run.
 
     The one in-silico mutagenesis of the package (saturation mutagenesis and the faithfulness check's
     ISM both go through it): the ``G`` reference rows, then one row per mutant, the gene's row edited
-    on the device by :class:`~promoter_cr.interpret.variants.EditPlan` and predicted through
-    :func:`~promoter_cr.interpret.variants.run_padded`, so a mutant's prediction does not depend on
+    on the device by :class:`~promoter_cr.insilico.edits.EditPlan` and predicted in padded
+    batches (:meth:`~promoter_cr.models.inference.Predictor.batches`), so a mutant's prediction does not depend on
     which caller asked or how many mutants share its batch.
     """
     windows = np.ascontiguousarray(windows, dtype=np.uint8)
     g = windows.shape[0]
     pos = np.asarray(positions, dtype=np.int64)
-    has_wf = is_cr(model)
+    has_wf = predictor.is_cr
     what = ("prediction", "contributions") if has_wf else ("prediction",)
     ref = windows[:, pos].astype(np.int64)  # (G, P)
     gi, pi = np.nonzero(ref < N_CODE)
@@ -124,17 +122,8 @@ def snv_scan(
     )
     pred = np.empty(g + n)
     ref_wf = np.full((g, len(pos)), np.nan)
-    for sl, out in run_padded(
-        model,
-        windows,
-        plan.row,
-        batch_size=batch_size,
-        device=device,
-        extra=extra,
-        what=what,
-        mutate=plan.hook(device),
-        progress=progress,
-        desc=desc,
+    for sl, out in predictor.batches(
+        windows, rows=plan.row, extra=extra, what=what, mutate=plan.hook(predictor.device), pad=True, desc=desc
     ):
         pred[sl] = out.prediction
         if has_wf and sl.start < g:
@@ -144,17 +133,14 @@ def snv_scan(
 
 
 def saturation_mutagenesis(
-    model,
+    predictor: Predictor,
     windows: np.ndarray,
     gene_ids: Sequence[str],
     *,
     tss_index: int,
     start: int,
     end: int,
-    batch_size: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> pd.DataFrame:
     """All SNVs of ``[start, end)`` (relative to the TSS) in each of ``(G, L)`` uint8 ``windows``.
 
@@ -167,9 +153,7 @@ def saturation_mutagenesis(
     if len(gene_ids) != g:
         raise ValueError("gene_ids must have one entry per window")
     pos = saturation_positions(length, tss_index, start, end)
-    scan = snv_scan(
-        model, windows, pos, batch_size=batch_size, device=device, extra=extra, progress=progress, desc="saturation"
-    )
+    scan = snv_scan(predictor, windows, pos, extra=extra, desc="saturation")
     m_gene, m_pidx = scan.gene, scan.pidx
     ids = np.asarray([str(x) for x in gene_ids], dtype=object)
     return pd.DataFrame(
@@ -189,7 +173,7 @@ def saturation_mutagenesis(
 
 
 def saturation_from_genome(
-    model,
+    predictor: Predictor,
     genes: pd.DataFrame,
     genome: Genome,
     spec: WindowSpec,
@@ -197,10 +181,7 @@ def saturation_from_genome(
     *,
     start: int,
     end: int,
-    batch_size: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> pd.DataFrame:
     """Saturation mutagenesis of genes cut from a genome (windows as in training).
 
@@ -221,16 +202,13 @@ def saturation_from_genome(
         genome, sub["ref"].to_numpy(), sub["tss"].to_numpy(), sub["strand"].to_numpy(), spec.upstream, spec.downstream
     )
     table = saturation_mutagenesis(
-        model,
+        predictor,
         windows,
         ids,
         tss_index=spec.upstream,
         start=start,
         end=end,
-        batch_size=batch_size,
-        device=device,
         extra=None if extra is None else extra[rows],
-        progress=progress,
     )
     info = sub.set_index(sub["gene_id"].astype(str))
     chrom = info.loc[table["gene_id"], "chrom"].to_numpy(dtype=object)
@@ -277,7 +255,6 @@ def saturation_from_checkpoint(
     from promoter_cr.interpret.attribute import model_extra_features
     from promoter_cr.interpret.variants import gene_extra_matrix, gene_windows, load_tss, window_spec
     from promoter_cr.models.checkpoint import load_model
-    from promoter_cr.runtime import resolve_device
 
     model, meta = load_model(checkpoint)
     spec = window_spec(meta, upstream=upstream, downstream=downstream)
@@ -288,19 +265,8 @@ def saturation_from_checkpoint(
             table_tss, genome, spec, tss_path=tss, missing_chromosome=missing_chromosome, gene_ids=gene_ids
         )
         extra = gene_extra_matrix(genes, extra_table, model_extra_features(meta), checkpoint)
-        table = saturation_from_genome(
-            model,
-            genes,
-            genome,
-            spec,
-            gene_ids,
-            start=start,
-            end=end,
-            batch_size=batch_size,
-            device=resolve_device(device),
-            extra=extra,
-            progress=progress,
-        )
+        predictor = Predictor(model, device, batch_size, progress)
+        table = saturation_from_genome(predictor, genes, genome, spec, gene_ids, start=start, end=end, extra=extra)
     finally:
         genome.close()
     write_tsv(out, table)

@@ -56,7 +56,7 @@ Columns (one row per allele and gene; :data:`VARIANT_COLUMNS`)
 Exactness and speed (why not tangermeme's ``variant_effect``)
     A CR prediction in float32 depends in the last bits on the batch size (odd batch sizes use other
     vector kernels on the CPU, other algorithms on a GPU). Every window here -- reference or
-    alternative -- goes through :func:`promoter_cr.models.inference.run_batches` in a batch of exactly
+    alternative -- goes through :meth:`promoter_cr.models.inference.Predictor.batches` in a batch of exactly
     ``batch_size`` rows (the last batch is padded with copies), so its prediction is a function of the
     window alone and ``delta == predict_windows(alt) - predict_windows(ref)`` holds bit for bit
     (:func:`predict_windows` is the same call path). tangermeme's substitution/insertion/deletion
@@ -77,7 +77,7 @@ import gzip
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,8 @@ from promoter_cr.data.sources.genome import (
     window_bounds,
 )
 from promoter_cr.errors import InputDataError
-from promoter_cr.insilico.edits import EditPlan, run_padded
+from promoter_cr.insilico.edits import EditPlan
+from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.chromosomes import normalise_chrom
 from promoter_cr.seq.encoding import N_CODE, decode, reverse_complement_codes
 
@@ -887,28 +888,17 @@ def alt_window(extended: np.ndarray, ext: int, length: int, edit: Edit) -> np.nd
 
 
 # ============================================================================ batched model calls
-def predict_windows(
-    model, windows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None
-) -> np.ndarray:
+def predict_windows(predictor: Predictor, windows: np.ndarray, *, extra: np.ndarray | None = None) -> np.ndarray:
     """Predictions ``(n,)`` float64 of ``(n, L)`` uint8 windows, on the call path of the variant scores.
 
     ``delta`` of :func:`score_alleles` equals ``predict_windows(alt) - predict_windows(ref)`` exactly
-    (same model, batch size and device).
+    (same predictor: model, batch size and device; padded batches).
     """
     windows = np.ascontiguousarray(windows, dtype=np.uint8)
     pred = np.empty(len(windows), dtype=np.float64)
-    for sl, out in run_padded(
-        model, windows, np.arange(len(windows)), batch_size=batch_size, device=device, extra=extra, what=("prediction",)
-    ):
+    for sl, out in predictor.batches(windows, extra=extra, pad=True):
         pred[sl] = out.prediction
     return pred
-
-
-def is_cr(model) -> bool:
-    """Whether ``model`` returns weighted features (a Contextual Regression model)."""
-    from promoter_cr.models.cr import CRModel
-
-    return isinstance(model, CRModel)
 
 
 def _local_sum(cs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -991,15 +981,16 @@ def motif_changes(
 class _ScoreRun:
     """Settings shared by every gene chunk of :func:`score_alleles`."""
 
-    model: Any
+    predictor: Predictor
     spec: WindowSpec
-    batch_size: int
-    device: Any
-    has_wf: bool
     local_flank: int
     motifs: Any
     p_threshold: float
-    progress: bool
+
+    @property
+    def has_wf(self) -> bool:
+        """Whether the model gives weighted features (a CR model)."""
+        return self.predictor.is_cr
 
     @property
     def what(self) -> tuple[str, ...]:
@@ -1150,16 +1141,11 @@ def _predict_chunk(
     pred_all = np.empty(n_ref + n_edit)
     r_cs = np.zeros((n_ref, length + 1)) if run.has_wf else None
     a_local = np.full(n_edit, np.nan)
-    for sl, out in run_padded(
-        run.model,
-        windows,
-        plan.row,
-        batch_size=run.batch_size,
-        device=run.device,
-        extra=gx,
-        what=run.what,
-        mutate=plan.hook(run.device),
-        progress=run.progress and n_edit > 50 * run.batch_size,
+    predictor = run.predictor
+    if n_edit <= 50 * predictor.batch_size:
+        predictor = replace(predictor, progress=False)
+    for sl, out in predictor.batches(
+        windows, rows=plan.row, extra=gx, what=run.what, mutate=plan.hook(predictor.device), pad=True, desc="variants"
     ):
         pred_all[sl] = out.prediction
         if run.has_wf:
@@ -1274,7 +1260,7 @@ def _variant_table(alleles: Alleles, genes: pd.DataFrame, scores: _PairScores) -
 
 
 def score_alleles(
-    model,
+    predictor: Predictor,
     alleles: Alleles,
     genes: pd.DataFrame,
     genome: Genome,
@@ -1283,34 +1269,18 @@ def score_alleles(
     motifs,
     p_threshold: float,
     local_flank: int,
-    batch_size: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> pd.DataFrame:
     """Score every (allele, gene) pair of ``alleles``: the variant table (:data:`VARIANT_COLUMNS`).
 
     Genes are processed in chunks (bounded host memory); per chunk the reference windows are cut
     once and predicted once (with weighted features), the alternative windows stream through the
-    model in padded batches of ``batch_size``. ``extra``: ``(G, F)`` float32 per-gene features of
+    model in padded batches of the predictor's batch size. ``extra``: ``(G, F)`` float32 per-gene features of
     ``genes`` rows (models trained with them), else ``None``. Rows come in VCF order, then gene-table
     order.
     """
-    import torch
-
-    device = torch.device(device) if not isinstance(device, torch.device) else device
     n_pairs = len(alleles.pair_allele)
-    run = _ScoreRun(
-        model=model,
-        spec=spec,
-        batch_size=batch_size,
-        device=device,
-        has_wf=is_cr(model),
-        local_flank=local_flank,
-        motifs=motifs,
-        p_threshold=p_threshold,
-        progress=progress,
-    )
+    run = _ScoreRun(predictor=predictor, spec=spec, local_flank=local_flank, motifs=motifs, p_threshold=p_threshold)
     scores = _PairScores.empty(n_pairs)
     order = np.argsort(alleles.pair_gene, kind="stable")
     uniq_genes, first = np.unique(alleles.pair_gene[order], return_index=True)
@@ -1324,7 +1294,7 @@ def score_alleles(
 
 
 def score_variants(
-    model,
+    predictor: Predictor,
     vcf: str | Path,
     genes: pd.DataFrame,
     genome: Genome,
@@ -1336,18 +1306,16 @@ def score_variants(
     local_flank: int,
     on_ref_mismatch: str,
     missing_chromosome: str,
-    batch_size: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read ``vcf`` (:func:`read_alleles`) and score it (:func:`score_alleles`): ``(table, summary)``.
 
     ``genes`` from :func:`gene_windows` (same ``spec``); ``motifs``: a list of
     :class:`~promoter_cr.seq.motifs.Motif` or ``None`` (no motif columns filled).
     """
-    if spec.length != getattr(model, "length", spec.length):
-        raise ValueError(f"model takes {model.length} bp windows, spec gives {spec.length}")
+    model_length = getattr(predictor.model, "length", spec.length)
+    if spec.length != model_length:
+        raise ValueError(f"model takes {model_length} bp windows, spec gives {spec.length}")
     genes = genes.reset_index(drop=True)  # pairs index genes by row
     alleles = read_alleles(
         vcf,
@@ -1379,19 +1347,9 @@ def score_variants(
     if c["pairs"] == 0:
         log.warning("%s: no allele falls in a promoter window of the %d genes; the table is empty", vcf, len(genes))
     table = score_alleles(
-        model,
-        alleles,
-        genes,
-        genome,
-        spec,
-        motifs=motifs,
-        p_threshold=p_threshold,
-        local_flank=local_flank,
-        batch_size=batch_size,
-        device=device,
+        predictor, alleles, genes, genome, spec, motifs=motifs, p_threshold=p_threshold, local_flank=local_flank,
         extra=extra,
-        progress=progress,
-    )
+    )  # fmt: skip
     summary = {
         "vcf": str(vcf),
         "window": {"upstream": spec.upstream, "downstream": spec.downstream},
@@ -1437,11 +1395,10 @@ def score_vcf(
     """
     from promoter_cr.interpret.attribute import model_extra_features
     from promoter_cr.models.checkpoint import load_model
-    from promoter_cr.runtime import resolve_device
 
     model, meta = load_model(checkpoint)
     spec = window_spec(meta, upstream=upstream, downstream=downstream)
-    dev = resolve_device(device)
+    predictor = Predictor(model, device, batch_size, progress)
     genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
     try:
         tss_table = load_tss(tss, tss_options, meta.get("dataset_meta"))
@@ -1450,7 +1407,7 @@ def score_vcf(
         )
         extra = gene_extra_matrix(gtab, extra_table, model_extra_features(meta), checkpoint)
         table, summary = score_variants(
-            model,
+            predictor,
             vcf,
             gtab,
             genome,
@@ -1461,10 +1418,7 @@ def score_vcf(
             local_flank=local_flank,
             on_ref_mismatch=on_ref_mismatch,
             missing_chromosome=missing_chromosome,
-            batch_size=batch_size,
-            device=dev,
             extra=extra,
-            progress=progress,
         )
     finally:
         genome.close()

@@ -3,8 +3,9 @@
 Prediction (:mod:`promoter_cr.models.predict`, training's final predictions), weighted-feature
 export (:mod:`promoter_cr.interpret.attribute`), ISM (:mod:`promoter_cr.interpret.faithfulness`),
 in-silico experiments and variant effects feed batches of uint8 codes ``(B, L)`` (A=0 C=1 G=2
-T=3 N=4) to :func:`run_batches`; the one-hot ``(B, 4, L)`` float32 is made on the device, so only
-bytes cross the host/device boundary, and no caller holds more than one batch of one-hot.
+T=3 N=4) to a :class:`Predictor` (model, device, batch size, progress); the one-hot
+``(B, 4, L)`` float32 is made on the device, so only bytes cross the host/device boundary, and
+no caller holds more than one batch of one-hot.
 
 What is computed is chosen by ``what`` (the hook): ``"prediction"`` always; ``"contributions"``
 (CR weighted features ``(B, L)``), ``"weights"`` (CR contextual weights ``w(x)``, the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -101,88 +103,139 @@ def prediction_of(output):
     return getattr(output, "prediction", output).reshape(-1)
 
 
-def row_blocks(codes: np.ndarray, rows: np.ndarray | None, batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """``(output slice, row indices)`` of consecutive batches over ``rows`` (default: all rows of ``codes``)."""
-    n = len(codes) if rows is None else len(rows)
-    all_rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    for s in range(0, n, max(1, int(batch_size))):
-        sl = slice(s, min(s + batch_size, n))
-        yield sl, all_rows[sl]
+def row_blocks(rows: np.ndarray, batch_size: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(output slice, row indices)`` of consecutive batches of ``batch_size`` over ``(n,)`` ``rows``."""
+    for s in range(0, len(rows), batch_size):
+        sl = slice(s, min(s + batch_size, len(rows)))
+        yield sl, rows[sl]
 
 
-def run_batches(
-    model,
-    codes: np.ndarray,
-    *,
-    batch_size: int,
-    device,
-    rows: np.ndarray | None = None,
-    extra: np.ndarray | None = None,
-    what: Iterable[str] = ("prediction",),
-    mutate: Callable | None = None,
-    progress: bool = False,
-    desc: str = "predict",
-) -> Iterator[tuple[slice, BatchOutput]]:
-    """Batches of model outputs over rows of ``(N, L)`` uint8 ``codes`` (a memmap is read per batch).
+@dataclass
+class Predictor:
+    """A trained model bound to its device, batch size and progress display: every inference runs here.
 
-    Parameters
-    ----------
-    rows
-        ``(n,)`` rows of ``codes`` in output order (default: all).
-    extra
-        ``(N, F)`` float32 extra features of all rows (models trained with them), or ``None``.
-    mutate
-        Optional hook ``mutate(codes_block, sl) -> codes_block``: edits the ``(B, L)`` uint8 tensor
-        (on the device) of output slice ``sl`` before the forward pass (ISM mutants, inserted
-        motifs, variant alleles); rows may repeat, so one reference row can carry many edits.
-
-    Yields ``(output slice, BatchOutput)``; the slice indexes the ``n`` selected rows.
+    ``model``: a torch module (a CR model returns a ``CROutput``, any other a ``(B,)`` tensor);
+    ``device``: a ``torch.device``, a device string, or ``None``/``"auto"``
+    (:func:`promoter_cr.runtime.resolve_device`); ``batch_size``: rows per forward pass (>= 1);
+    ``progress``: show a progress bar over the batches. Extra features are data, so they are
+    given per call. The model is moved to the device and put in eval mode once, here.
     """
-    import torch
 
-    model = model.to(device).eval()
-    n = len(codes) if rows is None else len(rows)
-    blocks = row_blocks(codes, rows, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
+    model: Any
+    device: Any = None
+    batch_size: int = 256
+    progress: bool = False
 
-        blocks = tqdm(blocks, total=(n + batch_size - 1) // max(1, batch_size), desc=desc, unit="batch", mininterval=10)
-    for sl, r in blocks:
-        block = torch.from_numpy(np.ascontiguousarray(codes[r], dtype=np.uint8)).to(device)
-        h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[r], dtype=np.float32)).to(device)
-        if mutate is not None:
-            block = mutate(block, sl)
-        yield sl, forward_codes(model, block, h, what)
+    def __post_init__(self) -> None:
+        from promoter_cr.runtime import resolve_device
+
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        self.batch_size = int(self.batch_size)
+        self.device = resolve_device(self.device)
+        self.model = self.model.to(self.device).eval()
+
+    @property
+    def is_cr(self) -> bool:
+        """Whether the model is a Contextual Regression model (weighted features exist)."""
+        from promoter_cr.models.cr import CRModel
+
+        return isinstance(self.model, CRModel)
+
+    def batches(
+        self,
+        codes: np.ndarray,
+        *,
+        rows: np.ndarray | None = None,
+        extra: np.ndarray | None = None,
+        what: Iterable[str] = ("prediction",),
+        mutate: Callable | None = None,
+        pad: bool = False,
+        desc: str = "predict",
+    ) -> Iterator[tuple[slice, BatchOutput]]:
+        """Batches of model outputs over rows of ``(N, L)`` uint8 ``codes`` (a memmap is read per batch).
+
+        Parameters
+        ----------
+        rows
+            ``(n,)`` rows of ``codes`` in output order (default: all); rows may repeat.
+        extra
+            ``(N, F)`` float32 extra features of all rows (models trained with them), or ``None``.
+        what
+            Outputs to return besides the prediction (:data:`WHAT`).
+        mutate
+            Optional hook ``mutate(codes_block, sl) -> codes_block``: edits the ``(B, L)`` uint8
+            tensor (on the device) of output slice ``sl`` before the forward pass (ISM mutants,
+            inserted motifs, variant alleles), e.g. :meth:`promoter_cr.insilico.edits.EditPlan.hook`.
+        pad
+            Every batch exactly ``batch_size`` rows: the last is padded with copies of the last row
+            (outputs dropped; ``mutate`` may see slices reaching past ``n`` and must leave those
+            rows alone), so a row's prediction never depends on how many others share the call.
+
+        Yields ``(output slice, BatchOutput)``; the slice indexes the ``n`` selected rows.
+        """
+        import torch
+
+        all_rows = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
+        n = len(all_rows)
+        if n == 0:
+            return
+        short = (-n) % self.batch_size if pad else 0
+        if short:
+            all_rows = np.concatenate([all_rows, np.repeat(all_rows[-1:], short)])
+        blocks = row_blocks(all_rows, self.batch_size)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            blocks = tqdm(blocks, total=-(-len(all_rows) // self.batch_size), desc=desc, unit="batch", mininterval=10)
+        for sl, r in blocks:
+            block = torch.from_numpy(np.ascontiguousarray(codes[r], dtype=np.uint8)).to(self.device)
+            h = None if extra is None else torch.from_numpy(np.ascontiguousarray(extra[r], dtype=np.float32))
+            if mutate is not None:
+                block = mutate(block, sl)
+            out = forward_codes(self.model, block, None if h is None else h.to(self.device), what)
+            stop = min(sl.stop, n)
+            yield (sl, out) if stop == sl.stop else (slice(sl.start, stop), _trim(out, stop - sl.start))
+
+    def predict(
+        self,
+        codes: np.ndarray,
+        *,
+        rows: np.ndarray | None = None,
+        extra: np.ndarray | None = None,
+        contributions_out: np.ndarray | None = None,
+        desc: str = "predict",
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions ``(n,)`` float64 of the selected rows, and the CR bias ``(n,)`` (else ``None``).
+
+        ``contributions_out``: optional ``(n, L)`` array (e.g. a memmap) filled with the CR weighted
+        features batch by batch, cast to its dtype.
+        """
+        n = len(codes) if rows is None else len(rows)
+        pred = np.empty(n, dtype=np.float64)
+        bias = None
+        what = ("prediction", "contributions") if contributions_out is not None else ("prediction",)
+        for sl, out in self.batches(codes, rows=rows, extra=extra, what=what, desc=desc):
+            pred[sl] = out.prediction
+            if out.bias is not None:
+                if bias is None:
+                    bias = np.empty(n, dtype=np.float64)
+                bias[sl] = out.bias
+            if contributions_out is not None:
+                contributions_out[sl] = out.contributions.astype(contributions_out.dtype, copy=False)
+        return pred, bias
 
 
-def predict_codes(
-    model,
-    codes: np.ndarray,
-    *,
-    batch_size: int,
-    device,
-    rows: np.ndarray | None = None,
-    extra: np.ndarray | None = None,
-    contributions_out: np.ndarray | None = None,
-    progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions ``(n,)`` float64 of the selected rows, and the CR bias ``(n,)`` (else ``None``).
+def _trim(out: BatchOutput, n: int) -> BatchOutput:
+    """The first ``n`` rows of a batch's outputs (a padded last batch)."""
 
-    ``contributions_out``: optional ``(n, L)`` array (e.g. a memmap) filled with the CR weighted
-    features batch by batch, cast to its dtype.
-    """
-    n = len(codes) if rows is None else len(rows)
-    pred = np.empty(n, dtype=np.float64)
-    bias = None
-    what = ("prediction", "contributions") if contributions_out is not None else ("prediction",)
-    for sl, out in run_batches(
-        model, codes, batch_size=batch_size, device=device, rows=rows, extra=extra, what=what, progress=progress
-    ):
-        pred[sl] = out.prediction
-        if out.bias is not None:
-            if bias is None:
-                bias = np.empty(n, dtype=np.float64)
-            bias[sl] = out.bias
-        if contributions_out is not None:
-            contributions_out[sl] = out.contributions.astype(contributions_out.dtype, copy=False)
-    return pred, bias
+    def cut(a):
+        return None if a is None else a[:n]
+
+    return BatchOutput(
+        prediction=out.prediction[:n],
+        bias=cut(out.bias),
+        contributions=cut(out.contributions),
+        weights=cut(out.weights),
+        extra=cut(out.extra),
+    )

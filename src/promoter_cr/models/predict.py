@@ -1,6 +1,6 @@
 """Batched prediction with a trained model, on a data set or on a file of sequences.
 
-Batches go through :func:`promoter_cr.models.inference.predict_codes` (one-hot made on the
+Batches go through :class:`promoter_cr.models.inference.Predictor` (one-hot made on the
 device, CR weighted features filled batch by batch), so memory stays flat however many
 sequences there are.
 
@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.errors import InputDataError
-from promoter_cr.models.inference import predict_codes
-from promoter_cr.runtime import resolve_device
+from promoter_cr.models.inference import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,8 @@ def predict_file(
     else:
         from promoter_cr.models.checkpoint import load_model
 
-        device = resolve_device(device)
-        model, meta = load_model(checkpoint, map_location=device)
+        model, meta = load_model(checkpoint)
+        predictor = Predictor(model, device, batch_size, progress=len(seqs) > 10 * batch_size)
         codes = encode_fixed(seqs, recs, sequences, int(meta["length"]))
         feats = None
         if meta["n_extra"]:
@@ -138,19 +137,10 @@ def predict_file(
                     checkpoint, f"--weighted-features needs a CR model; this checkpoint is {meta['model_type']!r}"
                 )
             preds, bias = _write_weighted_features(
-                model,
-                codes,
-                ids,
-                feats,
-                list(meta["extra_features"]),
-                weighted_features,
-                batch_size=batch_size,
-                device=device,
+                predictor, codes, ids, feats, list(meta["extra_features"]), weighted_features
             )
         else:
-            preds, bias = predict_codes(
-                model, codes, extra=feats, batch_size=batch_size, device=device, progress=len(codes) > 10 * batch_size
-            )
+            preds, bias = predictor.predict(codes, extra=feats)
     table = pd.DataFrame({"id": ids, "prediction": preds})
     if bias is not None:
         table["bias"] = bias
@@ -160,22 +150,18 @@ def predict_file(
 
 
 def _write_weighted_features(
-    model,
+    predictor: Predictor,
     codes: np.ndarray,
     ids: list[str],
     feats: np.ndarray | None,
     feature_names: list[str],
     path: str | Path,
-    *,
-    batch_size: int,
-    device,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill the weighted features batch by batch into a temporary memmap, then publish the ``.npz`` atomically."""
     import os
     import tempfile
 
     from promoter_cr.atomic import atomic_path
-    from promoter_cr.models.inference import run_batches
 
     n, length = codes.shape
     preds, bias = np.empty(n), np.empty(n)
@@ -184,15 +170,7 @@ def _write_weighted_features(
         fd, scratch_npy = tempfile.mkstemp(suffix=".npy", dir=scratch)
         os.close(fd)
         wf = np.lib.format.open_memmap(scratch_npy, mode="w+", dtype=np.float32, shape=(n, length))
-        for sl, res in run_batches(
-            model,
-            codes,
-            batch_size=batch_size,
-            device=device,
-            extra=feats,
-            what=("prediction", "contributions", "extra"),
-            progress=n > 10 * batch_size,
-        ):
+        for sl, res in predictor.batches(codes, extra=feats, what=("prediction", "contributions", "extra")):
             preds[sl], bias[sl], wf[sl] = res.prediction, res.bias, res.contributions
             if res.extra is not None:
                 extra_c = np.empty((n, res.extra.shape[1])) if extra_c is None else extra_c

@@ -416,7 +416,7 @@ def _finish_nn(
 ) -> dict[str, Any]:
     """Predict every gene with the best checkpoint; write predictions, history and metrics."""
     from promoter_cr.models.checkpoint import load_model, update_checkpoint_metrics
-    from promoter_cr.models.inference import predict_codes
+    from promoter_cr.models.inference import Predictor
     from promoter_cr.models.registry import n_parameters
     from promoter_cr.runtime import accelerator_device
 
@@ -425,9 +425,7 @@ def _finish_nn(
     device = accelerator_device(mcfg["accelerator"])
     model, meta = load_model(best, map_location=device)
     extra = ds.extra() if meta["n_extra"] else None
-    pred, _ = predict_codes(
-        model, ds.sequences, extra=extra, batch_size=max(int(mcfg["batch_size"]), 128), device=device
-    )
+    pred, _ = Predictor(model, device, max(int(mcfg["batch_size"]), 128)).predict(ds.sequences, extra=extra)
     _write_predictions(files, ds, pred)
     write_tsv(
         files.history,

@@ -64,6 +64,7 @@ import pandas as pd
 from promoter_cr.atomic import atomic_memmap, write_text, write_tsv
 from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
 from promoter_cr.layout import AttributionFiles, DenovoFiles
+from promoter_cr.models.inference import NotCRModelError, Predictor
 from promoter_cr.seq.motifs import Motif
 from promoter_cr.seq.motifs import meme_text as database_meme_text
 from promoter_cr.stats.fdr import bh_qvalues
@@ -198,15 +199,12 @@ class ModiscoSettings:
 
 
 def export_hypothetical(
-    model: Any,
+    predictor: Predictor | Sequence[Predictor],
     sequences: np.ndarray,
     rows: np.ndarray | None,
     out_path: str | Path,
     *,
-    batch_size: int,
     dtype: str,
-    device: Any,
-    progress: bool,
     extra: np.ndarray | None = None,
     assignment: np.ndarray | None = None,
 ) -> Path:
@@ -214,9 +212,9 @@ def export_hypothetical(
 
     Parameters
     ----------
-    model
-        A CR model, or a list of them (cross-fitting: the fold models, fold ``k`` at index ``k``)
-        with ``assignment`` saying which model each output row comes from.
+    predictor
+        The predictor of a CR model, or a list of them (cross-fitting: the fold models, fold ``k``
+        at index ``k``) with ``assignment`` saying which model each output row comes from.
     sequences
         ``(N, L)`` uint8 codes (a memmap is read batch by batch).
     rows
@@ -231,60 +229,45 @@ def export_hypothetical(
     extra
         ``(N, F)`` float32 extra features of models trained with them, else ``None``.
     assignment
-        ``(n,)`` int: index into ``model`` (a list) of each output row; ``None``: all rows from
-        the one model.
+        ``(n,)`` int: index into ``predictor`` (a list) of each output row; ``None``: all rows
+        from the one model.
     """
-    from promoter_cr.runtime import resolve_device
-
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    models = list(predictor) if isinstance(predictor, (list, tuple)) else [predictor]
     rows = np.arange(len(sequences), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     n, length = len(rows), int(sequences.shape[1])
     assignment = np.zeros(n, dtype=np.int64) if assignment is None else np.asarray(assignment, dtype=np.int64)
     if assignment.shape != (n,) or (n and (assignment.min() < 0 or assignment.max() >= len(models))):
         raise ValueError(f"assignment must be ({n},) ints in [0, {len(models)})")
-    dev = resolve_device(device)
     out_path = Path(out_path)
     with atomic_memmap(out_path, DTYPES[dtype], (n, 4, length)) as out:
         for k, m in enumerate(models):
             pos = np.flatnonzero(assignment == k)
             if len(pos):
-                _export_part(m, sequences, rows, pos, out, batch_size=batch_size, dtype=dtype, device=dev,
-                             progress=progress, extra=extra)  # fmt: skip
+                _export_part(m, sequences, rows, pos, out, dtype=dtype, extra=extra)
     log.info("wrote %s (%d x 4 x %d, %s, %d model%s)", out_path, n, length, dtype, len(models),
              "s" if len(models) > 1 else "")  # fmt: skip
     return out_path
 
 
 def _export_part(
-    model: Any,
+    predictor: Predictor,
     sequences: np.ndarray,
     rows: np.ndarray,
     pos: np.ndarray,
     out: np.ndarray,
     *,
-    batch_size: int,
     dtype: str,
-    device: Any,
-    progress: bool,
     extra: np.ndarray | None,
 ) -> None:
-    """Fill ``out[pos]`` ``(len(pos), 4, L)`` with ``model``'s weights over ``sequences[rows[pos]]``."""
-    from promoter_cr.models.inference import NotCRModelError, run_batches
-
+    """Fill ``out[pos]`` ``(len(pos), 4, L)`` with the model's weights over ``sequences[rows[pos]]``."""
     length = int(sequences.shape[1])
-    batches = run_batches(
-        model,
+    batches = predictor.batches(
         sequences,
-        batch_size=batch_size,
-        device=device,
         rows=rows[pos],
         extra=extra,
         what=("prediction", "contributions", "weights"),
-        progress=progress,
         desc="hypothetical contributions",
     )
     try:

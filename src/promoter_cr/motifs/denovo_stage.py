@@ -64,6 +64,7 @@ def hypothetical_stage(
     validated ``denovo`` section (``dtype``, ``batch_size``).
     """
     from promoter_cr.interpret.attribute import extra_matrix, load_cr_model, model_extra_features
+    from promoter_cr.models.inference import Predictor
     from promoter_cr.motifs.denovo import export_hypothetical
 
     ds, rows, table = attribution_rows(data_dir, attr_dir)
@@ -82,14 +83,11 @@ def hypothetical_stage(
     loaded = [load_cr_model(c, ds) for c in checkpoints]
     features = model_extra_features(loaded[0][1])
     return export_hypothetical(
-        [m for m, _ in loaded],
+        [Predictor(m, device, int(denovo_cfg["batch_size"]), progress) for m, _ in loaded],
         ds.sequences,
         rows,
         AttributionFiles(attr_dir).hypothetical,
-        batch_size=int(denovo_cfg["batch_size"]),
         dtype=denovo_cfg["dtype"],
-        device=device,
-        progress=progress,
         extra=extra_matrix(ds, features),
         assignment=assignment,
     )

@@ -61,7 +61,7 @@ at gaps 2-3). Read calls with their ``gap``, effect size and the pair's training
 *Cost.* Per pair and background ``2 + 6 S`` forward passes (``S`` spacings): ``f(A)`` for 2
 strands, ``f(B)`` for ``S`` spacings x 2 strands, ``f(AB)`` for ``S`` x 4 orientations, plus
 ``f(0)`` once per background for all pairs. Every row goes through the one inference
-primitive (:func:`promoter_cr.models.inference.run_batches`): its ``mutate`` hook writes the
+primitive (:meth:`promoter_cr.models.inference.Predictor.batches`): its ``mutate`` hook writes the
 sites into each batch of uint8 codes on the device (:class:`promoter_cr.insilico.edits.EditPlan`,
 the edit mechanism of the variant scores too), so only the
 ``(n_bg, L)`` backgrounds and a per-row design cross to the device. The cost is bounded by
@@ -130,12 +130,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from promoter_cr.insilico.edits import EditPlan, SiteWrite
+from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.encoding import N_CODE, reverse_complement_codes
 from promoter_cr.seq.motifs import Motif
 from promoter_cr.stats.fdr import bh_qvalues
@@ -332,7 +333,7 @@ def median_anchor(starts: np.ndarray, *, length: int, width: int) -> int:
 
 
 def prediction_spread(
-    model, codes: np.ndarray, rows: np.ndarray, *, batch_size: int, device, extra: np.ndarray | None = None
+    predictor: Predictor, codes: np.ndarray, rows: np.ndarray, *, extra: np.ndarray | None = None
 ) -> float:
     """Standard deviation of the model's predictions over ``rows`` of ``(N, L)`` codes.
 
@@ -340,11 +341,7 @@ def prediction_spread(
     expression over real (unshuffled) genes, e.g. the genes the backgrounds were drawn from.
     ``extra``: ``(N, F)`` extra features of all genes (models trained with them) or ``None``.
     """
-    from promoter_cr.models.inference import predict_codes
-
-    pred, _ = predict_codes(
-        model, codes, rows=np.asarray(rows, dtype=np.int64), extra=extra, batch_size=batch_size, device=device
-    )
+    pred, _ = replace(predictor, progress=False).predict(codes, rows=np.asarray(rows, dtype=np.int64), extra=extra)
     return float(pred.std(ddof=1)) if pred.size > 1 else 0.0
 
 
@@ -493,7 +490,7 @@ class PairExperiment:
 
 
 def pair_experiment(
-    model,
+    predictor: Predictor,
     backgrounds: np.ndarray,
     motif_a: Motif,
     motif_b: Motif,
@@ -502,18 +499,15 @@ def pair_experiment(
     max_spacing: int,
     spacing_step: int,
     min_gap: int,
-    batch_size: int,
-    device,
     f0: np.ndarray | None = None,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> PairExperiment:
     """Insert one pair at every tested spacing and orientation into every background.
 
     Parameters
     ----------
-    model
-        A torch model taking one-hot ``(B, 4, L)`` float (CR or not; predictions only).
+    predictor
+        Any trained model (CR or not; predictions only) with its device and batch size.
     backgrounds
         ``(n, L)`` uint8 codes (:func:`sample_backgrounds`).
     anchor
@@ -524,8 +518,6 @@ def pair_experiment(
         ``(n, F)`` float32 extra features (e.g. half-life) of the genes the backgrounds come
         from, for models trained with them; ``None`` otherwise.
     """
-    from promoter_cr.models.inference import run_batches
-
     backgrounds = np.asarray(backgrounds)
     if backgrounds.ndim != 2 or backgrounds.shape[0] == 0:
         raise InsertionError(f"backgrounds must be a non-empty (n, L) array of codes (got shape {backgrounds.shape})")
@@ -547,18 +539,10 @@ def pair_experiment(
         int(anchor),
         [consensus_codes(motif_a, "+"), consensus_codes(motif_a, "-")],
         [consensus_codes(motif_b, "+"), consensus_codes(motif_b, "-")],
-    ).hook(device)
+    ).hook(predictor.device)
     pred = np.empty(design.background.size, dtype=np.float64)
-    for sl, out in run_batches(
-        model,
-        backgrounds,
-        batch_size=batch_size,
-        device=device,
-        rows=design.background,
-        extra=extra,
-        mutate=hook,
-        progress=progress,
-        desc=f"insert {motif_a.name}/{motif_b.name}",
+    for sl, out in predictor.batches(
+        backgrounds, rows=design.background, extra=extra, mutate=hook, desc=f"insert {motif_a.name}/{motif_b.name}"
     ):
         pred[sl] = out.prediction
     return PairExperiment(
@@ -697,7 +681,7 @@ def pair_summary(exp: PairExperiment, *, spacing_step: int, min_contrast: float,
 
 
 def insilico_grammar(
-    model,
+    predictor: Predictor,
     backgrounds: np.ndarray,
     motifs: Mapping[str, Motif],
     pairs: Sequence[tuple[str, str]],
@@ -708,11 +692,8 @@ def insilico_grammar(
     min_gap: int,
     max_pairs: int,
     min_contrast: float,
-    batch_size: int,
     clash_gap: int,
-    device,
     extra: np.ndarray | None = None,
-    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Insertion experiments for motif ``pairs`` (in priority order) and their tests.
 
@@ -737,8 +718,6 @@ def insilico_grammar(
         :data:`PAIR_COLUMNS` (q: BH across pairs, separately for cooperative, antagonistic and
         periodicity p-values).
     """
-    from promoter_cr.models.inference import predict_codes
-
     pairs = [tuple(p) for p in pairs]
     if len(anchors) != len(pairs):
         raise InsertionError(f"{len(pairs)} pairs but {len(anchors)} anchors")
@@ -754,10 +733,10 @@ def insilico_grammar(
     rows, summaries = [], []
     f0 = None
     if pairs:
-        f0, _ = predict_codes(model, backgrounds, extra=extra, batch_size=batch_size, device=device)
+        f0, _ = replace(predictor, progress=False).predict(backgrounds, extra=extra)
     for (a, b), anchor in zip(pairs, anchors):
         exp = pair_experiment(
-            model,
+            predictor,
             backgrounds,
             motifs[a],
             motifs[b],
@@ -765,11 +744,8 @@ def insilico_grammar(
             max_spacing=max_spacing,
             spacing_step=spacing_step,
             min_gap=min_gap,
-            batch_size=batch_size,
-            device=device,
             f0=f0,
             extra=extra,
-            progress=progress,
         )
         rows.append(pair_rows(exp, min_contrast=min_contrast, clash_gap=clash_gap))
         summaries.append(pair_summary(exp, spacing_step=spacing_step, min_contrast=min_contrast, clash_gap=clash_gap))

@@ -87,8 +87,8 @@ def run_spacing(
     from promoter_cr.data.dataset import load_dataset
     from promoter_cr.interpret.attribute import extra_matrix, model_extra_features
     from promoter_cr.models.checkpoint import load_model
+    from promoter_cr.models.inference import Predictor
     from promoter_cr.motifs.scan import read_hits
-    from promoter_cr.runtime import resolve_device
     from promoter_cr.seq.motifs import read_meme
 
     g = dict(grammar_cfg)
@@ -109,9 +109,8 @@ def run_spacing(
         log.info("no significant co-occurrence edge: no candidate pair to test")
         return _empty(out, {**summary, "note": "no candidate pair"})
     ds = load_dataset(data_dir)
-    dev = resolve_device(device)
-    model, meta = load_model(checkpoint, map_location=dev)
-    model = model.to(dev)
+    model, meta = load_model(checkpoint)
+    predictor = Predictor(model, device, int(g["insilico_batch_size"]), progress)
     if int(meta["length"]) != ds.length:
         raise InputDataError(
             DataFiles(ds.root).sequences,
@@ -125,16 +124,14 @@ def run_spacing(
     )
     extra_all = extra_matrix(ds, model_extra_features(meta))
     extra = None if extra_all is None else extra_all[rows]
-    batch = int(g["insilico_batch_size"])
-    spread = prediction_spread(model, ds.sequences, rows, batch_size=batch, device=dev, extra=extra_all)
+    spread = prediction_spread(predictor, ds.sequences, rows, extra=extra_all)
     margin = float(g["insilico_min_contrast"]) * spread
     log.info("in-silico grammar: %d pairs x %d backgrounds, margin %.4g (%.3g x prediction sd %.4g)",
              len(pairs), len(rows), margin, g["insilico_min_contrast"], spread)  # fmt: skip
     spacing, coop = insilico_grammar(
-        model, backgrounds, motifs, pairs, anchors, max_spacing=int(g["insilico_max_spacing"]),
+        predictor, backgrounds, motifs, pairs, anchors, max_spacing=int(g["insilico_max_spacing"]),
         spacing_step=int(g["insilico_spacing_step"]), min_gap=int(g["insilico_min_gap"]), max_pairs=len(pairs),
-        min_contrast=margin, batch_size=batch, clash_gap=int(g["insilico_clash_gap"]), device=dev, extra=extra,
-        progress=progress,
+        min_contrast=margin, clash_gap=int(g["insilico_clash_gap"]), extra=extra,
     )  # fmt: skip
     write_tsv(out.spacing, spacing)
     write_tsv(out.cooperativity, coop)
