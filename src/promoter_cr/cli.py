@@ -1,8 +1,8 @@
 """The ``promoter-cr`` command line (also ``python -m promoter_cr``).
 
-Each pipeline stage registers its sub-commands from a module of :mod:`promoter_cr.commands`
-(``register(subparsers)``); a sub-command parses its options with the shared helpers there and
-calls one package function. Heavy libraries are imported inside the handlers, so ``--help`` is
+Each pipeline stage declares its sub-commands in a table (``COMMANDS``, of
+:class:`promoter_cr.commands.Command`) in a module of :mod:`promoter_cr.commands`; a sub-command
+parses its options with the shared helpers there and calls one package function. Heavy libraries are imported inside the handlers, so ``--help`` is
 fast. Snakemake rules call :func:`run_workflow_job` (``workflow/scripts/run_job.py``): the same
 commands, with the job's log file, threads and validated config.
 """
@@ -22,7 +22,7 @@ from promoter_cr import __version__
 from promoter_cr.atomic import disk_error
 from promoter_cr.errors import ConfigError, DownloadError, InputDataError, OutputError, PromoterCRError
 
-#: modules under promoter_cr.commands, each with register(subparsers), in pipeline order
+#: modules under promoter_cr.commands, each with its table COMMANDS, in pipeline order
 COMMAND_MODULES = ["data", "train", "interpret", "motifs", "variants", "figures"]
 
 #: exit status by outcome (documented in the README and in ``promoter-cr --help``)
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = global_options(in_subcommand=True)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"promoter_cr.commands.{name}").register(sub, parent)
+        for command in importlib.import_module(f"promoter_cr.commands.{name}").COMMANDS:
+            command.register(sub, parent)
     return parser
 
 

@@ -1,7 +1,9 @@
-"""Sub-commands of ``promoter-cr``: each module exposes ``register(subparsers, parent)``.
+"""Sub-commands of ``promoter-cr``: each module declares a table ``COMMANDS`` of :class:`Command`.
 
-Every sub-command is thin: options parsed with the helpers below, one call into the package,
-logging (never print). ``--config`` is a YAML config file, or an inline JSON object of config
+A :class:`Command` is data: name, help, description, examples, its options (in order, each a
+callable that adds itself to the parser: the helpers below, or :func:`arg` for a one-off) and the
+``run(args) -> int`` function. Every sub-command is thin: one call into the package, logging
+(never print). ``--config`` is a YAML config file, or an inline JSON object of config
 sections (what the Snakemake jobs pass); either way it is validated against the schema, which
 supplies every default.
 """
@@ -10,10 +12,50 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from promoter_cr.config import load_config, validate_config
+
+#: an option of a sub-command: adds itself (one or more arguments) to the parser
+Option = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: what ``promoter-cr NAME --help`` shows, its options in order, and what it runs.
+
+    ``runs_torch``: the command runs a model, so ``--threads`` sizes torch's pools first (the
+    ``--device`` option sets it too).
+    """
+
+    name: str
+    help: str
+    description: str
+    examples: Sequence[str]
+    options: Sequence[Option]
+    run: Callable[[argparse.Namespace], int]
+    runs_torch: bool = False
+
+    def register(self, sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """Add this command to ``sub`` (with the run options of ``parent``)."""
+        p = add_command(sub, parent, self.name, help=self.help, description=self.description, examples=self.examples)
+        for option in self.options:
+            option(p)
+        p.set_defaults(func=self.run, **({"runs_torch": True} if self.runs_torch else {}))
+        return p
+
+
+def arg(*flags: str, **kwargs: Any) -> Option:
+    """A one-off option: ``argparse.ArgumentParser.add_argument(*flags, **kwargs)``."""
+
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument(*flags, **kwargs)
+
+    return add
 
 
 def add_command(
@@ -23,7 +65,7 @@ def add_command(
     *,
     help: str,
     description: str,
-    examples: list[str],
+    examples: Sequence[str],
 ) -> argparse.ArgumentParser:  # noqa: A002
     """A sub-command with a description, the run options of ``parent`` and an examples epilog."""
     epilog = "example:\n" + "\n".join(f"  {e}" for e in examples)
@@ -38,6 +80,7 @@ def add_command(
 
 
 def add_config(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """``--config`` (YAML file or inline JSON of config sections)."""
     p.add_argument(
         "--config",
         required=required,
@@ -100,3 +143,40 @@ def read_config(arg: str | None) -> dict[str, Any]:
             raise ConfigError(f"--config is not valid JSON: {exc}") from None
         return validate_config(raw, source="--config JSON", semantics=False)
     return load_config(arg)
+
+
+# ----------------------------------------------------------------------------- option factories
+def config(required: bool = True) -> Option:
+    """``--config``; optional commands fall back to the schema's defaults."""
+    return partial(add_config, required=required)
+
+
+def dataset(required: bool = True) -> Option:
+    """``--data``: the data set folder."""
+    return partial(add_data, required=required)
+
+
+def folder(flag: str, what: str, required: bool = True) -> Option:
+    """A folder option (``--attributions``, ``--clusters``, ...)."""
+    return partial(add_dir, flag=flag, what=what, required=required)
+
+
+def out(what: str) -> Option:
+    """``--out DIR``."""
+    return partial(add_out, what=what)
+
+
+def checkpoint(what: str | None = None) -> Option:
+    """``--checkpoint CKPT`` (one checkpoint)."""
+    return add_checkpoint if what is None else partial(add_checkpoint, what=what)
+
+
+def checkpoints(what: str) -> Option:
+    """``--checkpoint CKPT [CKPT ...]``."""
+    return partial(add_checkpoints, what=what)
+
+
+#: ``--device`` (and runs_torch)
+device: Option = add_device
+#: ``--no-progress``
+progress: Option = add_progress

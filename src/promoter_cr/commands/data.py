@@ -6,46 +6,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from promoter_cr.commands import add_command, add_config, add_out, read_config
+from promoter_cr.commands import Command, arg, config, out, read_config
 
 log = logging.getLogger(__name__)
-
-
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "build-data",
-        help="build the data set (sequences.npy, genes.tsv, meta.json) of dataset.source",
-        description="Build the on-disk data set configured in the 'dataset' section: the planted-grammar "
-        "simulator, promoter sequences (FASTA/CSV/TSV) with labels, a genome FASTA with a TSS table and an "
-        "expression table, or the Xpresso h5 files. The folder appears complete or not at all.",
-        examples=["promoter-cr build-data --config config/config.yaml --out results/simulated/data"],
-    )
-    add_config(p)
-    add_out(p, "the data set folder, e.g. results/<dataset>/data")
-    p.set_defaults(func=run_build_data)
-
-    d = add_command(
-        sub,
-        parent,
-        "download",
-        help="download a file (resumable, retried, checksum-verified, atomic)",
-        description="Download URL to OUT: resume with HTTP Range, retry with back-off, verify the checksum and "
-        "size, rename into place only when complete. A local path or file:// URL is copied. Retry settings "
-        "come from the 'download' section of --config (default: the schema's defaults).",
-        examples=[
-            "promoter-cr download --url https://example.org/train.h5 --out "
-            "resources/downloads/xpresso/train.h5 --md5 0123...cdef"
-        ],
-    )
-    d.add_argument("--url", required=True, help="http(s)/ftp URL, file:// URL or local path")
-    d.add_argument("--out", required=True, type=Path, metavar="FILE", help="destination file")
-    d.add_argument("--sha256", default=None, metavar="HEX", help="expected sha256 (64 hex digits)")
-    d.add_argument("--md5", default=None, metavar="HEX", help="expected md5 (32 hex digits)")
-    d.add_argument("--size", type=int, default=None, metavar="BYTES", help="expected size in bytes")
-    add_config(d, required=False)
-    d.set_defaults(func=run_download)
 
 
 def run_build_data(args: argparse.Namespace) -> int:
@@ -71,3 +34,37 @@ def run_download(args: argparse.Namespace) -> int:
         timeout_s=dl["timeout_s"],
     )
     return 0
+
+
+COMMANDS = (
+    Command(
+        "build-data",
+        help="build the data set (sequences.npy, genes.tsv, meta.json) of dataset.source",
+        description="Build the on-disk data set configured in the 'dataset' section: the planted-grammar "
+        "simulator, promoter sequences (FASTA/CSV/TSV) with labels, a genome FASTA with a TSS table and an "
+        "expression table, or the Xpresso h5 files. The folder appears complete or not at all.",
+        examples=["promoter-cr build-data --config config/config.yaml --out results/simulated/data"],
+        options=[config(), out("the data set folder, e.g. results/<dataset>/data")],
+        run=run_build_data,
+    ),
+    Command(
+        "download",
+        help="download a file (resumable, retried, checksum-verified, atomic)",
+        description="Download URL to OUT: resume with HTTP Range, retry with back-off, verify the checksum and "
+        "size, rename into place only when complete. A local path or file:// URL is copied. Retry settings "
+        "come from the 'download' section of --config (default: the schema's defaults).",
+        examples=[
+            "promoter-cr download --url https://example.org/train.h5 --out "
+            "resources/downloads/xpresso/train.h5 --md5 0123...cdef"
+        ],
+        options=[
+            arg("--url", required=True, help="http(s)/ftp URL, file:// URL or local path"),
+            arg("--out", required=True, type=Path, metavar="FILE", help="destination file"),
+            arg("--sha256", default=None, metavar="HEX", help="expected sha256 (64 hex digits)"),
+            arg("--md5", default=None, metavar="HEX", help="expected md5 (32 hex digits)"),
+            arg("--size", type=int, default=None, metavar="BYTES", help="expected size in bytes"),
+            config(required=False),
+        ],
+        run=run_download,
+    ),
+)

@@ -7,16 +7,22 @@ import importlib
 import logging
 from pathlib import Path
 
-from promoter_cr.commands import add_command, add_config, read_config
+from promoter_cr.commands import Command, arg, config, read_config
 from promoter_cr.layout import FIGURES
 
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
+def run_figures(args: argparse.Namespace) -> int:
+    """Each stage's figures are drawn by ``promoter_cr.plots.<stage>.plot_<stage>``."""
+    plot = getattr(importlib.import_module(f"promoter_cr.plots.{args.stage}"), f"plot_{args.stage}")
+    for path in plot(args.results, args.out, read_config(args.config)["figures"]):
+        log.info("wrote %s", path)
+    return 0
+
+
+COMMANDS = (
+    Command(
         "figures",
         help="draw one figure family from the results tables",
         description="Redraw the figures of one stage from the tables under results/<dataset> (no model is "
@@ -26,23 +32,18 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
             "promoter-cr figures --stage clusters --config config/config.yaml --results "
             "results/simulated --out results/simulated/figures/clusters"
         ],
-    )
-    p.add_argument("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES))
-    add_config(p, required=False)
-    p.add_argument("--results", required=True, type=Path, metavar="DIR", help="results/<dataset> folder")
-    p.add_argument(
-        "--out",
-        required=True,
-        type=Path,
-        metavar="DIR",
-        help="folder for the figures, e.g. results/<dataset>/figures/<stage>",
-    )
-    p.set_defaults(func=run_figures)
-
-
-def run_figures(args: argparse.Namespace) -> int:
-    """Each stage's figures are drawn by ``promoter_cr.plots.<stage>.plot_<stage>``."""
-    plot = getattr(importlib.import_module(f"promoter_cr.plots.{args.stage}"), f"plot_{args.stage}")
-    for path in plot(args.results, args.out, read_config(args.config)["figures"]):
-        log.info("wrote %s", path)
-    return 0
+        options=[
+            arg("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES)),
+            config(required=False),
+            arg("--results", required=True, type=Path, metavar="DIR", help="results/<dataset> folder"),
+            arg(
+                "--out",
+                required=True,
+                type=Path,
+                metavar="DIR",
+                help="folder for the figures, e.g. results/<dataset>/figures/<stage>",
+            ),
+        ],
+        run=run_figures,
+    ),
+)

@@ -6,172 +6,19 @@ import argparse
 import logging
 
 from promoter_cr.commands import (
-    add_checkpoint,
-    add_checkpoints,
-    add_command,
-    add_config,
-    add_data,
-    add_device,
-    add_dir,
-    add_out,
-    add_progress,
+    Command,
+    checkpoint,
+    checkpoints,
+    config,
+    dataset,
+    device,
+    folder,
+    out,
+    progress,
     read_config,
 )
 
 console = logging.getLogger("promoter_cr.console")
-
-
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    _register_scan(sub, parent)
-    _register_grammar(sub, parent)
-    _register_spacing(sub, parent)
-    _register_recovery(sub, parent)
-    _register_hypothetical(sub, parent)
-    _register_denovo(sub, parent)
-
-
-def _register_scan(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "scan",
-        help="scan every promoter with FIMO and score each hit by its contribution",
-        description="Scan the data set with the configured motifs (JASPAR via pyjaspar, or a MEME file) using "
-        "memelite's FIMO on both strands; each hit gets the sum of the weighted features under it and under a "
-        "nearby null window. Writes motifs.meme, gene_clusters.tsv, hits.parquet and scan_summary.json.",
-        examples=[
-            "promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions "
-            "results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"
-        ],
-    )
-    add_config(p)
-    add_data(p)
-    add_dir(p, "--attributions", "folder with the weighted features ('promoter-cr attribute')")
-    add_dir(
-        p, "--clusters", "folder with assignments.tsv ('promoter-cr cluster'); omitted: one cluster '0'", required=False
-    )
-    add_out(p, "results/<dataset>/motifs")
-    p.set_defaults(func=run_scan)
-
-
-def _register_grammar(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "grammar",
-        help="activating/repressive motifs, enrichment, co-occurrence network and communities",
-        description="From the scan's sites (overlapping same-motif hits collapsed): motif activity per cluster "
-        "(per-gene paired test against composition-matched null windows), per-cluster enrichment, the "
-        "co-occurrence network of motif families (gene-level, stratified permutation null) and its communities. "
-        "Nothing is called from a model whose held-out predictions show it did not learn.",
-        examples=[
-            "promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs "
-            "--attributions results/simulated/attributions --out results/simulated/motifs"
-        ],
-    )
-    add_config(p)
-    add_dir(p, "--motifs-dir", "folder written by 'promoter-cr scan'")
-    add_dir(p, "--attributions", "folder with attributions.tsv (its held-out predictions gate the stage)")
-    add_out(p, "usually the same motifs folder")
-    p.set_defaults(func=run_grammar)
-
-
-def _register_spacing(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "spacing",
-        help="cooperativity and preferred spacings of co-occurring pairs, measured on the model",
-        description="For the significant co-occurrence edges (at most grammar.insilico_max_pairs): write A alone, "
-        "B alone and A+B at every spacing and orientation into dinucleotide-shuffled promoters of the data set and "
-        "measure the model's interaction f(AB) - f(A) - f(B) + f(0) with its CI over backgrounds; test preferred "
-        "spacings, cooperativity and helical periodicity. Writes spacing.tsv, cooperativity.tsv and "
-        "spacing_summary.json. Nothing is run when the grammar stage refused the model.",
-        examples=[
-            "promoter-cr spacing --config config/config.yaml --data results/simulated/data "
-            "--motifs-dir results/simulated/motifs --checkpoint results/simulated/models/cr/best.ckpt "
-            "--out results/simulated/motifs"
-        ],
-    )
-    add_config(p)
-    add_data(p)
-    add_dir(p, "--motifs-dir", "folder written by 'promoter-cr scan' and 'promoter-cr grammar'")
-    add_checkpoint(p, "the analysis model's checkpoint (results/<dataset>/models/<name>/best.ckpt)")
-    add_device(p)
-    add_progress(p)
-    add_out(p, "usually the same motifs folder")
-    p.set_defaults(func=run_spacing)
-
-
-def _register_recovery(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "recovery",
-        help="score recovery of a simulator's planted grammar",
-        description="Compare the grammar tables with the simulated data set's ground_truth.json: precision and "
-        "recall of activating and repressive motifs, cooperating pairs and their spacing.",
-        examples=[
-            "promoter-cr recovery --config config/config.yaml --data results/simulated/data "
-            "--motifs-dir results/simulated/motifs --out results/simulated/motifs"
-        ],
-    )
-    add_config(p)
-    add_data(p)
-    add_dir(p, "--motifs-dir", "folder with motifs.meme and the grammar tables")
-    add_out(p, "usually the same motifs folder")
-    p.set_defaults(func=run_recovery)
-
-
-def _register_hypothetical(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "hypothetical",
-        help="export the CR model's contextual weights w(x) (hypothetical contributions) for de novo motifs",
-        description="Run the checkpoint(s) the weighted features came from over the same genes and write "
-        "hypothetical_weights.npy (n x 4 x L, rows as weighted_features.npy) into the attribution folder; every "
-        "batch is checked to reproduce the model's weighted features. With cross-fitting give the fold "
-        "checkpoints in fold order: each gene gets the weights of the model that did not train on it.",
-        examples=[
-            "promoter-cr hypothetical --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt "
-            "--data results/simulated/data --attributions results/simulated/attributions"
-        ],
-    )
-    add_config(p)
-    add_checkpoints(
-        p, "the checkpoint(s) of attribution_meta.json: one CR checkpoint, or the fold checkpoints in fold order"
-    )
-    add_data(p)
-    add_dir(p, "--attributions", "attribution folder ('promoter-cr attribute'); receives hypothetical_weights.npy")
-    add_device(p)
-    add_progress(p)
-    p.set_defaults(func=run_hypothetical)
-
-
-def _register_denovo(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "denovo",
-        help="de novo motifs (TF-MoDISco-lite) from the model's own weights, matched to the scanned motif set",
-        description="Call seqlets on the weighted features, cluster them into patterns (all genes, and each "
-        "k-means cluster when denovo.per_cluster) of either sign, and match every pattern to motifs.meme with "
-        "Tomtom; a pattern without a match at q < denovo.match_q_threshold is reported as novel. Writes "
-        "patterns.meme, patterns.tsv, seqlets.tsv and denovo_summary.json.",
-        examples=[
-            "promoter-cr denovo --config config/config.yaml --data results/simulated/data "
-            "--attributions results/simulated/attributions --clusters results/simulated/clusters "
-            "--motifs-dir results/simulated/motifs --out results/simulated/motifs/denovo"
-        ],
-    )
-    add_config(p)
-    add_data(p)
-    add_dir(p, "--attributions", "attribution folder with hypothetical_weights.npy ('promoter-cr hypothetical')")
-    add_dir(p, "--clusters", "folder with assignments.tsv; omitted: patterns of all genes only", required=False)
-    add_dir(p, "--motifs-dir", "folder with motifs.meme ('promoter-cr scan'), the set patterns are matched to")
-    add_out(p, "results/<dataset>/motifs/denovo")
-    p.set_defaults(func=run_denovo)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -254,3 +101,133 @@ def run_denovo(args: argparse.Namespace) -> int:
         "%d seqlets -> %d patterns (%d novel)", summary["seqlets_called"], summary["n_patterns"], summary["n_novel"]
     )
     return 0
+
+
+COMMANDS = (
+    Command(
+        "scan",
+        help="scan every promoter with FIMO and score each hit by its contribution",
+        description="Scan the data set with the configured motifs (JASPAR via pyjaspar, or a MEME file) using "
+        "memelite's FIMO on both strands; each hit gets the sum of the weighted features under it and under a "
+        "nearby null window. Writes motifs.meme, gene_clusters.tsv, hits.parquet and scan_summary.json.",
+        examples=[
+            "promoter-cr scan --config config/config.yaml --data results/simulated/data --attributions "
+            "results/simulated/attributions --clusters results/simulated/clusters --out results/simulated/motifs"
+        ],
+        options=[
+            config(),
+            dataset(),
+            folder("--attributions", "folder with the weighted features ('promoter-cr attribute')"),
+            folder(
+                "--clusters", "folder with assignments.tsv ('promoter-cr cluster'); omitted: one cluster '0'", False
+            ),
+            out("results/<dataset>/motifs"),
+        ],
+        run=run_scan,
+    ),
+    Command(
+        "grammar",
+        help="activating/repressive motifs, enrichment, co-occurrence network and communities",
+        description="From the scan's sites (overlapping same-motif hits collapsed): motif activity per cluster "
+        "(per-gene paired test against composition-matched null windows), per-cluster enrichment, the "
+        "co-occurrence network of motif families (gene-level, stratified permutation null) and its communities. "
+        "Nothing is called from a model whose held-out predictions show it did not learn.",
+        examples=[
+            "promoter-cr grammar --config config/config.yaml --motifs-dir results/simulated/motifs "
+            "--attributions results/simulated/attributions --out results/simulated/motifs"
+        ],
+        options=[
+            config(),
+            folder("--motifs-dir", "folder written by 'promoter-cr scan'"),
+            folder("--attributions", "folder with attributions.tsv (its held-out predictions gate the stage)"),
+            out("usually the same motifs folder"),
+        ],
+        run=run_grammar,
+    ),
+    Command(
+        "spacing",
+        help="cooperativity and preferred spacings of co-occurring pairs, measured on the model",
+        description="For the significant co-occurrence edges (at most grammar.insilico_max_pairs): write A alone, "
+        "B alone and A+B at every spacing and orientation into dinucleotide-shuffled promoters of the data set and "
+        "measure the model's interaction f(AB) - f(A) - f(B) + f(0) with its CI over backgrounds; test preferred "
+        "spacings, cooperativity and helical periodicity. Writes spacing.tsv, cooperativity.tsv and "
+        "spacing_summary.json. Nothing is run when the grammar stage refused the model.",
+        examples=[
+            "promoter-cr spacing --config config/config.yaml --data results/simulated/data "
+            "--motifs-dir results/simulated/motifs --checkpoint results/simulated/models/cr/best.ckpt "
+            "--out results/simulated/motifs"
+        ],
+        options=[
+            config(),
+            dataset(),
+            folder("--motifs-dir", "folder written by 'promoter-cr scan' and 'promoter-cr grammar'"),
+            checkpoint("the analysis model's checkpoint (results/<dataset>/models/<name>/best.ckpt)"),
+            device,
+            progress,
+            out("usually the same motifs folder"),
+        ],
+        run=run_spacing,
+    ),
+    Command(
+        "recovery",
+        help="score recovery of a simulator's planted grammar",
+        description="Compare the grammar tables with the simulated data set's ground_truth.json: precision and "
+        "recall of activating and repressive motifs, cooperating pairs and their spacing.",
+        examples=[
+            "promoter-cr recovery --config config/config.yaml --data results/simulated/data "
+            "--motifs-dir results/simulated/motifs --out results/simulated/motifs"
+        ],
+        options=[
+            config(),
+            dataset(),
+            folder("--motifs-dir", "folder with motifs.meme and the grammar tables"),
+            out("usually the same motifs folder"),
+        ],
+        run=run_recovery,
+    ),
+    Command(
+        "hypothetical",
+        help="export the CR model's contextual weights w(x) (hypothetical contributions) for de novo motifs",
+        description="Run the checkpoint(s) the weighted features came from over the same genes and write "
+        "hypothetical_weights.npy (n x 4 x L, rows as weighted_features.npy) into the attribution folder; every "
+        "batch is checked to reproduce the model's weighted features. With cross-fitting give the fold "
+        "checkpoints in fold order: each gene gets the weights of the model that did not train on it.",
+        examples=[
+            "promoter-cr hypothetical --config config/config.yaml --checkpoint results/simulated/models/cr/best.ckpt "
+            "--data results/simulated/data --attributions results/simulated/attributions"
+        ],
+        options=[
+            config(),
+            checkpoints(
+                "the checkpoint(s) of attribution_meta.json: one CR checkpoint, or the fold checkpoints in fold order"
+            ),
+            dataset(),
+            folder("--attributions", "attribution folder ('promoter-cr attribute'); receives hypothetical_weights.npy"),
+            device,
+            progress,
+        ],
+        run=run_hypothetical,
+    ),
+    Command(
+        "denovo",
+        help="de novo motifs (TF-MoDISco-lite) from the model's own weights, matched to the scanned motif set",
+        description="Call seqlets on the weighted features, cluster them into patterns (all genes, and each "
+        "k-means cluster when denovo.per_cluster) of either sign, and match every pattern to motifs.meme with "
+        "Tomtom; a pattern without a match at q < denovo.match_q_threshold is reported as novel. Writes "
+        "patterns.meme, patterns.tsv, seqlets.tsv and denovo_summary.json.",
+        examples=[
+            "promoter-cr denovo --config config/config.yaml --data results/simulated/data "
+            "--attributions results/simulated/attributions --clusters results/simulated/clusters "
+            "--motifs-dir results/simulated/motifs --out results/simulated/motifs/denovo"
+        ],
+        options=[
+            config(),
+            dataset(),
+            folder("--attributions", "attribution folder with hypothetical_weights.npy ('promoter-cr hypothetical')"),
+            folder("--clusters", "folder with assignments.tsv; omitted: patterns of all genes only", False),
+            folder("--motifs-dir", "folder with motifs.meme ('promoter-cr scan'), the set patterns are matched to"),
+            out("results/<dataset>/motifs/denovo"),
+        ],
+        run=run_denovo,
+    ),
+)

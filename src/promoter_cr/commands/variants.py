@@ -6,90 +6,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from promoter_cr.commands import add_checkpoint, add_command, add_config, add_device, add_progress, read_config
+from promoter_cr.commands import Command, arg, checkpoint, config, device, progress, read_config
 
 console = logging.getLogger("promoter_cr.console")
-
-
-def _window_inputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--genome", required=True, type=Path, metavar="FASTA", help="genome FASTA (plain or bgzip; indexed with pysam)"
-    )
-    p.add_argument(
-        "--tss",
-        required=True,
-        type=Path,
-        metavar="TABLE",
-        help="TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config",
-    )
-    p.add_argument(
-        "--extra-features",
-        default=None,
-        type=Path,
-        metavar="TABLE",
-        help="per-gene extra features (gene_id + the model's feature columns) for models trained with them",
-    )
-
-
-def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = add_command(
-        sub,
-        parent,
-        "score-variants",
-        help="score the variants of a VCF in every promoter window they fall in",
-        description="For every VCF allele inside a gene's promoter window (the window the checkpoint was trained "
-        "on: upstream/downstream around the TSS, strand-aware, N past chromosome ends), predict the reference and "
-        "the alternative window and report delta = alt - ref, the change of the weighted features near the variant "
-        "and the motifs gained or lost. SNVs, MNVs and small indels (the window keeps its length, anchored at the "
-        "TSS); multi-allelic records are split; symbolic alleles are skipped and counted. Settings from the "
-        "'variants' section of --config.",
-        examples=[
-            "promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf "
-            "eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"
-        ],
-    )
-    add_checkpoint(p, "a trained model (CR gives weighted-feature changes too)")
-    p.add_argument(
-        "--vcf", required=True, type=Path, metavar="VCF", help="VCF or BCF (plain or bgzip; indexed: region queries)"
-    )
-    _window_inputs(p)
-    p.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table, one row per allele and gene")
-    p.add_argument(
-        "--summary",
-        default=None,
-        type=Path,
-        metavar="JSON",
-        help="also write the counts (variants read, skipped, scored) here",
-    )
-    add_config(p, required=False)
-    add_device(p)
-    add_progress(p)
-    p.set_defaults(func=run_score_variants)
-
-    q = add_command(
-        sub,
-        parent,
-        "saturation",
-        help="saturation mutagenesis of chosen genes (every SNV in a region), table and heat maps",
-        description="Predict every single-base substitution in a region around the TSS of each gene (variants."
-        "saturation.start/end of --config) and write a long table (gene, position, ref, alt, delta, reference "
-        "weighted feature); with --figures, one heat map per gene beside its weighted-feature track.",
-        examples=[
-            "promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome "
-            "hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"
-        ],
-    )
-    add_checkpoint(q, "a trained model")
-    _window_inputs(q)
-    q.add_argument("--genes", nargs="+", required=True, metavar="GENE", help="gene ids of the TSS table")
-    q.add_argument("--out", required=True, type=Path, metavar="TSV", help="output table")
-    q.add_argument(
-        "--figures", default=None, type=Path, metavar="DIR", help="write saturation_<gene>.<format> heat maps here"
-    )
-    add_config(q, required=False)
-    add_device(q)
-    add_progress(q)
-    q.set_defaults(func=run_saturation)
 
 
 def _extra(path: Path | None):
@@ -161,3 +80,93 @@ def run_saturation(args: argparse.Namespace) -> int:
             plot_saturation(table, gene, saturation_stem(args.figures, gene), cfg["figures"])
     console.info("%d substitutions of %d genes written to %s", len(table), len(args.genes), args.out)
     return 0
+
+
+#: the genome, TSS table and extra features both commands cut their windows from
+WINDOW_INPUTS = [
+    arg(
+        "--genome", required=True, type=Path, metavar="FASTA", help="genome FASTA (plain or bgzip; indexed with pysam)"
+    ),
+    arg(
+        "--tss",
+        required=True,
+        type=Path,
+        metavar="TABLE",
+        help="TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config",
+    ),
+    arg(
+        "--extra-features",
+        default=None,
+        type=Path,
+        metavar="TABLE",
+        help="per-gene extra features (gene_id + the model's feature columns) for models trained with them",
+    ),
+]
+
+COMMANDS = (
+    Command(
+        "score-variants",
+        help="score the variants of a VCF in every promoter window they fall in",
+        description="For every VCF allele inside a gene's promoter window (the window the checkpoint was trained "
+        "on: upstream/downstream around the TSS, strand-aware, N past chromosome ends), predict the reference and "
+        "the alternative window and report delta = alt - ref, the change of the weighted features near the variant "
+        "and the motifs gained or lost. SNVs, MNVs and small indels (the window keeps its length, anchored at the "
+        "TSS); multi-allelic records are split; symbolic alleles are skipped and counted. Settings from the "
+        "'variants' section of --config.",
+        examples=[
+            "promoter-cr score-variants --checkpoint results/hg38/models/cr/best.ckpt --vcf "
+            "eqtl.vcf.gz --genome hg38.fa.gz --tss tss.bed --out variant_effects.tsv"
+        ],
+        options=[
+            checkpoint("a trained model (CR gives weighted-feature changes too)"),
+            arg(
+                "--vcf",
+                required=True,
+                type=Path,
+                metavar="VCF",
+                help="VCF or BCF (plain or bgzip; indexed: region queries)",
+            ),
+            *WINDOW_INPUTS,
+            arg("--out", required=True, type=Path, metavar="TSV", help="output table, one row per allele and gene"),
+            arg(
+                "--summary",
+                default=None,
+                type=Path,
+                metavar="JSON",
+                help="also write the counts (variants read, skipped, scored) here",
+            ),
+            config(required=False),
+            device,
+            progress,
+        ],
+        run=run_score_variants,
+    ),
+    Command(
+        "saturation",
+        help="saturation mutagenesis of chosen genes (every SNV in a region), table and heat maps",
+        description="Predict every single-base substitution in a region around the TSS of each gene (variants."
+        "saturation.start/end of --config) and write a long table (gene, position, ref, alt, delta, reference "
+        "weighted feature); with --figures, one heat map per gene beside its weighted-feature track.",
+        examples=[
+            "promoter-cr saturation --checkpoint results/hg38/models/cr/best.ckpt --genome "
+            "hg38.fa.gz --tss tss.bed --genes ENSG00000141510 --out sat.tsv --figures figs/"
+        ],
+        options=[
+            checkpoint("a trained model"),
+            *WINDOW_INPUTS,
+            arg("--genes", nargs="+", required=True, metavar="GENE", help="gene ids of the TSS table"),
+            arg("--out", required=True, type=Path, metavar="TSV", help="output table"),
+            arg(
+                "--figures",
+                default=None,
+                type=Path,
+                metavar="DIR",
+                help="write saturation_<gene>.<format> heat maps here",
+            ),
+            config(required=False),
+            device,
+            progress,
+        ],
+        run=run_saturation,
+    ),
+)
