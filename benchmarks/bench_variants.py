@@ -98,6 +98,7 @@ def main() -> None:
     import torch
 
     from promoter_cr.config import model_defaults
+    from promoter_cr.data import windows as W
     from promoter_cr.data.sources.genome import Genome
     from promoter_cr.interpret import variants as V
     from promoter_cr.models.registry import build_model
@@ -120,7 +121,7 @@ def main() -> None:
     rows = []
     for name in args.windows:
         up, down = WINDOWS[name]
-        spec = V.WindowSpec(up, down)
+        spec = W.WindowSpec(up, down)
         torch.manual_seed(args.seed)
         model = build_model(model_defaults("cr"), spec.length, 0).to(dev).eval()
         with tempfile.TemporaryDirectory(dir=args.tmp, prefix="bench_variants_") as tmp:
@@ -129,7 +130,7 @@ def main() -> None:
             )
             genome = Genome(fa)
             try:
-                tss = V.load_tss(
+                tss = W.load_tss(
                     bed,
                     {
                         "tss_format": "bed",
@@ -140,7 +141,7 @@ def main() -> None:
                     },
                     None,
                 )
-                genes = V.gene_windows(tss, genome, spec, tss_path=bed, missing_chromosome="error")
+                genes = W.gene_windows(tss, genome, spec, tss_path=bed, missing_chromosome="error")
                 kw = dict(
                     regions=None,
                     p_threshold=1e-4,

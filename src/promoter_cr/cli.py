@@ -2,9 +2,10 @@
 
 Each pipeline stage declares its sub-commands in a table (``COMMANDS``, of
 :class:`promoter_cr.commands.Command`) in a module of :mod:`promoter_cr.commands`; a sub-command
-parses its options with the shared helpers there and calls one package function. Heavy libraries are imported inside the handlers, so ``--help`` is
-fast. Snakemake rules call :func:`run_workflow_job` (``workflow/scripts/run_job.py``): the same
-commands, with the job's log file, threads and validated config.
+parses its options with the shared helpers there and calls one package function. Heavy libraries are
+imported inside the handlers, so ``--help`` is fast. Snakemake rules call :func:`run_workflow_job`
+(``workflow/scripts/run_job.py``): the same commands, with the job's log file, threads and validated
+config.
 """
 
 from __future__ import annotations

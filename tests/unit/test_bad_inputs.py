@@ -238,8 +238,8 @@ VCF_HEAD = "##fileformat=VCFv4.2\n##contig=<ID=1,length=1000>\n#CHROM\tPOS\tID\t
     ],
 )
 def test_vcf_records_that_cannot_be_placed_are_named(tmp_path, record, match):
+    from promoter_cr.data.vcf import _iter_records, _open_vcf
     from promoter_cr.errors import InputDataError
-    from promoter_cr.interpret.variants import _iter_records, _open_vcf
 
     vcf = tmp_path / "v.vcf"
     vcf.write_text(VCF_HEAD + "1\t10\tv1\tA\tC\t.\t.\t.\n" + record + "\n")

@@ -18,6 +18,7 @@ import torch
 from _model_fixtures import MOTIF, make_network, planted_dataset, tiny_config
 
 from promoter_cr.config import validate_config
+from promoter_cr.data import windows as W
 from promoter_cr.data.sources.genome import Genome, extract_windows
 from promoter_cr.errors import InputDataError
 from promoter_cr.interpret import variants as V
@@ -29,7 +30,7 @@ from promoter_cr.seq.motifs import Motif
 torch.set_num_threads(1)
 
 UP, DOWN = 50, 30  # the planted training set has 80 bp sequences
-SPEC = V.WindowSpec(UP, DOWN)
+SPEC = W.WindowSpec(UP, DOWN)
 BATCH = 4
 HEADER = (
     "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n##contig=<ID=chr2,length=800>\n"
@@ -72,8 +73,8 @@ def world(tmp_path_factory):
     bed = tmp / "tss.bed"
     bed.write_text("".join(f"{c}\t{t}\t{t + 1}\t{g}\t0\t{s}\n" for g, c, t, s in GENES))
     genome = Genome(fa)
-    tss = V.load_tss(bed, _genome_cfg(), None)
-    genes = V.gene_windows(tss, genome, SPEC, tss_path=bed, missing_chromosome="error")
+    tss = W.load_tss(bed, _genome_cfg(), None)
+    genes = W.gene_windows(tss, genome, SPEC, tss_path=bed, missing_chromosome="error")
     yield {"tmp": tmp, "contigs": contigs, "fasta": fa, "bed": bed, "genome": genome, "genes": genes}
     genome.close()
 
@@ -187,21 +188,21 @@ def test_window_spec_from_checkpoint_metadata():
         "length": 80,
         "dataset_meta": {"source": "genome", "window": {"upstream": 50, "downstream": 30}, "tss_index": 50},
     }
-    assert V.window_spec(genome_meta, upstream=None, downstream=None) == V.WindowSpec(50, 30)
-    assert V.window_spec(genome_meta, upstream=50, downstream=30) == V.WindowSpec(50, 30)
+    assert W.window_spec(genome_meta, upstream=None, downstream=None) == W.WindowSpec(50, 30)
+    assert W.window_spec(genome_meta, upstream=50, downstream=30) == W.WindowSpec(50, 30)
     with pytest.raises(InputDataError, match="differs from the one the model was trained on"):
-        V.window_spec(genome_meta, upstream=60, downstream=20)
+        W.window_spec(genome_meta, upstream=60, downstream=20)
     other = {
         "path": "sim.ckpt",
         "length": 80,
         "dataset_meta": {"source": "simulate", "window": {"start": -50, "end": 30}},
     }
     with pytest.raises(InputDataError, match=r"sim\.ckpt.*'simulate' data set.*give upstream and downstream") as err:
-        V.window_spec(other, upstream=None, downstream=None)
+        W.window_spec(other, upstream=None, downstream=None)
     assert err.value.path == "sim.ckpt"
-    assert V.window_spec(other, upstream=50, downstream=30) == V.WindowSpec(50, 30)
+    assert W.window_spec(other, upstream=50, downstream=30) == W.WindowSpec(50, 30)
     with pytest.raises(InputDataError, match="takes 80 bp windows"):
-        V.window_spec(other, upstream=40, downstream=30)
+        W.window_spec(other, upstream=40, downstream=30)
 
 
 # ------------------------------------------------------------------------- placement and exactness
@@ -329,7 +330,7 @@ def test_variant_in_two_overlapping_windows_gives_one_row_per_gene(tmp_path, ran
     tss = pd.DataFrame({"gene_id": ["a", "b"], "chrom": ["chr1", "chr1"], "tss": [300, 310], "strand": ["+", "-"]})
     genome = Genome(fa)
     try:
-        genes = V.gene_windows(tss, genome, SPEC, tss_path=None, missing_chromosome="error")
+        genes = W.gene_windows(tss, genome, SPEC, tss_path=None, missing_chromosome="error")
         ref = contig[304]
         vcf = _write_vcf(tmp_path / "v.vcf", [f"chr1\t305\t.\t{ref}\t{'A' if ref != 'A' else 'T'}\t.\t.\t."])
         table, _ = V.score_variants(

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.data.sources.genome import Genome, extract_windows
+from promoter_cr.data.windows import WindowSpec
 from promoter_cr.errors import InputDataError
 from promoter_cr.insilico.edits import EditPlan
-from promoter_cr.interpret.variants import WindowSpec
 from promoter_cr.models.inference import Predictor
 from promoter_cr.seq.encoding import ALPHABET, N_CODE
 
@@ -185,7 +185,7 @@ def saturation_from_genome(
 ) -> pd.DataFrame:
     """Saturation mutagenesis of genes cut from a genome (windows as in training).
 
-    ``genes``: :func:`promoter_cr.interpret.variants.gene_windows` table; ``extra``: ``(G, F)`` rows of
+    ``genes``: :func:`promoter_cr.data.windows.gene_windows` table; ``extra``: ``(G, F)`` rows of
     ``genes`` or ``None``. Adds :data:`GENOMIC_COLUMNS` to the table of :func:`saturation_mutagenesis`.
     """
     ids = [str(x) for x in gene_ids]
@@ -248,12 +248,12 @@ def saturation_from_checkpoint(
 ) -> pd.DataFrame:
     """End to end: saturation mutagenesis of ``gene_ids`` with a checkpoint's model -> ``out`` (TSV, atomic).
 
-    Windows as in training (:func:`~promoter_cr.interpret.variants.window_spec`,
-    :func:`~promoter_cr.interpret.variants.load_tss`); returns the table written.
+    Windows as in training (:func:`~promoter_cr.data.windows.window_spec`,
+    :func:`~promoter_cr.data.windows.load_tss`); returns the table written.
     """
     from promoter_cr.atomic import write_tsv
+    from promoter_cr.data.windows import gene_extra_matrix, gene_windows, load_tss, window_spec
     from promoter_cr.interpret.attribute import model_extra_features
-    from promoter_cr.interpret.variants import gene_extra_matrix, gene_windows, load_tss, window_spec
     from promoter_cr.models.checkpoint import load_model
 
     model, meta = load_model(checkpoint)
