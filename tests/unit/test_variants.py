@@ -608,3 +608,36 @@ def test_saturation_of_a_planted_site_from_a_checkpoint(world, planted_ckpt, tmp
     # breaking the activator costs more than changing its flanks; the track is positive on the site
     assert table.loc[in_site, "delta"].mean() < table.loc[~in_site, "delta"].mean() - 0.1
     assert table.loc[in_site, "ref_contribution"].mean() > table.loc[~in_site, "ref_contribution"].mean()
+
+
+def test_command_line_gives_the_tables_of_the_functions(world, planted_ckpt, tmp_path):
+    """`promoter-cr score-variants` and `promoter-cr saturation` (what the workflow's rules run) write
+    exactly the tables of score_vcf and saturation_from_checkpoint with the config's variants settings."""
+    import json
+
+    from promoter_cr import cli
+    from promoter_cr.interpret.saturation import saturation_from_checkpoint
+
+    contig = world["contigs"]["chr1"]
+    vcf = _write_vcf(
+        tmp_path / "v.vcf",
+        [f"chr1\t974\tkillP\t{contig[973]}\tA\t.\t.\t.", f"chr1\t1990\tins\t{contig[1989]}\t{contig[1989]}T\t.\t.\t."],
+    )
+    variants = {"batch_size": BATCH, "motif_changes": False, "saturation": {"start": -36, "end": -14}}
+    cfg = json.dumps({"dataset": {"source": "genome"}, "variants": variants})
+    common = ["--checkpoint", str(planted_ckpt["genome"]), "--genome", str(world["fasta"]), "--tss", str(world["bed"])]
+    run = ["--config", cfg, "--device", "cpu", "--no-progress"]
+    assert cli.main(["score-variants", *common, "--vcf", str(vcf), "--out", str(tmp_path / "cli.tsv"),
+                     "--summary", str(tmp_path / "cli.json"), *run]) == 0  # fmt: skip
+    kw = dict(tss_options=_genome_cfg(), upstream=None, downstream=None, missing_chromosome="error", batch_size=BATCH,
+              device="cpu")  # fmt: skip
+    V.score_vcf(planted_ckpt["genome"], vcf, world["fasta"], world["bed"], tmp_path / "fn.tsv", regions=None,
+                genes=None, motifs=None, p_threshold=1e-4, local_flank=10, on_ref_mismatch="error", **kw)  # fmt: skip
+    got, want = V.read_variant_table(tmp_path / "cli.tsv"), V.read_variant_table(tmp_path / "fn.tsv")
+    assert len(got) >= 2 and got.equals(want)
+    assert json.loads((tmp_path / "cli.json").read_text())["n_rows"] == len(got)
+    assert cli.main(["saturation", *common, "--genes", "gP", "--out", str(tmp_path / "sat_cli.tsv"), *run]) == 0
+    table = saturation_from_checkpoint(planted_ckpt["genome"], world["fasta"], world["bed"], tmp_path / "sat_fn.tsv",
+                                       ["gP"], start=-36, end=-14, **kw)  # fmt: skip
+    assert len(table) == 22 * 3
+    assert (tmp_path / "sat_cli.tsv").read_bytes() == (tmp_path / "sat_fn.tsv").read_bytes()

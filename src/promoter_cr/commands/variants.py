@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from promoter_cr.commands import Command, arg, checkpoint, config, device, progress, read_config
 
@@ -19,6 +20,22 @@ def _extra(path: Path | None):
     return readers.read_table(readers.require_file(path, "extra-feature table"), has_header=True)
 
 
+def _window_settings(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments both commands pass: the TSS-table options, the window, the chromosome rule,
+    batch size, device, extra features and progress."""
+    v = cfg["variants"]
+    return {
+        "tss_options": cfg["dataset"]["genome"],
+        "upstream": v["upstream"],
+        "downstream": v["downstream"],
+        "missing_chromosome": v["missing_chromosome"],
+        "batch_size": v["batch_size"],
+        "device": args.device,
+        "extra_table": _extra(args.extra_features),
+        "progress": not args.no_progress,
+    }
+
+
 def run_score_variants(args: argparse.Namespace) -> int:
     from promoter_cr.interpret.variants import score_vcf
     from promoter_cr.seq.motifs import load_motifs
@@ -31,21 +48,14 @@ def run_score_variants(args: argparse.Namespace) -> int:
         args.genome,
         args.tss,
         args.out,
-        tss_options=cfg["dataset"]["genome"],
-        upstream=v["upstream"],
-        downstream=v["downstream"],
         regions=v["regions"],
         genes=v["genes"],
         motifs=load_motifs(cfg["motifs"]) if v["motif_changes"] else None,
         p_threshold=v["p_threshold"],
         local_flank=v["local_flank"],
         on_ref_mismatch=v["on_ref_mismatch"],
-        missing_chromosome=v["missing_chromosome"],
-        batch_size=v["batch_size"],
-        device=args.device,
         summary_out=args.summary,
-        extra_table=_extra(args.extra_features),
-        progress=not args.no_progress,
+        **_window_settings(args, cfg),
     )
     console.info("%s rows written to %s", summary.get("n_rows", "?"), args.out)
     return 0
@@ -64,16 +74,9 @@ def run_saturation(args: argparse.Namespace) -> int:
         args.tss,
         args.out,
         args.genes,
-        tss_options=cfg["dataset"]["genome"],
-        upstream=v["upstream"],
-        downstream=v["downstream"],
         start=v["saturation"]["start"],
         end=v["saturation"]["end"],
-        missing_chromosome=v["missing_chromosome"],
-        batch_size=v["batch_size"],
-        device=args.device,
-        extra_table=_extra(args.extra_features),
-        progress=not args.no_progress,
+        **_window_settings(args, cfg),
     )
     if args.figures is not None:
         for gene in args.genes:
