@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from promoter_cr.config import section_defaults
+from promoter_cr.data.sources.simulate import background as B
 from promoter_cr.data.sources.simulate import families as F
 from promoter_cr.data.sources.simulate import generator as G
+from promoter_cr.data.sources.simulate import generator_config as GC
 from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
 from promoter_cr.errors import ConfigError
 from promoter_cr.seq.encoding import encode, reverse_complement_codes
@@ -105,7 +107,7 @@ def test_ground_truth_matches_sequences(big):
 def test_pairs_exact_and_decoys_inert(big):
     codes, genes, gt = big
     (pair,) = gt["pairs"]
-    assert pair["mode"] == "cooperative" and pair["orientation"] in G.ORIENTATIONS
+    assert pair["mode"] == "cooperative" and pair["orientation"] in GC.ORIENTATIONS
     wa = next(m["width"] for m in gt["motifs"] if m["motif_id"] == pair["a"])
     assert pair["spacing"] >= wa
     kinds = set()
@@ -296,7 +298,7 @@ def test_confound_and_windows():
     )
     codes, genes, gt = run(cfg, 500)
     conf = gt["grammar"]["confound"]
-    gc, _ = G.gene_composition(codes)
+    gc, _ = B.gene_composition(codes)
     assert (
         conf["feature"] == "gc" and conf["mean"] == pytest.approx(gc.mean()) and conf["sd"] == pytest.approx(gc.std())
     )
@@ -324,7 +326,7 @@ def test_gene_composition_matches_pooled_definition():
     from promoter_cr.data.sources.simulate.background import composition
 
     codes = np.random.default_rng(0).integers(0, 4, (5, 200)).astype(np.uint8)
-    gc, cpg = G.gene_composition(codes)
+    gc, cpg = B.gene_composition(codes)
     for i in range(5):
         want = composition(codes[i])
         assert gc[i] == pytest.approx(want["gc"]) and cpg[i] == pytest.approx(want["cpg_ratio"])
@@ -336,8 +338,8 @@ def test_gene_chains_reach_their_composition():
     chains = [markov_chain(0.35, 0.3), markov_chain(0.65, 0.9)]
     pi = np.stack([chains[i % 2][0] for i in range(40)])
     trans = np.stack([chains[i % 2][1] for i in range(40)])
-    codes = G.sample_gene_chains(pi, trans, 2000, np.random.default_rng(1))
-    gc, cpg = G.gene_composition(codes)
+    codes = B.sample_gene_chains(pi, trans, 2000, np.random.default_rng(1))
+    gc, cpg = B.gene_composition(codes)
     assert gc[0::2].mean() == pytest.approx(0.35, abs=0.01) and gc[1::2].mean() == pytest.approx(0.65, abs=0.01)
     assert cpg[0::2].mean() == pytest.approx(0.3, abs=0.05) and cpg[1::2].mean() == pytest.approx(0.9, abs=0.05)
 

@@ -84,32 +84,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promoter_cr.data.sources.simulate.background import composition, markov_chain
-from promoter_cr.data.sources.simulate.design import MIN_GAP
+from promoter_cr.data.sources.simulate.background import composition, gene_backgrounds, gene_composition
 from promoter_cr.data.sources.simulate.families import draw_distinct, family_table, synthetic_motifs
+from promoter_cr.data.sources.simulate.generator_config import (
+    KEY,
+    NULL_MODES,
+    ORIENTATIONS,
+    PAIR_MODES,
+    check_generator_config,
+    config_error,
+    tss_window,
+)
 from promoter_cr.data.sources.simulate.grammar import pair_instances, planted_function
-from promoter_cr.data.sources.simulate.scoring import SitePool
+from promoter_cr.data.sources.simulate.placement import check_pair_windows, cooperative_specs, plant_genes
 from promoter_cr.errors import ConfigError
-from promoter_cr.seq.encoding import decode, reverse_complement_codes
 from promoter_cr.seq.motifs import Motif
 
 log = logging.getLogger(__name__)
 
-KEY = "dataset.simulate.generator"
-NULL_MODES = ("none", "permuted_labels", "independent_labels")
-PAIR_MODES = ("cooperative", "additive")
-CONFOUND_FEATURES = ("none", "gc", "cpg_ratio")
-ORIENTATIONS = ("++", "+-", "-+", "--")
-DECOY_KINDS = ("half_a", "half_b", "wrong_spacing", "wrong_orientation")
 CLASSES = (
     (0, "basal", "no active planted site"),
     (1, "activated", "active planted sites all with positive effects"),
     (2, "repressed", "active planted sites all with negative effects"),
     (3, "mixed", "active planted sites with positive and negative effects"),
 )
-#: placement attempts per element, and re-plans per gene, before giving up
-PLACE_TRIES = 100
-PLAN_TRIES = 200
 
 __all__ = [
     "CLASSES",
@@ -117,255 +115,12 @@ __all__ = [
     "PAIR_MODES",
     "check_generator_config",
     "clean_labels",
-    "draw_composition",
-    "gene_composition",
     "generate",
     "generate_from_config",
     "generator_function",
     "generator_meta",
-    "min_cpg_ratio",
     "planted_matrices",
-    "sample_gene_chains",
 ]
-
-
-# ----------------------------------------------------------------------------- config
-def _err(key: str, msg: str) -> ConfigError:
-    return ConfigError(f"invalid config: key '{KEY}.{key}': {msg}")
-
-
-def _interval(
-    cfg: dict[str, Any], key: str, *, lo: float | None = None, hi: float | None = None, integer: bool = False
-) -> tuple[float, float]:
-    group, _, name = key.rpartition(".")
-    v = cfg[group][name] if group else cfg[name]
-    if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise _err(key, f"{v!r} must be a [min, max] pair")
-    a, b = v
-    if integer and not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v):
-        raise _err(key, f"{v!r} must hold integers")
-    if a > b:
-        raise _err(key, f"minimum {a} above maximum {b}")
-    if (lo is not None and a < lo) or (hi is not None and b > hi):
-        raise _err(key, f"{v!r} outside {lo}..{hi}")
-    return a, b
-
-
-def _window(v: Any, key: str) -> tuple[int, int] | None:
-    if v is None:
-        return None
-    if not isinstance(v, (list, tuple)) or len(v) != 2 or v[0] >= v[1]:
-        raise _err(key, f"{v!r} must be null or [start, end] (bp relative to the TSS, start < end)")
-    return int(v[0]), int(v[1])
-
-
-#: every key of a complete generator config, per group (top-level keys: :data:`_REQUIRED_TOP`)
-_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
-    "motifs": (
-        "collection",
-        "tax_group",
-        "width",
-        "min_information",
-        "tomtom_threshold",
-        "n_activators",
-        "n_repressors",
-        "effect",
-        "activator_windows",
-        "repressor_windows",
-    ),
-    "synthetic": ("n", "method", "role", "width", "dirichlet_alpha", "window"),
-    "occupancy": ("fraction", "sites"),
-    "pairs": (
-        "n",
-        "mode",
-        "effect",
-        "sign",
-        "fraction",
-        "spacing",
-        "orientation",
-        "window",
-        "decoys",
-        "decoy_shift",
-        "decoy_weights",
-        "additive_spacing",
-    ),
-    "composition": ("gc", "cpg_ratio"),
-    "confound": ("feature", "beta"),
-}
-_REQUIRED_TOP = ("r2_ceiling", "null")
-
-
-def _check_required_keys(gen_cfg: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` for the first missing group or key (:data:`_REQUIRED_KEYS`, :data:`_REQUIRED_TOP`)."""
-    for g, keys in _REQUIRED_KEYS.items():
-        if not isinstance(gen_cfg.get(g), dict):
-            raise ConfigError(f"invalid config: key '{KEY}.{g}' is missing")
-        for k in keys:
-            if k not in gen_cfg[g]:
-                raise ConfigError(f"invalid config: key '{KEY}.{g}.{k}' is missing")
-    for k in _REQUIRED_TOP:
-        if k not in gen_cfg:
-            raise ConfigError(f"invalid config: key '{KEY}.{k}' is missing")
-
-
-def _check_intervals(gen_cfg: dict[str, Any]) -> None:
-    """Check every ``[min, max]`` setting (bounds, integer-ness, order)."""
-    _interval(gen_cfg, "motifs.width", lo=1, integer=True)
-    _interval(gen_cfg, "motifs.effect", lo=0)
-    _interval(gen_cfg, "synthetic.width", lo=1, integer=True)
-    _interval(gen_cfg, "occupancy.sites", lo=1, integer=True)
-    _interval(gen_cfg, "pairs.effect", lo=0)
-    _interval(gen_cfg, "pairs.spacing", lo=1, integer=True)
-    _interval(gen_cfg, "pairs.decoys", lo=0, integer=True)
-    _interval(gen_cfg, "pairs.decoy_shift", lo=1, integer=True)
-    _interval(gen_cfg, "pairs.additive_spacing", lo=1, integer=True)
-    _interval(gen_cfg, "composition.gc", lo=0.1, hi=0.9)
-    _interval(gen_cfg, "composition.cpg_ratio", lo=0.0, hi=1.5)
-
-
-def _check_counts_and_windows(m: dict[str, Any], s: dict[str, Any], p: dict[str, Any]) -> None:
-    """Check the motif counts and every TSS-relative window (motifs ``m``, synthetic ``s``, pairs ``p`` groups)."""
-    for k in ("n_activators", "n_repressors"):
-        if int(m[k]) < 0:
-            raise _err(f"motifs.{k}", f"{m[k]} must be >= 0")
-    for k, n in (("activator_windows", m["n_activators"]), ("repressor_windows", m["n_repressors"])):
-        if len(m[k]) > int(n):
-            raise _err(f"motifs.{k}", f"{len(m[k])} windows for {n} motifs")
-        for i, w in enumerate(m[k]):
-            _window(w, f"motifs.{k}[{i}]")
-    _window(s["window"], "synthetic.window")
-    _window(p["window"], "pairs.window")
-
-
-def _check_motif_options(m: dict[str, Any], s: dict[str, Any], p: dict[str, Any]) -> None:
-    """Check the Tomtom threshold, the synthetic / pair counts and the synthetic-motif options."""
-    if not 0 < float(m["tomtom_threshold"]) < 1:
-        raise _err("motifs.tomtom_threshold", f"{m['tomtom_threshold']} must lie in (0, 1)")
-    if int(s["n"]) < 0 or int(p["n"]) < 0:
-        raise _err("synthetic.n" if int(s["n"]) < 0 else "pairs.n", "must be >= 0")
-    if s["method"] not in ("shuffle", "dirichlet"):
-        raise _err("synthetic.method", f"{s['method']!r} (allowed shuffle, dirichlet)")
-    if s["role"] not in ("activator", "repressor"):
-        raise _err("synthetic.role", f"{s['role']!r} (allowed activator, repressor)")
-    if float(s["dirichlet_alpha"]) <= 0:
-        raise _err("synthetic.dirichlet_alpha", "must be > 0")
-
-
-def _check_pair_options(o: dict[str, Any], p: dict[str, Any]) -> None:
-    """Check the occupancy / pair fractions and the pair mode, sign, orientation and decoy weights."""
-    for k, v in (("occupancy.fraction", o["fraction"]), ("pairs.fraction", p["fraction"])):
-        if not 0 <= float(v) <= 1:
-            raise _err(k, f"{v} must lie in 0..1")
-    if p["mode"] not in PAIR_MODES:
-        raise _err("pairs.mode", f"{p['mode']!r} (allowed {', '.join(PAIR_MODES)})")
-    if p["sign"] not in ("activating", "repressive"):
-        raise _err("pairs.sign", f"{p['sign']!r} (allowed activating, repressive)")
-    if p["orientation"] is not None and p["orientation"] not in ORIENTATIONS:
-        raise _err("pairs.orientation", f"{p['orientation']!r} (allowed null, {', '.join(ORIENTATIONS)})")
-    w = p["decoy_weights"]
-    if set(w) - set(DECOY_KINDS) or any(float(x) < 0 for x in w.values()) or sum(float(x) for x in w.values()) <= 0:
-        raise _err("pairs.decoy_weights", f"{w!r}: non-negative weights of {', '.join(DECOY_KINDS)}, not all zero")
-
-
-def _check_label_options(gen_cfg: dict[str, Any]) -> None:
-    """Check the confound feature, the r^2 ceiling and the null mode."""
-    if gen_cfg["confound"]["feature"] not in CONFOUND_FEATURES:
-        raise _err("confound.feature", f"{gen_cfg['confound']['feature']!r} (allowed {', '.join(CONFOUND_FEATURES)})")
-    if not 0 < float(gen_cfg["r2_ceiling"]) <= 1:
-        raise _err("r2_ceiling", f"{gen_cfg['r2_ceiling']} must lie in (0, 1]")
-    if gen_cfg["null"] not in NULL_MODES:
-        raise _err("null", f"{gen_cfg['null']!r} (allowed {', '.join(NULL_MODES)})")
-
-
-def _check_composition(composition_cfg: dict[str, Any]) -> None:
-    """Check that a Markov chain at the top GC fraction can reach the ``cpg_ratio`` maximum (both ways)."""
-    gc, cpg = composition_cfg["gc"], composition_cfg["cpg_ratio"]
-    lo_need = min_cpg_ratio(float(gc[1]))
-    if lo_need > float(cpg[1]):
-        raise _err(
-            "composition",
-            f"at GC fraction {gc[1]} a Markov chain needs CpG o/e >= {lo_need:.3f}, "
-            f"above the cpg_ratio maximum {cpg[1]}",
-        )
-    if float(cpg[1]) > 1.0 / float(gc[1]):
-        raise _err(
-            "composition",
-            f"at GC fraction {gc[1]} a Markov chain allows CpG o/e <= {1 / float(gc[1]):.3f}, "
-            f"below the cpg_ratio maximum {cpg[1]}",
-        )
-
-
-def check_generator_config(gen_cfg: dict[str, Any]) -> None:
-    """Check a complete generator config (every key present; see the module docstring).
-
-    Raises :class:`ConfigError` naming the key.
-    """
-    _check_required_keys(gen_cfg)
-    m, s, o, p = gen_cfg["motifs"], gen_cfg["synthetic"], gen_cfg["occupancy"], gen_cfg["pairs"]
-    _check_intervals(gen_cfg)
-    _check_counts_and_windows(m, s, p)
-    _check_motif_options(m, s, p)
-    _check_pair_options(o, p)
-    _check_label_options(gen_cfg)
-    _check_composition(gen_cfg["composition"])
-
-
-# ----------------------------------------------------------------------------- background
-def min_cpg_ratio(gc: float) -> float:
-    """Smallest CpG o/e a :func:`~promoter_cr.data.sources.simulate.background.markov_chain` with GC
-    fraction ``gc`` allows: ``1 - ((1 - gc) / gc)^2`` above GC 0.5 (TpA cannot go negative), else 0."""
-    return max(0.0, 1.0 - ((1.0 - gc) / gc) ** 2)
-
-
-def draw_composition(
-    n: int, gc: Sequence[float], cpg_ratio: Sequence[float], rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene background GC fraction ``U(gc)`` and CpG o/e
-    ``U(max(cpg_ratio[0], min_cpg_ratio(gc_i)), cpg_ratio[1])``: two ``(n,)`` float64."""
-    g = rng.uniform(float(gc[0]), float(gc[1]), n)
-    lo = np.maximum(float(cpg_ratio[0]), [min_cpg_ratio(x) + 1e-9 for x in g])
-    r = lo + rng.random(n) * np.maximum(float(cpg_ratio[1]) - lo, 0.0)
-    return g, r
-
-
-def sample_gene_chains(pi: np.ndarray, trans: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Sample one sequence per gene from its own first-order Markov chain.
-
-    ``pi`` ``(N, 4)`` start distributions, ``trans`` ``(N, 4, 4)`` transitions
-    (:func:`~promoter_cr.data.sources.simulate.background.markov_chain` of each gene).
-    Returns ``(N, length)`` uint8 codes. Written here rather than reusing
-    ``background.sample_chain`` because that shares one chain across all rows; this one
-    gathers each row's own transition row per position, vectorised over genes.
-    """
-    n = pi.shape[0]
-    cum_pi = np.cumsum(pi, axis=1)
-    cum_t = np.cumsum(trans, axis=2)
-    rows = np.arange(n)
-    out = np.empty((n, length), dtype=np.uint8)
-    out[:, 0] = (rng.random(n)[:, None] > cum_pi).sum(1)
-    np.minimum(out[:, 0], 3, out=out[:, 0])
-    for j in range(1, length):
-        cum = cum_t[rows, out[:, j - 1]]  # (n, 4)
-        out[:, j] = np.minimum((rng.random(n)[:, None] > cum).sum(1), 3)
-    return out
-
-
-def gene_composition(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-gene GC fraction and CpG observed/expected of ``(N, L)`` uint8 codes: two ``(N,)`` float64.
-
-    The definitions of :func:`~promoter_cr.data.sources.simulate.background.composition`
-    (which pools all rows), row by row; N bases ignored; CpG o/e NaN when C or G is absent.
-    """
-    codes = np.atleast_2d(np.asarray(codes))
-    valid = codes < 4
-    n = np.maximum(valid.sum(1), 1)
-    c = (codes == 1).sum(1) / n
-    g = (codes == 2).sum(1) / n
-    pairs = np.maximum((valid[:, :-1] & valid[:, 1:]).sum(1), 1)
-    cg = ((codes[:, :-1] == 1) & (codes[:, 1:] == 2)).sum(1) / pairs
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(c * g > 0, cg / (c * g), np.nan)
-    return c + g, ratio
 
 
 # ----------------------------------------------------------------------------- label function
@@ -422,12 +177,6 @@ def _uniform(rng: np.random.Generator, r: Sequence[float]) -> float:
     return float(rng.uniform(float(r[0]), float(r[1])))
 
 
-def _abs_window(w: tuple[int, int] | None, length: int, tss: int) -> tuple[int, int]:
-    if w is None:
-        return 0, length
-    return max(tss + w[0], 0), min(tss + w[1], length)
-
-
 def _single_specs(
     chosen: Sequence[Motif], m: dict[str, Any], n_act: int, n_rep: int, rng_effect: np.random.Generator
 ) -> list[dict[str, Any]]:
@@ -442,7 +191,9 @@ def _single_specs(
         act = i < n_act
         wins = m["activator_windows"] if act else m["repressor_windows"]
         k = i if act else i - n_act
-        win = _window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
+        win = (
+            tss_window(wins[k], f"motifs.{'activator' if act else 'repressor'}_windows[{k}]") if k < len(wins) else None
+        )
         specs.append(
             {
                 "motif": mo,
@@ -469,7 +220,7 @@ def _draw_pair(
         "a_name": a.name,
         "b_name": b.name,
         "mode": p["mode"],
-        "window": _window(p["window"], "pairs.window"),
+        "window": tss_window(p["window"], "pairs.window"),
     }
     if p["mode"] == "cooperative":
         lo, hi = max(int(p["spacing"][0]), a.width), max(int(p["spacing"][1]), a.width)
@@ -526,7 +277,7 @@ def _synthetic_specs(
                 "motif": mo,
                 "role": s["role"],
                 "effect": e,
-                "window": _window(s["window"], "synthetic.window"),
+                "window": tss_window(s["window"], "synthetic.window"),
                 "synthetic": how,
             }
         )
@@ -566,136 +317,7 @@ def _draw_grammar(
     return specs, pairs, {sp["motif"].motif_id: sp["motif"] for sp in specs}, info
 
 
-# ----------------------------------------------------------------------------- planting
-def _plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str, Any]]:
-    """Elements of one gene:
-    ``{"window": (lo, hi), "sites": [(motif_id, offset, strand, role, active)], "pair": k | None}``.
-
-    Functional elements come first (windowed before free), decoys last.
-    """
-    o, pc = gen_cfg["occupancy"], gen_cfg["pairs"]
-    strands = "+-"
-    functional: list[dict[str, Any]] = []
-    for sp in specs:
-        if sp["role"] == "pair" or rng.random() >= float(o["fraction"]):
-            continue
-        mid = sp["motif"].motif_id
-        for _ in range(int(rng.integers(int(o["sites"][0]), int(o["sites"][1]) + 1))):
-            functional.append(
-                {
-                    "window": _abs_window(sp["window"], length, tss),
-                    "sites": [(mid, 0, strands[rng.integers(2)], sp["role"], True)],
-                    "pair": None,
-                    "free": sp["window"] is None,
-                }
-            )
-    for k, pr in enumerate(pairs):
-        if rng.random() >= float(pc["fraction"]):
-            continue
-        win = _abs_window(pr["window"], length, tss)
-        if pr["mode"] == "cooperative":
-            o2 = pr["orientation"]
-            sites = [(pr["a"], 0, o2[0], "pair_a", True), (pr["b"], pr["spacing"], o2[1], "pair_b", True)]
-            functional.append({"window": win, "sites": sites, "pair": k, "free": pr["window"] is None})
-        else:
-            first, second = ("a", "b") if rng.random() < 0.5 else ("b", "a")
-            lo = max(int(pr["spacing_range"][0]), widths[pr[first]])
-            hi = int(pr["spacing_range"][1])
-            sp_ = int(rng.integers(lo, max(hi, lo) + 1))
-            sites = [
-                (pr[first], 0, strands[rng.integers(2)], f"pair_{first}", True),
-                (pr[second], sp_, strands[rng.integers(2)], f"pair_{second}", True),
-            ]
-            functional.append({"window": win, "sites": sites, "pair": None, "free": pr["window"] is None})
-    functional.sort(key=lambda el: el["free"])  # windowed first (stable)
-    decoys: list[dict[str, Any]] = []
-    if pairs:
-        kinds = list(pc["decoy_weights"])
-        probs = np.array([float(pc["decoy_weights"][k]) for k in kinds])
-        shift_lo, shift_hi = int(pc["decoy_shift"][0]), int(pc["decoy_shift"][1])
-        for _ in range(int(rng.integers(int(pc["decoys"][0]), int(pc["decoys"][1]) + 1))):
-            pr = pairs[int(rng.integers(len(pairs)))]
-            if pr["mode"] == "additive":  # lone partners, which count
-                side = "a" if rng.random() < 0.5 else "b"
-                decoys.append(
-                    {
-                        "window": (0, length),
-                        "sites": [(pr[side], 0, strands[rng.integers(2)], f"pair_{side}", True)],
-                        "pair": None,
-                        "free": True,
-                    }
-                )
-                continue
-            kind = kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]
-            a, b, s_, orient = pr["a"], pr["b"], int(pr["spacing"]), pr["orientation"]
-            if kind == "half_a":
-                sites = [(a, 0, strands[rng.integers(2)])]
-            elif kind == "half_b":
-                sites = [(b, 0, strands[rng.integers(2)])]
-            elif kind == "wrong_spacing":
-                shifts = [d for d in range(-shift_hi, shift_hi + 1) if abs(d) >= shift_lo and s_ + d >= widths[a]]
-                sites = (
-                    [(a, 0, orient[0]), (b, s_ + int(shifts[rng.integers(len(shifts))]), orient[1])]
-                    if shifts
-                    else [(a, 0, strands[rng.integers(2)])]
-                )
-            else:
-                other = [x for x in ORIENTATIONS if x != orient][int(rng.integers(3))]
-                sites = [(a, 0, other[0]), (b, s_, other[1])]
-            decoys.append(
-                {
-                    "window": (0, length),
-                    "sites": [(mid, off, st, "decoy", False) for mid, off, st in sites],
-                    "pair": None,
-                    "free": True,
-                }
-            )
-    return functional + decoys
-
-
-def _place_gene(
-    elements, coop: list[dict[str, Any]], coop_index: dict[int, int], widths: dict[str, int], rng
-) -> list[dict[str, Any]] | None:
-    """Non-overlapping starts for the elements (``MIN_GAP`` free bases between elements);
-    ``None`` when they do not fit or a decoy would complete a functional arrangement."""
-    plants: list[dict[str, Any]] = []
-    occupied: list[tuple[int, int]] = []
-    n_func = [0] * len(coop)
-    for el in elements:
-        offs = [off for _, off, *_ in el["sites"]]
-        first = min(offs)
-        span = max(off + widths[mid] for mid, off, *_ in el["sites"]) - first
-        lo, hi = el["window"]
-        if hi - lo < span:
-            return None
-        if el["pair"] is not None:
-            n_func[coop_index[el["pair"]]] += 1
-        for _ in range(PLACE_TRIES):
-            start = int(rng.integers(lo, hi - span + 1)) - first
-            a, b = start + first, start + first + span
-            if any(a < e + MIN_GAP and s < b + MIN_GAP for s, e in occupied):
-                continue
-            trial = plants + [
-                {
-                    "motif_id": mid,
-                    "start": start + off,
-                    "end": start + off + widths[mid],
-                    "strand": st,
-                    "role": role,
-                    "active": act,
-                }
-                for mid, off, st, role, act in el["sites"]
-            ]
-            if any(len(pair_instances(trial, p)) != n for p, n in zip(coop, n_func, strict=True)):
-                continue
-            plants = trial
-            occupied.append((a, b))
-            break
-        else:
-            return None
-    return sorted(plants, key=lambda p: (p["start"], p["motif_id"]))
-
-
+# ----------------------------------------------------------------------------- ground truth and labels
 def _gene_class(plants: Sequence[dict[str, Any]], effects: dict[str, float], pair_effect: dict[str, float]) -> int:
     signs = set()
     for p in plants:
@@ -724,108 +346,6 @@ def _geometry(n_genes: int, length: int, tss_index: int | None) -> tuple[int, in
     return N, L, tss
 
 
-def _check_pair_windows(pairs: Sequence[dict[str, Any]], widths: dict[str, int], length: int, tss: int) -> None:
-    """Raise :class:`ConfigError` when a pair's window (absolute) cannot hold the pair at its (smallest) spacing."""
-    for pr in pairs:
-        need = (
-            pr["spacing"]
-            if pr["mode"] == "cooperative"
-            else max(pr["spacing_range"][0], widths[pr["a"]], widths[pr["b"]])
-        ) + max(widths[pr["a"]], widths[pr["b"]])
-        lo, hi = _abs_window(pr["window"], length, tss)
-        if hi - lo < need:
-            raise _err(
-                "pairs.window",
-                f"{hi - lo} bp of the {length} bp window hold no pair {pr['a_name']}-{pr['b_name']} ({need} bp)",
-            )
-
-
-def _background(
-    comp: dict[str, Any], n: int, length: int, rng_comp: np.random.Generator, rng_bg: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One Markov-chain background per gene: ``(codes, bg_gc, bg_cpg)``.
-
-    ``codes`` ``(n, length)`` uint8; ``bg_gc`` / ``bg_cpg`` ``(n,)`` float64, the drawn GC fraction and
-    CpG o/e of each gene's chain (``rng_comp``); the sequences are sampled from ``rng_bg``.
-    """
-    bg_gc, bg_cpg = draw_composition(n, comp["gc"], comp["cpg_ratio"], rng_comp)
-    chains = [markov_chain(float(g), float(r)) for g, r in zip(bg_gc, bg_cpg, strict=True)]
-    codes = sample_gene_chains(np.stack([c[0] for c in chains]), np.stack([c[1] for c in chains]), length, rng_bg)
-    return codes, bg_gc, bg_cpg
-
-
-def _cooperative(pairs: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """The cooperative pairs as :func:`~.grammar.pair_instances` specs, and ``{pair index: index among them}``."""
-    coop = [
-        {"a": p["a"], "b": p["b"], "spacing": p["spacing"], "orientation": p["orientation"]}
-        for p in pairs
-        if p["mode"] == "cooperative"
-    ]
-    coop_index = {k: i for i, k in enumerate(k for k, p in enumerate(pairs) if p["mode"] == "cooperative")}
-    return coop, coop_index
-
-
-def _plan_and_place(
-    specs: list[dict[str, Any]],
-    pairs: list[dict[str, Any]],
-    gen_cfg: dict[str, Any],
-    length: int,
-    tss: int,
-    widths: dict[str, int],
-    coop: list[dict[str, Any]],
-    coop_index: dict[int, int],
-    rng: np.random.Generator,
-) -> list[dict[str, Any]]:
-    """The placed plants of one gene (:func:`_plan_gene` + :func:`_place_gene`, up to ``PLAN_TRIES`` re-plans)."""
-    for _ in range(PLAN_TRIES):
-        plants = _place_gene(_plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng), coop, coop_index, widths, rng)
-        if plants is not None:
-            return plants
-    raise ConfigError(
-        f"invalid config: {KEY}: could not place the planted elements of a gene without overlap; "
-        "use a longer window, wider motif windows or fewer sites"
-    )
-
-
-def _write_sites(row: np.ndarray, plants: list[dict[str, Any]], pools: dict[str, SitePool]) -> None:
-    """Draw one site per plant from its motif's pool and write it into ``row`` (``(L,)`` uint8, in place).
-
-    A ``-`` plant gets the reverse complement; each plant records its ``site`` (motif orientation, ACGT string).
-    """
-    for p in plants:
-        site = pools[p["motif_id"]].draw()
-        row[p["start"] : p["end"]] = site if p["strand"] == "+" else reverse_complement_codes(site)
-        p["site"] = decode(site)
-
-
-def _plant_genes(
-    codes: np.ndarray,
-    specs: list[dict[str, Any]],
-    pairs: list[dict[str, Any]],
-    matrices: dict[str, Motif],
-    gen_cfg: dict[str, Any],
-    tss: int,
-    widths: dict[str, int],
-    rng_sites: np.random.Generator,
-    rng_place: np.random.Generator,
-) -> list[list[dict[str, Any]]]:
-    """Plan, place and write the plants of every gene into ``codes`` (``(N, L)`` uint8, in place).
-
-    Sites come from one :class:`SitePool` per motif (``rng_sites``), placement from ``rng_place``.
-    Returns the plants of each gene (sorted by start).
-    """
-    pools = {mid: SitePool(mo, 1.0, None, rng_sites) for mid, mo in matrices.items()}
-    coop, coop_index = _cooperative(pairs)
-    length = codes.shape[1]
-    plants_all: list[list[dict[str, Any]]] = []
-    for i in range(codes.shape[0]):
-        plants = _plan_and_place(specs, pairs, gen_cfg, length, tss, widths, coop, coop_index, rng_place)
-        _write_sites(codes[i], plants, pools)
-        plants_all.append(plants)
-    return plants_all
-
-
-# ----------------------------------------------------------------------------- ground truth and labels
 def _confound(conf_cfg: dict[str, Any], gc_real: np.ndarray, cpg_real: np.ndarray) -> dict[str, Any]:
     """The ground truth's ``grammar.confound`` block: feature, beta and (when on) the feature's mean and sd
     over the genes (``gc_real`` / ``cpg_real``: ``(N,)`` float64 realised composition)."""
@@ -834,7 +354,9 @@ def _confound(conf_cfg: dict[str, Any], gc_real: np.ndarray, cpg_real: np.ndarra
         f = gc_real if conf_cfg["feature"] == "gc" else cpg_real
         confound.update(mean=float(np.mean(f)), sd=float(np.std(f)))
         if not confound["sd"] > 0:
-            raise _err("confound.feature", f"{conf_cfg['feature']} does not vary between genes; widen 'composition'")
+            raise config_error(
+                "confound.feature", f"{conf_cfg['feature']} does not vary between genes; widen 'composition'"
+            )
     return confound
 
 
@@ -936,7 +458,7 @@ def _genes_table(
 ) -> pd.DataFrame:
     """The ``genes`` DataFrame of :func:`generate` (labels ``(N,)``, counts of plants and cooperative
     instances per gene, realised composition ``gc_real`` / ``cpg_real`` ``(N,)`` float64)."""
-    coop, _ = _cooperative(pairs)
+    coop, _ = cooperative_specs(pairs)
     n_inst = [sum(len(pair_instances(ps, p)) for p in coop) for ps in plants_all]
     return pd.DataFrame(
         {
@@ -1002,9 +524,9 @@ def generate(
 
     specs, pairs, matrices, info = _draw_grammar(gen_cfg, jaspar_release, r_motif, r_effect, r_synth)
     widths = {mid: mo.width for mid, mo in matrices.items()}
-    _check_pair_windows(pairs, widths, L, tss)
-    codes, bg_gc, bg_cpg = _background(gen_cfg["composition"], N, L, r_comp, r_bg)
-    plants_all = _plant_genes(codes, specs, pairs, matrices, gen_cfg, tss, widths, r_sites, r_place)
+    check_pair_windows(pairs, widths, L, tss)
+    codes, bg_gc, bg_cpg = gene_backgrounds(gen_cfg["composition"], N, L, r_comp, r_bg)
+    plants_all = plant_genes(codes, specs, pairs, matrices, gen_cfg, tss, widths, r_sites, r_place)
 
     # ground truth
     gc_real, cpg_real = gene_composition(codes)
