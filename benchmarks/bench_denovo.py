@@ -7,7 +7,7 @@ from four JASPAR matrices - two activating (NRF1 MA0506.3, CTCF MA0139.2; effect
 repressive (REST MA0138.3, YY1 MA0095.4; effect -1) - on either strand, whose hypothetical
 contributions are the matrix's log-odds times the effect (the bases are sampled from it).
 
-The de novo step (:func:`promoter_cr.motifs.denovo.run_denovo`: seqlet calling over all genes,
+The de novo step (:func:`promoter_cr.motifs.denovo_stage.run_denovo`: seqlet calling over all genes,
 clustering of all genes and of ``--clusters`` random gene clusters, both signs, Tomtom
 against JASPAR CORE vertebrates, outputs written) runs in a child process limited to
 ``--threads`` threads; its peak RSS is read with ``getrusage(RUSAGE_CHILDREN)`` (it includes
@@ -88,7 +88,7 @@ def _child(root: str, settings: dict, clusters: int, threads: int, out: str, con
     from promoter_cr.runtime import limit_threads
 
     limit_threads(threads)
-    from promoter_cr.motifs import denovo
+    from promoter_cr.motifs import denovo, denovo_stage
     from promoter_cr.seq.motifs import default_collection
 
     denovo.start_modisco()  # before any numba work, as the pipeline would
@@ -99,7 +99,7 @@ def _child(root: str, settings: dict, clusters: int, threads: int, out: str, con
     labels = None if clusters < 1 else np.random.default_rng(1).integers(0, clusters, size=n)
     motifs = default_collection()
     t = time.perf_counter()
-    files = denovo.run_denovo(
+    files = denovo_stage.run_denovo(
         hyp,
         seqs,
         out,

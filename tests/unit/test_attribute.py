@@ -16,15 +16,10 @@ from promoter_cr import cli
 from promoter_cr.config import section_defaults
 from promoter_cr.data.dataset import write_dataset
 from promoter_cr.errors import InputDataError
-from promoter_cr.interpret.attribute import (
-    AttributionError,
-    check_decomposition,
-    compute_weighted_features,
-    export_weighted_features,
-    load_attributions,
-)
+from promoter_cr.interpret.attribute import compute_weighted_features, export_weighted_features, load_attributions
 from promoter_cr.models import CKPT_KEY
 from promoter_cr.models.cr import CRModel
+from promoter_cr.models.export import AttributionError, check_decomposition
 from promoter_cr.models.inference import Predictor
 from promoter_cr.models.xpresso import XpressoCNN
 from promoter_cr.seq.encoding import one_hot_torch

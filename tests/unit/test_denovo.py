@@ -15,17 +15,10 @@ import pandas as pd
 import pytest
 
 from promoter_cr.errors import InputDataError
+from promoter_cr.models.export import DenovoError, actual_contributions
 from promoter_cr.models.inference import Predictor
-from promoter_cr.motifs.denovo import (
-    PATTERN_COLUMNS,
-    SEQLET_COLUMNS,
-    ModiscoSettings,
-    actual_contributions,
-    export_hypothetical,
-    information_content,
-    run_denovo,
-    trim_span,
-)
+from promoter_cr.motifs.denovo import PATTERN_COLUMNS, SEQLET_COLUMNS, ModiscoSettings, information_content, trim_span
+from promoter_cr.motifs.denovo_stage import export_hypothetical, run_denovo
 from promoter_cr.seq.motifs import load_jaspar_ids, read_meme
 
 ACTIVATOR, REPRESSOR = "MA0506.3", "MA0139.2"  # NRF1, CTCF
@@ -275,8 +268,6 @@ def test_export_hypothetical_matches_the_model(tmp_path):
 
 def test_export_rejects_a_model_without_weights(tmp_path):
     from _model_fixtures import make_network
-
-    from promoter_cr.motifs.denovo import DenovoError
 
     model = make_network("xpresso_cnn", 60, conv1_filters=4, conv2_filters=4, dense1=4)
     out = tmp_path / "h.npy"

@@ -15,9 +15,10 @@ batch, and writes
 ``<out_dir>/attribution_meta.json``
     checkpoint, split, dtype, device, length, tss_index, largest decomposition error.
 
-Every batch is checked: ``contribution_sum + sum(extras) + bias == prediction`` within a
-float tolerance, and all values must be finite; otherwise :class:`AttributionError` is
-raised and nothing is published (never a silently wrong explanation).
+Every batch is checked by the one exporter (:func:`promoter_cr.models.export.export_rows`):
+``contribution_sum + sum(extras) + bias == prediction`` within a float tolerance, and all values
+finite; otherwise :class:`~promoter_cr.models.export.AttributionError` is raised and nothing is
+published (never a silently wrong explanation).
 """
 
 from __future__ import annotations
@@ -32,22 +33,18 @@ import pandas as pd
 
 from promoter_cr.atomic import atomic_memmap, write_json, write_tsv
 from promoter_cr.data.dataset import Dataset, load_dataset
-from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
+from promoter_cr.errors import ConfigError, InputDataError
 from promoter_cr.layout import AttributionFiles, DataFiles
-from promoter_cr.models.inference import NotCRModelError, Predictor
+from promoter_cr.models.export import (
+    DECOMPOSITION_ATOL,
+    DECOMPOSITION_RTOL,
+    DTYPES,
+    export_rows,
+)
+from promoter_cr.models.inference import Predictor
 from promoter_cr.runtime import resolve_device
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": np.float32, "float16": np.float16}
-#: relative tolerance of the decomposition check, scaled by the total absolute mass
-#: ``sum|contributions| + sum|extras| + |bias|`` of each gene (float32 summation error)
-DECOMPOSITION_RTOL = 1e-4
-DECOMPOSITION_ATOL = 1e-5
-
-
-class AttributionError(PromoterCRError):
-    """Weighted features that do not add up to the prediction, or are not finite."""
 
 
 @dataclass
@@ -103,126 +100,6 @@ def extra_matrix(dataset: Dataset, features: list[str]) -> np.ndarray | None:
     return values
 
 
-def check_decomposition(
-    prediction: np.ndarray,
-    contributions: np.ndarray,
-    bias: np.ndarray,
-    extra: np.ndarray | None,
-    gene_ids: np.ndarray | None = None,
-) -> float:
-    """Check ``contributions.sum(1) + extra.sum(1) + bias == prediction``; return the largest error.
-
-    Parameters
-    ----------
-    prediction, bias
-        ``(B,)`` float arrays.
-    contributions
-        ``(B, L)`` float array.
-    extra
-        ``(B, F)`` float array or ``None``.
-
-    Raises
-    ------
-    AttributionError
-        Naming the first gene whose values are not finite or do not add up within
-        ``DECOMPOSITION_ATOL + DECOMPOSITION_RTOL * (sum|contributions| + sum|extra| + |bias|)``.
-    """
-    c = np.asarray(contributions, dtype=np.float64)
-    p = np.asarray(prediction, dtype=np.float64)
-    b = np.asarray(bias, dtype=np.float64)
-    e = None if extra is None else np.asarray(extra, dtype=np.float64)
-
-    def _name(i: int) -> str:
-        return f"gene {gene_ids[i]}" if gene_ids is not None else f"row {i}"
-
-    finite = np.isfinite(c).all(1) & np.isfinite(p) & np.isfinite(b)
-    if e is not None:
-        finite &= np.isfinite(e).all(1)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise AttributionError(f"{_name(i)}: the model returned non-finite prediction or weighted features")
-    total = c.sum(1) + b + (e.sum(1) if e is not None else 0.0)
-    mass = np.abs(c).sum(1) + np.abs(b) + (np.abs(e).sum(1) if e is not None else 0.0)
-    err = np.abs(total - p)
-    tol = DECOMPOSITION_ATOL + DECOMPOSITION_RTOL * mass
-    bad = err > tol
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise AttributionError(
-            f"{_name(i)}: weighted features do not add up to the prediction: contributions {c[i].sum():.6g}"
-            f" + extras {0.0 if e is None else e[i].sum():.6g} + bias {b[i]:.6g} = {total[i]:.6g}"
-            f" but prediction = {p[i]:.6g} (error {err[i]:.3g} > tolerance {tol[i]:.3g})"
-        )
-    return float(err.max()) if err.size else 0.0
-
-
-def weighted_features_into(
-    predictor: Predictor,
-    sequences: np.ndarray,
-    indices: np.ndarray,
-    out: np.ndarray,
-    out_rows: np.ndarray,
-    *,
-    extra: np.ndarray | None = None,
-    gene_ids: np.ndarray | None = None,
-) -> dict[str, np.ndarray | float]:
-    """Run the predictor's CR model over ``sequences[indices]`` and write each row's weighted features into
-    ``out[out_rows[i]]``; every batch is checked (:func:`check_decomposition`).
-
-    Parameters
-    ----------
-    sequences
-        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
-    indices
-        ``(n,)`` int rows of ``sequences``.
-    out, out_rows
-        An ``(M, L)`` float32/float16 array (e.g. a memmap) and the ``(n,)`` rows of it that
-        receive the weighted features of ``indices``, in the same order.
-    extra
-        ``(N, F)`` float32 extra features (rows of the whole set) or ``None``.
-
-    Returns
-    -------
-    dict
-        ``prediction``, ``bias``, ``contribution_sum`` ``(n,)`` float64, ``extra`` ``(n, F)``
-        float64 or ``None``, and ``max_abs_error`` (float).
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    out_rows = np.asarray(out_rows, dtype=np.int64)
-    n, length = len(indices), int(sequences.shape[1])
-    stats = {k: np.empty(n, dtype=np.float64) for k in ("prediction", "bias", "contribution_sum")}
-    extra_all: np.ndarray | None = None
-    max_err = 0.0
-    batches = predictor.batches(
-        sequences, rows=indices, extra=extra, what=("prediction", "contributions", "extra"), desc="weighted features"
-    )
-    try:
-        for sl, res in batches:
-            c_np = res.contributions
-            if c_np.shape != (sl.stop - sl.start, length):
-                raise AttributionError(
-                    f"the model returned contributions of shape {c_np.shape}, expected {(sl.stop - sl.start, length)}"
-                )
-            ids = None if gene_ids is None else np.asarray(gene_ids)[sl]
-            max_err = max(max_err, check_decomposition(res.prediction, c_np, res.bias, res.extra, ids))
-            stored = c_np.astype(out.dtype)
-            if out.dtype == np.float16 and not np.isfinite(stored).all():
-                raise AttributionError(
-                    "weighted features overflow float16 (|value| > 65504); export with dtype float32"
-                )
-            out[out_rows[sl]] = stored
-            stats["prediction"][sl] = res.prediction
-            stats["bias"][sl] = res.bias
-            stats["contribution_sum"][sl] = c_np.astype(np.float64).sum(1)
-            if res.extra is not None:
-                if extra_all is None:
-                    extra_all = np.empty((n, res.extra.shape[1]), dtype=np.float64)
-                extra_all[sl] = res.extra
-    except NotCRModelError as exc:
-        raise AttributionError(f"{exc}: weighted features exist only for Contextual Regression models") from exc
-    return {**stats, "extra": extra_all, "max_abs_error": max_err}
-
-
 def compute_weighted_features(
     predictor: Predictor,
     sequences: np.ndarray,
@@ -235,12 +112,12 @@ def compute_weighted_features(
 ) -> dict[str, np.ndarray | float]:
     """Run the predictor's CR model over ``sequences[indices]`` and fill ``out_path`` (an ``(n, L)`` .npy of
     ``dtype``), published only when every batch passed the decomposition check
-    (:func:`weighted_features_into`, whose dict it returns)."""
+    (:func:`promoter_cr.models.export.export_rows`, whose dict it returns)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     n = len(indices)
     with atomic_memmap(out_path, DTYPES[dtype], (n, int(sequences.shape[1]))) as out:
-        res = weighted_features_into(predictor, sequences, indices, out, np.arange(n), extra=extra, gene_ids=gene_ids)
+        res = export_rows(predictor, sequences, indices, np.arange(n), features=out, extra=extra, gene_ids=gene_ids)
     return res
 
 
@@ -322,8 +199,8 @@ def _export_all_models(
             model, meta = load_cr_model(ckpt, ds)
             features = model_extra_features(meta)
             pos = np.flatnonzero(folds == k) if crossfit else np.arange(len(idx))
-            res = weighted_features_into(
-                Predictor(model, dev, batch_size, progress), ds.sequences, idx[pos], out, pos,
+            res = export_rows(
+                Predictor(model, dev, batch_size, progress), ds.sequences, idx[pos], pos, features=out,
                 extra=extra_matrix(ds, features), gene_ids=gene_ids[pos],
             )  # fmt: skip
             parts.append((pos, res))

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from promoter_cr.errors import InputDataError
+from promoter_cr.models.export import export_rows
 from promoter_cr.models.inference import Predictor
 
 log = logging.getLogger(__name__)
@@ -157,28 +158,25 @@ def _write_weighted_features(
     feature_names: list[str],
     path: str | Path,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fill the weighted features batch by batch into a temporary memmap, then publish the ``.npz`` atomically."""
+    """Fill the weighted features batch by batch into a temporary memmap (the one exporter,
+    :func:`promoter_cr.models.export.export_rows`, which checks every batch's decomposition), then
+    publish the ``.npz`` atomically."""
     import os
     import tempfile
 
     from promoter_cr.atomic import atomic_path
 
     n, length = codes.shape
-    preds, bias = np.empty(n), np.empty(n)
-    extra_c = None
     with tempfile.TemporaryDirectory(dir=Path(path).parent) as scratch:
         fd, scratch_npy = tempfile.mkstemp(suffix=".npy", dir=scratch)
         os.close(fd)
         wf = np.lib.format.open_memmap(scratch_npy, mode="w+", dtype=np.float32, shape=(n, length))
-        for sl, res in predictor.batches(codes, extra=feats, what=("prediction", "contributions", "extra")):
-            preds[sl], bias[sl], wf[sl] = res.prediction, res.bias, res.contributions
-            if res.extra is not None:
-                extra_c = np.empty((n, res.extra.shape[1])) if extra_c is None else extra_c
-                extra_c[sl] = res.extra
+        res = export_rows(predictor, codes, np.arange(n), np.arange(n), features=wf, extra=feats, gene_ids=ids)
         wf.flush()
+        preds, bias = res["prediction"], res["bias"]
         arrays = {"ids": np.asarray(ids, dtype=str), "prediction": preds, "bias": bias, "weighted_features": wf}
-        if extra_c is not None:
-            arrays.update(extra_contributions=extra_c, extra_features=np.asarray(feature_names, dtype=str))
+        if res["extra"] is not None:
+            arrays.update(extra_contributions=res["extra"], extra_features=np.asarray(feature_names, dtype=str))
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, **arrays)
         del wf

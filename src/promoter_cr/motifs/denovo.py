@@ -3,21 +3,21 @@
 A CR model gives, in one forward pass, the contextual weights ``w(x)`` ``(B, 4, L)`` - the
 *hypothetical contributions* TF-MoDISco needs (what each base would contribute at each
 position, in this context) - and the weighted features ``w(x) . x`` ``(B, L)``, the *actual
-contributions*. This module
+contributions*. The stage (:mod:`promoter_cr.motifs.denovo_stage`) exports ``w(x)`` through the
+one exporter (:func:`promoter_cr.models.export.export_rows`) and writes the files; this module holds
+the array kernels:
 
-1. exports ``w(x)`` beside the weighted features (:func:`export_hypothetical`: an
-   ``(n, 4, L)`` float16/float32 ``.npy`` filled batch by batch through a memory map, rows in
-   the order of ``weighted_features.npy``, published atomically);
-2. calls seqlets with TF-MoDISco-lite's own seqlet caller (``modiscolite.extract_seqlets``:
+1. seqlets are called with TF-MoDISco-lite's own seqlet caller (``modiscolite.extract_seqlets``:
    window sums of the actual contributions, Laplace null, isotonic FDR) over chunks of genes
    (:func:`call_seqlets`);
-3. clusters the seqlets of every gene group (all genes, then each cluster) and sign into
-   patterns with ``modiscolite.tfmodisco.seqlets_to_patterns`` (:func:`find_patterns`);
-4. matches every pattern against a motif collection with memelite's Tomtom
+2. the seqlets of every gene group (all genes, then each cluster) and sign are clustered into
+   patterns with ``modiscolite.tfmodisco.seqlets_to_patterns`` (:func:`find_patterns`,
+   :func:`run_modisco`);
+3. every pattern is matched against a motif collection with memelite's Tomtom
    (:func:`annotate_patterns`) - a pattern without a match at ``q < match_q_threshold`` is
    reported as *novel*, never dropped;
-5. writes ``patterns.meme``, ``patterns.tsv``, ``seqlets.tsv`` and ``denovo_summary.json``
-   (:func:`write_denovo`, names from :class:`promoter_cr.layout.DenovoFiles`).
+4. the tables of ``patterns.tsv``, ``seqlets.tsv`` and the text of ``patterns.meme``
+   (:func:`pattern_table`, :func:`seqlet_table`, :func:`meme_text`).
 
 Memory at Xpresso scale (18,377 x 10,500 bp)
 --------------------------------------------
@@ -54,34 +54,26 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from promoter_cr.atomic import atomic_memmap, write_text, write_tsv
-from promoter_cr.errors import ConfigError, InputDataError, PromoterCRError
-from promoter_cr.layout import AttributionFiles, DenovoFiles
-from promoter_cr.models.inference import NotCRModelError, Predictor
+from promoter_cr.errors import ConfigError, InputDataError
+from promoter_cr.models.export import DenovoError, actual_contributions
 from promoter_cr.seq.motifs import Motif
 from promoter_cr.seq.motifs import meme_text as database_meme_text
 from promoter_cr.stats.fdr import bh_qvalues
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"float32": np.float32, "float16": np.float16}
 SIGNS = {1: "positive", -1: "negative"}
 ALL = "all"
-PATTERN_COLUMNS = [
+#: the best-match columns of :func:`annotate_patterns`
+MATCH_COLUMNS = [
     "pattern_id",
-    "cluster",
-    "sign",
-    "n_seqlets",
-    "n_genes",
-    "mean_contribution",
-    "width",
     "best_match_id",
     "best_match_name",
     "match_p_value",
@@ -90,6 +82,9 @@ PATTERN_COLUMNS = [
     "match_strand",
     "novel",
 ]
+#: the columns of ``patterns.tsv``: the pattern, then its best match
+PATTERN_COLUMNS = ["pattern_id", "cluster", "sign", "n_seqlets", "n_genes", "mean_contribution", "width"]
+PATTERN_COLUMNS += MATCH_COLUMNS[1:]
 SEQLET_COLUMNS = ["gene", "start", "end", "strand", "pattern_id", "contribution"]
 #: the TF-MoDISco-lite settings not exposed in the config: the values its entry point
 #: ``TFMoDISco()`` passes to ``seqlets_to_patterns``
@@ -107,15 +102,6 @@ MODISCO_FIXED = {
     "merging_max_seqlets_subsample": 1000,
     "ppm_pseudocount": 0.001,
 }
-#: relative tolerance of the check ``sum_b w_b(x) x_b == weighted feature`` (float32 products)
-CONSISTENCY_RTOL = 1e-4
-CONSISTENCY_ATOL = 1e-5
-
-
-class DenovoError(PromoterCRError):
-    """Contextual weights that are not finite or disagree with the weighted features."""
-
-
 # ----------------------------------------------------------------------------------------
 # settings
 
@@ -192,124 +178,6 @@ class ModiscoSettings:
         of TF-MoDISco's largest working width (``trim_to_window_size + 2 initial_flank_to_add``)
         placed anywhere over the seqlet."""
         return MODISCO_FIXED["trim_to_window_size"] + 2 * MODISCO_FIXED["initial_flank_to_add"]
-
-
-# ----------------------------------------------------------------------------------------
-# export of the hypothetical contributions
-
-
-def export_hypothetical(
-    predictor: Predictor | Sequence[Predictor],
-    sequences: np.ndarray,
-    rows: np.ndarray | None,
-    out_path: str | Path,
-    *,
-    dtype: str,
-    extra: np.ndarray | None = None,
-    assignment: np.ndarray | None = None,
-) -> Path:
-    """Write a CR model's contextual weights ``w(x)`` over ``sequences[rows]`` to ``out_path``.
-
-    Parameters
-    ----------
-    predictor
-        The predictor of a CR model, or a list of them (cross-fitting: the fold models, fold ``k``
-        at index ``k``) with ``assignment`` saying which model each output row comes from.
-    sequences
-        ``(N, L)`` uint8 codes (a memmap is read batch by batch).
-    rows
-        ``(n,)`` int rows in output order - the rows of ``weighted_features.npy``
-        (``Dataset.indices(split)``); ``None``: all rows.
-    out_path
-        Destination ``.npy`` (``AttributionFiles(dir).hypothetical``): ``(n, 4, L)`` ``dtype``
-        (``float16`` or ``float32``), filled batch by batch through a temporary memmap and
-        renamed into place only when every batch is finite (and fits float16) and
-        ``sum_b w_b(x) x_b`` equals the model's weighted features; else :class:`DenovoError`
-        and nothing is written.
-    extra
-        ``(N, F)`` float32 extra features of models trained with them, else ``None``.
-    assignment
-        ``(n,)`` int: index into ``predictor`` (a list) of each output row; ``None``: all rows
-        from the one model.
-    """
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    models = list(predictor) if isinstance(predictor, (list, tuple)) else [predictor]
-    rows = np.arange(len(sequences), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    n, length = len(rows), int(sequences.shape[1])
-    assignment = np.zeros(n, dtype=np.int64) if assignment is None else np.asarray(assignment, dtype=np.int64)
-    if assignment.shape != (n,) or (n and (assignment.min() < 0 or assignment.max() >= len(models))):
-        raise ValueError(f"assignment must be ({n},) ints in [0, {len(models)})")
-    out_path = Path(out_path)
-    with atomic_memmap(out_path, DTYPES[dtype], (n, 4, length)) as out:
-        for k, m in enumerate(models):
-            pos = np.flatnonzero(assignment == k)
-            if len(pos):
-                _export_part(m, sequences, rows, pos, out, dtype=dtype, extra=extra)
-    log.info("wrote %s (%d x 4 x %d, %s, %d model%s)", out_path, n, length, dtype, len(models),
-             "s" if len(models) > 1 else "")  # fmt: skip
-    return out_path
-
-
-def _export_part(
-    predictor: Predictor,
-    sequences: np.ndarray,
-    rows: np.ndarray,
-    pos: np.ndarray,
-    out: np.ndarray,
-    *,
-    dtype: str,
-    extra: np.ndarray | None,
-) -> None:
-    """Fill ``out[pos]`` ``(len(pos), 4, L)`` with the model's weights over ``sequences[rows[pos]]``."""
-    length = int(sequences.shape[1])
-    batches = predictor.batches(
-        sequences,
-        rows=rows[pos],
-        extra=extra,
-        what=("prediction", "contributions", "weights"),
-        desc="hypothetical contributions",
-    )
-    try:
-        for sl, res in batches:
-            w, part = res.weights, rows[pos[sl]]
-            if w.shape != (len(part), 4, length):
-                raise DenovoError(f"the model returned weights of shape {w.shape}, expected {(len(part), 4, length)}")
-            if not np.isfinite(w).all():
-                raise DenovoError(
-                    f"row {int(part[np.flatnonzero(~np.isfinite(w).all((1, 2)))[0]])}: "
-                    "the model returned non-finite contextual weights"
-                )
-            _check_consistency(w, np.asarray(sequences[part], dtype=np.uint8), res.contributions, part)
-            stored = w.astype(DTYPES[dtype])
-            if dtype == "float16" and not np.isfinite(stored).all():
-                raise DenovoError("contextual weights overflow float16 (|value| > 65504); export with dtype float32")
-            out[pos[sl]] = stored
-    except NotCRModelError as exc:
-        raise DenovoError(f"{exc}: hypothetical contributions exist only for Contextual Regression models") from exc
-
-
-def _check_consistency(weights: np.ndarray, codes: np.ndarray, contributions: np.ndarray, rows: np.ndarray) -> None:
-    """``sum_b w_b x_b`` of ``(B, 4, L)`` weights must equal the ``(B, L)`` weighted features."""
-    actual = actual_contributions(weights, codes)
-    err = np.abs(actual.astype(np.float64) - contributions)
-    tol = CONSISTENCY_ATOL + CONSISTENCY_RTOL * np.abs(contributions)
-    if (err > tol).any():
-        i, j = np.argwhere(err > tol)[0]
-        raise DenovoError(
-            f"row {int(rows[i])}, position {int(j)}: contextual weight of the present base {actual[i, j]:.6g}"
-            f" != weighted feature {contributions[i, j]:.6g}"
-        )
-
-
-def actual_contributions(weights: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``(B, L)`` float32 actual contributions ``w_{x_j}(x)_j`` from ``(B, 4, L)`` weights and
-    ``(B, L)`` uint8 codes (N -> 0)."""
-    codes = np.asarray(codes)
-    base = np.minimum(codes, 3).astype(np.intp)
-    out = np.take_along_axis(np.asarray(weights), base[:, None, :], axis=1)[:, 0, :].astype(np.float32)
-    out[codes > 3] = 0.0
-    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -775,16 +643,7 @@ def annotate_patterns(
     match_q_value, match_offset, match_strand (``+``/``-``: the match's orientation against
     the pattern; it starts at column ``-offset`` of the pattern), novel.
     """
-    cols = [
-        "pattern_id",
-        "best_match_id",
-        "best_match_name",
-        "match_p_value",
-        "match_q_value",
-        "match_offset",
-        "match_strand",
-        "novel",
-    ]
+    cols = MATCH_COLUMNS
     if not patterns:
         return pd.DataFrame(columns=cols)
     if not motifs:
@@ -817,7 +676,7 @@ def annotate_patterns(
 
 
 # ----------------------------------------------------------------------------------------
-# outputs
+# output tables
 
 
 def pattern_table(patterns: Sequence[Pattern], annotation: pd.DataFrame) -> pd.DataFrame:
@@ -878,115 +737,3 @@ def meme_text(patterns: Sequence[Pattern], table: pd.DataFrame) -> str:
         (p.pattern_id, str(label.get(p.pattern_id, "novel")).replace(" ", "_") or "novel", p.ppm, len(p.seqlets))
         for p in patterns
     )
-
-
-def write_denovo(
-    out_dir: str | Path,
-    patterns: Sequence[Pattern],
-    annotation: pd.DataFrame,
-    gene_ids: np.ndarray,
-    summary: dict[str, Any],
-) -> DenovoFiles:
-    """Write ``patterns.meme``, ``patterns.tsv``, ``seqlets.tsv`` and (last) ``denovo_summary.json``.
-
-    The summary also holds every pattern's trimmed CWM (``cwm``: ``w x 4`` ACGT rows) for the
-    figure.
-    """
-    files = DenovoFiles(out_dir)
-    files.dir.mkdir(parents=True, exist_ok=True)
-    table = pattern_table(patterns, annotation)
-    write_text(files.patterns_meme, meme_text(patterns, table))
-    write_tsv(files.patterns, table, float_format="%.6g")
-    write_tsv(files.seqlets, seqlet_table(patterns, gene_ids), float_format="%.6g")
-    info = dict(summary)
-    info["n_patterns"] = len(patterns)
-    info["n_novel"] = int(table["novel"].astype(bool).sum()) if len(table) else 0
-    write_text(files.summary, summary_json(info, patterns))
-    return files
-
-
-def summary_json(info: dict[str, Any], patterns: Sequence[Pattern]) -> str:
-    """``denovo_summary.json`` text: ``info`` indented, then ``patterns`` - one line per pattern
-    with its trimmed CWM and sequence matrix (``w x 4`` rows, ACGT; 4 decimals) - so the file
-    stays small and readable."""
-    import json
-
-    head = json.dumps(info, indent=2, default=_json_default)
-    rows = [
-        json.dumps(
-            {"pattern_id": p.pattern_id, "cwm": np.round(p.cwm.T, 4).tolist(), "ppm": np.round(p.ppm.T, 4).tolist()},
-            separators=(",", ":"),
-        )
-        for p in patterns
-    ]
-    body = ",\n    ".join(rows)
-    return (
-        head[:-2] + ',\n  "patterns": [\n    ' + body + "\n  ]\n}\n" if rows else head[:-2] + ',\n  "patterns": []\n}\n'
-    )
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer | np.floating):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def run_denovo(
-    hypothetical: np.ndarray,
-    sequences: np.ndarray,
-    out_dir: str | Path,
-    *,
-    rows: np.ndarray | None,
-    gene_ids: np.ndarray,
-    clusters: np.ndarray | None,
-    motifs: Sequence[Motif],
-    settings: ModiscoSettings,
-    match_q_threshold: float,
-    hypothetical_path: str | Path | None,
-    sequences_path: str | Path | None,
-) -> DenovoFiles:
-    """Patterns (all genes and per cluster), their Tomtom matches, and the four output files.
-
-    ``hypothetical`` ``(n, 4, L)``, ``sequences`` ``(N, L)`` uint8, ``rows`` ``(n,)`` or ``None``,
-    ``gene_ids`` and ``clusters`` ``(n,)``. Inputs are checked before anything runs; on any
-    error nothing is written.
-    """
-    check_inputs(
-        hypothetical,
-        sequences,
-        rows,
-        clusters,
-        gene_ids,
-        hypothetical_path=hypothetical_path,
-        sequences_path=sequences_path,
-    )
-    if not 0 < match_q_threshold <= 1:
-        raise ConfigError(f"denovo: match_q_threshold must lie in (0, 1], got {match_q_threshold}")
-    if not motifs:
-        raise ConfigError("denovo: the motif collection to annotate patterns with is empty")
-    patterns, summary = run_modisco(
-        hypothetical,
-        sequences,
-        rows=rows,
-        clusters=clusters,
-        settings=settings,
-        hypothetical_path=hypothetical_path,
-        sequences_path=sequences_path,
-    )
-    annotation = annotate_patterns(patterns, motifs, match_q_threshold=match_q_threshold)
-    summary["settings"] = asdict(settings)
-    summary["match_q_threshold"] = match_q_threshold
-    summary["n_motifs_scanned"] = len(motifs)
-    return write_denovo(out_dir, patterns, annotation, gene_ids, summary)
-
-
-def load_hypothetical(attr_dir: str | Path) -> np.ndarray:
-    """The ``(n, 4, L)`` hypothetical contributions of an attribution folder, memory-mapped."""
-    path = AttributionFiles(attr_dir).hypothetical
-    if not path.exists():
-        raise InputDataError(path, "hypothetical contributions are missing (export them with export_hypothetical)")
-    return np.load(path, mmap_mode="r")
