@@ -146,6 +146,15 @@ def read_config(arg: str | None) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- option factories
+def path(flag: str, metavar: str, what: str, *, required: bool = False) -> Option:
+    """A file or folder option: ``flag METAVAR`` parsed as a :class:`~pathlib.Path` (``None`` when not given)."""
+    return (
+        arg(flag, required=True, type=Path, metavar=metavar, help=what)
+        if required
+        else arg(flag, default=None, type=Path, metavar=metavar, help=what)
+    )
+
+
 def config(required: bool = True) -> Option:
     """``--config``; optional commands fall back to the schema's defaults."""
     return partial(add_config, required=required)

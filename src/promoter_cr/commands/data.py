@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from promoter_cr.commands import Command, arg, config, out, read_config
+from promoter_cr.commands import Command, arg, config, out, path, read_config
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ COMMANDS = (
         ],
         options=[
             arg("--url", required=True, help="http(s)/ftp URL, file:// URL or local path"),
-            arg("--out", required=True, type=Path, metavar="FILE", help="destination file"),
+            path("--out", "FILE", "destination file", required=True),
             arg("--sha256", default=None, metavar="HEX", help="expected sha256 (64 hex digits)"),
             arg("--md5", default=None, metavar="HEX", help="expected md5 (32 hex digits)"),
             arg("--size", type=int, default=None, metavar="BYTES", help="expected size in bytes"),

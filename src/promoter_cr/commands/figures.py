@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-from pathlib import Path
 
-from promoter_cr.commands import Command, arg, config, read_config
+from promoter_cr.commands import Command, arg, config, path, read_config
 from promoter_cr.layout import FIGURES
 
 log = logging.getLogger(__name__)
@@ -16,8 +15,8 @@ log = logging.getLogger(__name__)
 def run_figures(args: argparse.Namespace) -> int:
     """Each stage's figures are drawn by ``promoter_cr.plots.<stage>.plot_<stage>``."""
     plot = getattr(importlib.import_module(f"promoter_cr.plots.{args.stage}"), f"plot_{args.stage}")
-    for path in plot(args.results, args.out, read_config(args.config)["figures"]):
-        log.info("wrote %s", path)
+    for written in plot(args.results, args.out, read_config(args.config)["figures"]):
+        log.info("wrote %s", written)
     return 0
 
 
@@ -35,14 +34,8 @@ COMMANDS = (
         options=[
             arg("--stage", required=True, choices=list(FIGURES), help="figure family: " + ", ".join(FIGURES)),
             config(required=False),
-            arg("--results", required=True, type=Path, metavar="DIR", help="results/<dataset> folder"),
-            arg(
-                "--out",
-                required=True,
-                type=Path,
-                metavar="DIR",
-                help="folder for the figures, e.g. results/<dataset>/figures/<stage>",
-            ),
+            path("--results", "DIR", "results/<dataset> folder", required=True),
+            path("--out", "DIR", "folder for the figures, e.g. results/<dataset>/figures/<stage>", required=True),
         ],
         run=run_figures,
     ),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
-from promoter_cr.commands import Command, arg, checkpoint, config, dataset, device, out, read_config
+from promoter_cr.commands import Command, arg, checkpoint, config, dataset, device, out, path, read_config
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +84,9 @@ COMMANDS = (
             "xpresso_cnn kmer_ridge --out results/simulated/models/metrics.tsv"
         ],
         options=[
-            arg(
-                "--models-dir", required=True, type=Path, metavar="DIR", help="folder holding one sub-folder per model"
-            ),
+            path("--models-dir", "DIR", "folder holding one sub-folder per model", required=True),
             arg("--names", nargs="+", required=True, metavar="NAME", help="model names (sub-folders of --models-dir)"),
-            arg("--out", required=True, type=Path, metavar="TSV", help="output table (models/metrics.tsv)"),
+            path("--out", "TSV", "output table (models/metrics.tsv)", required=True),
         ],
         run=run_metrics,
     ),
@@ -108,27 +105,19 @@ COMMANDS = (
         ],
         options=[
             checkpoint("best.ckpt of a CR / Xpresso CNN model, or model.pkl of a k-mer model"),
-            arg(
-                "--sequences",
-                required=True,
-                type=Path,
-                metavar="FILE",
-                help="FASTA or CSV/TSV (gzip ok) of sequences of the training length",
+            path(
+                "--sequences", "FILE", "FASTA or CSV/TSV (gzip ok) of sequences of the training length", required=True
             ),
-            arg("--out", required=True, type=Path, metavar="TSV", help="output table: id, prediction"),
-            arg(
+            path("--out", "TSV", "output table: id, prediction", required=True),
+            path(
                 "--weighted-features",
-                default=None,
-                type=Path,
-                metavar="NPZ",
-                help="also write ids, predictions, bias and the (N, L) CR weighted features to this .npz",
+                "NPZ",
+                "also write ids, predictions, bias and the (N, L) CR weighted features to this .npz",
             ),
-            arg(
+            path(
                 "--extra",
-                default=None,
-                type=Path,
-                metavar="TABLE",
-                help="table of extra per-gene features (id column + the model's feature columns) for models trained "
+                "TABLE",
+                "table of extra per-gene features (id column + the model's feature columns) for models trained "
                 "with them",
             ),
             arg(

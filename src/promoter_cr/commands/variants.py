@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from promoter_cr.commands import Command, arg, checkpoint, config, device, progress, read_config
+from promoter_cr.commands import Command, arg, checkpoint, config, device, path, progress, read_config
 
 console = logging.getLogger("promoter_cr.console")
 
@@ -87,22 +87,17 @@ def run_saturation(args: argparse.Namespace) -> int:
 
 #: the genome, TSS table and extra features both commands cut their windows from
 WINDOW_INPUTS = [
-    arg(
-        "--genome", required=True, type=Path, metavar="FASTA", help="genome FASTA (plain or bgzip; indexed with pysam)"
-    ),
-    arg(
+    path("--genome", "FASTA", "genome FASTA (plain or bgzip; indexed with pysam)", required=True),
+    path(
         "--tss",
+        "TABLE",
+        "TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config",
         required=True,
-        type=Path,
-        metavar="TABLE",
-        help="TSS table (BED6, GTF or GFF3), read with the dataset.genome options of --config",
     ),
-    arg(
+    path(
         "--extra-features",
-        default=None,
-        type=Path,
-        metavar="TABLE",
-        help="per-gene extra features (gene_id + the model's feature columns) for models trained with them",
+        "TABLE",
+        "per-gene extra features (gene_id + the model's feature columns) for models trained with them",
     ),
 ]
 
@@ -122,22 +117,10 @@ COMMANDS = (
         ],
         options=[
             checkpoint("a trained model (CR gives weighted-feature changes too)"),
-            arg(
-                "--vcf",
-                required=True,
-                type=Path,
-                metavar="VCF",
-                help="VCF or BCF (plain or bgzip; indexed: region queries)",
-            ),
+            path("--vcf", "VCF", "VCF or BCF (plain or bgzip; indexed: region queries)", required=True),
             *WINDOW_INPUTS,
-            arg("--out", required=True, type=Path, metavar="TSV", help="output table, one row per allele and gene"),
-            arg(
-                "--summary",
-                default=None,
-                type=Path,
-                metavar="JSON",
-                help="also write the counts (variants read, skipped, scored) here",
-            ),
+            path("--out", "TSV", "output table, one row per allele and gene", required=True),
+            path("--summary", "JSON", "also write the counts (variants read, skipped, scored) here"),
             config(required=False),
             device,
             progress,
@@ -158,14 +141,8 @@ COMMANDS = (
             checkpoint("a trained model"),
             *WINDOW_INPUTS,
             arg("--genes", nargs="+", required=True, metavar="GENE", help="gene ids of the TSS table"),
-            arg("--out", required=True, type=Path, metavar="TSV", help="output table"),
-            arg(
-                "--figures",
-                default=None,
-                type=Path,
-                metavar="DIR",
-                help="write saturation_<gene>.<format> heat maps here",
-            ),
+            path("--out", "TSV", "output table", required=True),
+            path("--figures", "DIR", "write saturation_<gene>.<format> heat maps here"),
             config(required=False),
             device,
             progress,

@@ -26,6 +26,7 @@ import pandas as pd
 
 from promoter_cr import __version__
 from promoter_cr.atomic import atomic_path, write_json, write_tsv
+from promoter_cr.data.readers import check_unique
 from promoter_cr.data.splits import SPLITS
 from promoter_cr.errors import InputDataError
 from promoter_cr.layout import DataFiles
@@ -117,13 +118,7 @@ def validate_genes(genes: pd.DataFrame, path: str | Path | None) -> pd.DataFrame
     empty = ids.str.strip() == ""
     if empty.any():
         raise InputDataError(path, "empty gene id", record=f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 1}")
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        first = ids[dup].iloc[0]
-        n = int((ids == first).sum())
-        raise InputDataError(
-            path, f"duplicate gene id (appears {n} times; {int(dup.sum())} rows share ids)", record=f"gene {first}"
-        )
+    check_unique(ids, path, "gene id")
     labels = pd.to_numeric(genes["label"], errors="coerce")
     bad = labels.isna() | ~np.isfinite(labels.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():

@@ -252,22 +252,15 @@ def saturation_from_checkpoint(
     :func:`~promoter_cr.data.windows.load_tss`); returns the table written.
     """
     from promoter_cr.atomic import write_tsv
-    from promoter_cr.data.windows import gene_extra_matrix, gene_windows, load_tss, window_spec
-    from promoter_cr.interpret.attribute import model_extra_features
-    from promoter_cr.models.checkpoint import load_model
+    from promoter_cr.interpret.genome_inputs import open_gene_inputs
 
-    model, meta = load_model(checkpoint)
-    spec = window_spec(meta, upstream=upstream, downstream=downstream)
-    genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
-    try:
-        table_tss = load_tss(tss, tss_options, meta.get("dataset_meta"))
-        genes = gene_windows(
-            table_tss, genome, spec, tss_path=tss, missing_chromosome=missing_chromosome, gene_ids=gene_ids
+    with open_gene_inputs(
+        checkpoint, genome_fasta, tss, gene_ids=gene_ids, tss_options=tss_options, upstream=upstream,
+        downstream=downstream, missing_chromosome=missing_chromosome, batch_size=batch_size, device=device,
+        extra_table=extra_table, index_dir=index_dir, progress=progress,
+    ) as g:  # fmt: skip
+        table = saturation_from_genome(
+            g.predictor, g.genes, g.genome, g.spec, gene_ids, start=start, end=end, extra=g.extra
         )
-        extra = gene_extra_matrix(genes, extra_table, model_extra_features(meta), checkpoint)
-        predictor = Predictor(model, device, batch_size, progress)
-        table = saturation_from_genome(predictor, genes, genome, spec, gene_ids, start=start, end=end, extra=extra)
-    finally:
-        genome.close()
     write_tsv(out, table)
     return table

@@ -89,7 +89,7 @@ from promoter_cr.data.sources.genome import (
     extract_windows,
 )
 from promoter_cr.data.vcf import Alleles, read_alleles
-from promoter_cr.data.windows import WindowSpec, gene_extra_matrix, gene_windows, load_tss, window_spec
+from promoter_cr.data.windows import WindowSpec
 from promoter_cr.errors import InputDataError
 from promoter_cr.insilico.edits import EditPlan
 from promoter_cr.models.inference import Predictor
@@ -692,35 +692,27 @@ def score_vcf(
     with ``tss_options`` = the ``dataset.genome`` config); ``genes`` restricts the genes scored;
     ``summary_out`` (JSON) gets the counts. Nothing is written when anything fails. Returns the summary.
     """
-    from promoter_cr.interpret.attribute import model_extra_features
-    from promoter_cr.models.checkpoint import load_model
+    from promoter_cr.interpret.genome_inputs import open_gene_inputs
 
-    model, meta = load_model(checkpoint)
-    spec = window_spec(meta, upstream=upstream, downstream=downstream)
-    predictor = Predictor(model, device, batch_size, progress)
-    genome = Genome(Path(genome_fasta), index_dir=Path(index_dir) if index_dir else None)
-    try:
-        tss_table = load_tss(tss, tss_options, meta.get("dataset_meta"))
-        gtab = gene_windows(
-            tss_table, genome, spec, tss_path=tss, missing_chromosome=missing_chromosome, gene_ids=genes
-        )
-        extra = gene_extra_matrix(gtab, extra_table, model_extra_features(meta), checkpoint)
+    with open_gene_inputs(
+        checkpoint, genome_fasta, tss, gene_ids=genes, tss_options=tss_options, upstream=upstream,
+        downstream=downstream, missing_chromosome=missing_chromosome, batch_size=batch_size, device=device,
+        extra_table=extra_table, index_dir=index_dir, progress=progress,
+    ) as g:  # fmt: skip
         table, summary = score_variants(
-            predictor,
+            g.predictor,
             vcf,
-            gtab,
-            genome,
-            spec,
+            g.genes,
+            g.genome,
+            g.spec,
             regions=regions,
             motifs=motifs,
             p_threshold=p_threshold,
             local_flank=local_flank,
             on_ref_mismatch=on_ref_mismatch,
             missing_chromosome=missing_chromosome,
-            extra=extra,
+            extra=g.extra,
         )
-    finally:
-        genome.close()
     summary["checkpoint"] = str(checkpoint)
     write_variant_table(out, table)
     if summary_out is not None:

@@ -56,6 +56,20 @@ log = logging.getLogger(__name__)
 SPACING_TOLERANCE = 1
 
 
+def score_row(category: str, n_planted: int, n_called: int, tp_calls: int, n_recovered: int) -> dict[str, Any]:
+    """One row of ``recovery.tsv``: precision ``tp_calls / n_called`` and recall ``n_recovered / n_planted``
+    (NaN when the denominator is 0)."""
+    return {
+        "category": category,
+        "n_planted": n_planted,
+        "n_called": n_called,
+        "tp_calls": tp_calls,
+        "n_recovered": n_recovered,
+        "precision": tp_calls / n_called if n_called else np.nan,
+        "recall": n_recovered / n_planted if n_planted else np.nan,
+    }
+
+
 def load_ground_truth(path: str | Path) -> dict[str, Any]:
     """Read and check ``ground_truth.json``: ``jaspar_release``, ``motifs`` (motif_id, role,
     effect) and ``pairs`` (a, b, spacing, orientation, effect, mode)."""
@@ -273,16 +287,7 @@ def _score_calls(
         )
     n_fam = len({fam[m] for m in c["motif_id"]})
     rec = len(set(planted) & found)
-    summary = {
-        "category": label,
-        "n_planted": len(planted),
-        "n_called": n_fam,
-        "tp_calls": tp,
-        "n_recovered": rec,
-        "precision": tp / n_fam if n_fam else np.nan,
-        "recall": rec / len(planted) if planted else np.nan,
-    }
-    return summary, rows
+    return score_row(label, len(planted), n_fam, tp, rec), rows
 
 
 def palindrome_forms(orientation: str, spacing: int, shift_a: int | None, shift_b: int | None) -> list[tuple[str, int]]:
@@ -437,17 +442,7 @@ def score_recovery(
             "status": status, "value": np.nan,
         })  # fmt: skip
     n_pairs, n_scored = len(pairs), edge_tp + edge_fp
-    summary_rows.append(
-        {
-            "category": "pair_cooccurrence",
-            "n_planted": n_pairs,
-            "n_called": n_scored,
-            "tp_calls": edge_tp,
-            "n_recovered": len(pairs_found),
-            "precision": edge_tp / n_scored if n_scored else np.nan,
-            "recall": len(pairs_found) / n_pairs if n_pairs else np.nan,
-        }
-    )
+    summary_rows.append(score_row("pair_cooccurrence", n_pairs, n_scored, edge_tp, len(pairs_found)))
     summary_rows.append(
         {
             "category": "cooccurrence_planted_together",
@@ -463,17 +458,7 @@ def score_recovery(
     match_rows += sp_rows
     n_coop = sum(1 for p in pairs if p["mode"] == "cooperative")
     n_sp, sp_tp = len(sp_rows), sum(r["status"] == "TP" for r in sp_rows)
-    summary_rows.append(
-        {
-            "category": "pair_spacing",
-            "n_planted": n_coop,
-            "n_called": n_sp,
-            "tp_calls": sp_tp,
-            "n_recovered": len(recovered),
-            "precision": sp_tp / n_sp if n_sp else np.nan,
-            "recall": len(recovered) / n_coop if n_coop else np.nan,
-        }
-    )
+    summary_rows.append(score_row("pair_spacing", n_coop, n_sp, sp_tp, len(recovered)))
     return pd.DataFrame(summary_rows), pd.DataFrame(match_rows)
 
 

@@ -34,6 +34,14 @@ def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
     return (n + cols - 1) // cols, cols
 
 
+def _save_grid(fig: Any, axes: np.ndarray, n: int, out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
+    """Blank the panels of ``axes`` past the first ``n``, lay out and save the figure."""
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save(fig, out_stem, fig_cfg)
+
+
 def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
     rows, cols = _grid(len(names))
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
@@ -58,10 +66,7 @@ def plot_pred_vs_obs(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: di
         ax.set_title(f"{name} ({split})")
         ax.set_xlabel("observed")
         ax.set_ylabel("predicted")
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    return save(fig, out_stem, fig_cfg)
+    return _save_grid(fig, axes, len(names), out_stem, fig_cfg)
 
 
 def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:
@@ -86,10 +91,7 @@ def plot_learning_curves(ds_dir: Path, names: list[str], out_stem: Path, fig_cfg
             ax.set_xscale("log")
             ax.set_xlabel("ridge alpha")
             ax.set_ylabel("leave-one-out MSE (train)")
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    fig.tight_layout()
-    return save(fig, out_stem, fig_cfg)
+    return _save_grid(fig, axes, len(names), out_stem, fig_cfg)
 
 
 def plot_metrics_bars(table: pd.DataFrame, names: list[str], out_stem: Path, fig_cfg: dict[str, Any]) -> list[Path]:

@@ -214,42 +214,20 @@ def simulate(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> tuple[np.ndar
 
 
 def _ground_truth_motifs(sim_cfg: dict[str, Any], motifs: dict[str, Motif]) -> list[dict[str, Any]]:
-    out = []
-    for mid in sim_cfg["activators"]:
-        out.append(
-            {
-                "motif_id": mid,
-                "name": motifs[mid].name,
-                "role": "activator",
-                "effect": float(sim_cfg["activator_effect"]),
-                "width": motifs[mid].width,
-            }
-        )
-    for mid in sim_cfg["repressors"]:
-        out.append(
-            {
-                "motif_id": mid,
-                "name": motifs[mid].name,
-                "role": "repressor",
-                "effect": -float(sim_cfg["repressor_effect"]),
-                "width": motifs[mid].width,
-            }
-        )
+    """The ground truth's ``motifs`` entries: activators, repressors, then each pair member once."""
+
+    def entry(mid: str, role: str, effect: float) -> dict[str, Any]:
+        return {"motif_id": mid, "name": motifs[mid].name, "role": role, "effect": effect, "width": motifs[mid].width}
+
+    out = [entry(mid, "activator", float(sim_cfg["activator_effect"])) for mid in sim_cfg["activators"]]
+    out += [entry(mid, "repressor", -float(sim_cfg["repressor_effect"])) for mid in sim_cfg["repressors"]]
     seen = set()
     for p in sim_cfg["pairs"]:
         for mid in (p["a"], p["b"]):
             if mid not in seen:
                 seen.add(mid)
                 # a pair member has no effect alone; its effect is the pair's, realised only jointly
-                out.append(
-                    {
-                        "motif_id": mid,
-                        "name": motifs[mid].name,
-                        "role": "pair",
-                        "effect": float(p["effect"]),
-                        "width": motifs[mid].width,
-                    }
-                )
+                out.append(entry(mid, "pair", float(p["effect"])))
     return out
 
 
