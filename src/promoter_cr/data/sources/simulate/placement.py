@@ -124,8 +124,11 @@ def plan_gene(specs, pairs, gen_cfg, length, tss, widths, rng) -> list[dict[str,
 def place_gene(
     elements, coop: list[dict[str, Any]], coop_index: dict[int, int], widths: dict[str, int], rng
 ) -> list[dict[str, Any]] | None:
-    """Non-overlapping starts for the elements (``MIN_GAP`` free bases between elements);
-    ``None`` when they do not fit or a decoy would complete a functional arrangement."""
+    """Non-overlapping starts for the elements (``MIN_GAP`` free bases between elements), each inside its
+    ``window`` (``(lo, hi)`` bp); ``None`` when they do not fit or a decoy would complete a functional
+    arrangement: after every element, each cooperative pair of ``coop`` (:func:`~.grammar.pair_instances`
+    specs) must have exactly as many instances as elements placed for it (``el["pair"]``, mapped by
+    ``coop_index``). Both presets place through it."""
     plants: list[dict[str, Any]] = []
     occupied: list[tuple[int, int]] = []
     n_func = [0] * len(coop)

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from promoter_cr.data.sources.simulate.design import DECOY_KINDS, DECOY_MAX_SHIFT, DECOY_MIN_SHIFT, MIN_GAP, N_SITES
-from promoter_cr.data.sources.simulate.grammar import pair_instances
+from promoter_cr.data.sources.simulate.design import DECOY_KINDS, DECOY_MAX_SHIFT, DECOY_MIN_SHIFT, N_SITES
+from promoter_cr.data.sources.simulate.placement import place_gene
 from promoter_cr.seq.encoding import reverse_complement_codes
 from promoter_cr.seq.motifs import Motif
 
@@ -39,8 +39,8 @@ def _decoy_elements(
 def _plan_gene(
     kinds: tuple[str, ...], sim_cfg: dict[str, Any], motifs: dict[str, Motif], rng: np.random.Generator
 ) -> list[dict[str, Any]]:
-    """Elements of one gene: ``{"region", "sites": [(motif_id, offset, strand, role, active)], "functional_pair":
-    bool}``."""
+    """Elements of one gene: ``{"region", "sites": [(motif_id, offset, strand, role, active)], "pair": k | None}``
+    (``k``: the functional pair's index in ``sim_cfg["pairs"]``)."""
     elements: list[dict[str, Any]] = []
     strands = "+-"
     for kind in kinds:
@@ -48,10 +48,11 @@ def _plan_gene(
         n = int(rng.integers(lo, hi + 1))
         for _ in range(n):
             if kind == "pair":
-                pair = sim_cfg["pairs"][rng.integers(len(sim_cfg["pairs"]))]
+                k = int(rng.integers(len(sim_cfg["pairs"])))
+                pair = sim_cfg["pairs"][k]
                 o = pair["orientation"]
                 sites = [(pair["a"], 0, o[0], "pair_a", True), (pair["b"], int(pair["spacing"]), o[1], "pair_b", True)]
-                elements.append({"region": "pair", "sites": sites, "functional_pair": True})
+                elements.append({"region": "pair", "sites": sites, "pair": k})
             else:
                 ids = sim_cfg[kind]
                 mid = ids[rng.integers(len(ids))]
@@ -60,7 +61,7 @@ def _plan_gene(
                     {
                         "region": kind,
                         "sites": [(mid, 0, strands[rng.integers(2)], role, True)],
-                        "functional_pair": False,
+                        "pair": None,
                     }
                 )
     if sim_cfg["pairs"]:
@@ -68,7 +69,7 @@ def _plan_gene(
         for _ in range(int(rng.integers(lo, hi + 1))):
             pair = sim_cfg["pairs"][rng.integers(len(sim_cfg["pairs"]))]
             sites = [(m, off, st, "decoy", False) for m, off, st in _decoy_elements(pair, motifs, rng)]
-            elements.append({"region": "decoys", "sites": sites, "functional_pair": False})
+            elements.append({"region": "decoys", "sites": sites, "pair": None})
     return elements
 
 
@@ -79,43 +80,13 @@ def _place_gene(
     regions: dict[str, tuple[int, int]],
     rng: np.random.Generator,
 ) -> list[dict[str, Any]] | None:
-    """Choose non-overlapping starts for the elements; ``None`` when they do not fit (re-plan)."""
-    plants: list[dict[str, Any]] = []
-    occupied: list[tuple[int, int]] = []  # element spans incl. gap
-    n_functional = 0
-    for el in elements:
-        offs = [off for _, off, *_ in el["sites"]]
-        ends = [off + motifs[m].width for m, off, *_ in el["sites"]]
-        first, span = min(offs), max(ends) - min(offs)
-        lo, hi = regions[el["region"]]
-        if hi - lo < span:
-            return None
-        n_functional += el["functional_pair"]
-        for _ in range(100):
-            start = int(rng.integers(lo, hi - span + 1)) - first
-            a, b = start + first, start + first + span
-            if any(a < e + MIN_GAP and s < b + MIN_GAP for s, e in occupied):
-                continue
-            new = [
-                {
-                    "motif_id": m,
-                    "start": start + off,
-                    "end": start + off + motifs[m].width,
-                    "strand": st,
-                    "role": role,
-                    "active": act,
-                }
-                for m, off, st, role, act in el["sites"]
-            ]
-            trial = plants + new
-            if sum(len(pair_instances(trial, p)) for p in sim_cfg["pairs"]) != n_functional:
-                continue  # a decoy would complete (or a pair would add) a functional arrangement
-            plants = trial
-            occupied.append((a, b))
-            break
-        else:
-            return None
-    return sorted(plants, key=lambda p: (p["start"], p["motif_id"]))
+    """Non-overlapping starts for the elements (the simulators' one placement,
+    :func:`~promoter_cr.data.sources.simulate.placement.place_gene`, with each element's window its
+    region); ``None`` when they do not fit or a decoy would complete a functional arrangement (re-plan)."""
+    pairs = sim_cfg["pairs"]
+    placed = [{**el, "window": regions[el["region"]]} for el in elements]
+    widths = {mid: motifs[mid].width for el in elements for mid, *_ in el["sites"]}
+    return place_gene(placed, pairs, {k: k for k in range(len(pairs))}, widths, rng)
 
 
 class GeneMaker:
