@@ -83,6 +83,27 @@ def test_a_config_file_is_the_whole_configuration(tmp_path):
     assert "results/one/models/xpresso_cnn" not in out and "results/one/models/kmer_ridge" not in out
 
 
+def test_clusters_on_the_analysis_model_tracks_when_asked(tmp_path):
+    """``cluster.tracks: analysis`` with cross-fitting exports the analysis model's own tracks into
+    attributions/analysis_model/ and clusters on them; the motif stages keep the cross-fitted tracks."""
+    raw = yaml.safe_load(TINY.read_text())
+    raw.setdefault("cluster", {})["tracks"] = "analysis"
+    cfg = tmp_path / "analysis_tracks.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    out = smk("-n", "-p", "--configfile", str(cfg), "-d", str(tmp_path)).stdout
+    jobs = {block.split(":")[0].split()[-1]: block for block in out.split("\nrule ")[1:]}
+    analysis = "results/tiny/attributions/analysis_model"
+    assert f"output: {analysis}/weighted_features.npy" in jobs["attribute_analysis"]
+    assert "models/cr/best.ckpt" in jobs["attribute_analysis"]
+    assert f"{analysis}/weighted_features.npy" in jobs["cluster"]
+    for motif_job in ("scan_motifs", "grammar", "spacing", "hypothetical"):
+        assert analysis not in jobs[motif_job], motif_job
+    assert "results/tiny/attributions/weighted_features.npy" in jobs["scan_motifs"]
+    raw["cluster"]["tracks"] = "crossfit"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert "attribute_analysis" not in smk("-n", "--configfile", str(cfg), "-d", str(tmp_path)).stdout
+
+
 def test_empty_config_file_is_an_error(tmp_path):
     """An empty config file never silently runs the simulated default: Snakemake refuses a file
     without keys, and the workflow refuses an empty mapping, naming the file."""

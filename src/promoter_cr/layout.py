@@ -453,6 +453,12 @@ class DatasetLayout:
         return AttributionFiles(self.root / "attributions")
 
     @property
+    def analysis_attributions(self) -> AttributionFiles:
+        """``attributions/analysis_model/``: the analysis model's own weighted features of every gene, exported
+        beside the cross-fitted ones when the genes are clustered on them (``cluster.tracks: analysis``)."""
+        return AttributionFiles(self.root / "attributions" / "analysis_model")
+
+    @property
     def clusters(self) -> ClusterFiles:
         return ClusterFiles(self.root / "clusters")
 

@@ -34,6 +34,41 @@ rule attribute:
         JOB_SCRIPT
 
 
+if CLUSTER_ATTR is not ATTR:
+
+    rule attribute_analysis:
+        input:
+            data=data_outputs(),
+            checkpoint=analysis_checkpoint(),
+        output:
+            tracks=s(CLUSTER_ATTR.weighted_features),
+            table=s(CLUSTER_ATTR.table),
+            meta=s(CLUSTER_ATTR.meta),
+        log:
+            log_of("attribute_analysis"),
+        priority: CRITICAL_PATH
+        conda:
+            "../../envs/promoter-cr.yaml"
+        threads: train_resources("threads")
+        resources:
+            mem_mb=train_resources("mem_mb"),
+            runtime=train_resources("runtime"),
+            gpu=train_resources("gpus"),
+        params:
+            command="attribute",
+            args=lambda wc, input: [
+                "--checkpoint",
+                input.checkpoint,
+                "--data",
+                s(DATA.dir),
+                "--out",
+                s(CLUSTER_ATTR.dir),
+            ],
+            config=sections("attribution"),
+        script:
+            JOB_SCRIPT
+
+
 rule faithfulness:
     input:
         data=data_outputs(),
@@ -77,8 +112,8 @@ rule faithfulness:
 rule cluster:
     input:
         data=data_outputs(),
-        tracks=rules.attribute.output.tracks,
-        table=rules.attribute.output.table,
+        tracks=s(CLUSTER_ATTR.weighted_features),
+        table=s(CLUSTER_ATTR.table),
     output:
         assignments=s(CLUSTERS.assignments),
         centroids=s(CLUSTERS.centroids),
@@ -106,7 +141,7 @@ rule cluster:
             "--data",
             s(DATA.dir),
             "--attributions",
-            s(ATTR.dir),
+            s(CLUSTER_ATTR.dir),
             "--out",
             s(CLUSTERS.dir),
         ],

@@ -169,6 +169,14 @@ CROSSFIT_FOLDS = (
 )
 
 
+#: cluster on the analysis model's own tracks, exported beside the cross-fitted ones (cluster.tracks)
+CLUSTER_ATTR = (
+    LAYOUT.analysis_attributions
+    if CROSSFIT_FOLDS and config["cluster"]["tracks"] == "analysis"
+    else ATTR
+)
+
+
 def attribution_checkpoints():
     """The checkpoints the weighted features come from: the fold models when cross-fitting."""
     if CROSSFIT_FOLDS:

@@ -530,6 +530,7 @@ def cluster_genes(
         },
         "seed": cfg["seed"],
         "n_init": cfg["n_init"],
+        "tracks": cfg["tracks"],
     }
     if sim is not None:
         summary["ari"] = float(adjusted_rand_score(sim, labels))
