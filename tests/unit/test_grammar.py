@@ -32,7 +32,7 @@ from promoter_cr.motifs.sites import collapse_overlapping
 from promoter_cr.stats.fdr import bh_qvalues
 
 #: the calibration tests below check the statistics themselves: no magnitude filter
-ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2, "min_relative": 0.0}
+ACT = {"fdr": 0.05, "min_genes": 10, "min_effect": 0.2, "min_relative": 0.0, "min_difference": 0.0}
 
 
 def _activity(motif, gene, contrib, null, n_motifs, clusters=None, **kw):
@@ -272,6 +272,35 @@ def test_significant_but_tiny_contribution_is_not_called():
     assert strict.loc[("M1", "all"), "effect"] == "none" and strict.loc[("M0", "all"), "effect"] == "activating"
     # the statistics themselves do not change, only the call
     assert strict.loc[("M1", "all"), "q_value"] == loose.loc[("M1", "all"), "q_value"]
+
+
+def test_an_effect_below_the_label_threshold_is_not_called():
+    """min_difference (label units) drops a significant motif whose mean site - null difference is
+    too small to matter for expression, whatever its rank; the statistics stay as they are."""
+    rng = np.random.default_rng(4)
+    n = 300
+    gene = np.concatenate([np.arange(n), np.arange(n)])
+    motif = np.repeat([0, 1], n)
+    null = rng.normal(0, 0.01, 2 * n)
+    contrib = null + np.concatenate([np.full(n, 0.5), np.full(n, 0.03)]) + rng.normal(0, 0.005, 2 * n)
+    loose = _activity(motif, gene, contrib, null, 2).set_index(["motif_id", "cluster"])
+    strict = _activity(motif, gene, contrib, null, 2, min_difference=0.1).set_index(["motif_id", "cluster"])
+    assert loose.loc[("M1", "all"), "effect"] == "activating" and strict.loc[("M1", "all"), "effect"] == "none"
+    assert strict.loc[("M0", "all"), "effect"] == "activating"
+    assert strict.loc[("M1", "all"), "q_value"] == loose.loc[("M1", "all"), "q_value"]
+
+
+def test_a_call_agrees_in_sign_with_the_mean_contribution():
+    """A rank test can be positive while the mean difference is negative (most sites slightly up, a
+    few far down): such a motif is not called, so no call contradicts its contributions."""
+    n = 200
+    gene = np.arange(n)
+    motif = np.zeros(n, int)
+    null = np.zeros(n)
+    contrib = np.where(np.arange(n) % 5 == 0, -1.0, 0.05)  # 80 % at +0.05, 20 % at -1: mean -0.16
+    row = _activity(motif, gene, contrib, null, 1).set_index(["motif_id", "cluster"]).loc[("M0", "all")]
+    assert row["effect_size"] > 0.2 and row["q_value"] < 0.05 and row["mean_difference"] < 0
+    assert row["effect"] == "none"
 
 
 def test_empty_cluster_and_motif_without_sites_are_reported_not_crashing(caplog):

@@ -17,14 +17,17 @@ least ``min_genes`` genes of the group to be tested. q-values: Benjamini-Hochber
 motif x cluster test made (``'all'`` included).
 
 *Calls.* ``activating`` / ``repressive`` by the sign of ``r`` when ``q < fdr``,
-``|r| >= min_effect`` and the mean difference is at least ``min_relative_contribution`` of the
-largest one in the cluster (significance alone calls weak passengers of the model on large sets).
+``|r| >= min_effect``, the mean difference has the sign of ``r``, is at least
+``min_label_fraction`` of the label's standard deviation (an effect size that matters for
+expression) and at least ``min_relative_contribution`` of the largest one in the cluster
+(significance alone calls weak passengers of the model on large sets).
 Calls are then made *conditional* (:func:`conditional_calls`): within each
 group and sign, from the strongest call down, a motif is re-tested on its sites that overlap no
 site of an already accepted motif; a matrix whose signal comes only from the sites of a stronger,
 overlapping call (a composite matrix on ELK1 sites, EGR on SP1 sites) is reported as
-``explained_by`` that motif. ``fdr``, ``min_effect`` and ``min_relative_contribution`` are schema
-settings (see benchmarks/README.md for how they were chosen); nothing here is tuned to the data it scores.
+``explained_by`` that motif. ``fdr``, ``min_effect``, ``min_label_fraction`` and
+``min_relative_contribution`` are schema settings (see benchmarks/README.md for how they were
+chosen); nothing here is tuned to the data it scores.
 """
 
 from __future__ import annotations
@@ -77,19 +80,26 @@ def gene_differences(
     return genes, c, n
 
 
-def call_effects(table: pd.DataFrame, fdr: float, min_effect: float, min_relative: float) -> pd.Series:
+def call_effects(
+    table: pd.DataFrame, fdr: float, min_effect: float, min_relative: float, min_difference: float
+) -> pd.Series:
     """``activating`` / ``repressive`` / ``none`` per row.
 
-    A call needs ``q < fdr``, ``|effect_size| >= min_effect`` and ``|mean_difference|`` at least
-    ``min_relative`` times the largest ``|mean_difference|`` among the tested motifs of the same
-    cluster (:func:`relative_difference`): with hundreds of genes a motif whose sites carry a
-    consistent but tiny share of the model's contribution is significant, yet it is not a motif
-    the model's predictions rest on.
+    A call needs ``q < fdr``, ``|effect_size| >= min_effect``, a ``mean_difference`` of the sign of
+    the effect size (the call's sign agrees with the contributions), ``|mean_difference| >=
+    min_difference`` (in label units: an effect that matters for expression; the grammar stage
+    passes ``grammar.min_label_fraction`` times the label's standard deviation) and
+    ``|mean_difference|`` at least ``min_relative`` times the largest ``|mean_difference|`` among
+    the tested motifs of the same cluster (:func:`relative_difference`): with hundreds of genes a
+    motif whose sites carry a consistent but tiny share of the model's contribution is significant,
+    yet it is not a motif the model's predictions rest on.
     """
     q = table["q_value"].to_numpy(dtype=float)
     r = table["effect_size"].to_numpy(dtype=float)
+    d = np.nan_to_num(table["mean_difference"].to_numpy(dtype=float))
     rel = relative_difference(table).to_numpy(dtype=float)
     sig = np.isfinite(q) & (q < fdr) & (np.abs(np.nan_to_num(r)) >= min_effect) & (np.nan_to_num(rel) >= min_relative)
+    sig &= (np.sign(d) == np.sign(np.nan_to_num(r))) & (np.abs(d) >= min_difference)
     out = np.where(sig & (r > 0), "activating", np.where(sig & (r < 0), "repressive", "none"))
     return pd.Series(out, index=table.index, dtype=object)
 
@@ -119,6 +129,7 @@ def motif_activity(
     min_genes: int,
     min_effect: float,
     min_relative: float,
+    min_difference: float,
     start: np.ndarray | None = None,
     end: np.ndarray | None = None,
     n_genes: int | None = None,
@@ -166,7 +177,7 @@ def motif_activity(
     if table.empty:
         return pd.DataFrame(columns=ACTIVITY_COLUMNS)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy())
-    table["marginal_effect"] = call_effects(table, fdr, min_effect, min_relative)
+    table["marginal_effect"] = call_effects(table, fdr, min_effect, min_relative, min_difference)
     table["effect"] = table["marginal_effect"]
     for col in ("conditional_n_genes", "conditional_effect_size", "conditional_p_value"):
         table[col] = np.nan

@@ -192,6 +192,7 @@ def run_grammar(
         "mine" if gate["passed"] else "did not learn",
     )
     refuse = g["require_learned_model"] and not gate["passed"]
+    label_sd = float(np.std(attributions["label"].to_numpy(dtype=np.float64), ddof=1))
     ids = [m.motif_id for m in motifs]
     names = [m.name for m in motifs]
     levels = sorted(genes["cluster"].unique().tolist())
@@ -213,6 +214,7 @@ def run_grammar(
         min_genes=int(g["min_genes"]),
         min_effect=float(g["min_effect"]),
         min_relative=float(g["min_relative_contribution"]),
+        min_difference=float(g["min_label_fraction"]) * label_sd,
         start=sites["start"].to_numpy(),
         end=sites["end"].to_numpy(),
         n_genes=n_genes,
@@ -246,6 +248,8 @@ def run_grammar(
         "n_sites": int(len(sites)),
         "n_motifs": len(ids),
         "clusters": levels,
+        "label_sd": label_sd,
+        "min_mean_difference": float(g["min_label_fraction"]) * label_sd,
         "calls_all": {k: int(calls.get(k, 0)) for k in ("activating", "repressive", "none")},
         "calls_any_cluster": int(activity["effect"].isin(["activating", "repressive"]).sum()),
         "cooccurrence_motifs": len(selected),
