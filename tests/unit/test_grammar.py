@@ -258,16 +258,22 @@ def test_overlapping_redundant_motif_is_explained_by_the_stronger_one():
     assert 10 <= allrows.loc["M1", "conditional_n_genes"] <= 100
 
 
-def test_significant_but_tiny_contribution_is_not_called():
-    """Hundreds of genes make a consistent 2 % share significant; min_relative keeps it uncalled."""
-    rng = np.random.default_rng(3)
-    n = 400
+def _strong_and_weak(seed, n, *, null_sd, strong, weak, noise_sd):
+    """``(motif, gene, contrib, null)`` of two motifs with one site in each of ``n`` genes: M0's sites carry
+    ``strong`` over their null windows, M1's ``weak``."""
+    rng = np.random.default_rng(seed)
     gene = np.concatenate([np.arange(n), np.arange(n)])
     motif = np.repeat([0, 1], n)
-    null = rng.normal(0, 0.05, 2 * n)
-    contrib = null + np.concatenate([np.full(n, 1.0), np.full(n, 0.02)]) + rng.normal(0, 0.01, 2 * n)
-    loose = _activity(motif, gene, contrib, null, 2, min_relative=0.0).set_index(["motif_id", "cluster"])
-    strict = _activity(motif, gene, contrib, null, 2, min_relative=0.1).set_index(["motif_id", "cluster"])
+    null = rng.normal(0, null_sd, 2 * n)
+    contrib = null + np.concatenate([np.full(n, strong), np.full(n, weak)]) + rng.normal(0, noise_sd, 2 * n)
+    return motif, gene, contrib, null
+
+
+def test_significant_but_tiny_contribution_is_not_called():
+    """Hundreds of genes make a consistent 2 % share significant; min_relative keeps it uncalled."""
+    sites = _strong_and_weak(3, 400, null_sd=0.05, strong=1.0, weak=0.02, noise_sd=0.01)
+    loose = _activity(*sites, 2, min_relative=0.0).set_index(["motif_id", "cluster"])
+    strict = _activity(*sites, 2, min_relative=0.1).set_index(["motif_id", "cluster"])
     assert loose.loc[("M1", "all"), "q_value"] < 1e-10 and loose.loc[("M1", "all"), "effect"] == "activating"
     assert strict.loc[("M1", "all"), "effect"] == "none" and strict.loc[("M0", "all"), "effect"] == "activating"
     # the statistics themselves do not change, only the call
@@ -277,14 +283,9 @@ def test_significant_but_tiny_contribution_is_not_called():
 def test_an_effect_below_the_label_threshold_is_not_called():
     """min_difference (label units) drops a significant motif whose mean site - null difference is
     too small to matter for expression, whatever its rank; the statistics stay as they are."""
-    rng = np.random.default_rng(4)
-    n = 300
-    gene = np.concatenate([np.arange(n), np.arange(n)])
-    motif = np.repeat([0, 1], n)
-    null = rng.normal(0, 0.01, 2 * n)
-    contrib = null + np.concatenate([np.full(n, 0.5), np.full(n, 0.03)]) + rng.normal(0, 0.005, 2 * n)
-    loose = _activity(motif, gene, contrib, null, 2).set_index(["motif_id", "cluster"])
-    strict = _activity(motif, gene, contrib, null, 2, min_difference=0.1).set_index(["motif_id", "cluster"])
+    sites = _strong_and_weak(4, 300, null_sd=0.01, strong=0.5, weak=0.03, noise_sd=0.005)
+    loose = _activity(*sites, 2).set_index(["motif_id", "cluster"])
+    strict = _activity(*sites, 2, min_difference=0.1).set_index(["motif_id", "cluster"])
     assert loose.loc[("M1", "all"), "effect"] == "activating" and strict.loc[("M1", "all"), "effect"] == "none"
     assert strict.loc[("M0", "all"), "effect"] == "activating"
     assert strict.loc[("M1", "all"), "q_value"] == loose.loc[("M1", "all"), "q_value"]

@@ -88,9 +88,7 @@ from promoter_cr.data.sources.simulate.background import composition, gene_backg
 from promoter_cr.data.sources.simulate.families import draw_distinct, family_table, synthetic_motifs
 from promoter_cr.data.sources.simulate.generator_config import (
     KEY,
-    NULL_MODES,
     ORIENTATIONS,
-    PAIR_MODES,
     check_generator_config,
     config_error,
     tss_window,
@@ -111,9 +109,6 @@ CLASSES = (
 
 __all__ = [
     "CLASSES",
-    "NULL_MODES",
-    "PAIR_MODES",
-    "check_generator_config",
     "clean_labels",
     "generate",
     "generate_from_config",
