@@ -22,12 +22,17 @@ Seeds used while choosing settings (development) and seeds kept for the evaluati
 on the command line; ``benchmarks/README.md`` records which were which. The script writes, under
 ``--out``: ``runs/<run>/`` (config, results, snakemake log), ``recovery.tsv``, ``calls.tsv``,
 ``pvalues.tsv.gz``, ``pvalue_qq.png`` (QQ plots of the null variants' p-values) and, with
-``--denovo``, ``denovo_recovery.tsv`` (planted matrices found de novo).
+``--denovo``, ``denovo_recovery.tsv`` (planted matrices found de novo). With two or more
+``--train-seeds`` (``train.seed`` of every model; the data set and its grammar stay the same),
+``stability.tsv`` gives the pairwise Jaccard index of what the runs call: activating and
+repressive families, co-occurrence edges and preferred spacings.
 
 Example (about 15-25 min a run on 2 CPU cores)::
 
     python benchmarks/bench_grammar_eval.py --seeds 901 902 903 --variants planted \\
         --out benchmarks/results/grammar_eval --cores 2
+    python benchmarks/bench_grammar_eval.py --seeds 901 --variants planted --train-seeds 0 1 2 \\
+        --out benchmarks/results/grammar_stability --cores 2
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ VARIANTS: dict[str, dict] = {
 NULL_VARIANTS = {"additive", "permuted", "independent"}
 
 
-def run_config(run_dir: Path, name: str, seed: int, variant: str, args: argparse.Namespace, gate: bool) -> dict:
+def run_config(
+    run_dir: Path, name: str, seed: int, variant: str, args: argparse.Namespace, gate: bool, train_seed: int = 0
+) -> dict:
     """The whole configuration of one run (everything not given here: the schema's defaults)."""
     sim = {"preset": "hard", "seed": int(seed), "generator": VARIANTS[variant]}
     if args.n_genes:
@@ -66,7 +73,7 @@ def run_config(run_dir: Path, name: str, seed: int, variant: str, args: argparse
         "models": {"cr": {"type": "cr", **args.cr}},
         "analysis_model": "cr",
         "grammar": {"require_learned_model": bool(gate)},
-        "train": {"resources": {"threads": args.threads}},
+        "train": {"resources": {"threads": args.threads}, "seed": int(train_seed)},
     }
     if args.max_epochs:
         cfg["models"]["cr"]["max_epochs"] = args.max_epochs
@@ -127,11 +134,12 @@ def test_families(motifs, fdr: float) -> dict[str, dict]:
     }
 
 
-def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, seconds: float):
+def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, seconds: float, train_seed: int = 0):
     """Recovery rows, call rows and p-value rows of one finished run."""
     motifs = layout.motifs
     summary = json.loads(motifs.grammar_summary.read_text())
-    base = {"run": run, "variant": variant, "seed": seed, "gate": gate, "seconds": round(seconds, 1),
+    base = {"run": run, "variant": variant, "seed": seed, "train_seed": train_seed, "gate": gate,
+            "seconds": round(seconds, 1),
             "model_r": summary["model_gate"]["r"], "refused": summary["refused"]}  # fmt: skip
     rec = pd.read_csv(motifs.recovery, sep="\t").assign(**base)
     fams = test_families(motifs, fdr)
@@ -139,6 +147,47 @@ def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, s
     pv = pd.concat([pd.DataFrame({"run": run, "variant": variant, "seed": seed, "gate": gate, "test": k, "p": f["p"]})
                     for k, f in fams.items()], ignore_index=True)  # fmt: skip
     return rec, calls, pv
+
+
+def called_sets(layout, fdr: float) -> dict[str, set]:
+    """What one run calls, as sets that can be compared across training seeds.
+
+    ``activating``/``repressive``: the called motif families (Tomtom families of the scanned set,
+    which do not depend on the model; each named by its sorted member ids); ``cooccurrence``: the
+    significant motif pairs; ``spacing``: (pair, orientation class, spacing) at ``q < fdr``.
+    """
+    matches = pd.read_csv(layout.motifs.recovery_matches, sep="\t", keep_default_na=False)
+    called = matches[matches["status"].isin(["TP", "FP"])]
+    out = {sign: set(called.loc[called["kind"] == f"{sign}_family", "motif_id"])
+           for sign in ("activating", "repressive")}  # fmt: skip
+    cooc = pd.read_csv(layout.motifs.cooccurrence, sep="\t")
+    sig = cooc[cooc["significant"].astype(bool)] if len(cooc) else cooc
+    out["cooccurrence"] = {tuple(sorted(ab)) for ab in zip(sig.get("motif_a", []), sig.get("motif_b", []))}
+    sp = pd.read_csv(layout.motifs.spacing, sep="\t")
+    hit = sp[pd.to_numeric(sp.get("q_value", pd.Series(dtype=float)), errors="coerce") < fdr] if len(sp) else sp
+    out["spacing"] = {(r.motif_a, r.motif_b, r.orientation_class, int(r.spacing)) for r in hit.itertuples()}
+    return out
+
+
+def jaccard(a: set, b: set) -> float:
+    """|a & b| / |a | b|; 1.0 when both are empty (the two runs agree that nothing is called)."""
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def stability(called: dict[tuple, dict[str, set]]) -> pd.DataFrame:
+    """Pairwise Jaccard of the call sets of runs that differ only in ``train.seed``."""
+    rows = []
+    groups: dict[tuple, list] = {}
+    for (seed, variant, gate, ts), sets in called.items():
+        groups.setdefault((seed, variant, gate), []).append((ts, sets))
+    for (seed, variant, gate), runs in groups.items():
+        for i, (ta, a) in enumerate(runs):
+            for tb, b in runs[i + 1 :]:
+                for kind in a:
+                    rows.append({"seed": seed, "variant": variant, "gate": gate, "train_seed_a": ta,
+                                 "train_seed_b": tb, "calls": kind, "n_a": len(a[kind]), "n_b": len(b[kind]),
+                                 "n_both": len(a[kind] & b[kind]), "jaccard": jaccard(a[kind], b[kind])})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def denovo_recovery(run: str, seed: int, layout, q_threshold: float) -> pd.DataFrame:
@@ -191,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crossfit-folds", type=int, default=None, help="default: the schema's")
     ap.add_argument("--threads", type=int, default=1, help="threads per training job (train.resources.threads)")
     ap.add_argument("--denovo", action="store_true", help="also run the de novo stage (planted runs)")
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=[0],
+                    help="train.seed of each run (runs of seed 0 keep the plain name; others end in _t<seed>);"
+                         " with two or more, stability.tsv compares the calls across them")  # fmt: skip
     args = ap.parse_args(argv)
     args.cr = json.loads(args.cr)
 
@@ -200,30 +252,35 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     recs, calls, pvals, denovo_rows = [], [], [], []
-    for seed in args.seeds:
-        for variant in args.variants:
-            run = f"{variant}_s{seed}{args.tag}"
-            run_dir = (args.out / "runs" / run).resolve()
-            for gate in (True, False) if variant in NULL_VARIANTS else (True,):
-                cfg = validate_config(run_config(run_dir, run, seed, variant, args, gate))
-                layout = DatasetLayout.from_config(cfg)
-                print(f"[{time.strftime('%H:%M:%S')}] {run} gate={gate} ...", flush=True)
-                target = layout.motifs.denovo.summary if args.denovo and variant == "planted" else None
-                sec = snakemake(run_dir, run_config(run_dir, run, seed, variant, args, gate), layout.motifs.recovery,
-                                args.cores, run_dir / "snakemake.log", extra=target)  # fmt: skip
-                rec, cl, pv = collect(run, variant, seed, gate, layout, float(cfg["grammar"]["fdr"]), sec)
-                recs.append(rec)
-                calls.append(cl)
-                pvals.append(pv)
-                print(cl[["test", "n_tests", "frac_p05", "n_q", "n_called"]].to_string(index=False), flush=True)
-                if target is not None:
-                    dn = denovo_recovery(run, seed, layout, float(cfg["denovo"]["match_q_threshold"]))
-                    denovo_rows.append(dn)
-                    pd.concat(denovo_rows).to_csv(args.out / "denovo_recovery.tsv", sep="\t", index=False)
-                    print(dn.to_string(index=False), flush=True)
-                pd.concat(recs).to_csv(args.out / "recovery.tsv", sep="\t", index=False)
-                pd.concat(calls).to_csv(args.out / "calls.tsv", sep="\t", index=False)
-                pd.concat(pvals).to_csv(args.out / "pvalues.tsv.gz", sep="\t", index=False)
+    called: dict[tuple, dict[str, set]] = {}
+    for seed, variant, ts in ((s, v, t) for s in args.seeds for v in args.variants for t in args.train_seeds):
+        run = f"{variant}_s{seed}{args.tag}" + (f"_t{ts}" if ts else "")
+        run_dir = (args.out / "runs" / run).resolve()
+        for gate in (True, False) if variant in NULL_VARIANTS else (True,):
+            raw = run_config(run_dir, run, seed, variant, args, gate, ts)
+            cfg = validate_config(raw)
+            layout = DatasetLayout.from_config(cfg)
+            print(f"[{time.strftime('%H:%M:%S')}] {run} gate={gate} ...", flush=True)
+            target = layout.motifs.denovo.summary if args.denovo and variant == "planted" else None
+            sec = snakemake(run_dir, raw, layout.motifs.recovery, args.cores, run_dir / "snakemake.log", extra=target)
+            called[(seed, variant, gate, ts)] = called_sets(layout, float(cfg["grammar"]["fdr"]))
+            rec, cl, pv = collect(run, variant, seed, gate, layout, float(cfg["grammar"]["fdr"]), sec, ts)
+            recs.append(rec)
+            calls.append(cl)
+            pvals.append(pv)
+            print(cl[["test", "n_tests", "frac_p05", "n_q", "n_called"]].to_string(index=False), flush=True)
+            if target is not None:
+                dn = denovo_recovery(run, seed, layout, float(cfg["denovo"]["match_q_threshold"]))
+                denovo_rows.append(dn)
+                pd.concat(denovo_rows).to_csv(args.out / "denovo_recovery.tsv", sep="\t", index=False)
+                print(dn.to_string(index=False), flush=True)
+            pd.concat(recs).to_csv(args.out / "recovery.tsv", sep="\t", index=False)
+            pd.concat(calls).to_csv(args.out / "calls.tsv", sep="\t", index=False)
+            pd.concat(pvals).to_csv(args.out / "pvalues.tsv.gz", sep="\t", index=False)
+    stab = stability(called)
+    if len(stab):
+        stab.to_csv(args.out / "stability.tsv", sep="\t", index=False)
+        print(stab.groupby(["seed", "variant", "gate", "calls"])["jaccard"].mean().to_string(), flush=True)
     pv = pd.concat(pvals)
     null = pv[pv["variant"].isin(NULL_VARIANTS) & ~pv["gate"].astype(bool)]
     if len(null):
