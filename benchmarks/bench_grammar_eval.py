@@ -152,13 +152,14 @@ def collect(run: str, variant: str, seed: int, gate: bool, layout, fdr: float, s
 def called_sets(layout, fdr: float) -> dict[str, set]:
     """What one run calls, as sets that can be compared across training seeds.
 
-    ``activating``/``repressive``: the called motif families (Tomtom families of the scanned set,
-    which do not depend on the model; each named by its sorted member ids); ``cooccurrence``: the
+    ``activating``/``repressive``: the called motif families (each a frozenset of its member
+    matrix ids; :func:`jaccard` treats two families that share a member as the same call, since
+    the members of a called family differ a little between models); ``cooccurrence``: the
     significant motif pairs; ``spacing``: (pair, orientation class, spacing) at ``q < fdr``.
     """
     matches = pd.read_csv(layout.motifs.recovery_matches, sep="\t", keep_default_na=False)
-    called = matches[matches["status"].isin(["TP", "FP"])]
-    out = {sign: set(called.loc[called["kind"] == f"{sign}_family", "motif_id"])
+    called = matches[matches["kind"].str.endswith("_family")]
+    out = {sign: {frozenset(m.split(";")) for m in called.loc[called["kind"] == f"{sign}_family", "motif_id"]}
            for sign in ("activating", "repressive")}  # fmt: skip
     cooc = pd.read_csv(layout.motifs.cooccurrence, sep="\t")
     sig = cooc[cooc["significant"].astype(bool)] if len(cooc) else cooc
@@ -169,9 +170,24 @@ def called_sets(layout, fdr: float) -> dict[str, set]:
     return out
 
 
+def shared(a: set, b: set) -> int:
+    """How many calls of ``a`` are also in ``b``; families (frozensets) match one to one when they
+    share a member (greedy, largest overlap first), everything else by equality."""
+    if not all(isinstance(x, frozenset) for x in a | b):
+        return len(a & b)
+    pairs = sorted(((len(x & y), i, j) for i, x in enumerate(a) for j, y in enumerate(b) if x & y), reverse=True)
+    used_a, used_b = set(), set()
+    for _, i, j in pairs:
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+    return len(used_a)
+
+
 def jaccard(a: set, b: set) -> float:
-    """|a & b| / |a | b|; 1.0 when both are empty (the two runs agree that nothing is called)."""
-    return len(a & b) / len(a | b) if a | b else 1.0
+    """shared / (|a| + |b| - shared); 1.0 when both are empty (the runs agree that nothing is called)."""
+    n = shared(a, b)
+    return n / (len(a) + len(b) - n) if a or b else 1.0
 
 
 def stability(called: dict[tuple, dict[str, set]]) -> pd.DataFrame:
@@ -186,7 +202,7 @@ def stability(called: dict[tuple, dict[str, set]]) -> pd.DataFrame:
                 for kind in a:
                     rows.append({"seed": seed, "variant": variant, "gate": gate, "train_seed_a": ta,
                                  "train_seed_b": tb, "calls": kind, "n_a": len(a[kind]), "n_b": len(b[kind]),
-                                 "n_both": len(a[kind] & b[kind]), "jaccard": jaccard(a[kind], b[kind])})  # fmt: skip
+                                 "n_both": shared(a[kind], b[kind]), "jaccard": jaccard(a[kind], b[kind])})  # fmt: skip
     return pd.DataFrame(rows)
 
 
