@@ -239,3 +239,27 @@ def test_edge_between_motifs_planted_together_is_not_a_false_positive(jaspar):
     assert st["MA0079.5+MA0095.4"] == "FP"
     assert rec.loc["pair_cooccurrence", "n_called"] == 2 and rec.loc["pair_cooccurrence", "precision"] == 0.5
     assert rec.loc["cooccurrence_planted_together", "n_called"] == 1
+
+
+def test_a_second_family_of_one_planted_motif_is_a_duplicate_not_a_true_positive(jaspar, monkeypatch):
+    import promoter_cr.motifs.recovery as recovery
+
+    activity = _activity({"MA0039.5": "activating", "MA0079.5": "activating", "MA0046.3": "activating"})
+    activity["mean_difference"] = [0.1, 0.5, 0.2]  # SP1 (MA0079.5) is the strongest call
+    # split SP1 and its Tomtom relative KLF4 into two families, as a stricter linkage might
+    monkeypatch.setattr(recovery, "called_families", lambda ids, *a: np.arange(len(ids)))
+    empty = pd.DataFrame({"motif_a": [], "motif_b": [], "significant": []})
+    spacing = pd.DataFrame(columns=["motif_a", "motif_b", "orientation", "spacing", "interaction", "q_value"])
+    planted = [m for m in jaspar if m.motif_id in {g["motif_id"] for g in GT["motifs"]}]
+    rec, matches = score_recovery(GT, activity, empty, spacing, jaspar, planted, tomtom_threshold=1e-3, fdr=0.05)
+    st = matches.set_index(["kind", "motif_id"])["status"]
+    assert st[("activating_family", "MA0079.5")] == "TP"
+    assert st[("activating_family", "MA0039.5")] == "duplicate"
+    assert st[("activating_family", "MA0046.3")] == "FP"
+    rec = rec.set_index("category")
+    # the duplicate is neither a TP nor a FP: precision is SP1's family against HNF1A's
+    assert rec.loc["activating", "n_called"] == 2 and rec.loc["activating", "tp_calls"] == 1
+    assert rec.loc["activating", "precision"] == pytest.approx(1 / 2)
+    # the strongest family is listed first
+    fams = matches[matches["kind"] == "activating_family"]["motif_id"].tolist()
+    assert fams[0] == "MA0079.5"

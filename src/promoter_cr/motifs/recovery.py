@@ -5,12 +5,16 @@ Rules (explicit, so the numbers mean one thing):
 * **Families.** Two matrices are the same motif when Tomtom (memelite) gives ``p <
   grammar.tomtom_threshold`` for the pair (queries against the whole scanned motif set plus the
   planted matrices, JASPAR CORE vertebrates added when that set is small: a full database as
-  Tomtom's background). Called motifs are merged into *called families* (connected components of
-  that similarity), so the 23 ETS matrices that all match one planted ELK1 site are one call.
+  Tomtom's background). Called motifs are merged into *called families* (average linkage of that
+  similarity, :func:`promoter_cr.seq.tomtom.families_from_similarity`: groups join when more than
+  half of their cross pairs match, so one composite matrix cannot chain two unrelated families),
+  and the 23 ETS matrices that all match one planted ELK1 site are one call.
 * **Activating / repressive.** A called family (motifs called ``activating`` / ``repressive`` in
   cluster ``'all'``) is one **true positive** when a member matches a planted functional motif of
   the same sign (an activator or repressor, or a member of a planted pair carrying the pair's
-  effect), else one **false positive** (unplanted, or the wrong sign). ``precision`` = TP
+  effect) that no stronger called family has matched; a *duplicate* when every planted motif it
+  matches is matched by a stronger family already (listed in the matches, left out of the
+  precision); else one **false positive** (unplanted, or the wrong sign). ``precision`` = TP
   families / called families; ``recall`` = planted activators (resp. repressors) matched by a
   true-positive family, with at most one family counted per planted motif. Members of planted
   pairs are scored in their own row (``pair_members``: recall of the pairs' partners by either
@@ -157,7 +161,7 @@ def co_planted(gt: dict[str, Any]) -> set[frozenset[str]]:
 def called_families(
     call_ids: list[str], by_id: dict[str, Motif], background: Sequence[Motif], threshold: float
 ) -> np.ndarray:
-    """``(C,)`` family index of each called motif (Tomtom connected components)."""
+    """``(C,)`` family index of each called motif (average linkage of Tomtom matches)."""
     from promoter_cr.seq.tomtom import motif_families
 
     return motif_families([by_id[c] for c in call_ids], list(background), threshold)
@@ -256,22 +260,41 @@ def _score_calls(
     matches,
     names: dict[str, str],
 ) -> tuple[dict, list[dict]]:
-    """Family-level TP/FP of the calls of one sign, and recall of ``planted``."""
+    """Family-level TP/FP of the calls of one sign, and recall of ``planted``.
+
+    Families are taken strongest first (largest ``|mean_difference|`` of a member, then smallest
+    q). A family is a TP when it matches a planted motif of its sign that no stronger family has
+    matched; one whose matches are all taken already is a ``duplicate`` (a second call of one
+    planted motif, e.g. a sub-family that Tomtom does not join to the first): it is neither a TP
+    nor a FP and is left out of ``n_called``, so splitting a true family neither raises nor lowers
+    precision.
+    """
     c = calls[calls["effect"] == label]
+
+    def column(name: str, fill: float) -> pd.Series:
+        values = c[name] if name in c else pd.Series(fill, index=c.index)
+        return pd.to_numeric(values, errors="coerce").fillna(fill)
+
+    key = pd.DataFrame(
+        {"size": -column("mean_difference", 0.0).abs(), "q": column("q_value", 1.0), "motif_id": c["motif_id"]}
+    )
+    strongest_first = key.sort_values(["size", "q"], kind="stable")["motif_id"]
+    order = list(dict.fromkeys(fam[m] for m in strongest_first))
     rows, found, tp = [], set(), 0
-    for f_id in sorted({fam[m] for m in c["motif_id"]}):
+    for f_id in order:
         members = [m for m in c["motif_id"] if fam[m] == f_id]
         hit = sorted({p for m in members for p in matches(m) if sign.get(p) == s})
         other = sorted({p for m in members for p in matches(m)} - set(hit))
         new = [p for p in hit if p not in found]
-        ok = bool(hit)
+        ok = bool(new)
         tp += ok
         found.update(hit)
+        status = "TP" if ok else ("duplicate" if hit else ("wrong sign" if other else "FP"))
         rows.append({
             "kind": f"{label}_family", "motif_id": ";".join(members),
             "motif_name": ";".join(names.get(m, m) for m in members),
             "matched_to": ";".join(hit or other), "matched_names": ";".join(names.get(p, p) for p in (hit or other)),
-            "status": "TP" if ok else ("wrong sign" if other else "FP"), "value": float(len(new)),
+            "status": status, "value": float(len(new)),
         })  # fmt: skip
     for p in planted:
         rows.append(
@@ -285,7 +308,7 @@ def _score_calls(
                 "value": np.nan,
             }
         )
-    n_fam = len({fam[m] for m in c["motif_id"]})
+    n_fam = len({fam[m] for m in c["motif_id"]}) - sum(r["status"] == "duplicate" for r in rows)
     rec = len(set(planted) & found)
     return score_row(label, len(planted), n_fam, tp, rec), rows
 

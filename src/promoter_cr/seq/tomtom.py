@@ -75,13 +75,52 @@ def tomtom_similarity(motifs_sel: Sequence, motifs_all: Sequence, threshold: flo
     return sim
 
 
-def motif_families(motifs: Sequence, background: Sequence, threshold: float) -> np.ndarray:
-    """``(M,)`` int64 family of each motif: connected components of Tomtom similarity (p < ``threshold``)."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
+#: two groups of matrices join one family only when more than this fraction of their cross pairs match
+FAMILY_MIN_MATCHING = 0.5
 
+
+def families_from_similarity(sim: np.ndarray, min_matching: float = FAMILY_MIN_MATCHING) -> np.ndarray:
+    """``(M,)`` int64 family of each matrix from a ``(M, M)`` bool match matrix, by average linkage.
+
+    Families are the groups of average-linkage (UPGMA) clustering of the match/no-match distance
+    ``1 - sim``, cut so that two groups join only when more than ``min_matching`` of their cross
+    pairs match (a chain A~B~C with A and C unrelated stays two families: half of its cross pairs
+    match; ties between equally matching pairs are broken by how many matches the two share, plus
+    at most 0.001). Why not single linkage (connected components): one matrix that matches two unrelated
+    families (a composite or a long zinc-finger matrix) chains them into one, so an ETS and an
+    E-box family, or PAX5 and the E-box, become one "family" and one call stands for two planted
+    motifs. Why not complete linkage: Tomtom misses some pairs inside a true family (a short and a
+    long member, a half-site), and one miss would split the family. Labels are numbered by the
+    first member of each family in input order.
+    """
+    m = sim.shape[0]
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    if m == 1:
+        return np.zeros(1, dtype=np.int64)
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    match = np.asarray(sim, dtype=bool)
+    match = match | match.T
+    np.fill_diagonal(match, True)
+    # ties (many pairs at distance 0) are broken by shared matches: two matrices that match the
+    # same others join first, so a bridge matrix cannot pull one member out of its family
+    nb = match.astype(np.float64)
+    inter = nb @ nb.T
+    union = nb.sum(1)[:, None] + nb.sum(1)[None, :] - inter
+    dist = (1.0 - nb) + 1e-3 * (1.0 - inter / union)
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="average")
+    # merge heights are mean cross distances; "more than min_matching match" is "height < 1 - min_matching"
+    raw = fcluster(tree, t=np.nextafter(1.0 - float(min_matching), -np.inf), criterion="distance")
+    order: dict[int, int] = {}
+    return np.array([order.setdefault(int(r), len(order)) for r in raw], dtype=np.int64)
+
+
+def motif_families(motifs: Sequence, background: Sequence, threshold: float) -> np.ndarray:
+    """``(M,)`` int64 family of each motif: average-linkage groups of Tomtom matches (p < ``threshold``),
+    see :func:`families_from_similarity`."""
     if len(motifs) == 0:
         return np.zeros(0, dtype=np.int64)
-    sim = tomtom_similarity(list(motifs), list(background), threshold)
-    _, labels = connected_components(csr_matrix(sim), directed=False)
-    return labels.astype(np.int64)
+    return families_from_similarity(tomtom_similarity(list(motifs), list(background), threshold))
